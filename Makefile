@@ -1,0 +1,39 @@
+# imgkit: `make report` and `make test` are the two commands of the README's quick start.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install test lint format report bench lab clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name imgkit --display-name "imgkit (.venv)" >/dev/null
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check imgkit tests bench
+	$(BIN)/ruff format --check imgkit tests bench
+
+format: $(STAMP)
+	$(BIN)/ruff format imgkit tests bench
+	$(BIN)/ruff check --fix imgkit tests bench
+
+test: lint
+	$(BIN)/python -m pytest
+
+report: $(STAMP)
+	$(BIN)/imgkit report --all
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

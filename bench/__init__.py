@@ -1,0 +1,1 @@
+"""Benchmarks: each ``bench_*.py`` compares imgkit against a named baseline in the same run."""

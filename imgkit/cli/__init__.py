@@ -1,0 +1,64 @@
+"""``imgkit`` command line: thin commands over the package, ``--json`` wherever a script may read the output.
+
+Each command group lives in its own module exposing ``register(subparsers)``; ``main`` wires them together.
+An ``ImgkitError`` becomes one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from imgkit.errors import ImgkitError, redact
+
+# Command-group modules, each with ``register(subparsers) -> None``. Missing modules are skipped so that a
+# partially installed tree still gives a working CLI.
+COMMAND_MODULES = (
+    "imgkit.cli.catalog_cmds",  # models, resolve, quote, cost
+    "imgkit.cli.simulate_cmds",  # simulate serve
+    "imgkit.cli.run_cmds",  # run
+    "imgkit.cli.grid_cmds",  # grid
+    "imgkit.cli.perf_cmds",  # perf
+    "imgkit.cli.ratings_cmds",  # ratings
+    "imgkit.cli.frontier_cmds",  # frontier
+    "imgkit.cli.project_cmds",  # project
+    "imgkit.cli.report_cmds",  # report
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imgkit",
+        description="Choose an image-generation model, provider and quality tier: cost, speed, reliability, quality.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except ImgkitError as exc:
+        print(f"imgkit: error: {redact(str(exc))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("imgkit: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""The imgkit exception hierarchy.
+
+Every error imgkit raises on purpose is an ``ImgkitError``. Messages name the field, the bad value and what
+is allowed, and never contain a secret (API keys are redacted by :func:`redact` before any message is built
+from provider text)::
+
+    ImgkitError
+    ├── CatalogError                  a data/catalog file is malformed (file, key path, problem)
+    ├── SpecError                     an experiment spec / workload / parameters file is malformed
+    ├── InvalidParameterError         a request parameter is not allowed (field, value, allowed)
+    │   ├── UnknownNameError          unknown model / provider / quality ... (with close matches)
+    │   ├── UnsupportedParameterError the provider or model cannot honour this parameter
+    │   └── InputImageError           an input image is missing, not an image, corrupt, too large, a bomb
+    ├── PricingError                  no price can be computed
+    │   └── UnknownPriceError         the catalog holds no price for this combination
+    ├── BudgetExceededError           a request would take spend past the budget
+    ├── SecretParameterError          a value that looks like a secret was passed as a parameter
+    ├── ReportError                   a notebook failed while executing (names the cell)
+    └── ProviderError                 a provider call failed (provider, status, request id, retryable)
+        ├── AuthenticationError       401 / 403
+        ├── RateLimitError            429 (retry_after_s when the provider said)
+        ├── ContentPolicyError        moderation block; never retried
+        ├── BadRequestError           400 / 404 / 422 that is not a policy block
+        ├── ProviderUnavailableError  5xx, connection refused or dropped
+        ├── ProviderTimeoutError      connect / read timeout, fal queue timeout
+        └── MalformedResponseError    a body that does not parse or lacks required fields
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "BudgetExceededError",
+    "CatalogError",
+    "ContentPolicyError",
+    "ImgkitError",
+    "InputImageError",
+    "InvalidParameterError",
+    "MalformedResponseError",
+    "PricingError",
+    "ProviderError",
+    "ProviderTimeoutError",
+    "ProviderUnavailableError",
+    "RateLimitError",
+    "ReportError",
+    "SecretParameterError",
+    "SpecError",
+    "UnknownNameError",
+    "UnknownPriceError",
+    "UnsupportedParameterError",
+    "redact",
+]
+
+
+class ImgkitError(Exception):
+    """Root of every error imgkit raises on purpose."""
+
+
+class CatalogError(ImgkitError):
+    """A catalog file is malformed: names the file, the key path and the problem."""
+
+    def __init__(self, file: str, key_path: str, problem: str) -> None:
+        self.file, self.key_path, self.problem = file, key_path, problem
+        super().__init__(f"{file}: {key_path or '<root>'}: {problem}")
+
+
+class SpecError(ImgkitError):
+    """A spec, workload or parameters file is malformed: names the file, the key path and the problem."""
+
+    def __init__(self, file: str, key_path: str, problem: str) -> None:
+        self.file, self.key_path, self.problem = file, key_path, problem
+        super().__init__(f"{file}: {key_path or '<root>'}: {problem}")
+
+
+def _fmt_allowed(allowed: Any) -> str:
+    if allowed is None:
+        return ""
+    if isinstance(allowed, str):
+        return allowed
+    if isinstance(allowed, Iterable):
+        items = [str(a) for a in allowed]
+        return ", ".join(items) if items else "(nothing)"
+    return str(allowed)
+
+
+class InvalidParameterError(ImgkitError):
+    """A parameter value is not allowed. ``field``, ``value`` and ``allowed`` are kept as attributes."""
+
+    def __init__(self, field: str, value: Any, allowed: Any, *, context: str = "", hint: str = "") -> None:
+        self.field, self.value, self.allowed, self.context, self.hint = field, value, allowed, context, hint
+        where = f" for {context}" if context else ""
+        msg = f"{field}={value!r} is not allowed{where}; allowed: {_fmt_allowed(allowed)}"
+        if hint:
+            msg += f" ({hint})"
+        super().__init__(msg)
+
+
+class UnknownNameError(InvalidParameterError):
+    """An unknown model, provider, quality... The message suggests the closest known names."""
+
+    def __init__(self, field: str, value: Any, known: Sequence[str], *, context: str = "") -> None:
+        self.suggestions = difflib.get_close_matches(str(value), list(known), n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
+        super().__init__(field, value, sorted(known), context=context, hint=hint)
+
+
+class UnsupportedParameterError(InvalidParameterError):
+    """The model or provider cannot honour this parameter (and does not document ignoring it)."""
+
+
+class InputImageError(InvalidParameterError):
+    """An input image is missing, not an image, corrupt, too large or a decompression bomb."""
+
+
+class PricingError(ImgkitError):
+    """No price can be computed for the request."""
+
+
+class UnknownPriceError(PricingError):
+    """The catalog holds no price for this model / provider / quality / size at this date."""
+
+
+class BudgetExceededError(ImgkitError):
+    """Sending the request would take the spend past the budget (amounts in USD, exact)."""
+
+    def __init__(self, budget_usd: Any, committed_usd: Any, request_usd: Any) -> None:
+        self.budget_usd, self.committed_usd, self.request_usd = budget_usd, committed_usd, request_usd
+        super().__init__(
+            f"budget_usd={budget_usd} would be exceeded: {committed_usd} already spent or reserved, "
+            f"this request is quoted at {request_usd}"
+        )
+
+
+class SecretParameterError(ImgkitError):
+    """A parameter looks like a secret; keys are read from the environment, never passed as parameters."""
+
+
+class ReportError(ImgkitError):
+    """A notebook failed while executing; ``cell`` names the failing cell and ``output`` the kept notebook."""
+
+    def __init__(self, message: str, *, notebook: str = "", cell: str = "", output: str = "") -> None:
+        self.notebook, self.cell, self.output = notebook, cell, output
+        super().__init__(message)
+
+
+class ProviderError(ImgkitError):
+    """A provider call failed. ``retryable`` says whether another attempt may succeed."""
+
+    retryable: bool = False
+    error_class: str = "provider_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        status: int | None = None,
+        request_id: str | None = None,
+        code: str | None = None,
+        retryable: bool | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        self.provider, self.status, self.request_id, self.code = provider, status, request_id, code
+        self.retry_after_s = retry_after_s
+        if retryable is not None:
+            self.retryable = retryable
+        parts = [p for p in (provider, f"HTTP {status}" if status else "", code or "") if p]
+        prefix = f"[{' '.join(parts)}] " if parts else ""
+        rid = f" (request id {request_id})" if request_id else ""
+        super().__init__(redact(f"{prefix}{message}{rid}"))
+
+
+class AuthenticationError(ProviderError):
+    error_class = "authentication"
+
+
+class RateLimitError(ProviderError):
+    retryable = True
+    error_class = "rate_limit"
+
+
+class ContentPolicyError(ProviderError):
+    error_class = "content_policy"
+
+
+class BadRequestError(ProviderError):
+    error_class = "bad_request"
+
+
+class ProviderUnavailableError(ProviderError):
+    retryable = True
+    error_class = "unavailable"
+
+
+class ProviderTimeoutError(ProviderError):
+    retryable = True
+    error_class = "timeout"
+
+
+class MalformedResponseError(ProviderError):
+    retryable = True
+    error_class = "malformed_response"
+
+
+# --- secret redaction -------------------------------------------------------------------------------------
+
+_SECRET_PATTERNS = [
+    re.compile(r"sk-[A-Za-z0-9_\-]{8,}"),
+    re.compile(r"lmnfl_[A-Za-z0-9_.\-]{8,}"),
+    re.compile(r"(?i)(bearer|key)\s+[A-Za-z0-9_.:\-]{8,}"),
+    re.compile(r"(?i)([?&](?:sig|signature|token|key|x-amz-signature|x-goog-signature)=)[^&\s\"']+"),
+]
+
+#: environment variables whose values are secrets wherever they appear
+SECRET_ENV_VARS = ("OPENAI_API_KEY", "FAL_KEY", "FAL_API_KEY", "LUMENFALL_API_KEY", "IMGKIT_API_KEY")
+
+
+def redact(text: str) -> str:
+    """Replace anything that looks like a key, bearer token or signed-URL signature with ``[REDACTED]``.
+
+    Also replaces the literal values of the known key environment variables, whatever their shape.
+    """
+    if not text:
+        return text
+    for name in SECRET_ENV_VARS:
+        value = os.environ.get(name)
+        if value and len(value) >= 6:
+            text = text.replace(value, "[REDACTED]")
+    for pat in _SECRET_PATTERNS:
+        if pat.groups:
+            text = pat.sub(
+                lambda m: (m.group(1) + ("" if m.group(1).endswith("=") else " ")) + "[REDACTED]", text
+            )
+        else:
+            text = pat.sub("[REDACTED]", text)
+    return text
