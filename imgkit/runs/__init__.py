@@ -1,0 +1,1 @@
+"""Experiment runs: the request-log schema and store, the runner, experiment specs."""

@@ -1,0 +1,111 @@
+"""The canonical request-log schema: one record per attempt.
+
+The journal on disk is JSON Lines (``log.jsonl``), one attempt per line, appended and fsync'd before the next
+attempt starts; a process killed at any moment leaves every completed line readable (a torn last line is
+skipped by the reader). Parquet (partitioned by ``provider``/``date`` for large logs) is the analysis format.
+
+Money columns are exact: decimal strings in the journal, ``pl.Decimal(MONEY_PRECISION, MONEY_SCALE)`` in
+frames. Times are UTC. Durations are milliseconds (``*_ms``) from the attempt's ``started_at``.
+
+Columns (name: type, meaning)
+-----------------------------
+run_id: str                 the run this attempt belongs to
+item_id: str                stable id of the work item (prompt × target × repeat); resume skips finished ones
+prompt_id: str              the prompt's id in the experiment spec (null outside runs)
+target: str                 the target's label in the spec, e.g. "gpt-image-1-mini/openai/low/1024x1024"
+repeat: int                 0-based repeat index of the item
+category: str               the prompt's category, when the spec gives one
+attempt: int                1-based attempt number of the item
+final: bool                 true on the item's last attempt (ok, or the error that ended it)
+started_at: datetime        request sent (UTC)
+first_byte_at: datetime     first response byte received
+first_partial_at: datetime  first streamed partial image received (streaming only)
+ended_at: datetime          response complete (images decoded and stored) or failure seen
+latency_ms: float           ended_at - started_at: generation time as the client sees it
+ttfb_ms: float              first_byte_at - started_at
+first_partial_ms: float     first_partial_at - started_at
+outcome: str                "ok", or an error class: rate_limit, timeout, unavailable, content_policy,
+                            bad_request, authentication, malformed_response, cancelled
+http_status: int            last HTTP status seen (null when no response)
+provider: str               catalog provider id (openai, fal, lumenfall, simulator...)
+model: str                  catalog model id
+provider_model_id: str      the id the provider received
+mode: str                   "generate" or "edit"
+quality: str                resolved quality (echoed by the provider when it echoes)
+size: str                   resolved "WxH"
+width, height: int          resolved output dimensions in px
+n: int                      images requested
+streamed: bool              stream=true was used
+partial_images: int         partial images requested
+requested_params: str       JSON object of the parameters as asked
+resolved_params: str        JSON object of the fields the provider received (no secrets, ever)
+request_id: str             provider / gateway request id
+input_text_tokens, input_image_tokens, output_image_tokens, output_text_tokens: int   from ``usage``
+estimated_cost_usd: decimal the quote reserved before sending
+actual_cost_usd: decimal    the bill (null when unknown; never a silent 0)
+cost_method: str            usage | per_image_table | per_megapixel | gateway_metadata | not_billed | unknown
+images_count: int           images received
+images: str                 JSON list of {sha256, path, width, height, bytes, format}; blobs live on disk
+error_message: str          redacted provider message
+retry_after_s: float        the provider's retry hint, when given
+provenance: str             "measured" for real providers, "simulated" for the simulator
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+MONEY_PRECISION = 20
+MONEY_SCALE = 10
+MONEY = pl.Decimal(MONEY_PRECISION, MONEY_SCALE)
+TS = pl.Datetime("us", "UTC")
+
+LOG_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.String,
+    "item_id": pl.String,
+    "prompt_id": pl.String,
+    "target": pl.String,
+    "repeat": pl.Int32,
+    "category": pl.String,
+    "attempt": pl.Int32,
+    "final": pl.Boolean,
+    "started_at": TS,
+    "first_byte_at": TS,
+    "first_partial_at": TS,
+    "ended_at": TS,
+    "latency_ms": pl.Float64,
+    "ttfb_ms": pl.Float64,
+    "first_partial_ms": pl.Float64,
+    "outcome": pl.String,
+    "http_status": pl.Int32,
+    "provider": pl.String,
+    "model": pl.String,
+    "provider_model_id": pl.String,
+    "mode": pl.String,
+    "quality": pl.String,
+    "size": pl.String,
+    "width": pl.Int32,
+    "height": pl.Int32,
+    "n": pl.Int32,
+    "streamed": pl.Boolean,
+    "partial_images": pl.Int32,
+    "requested_params": pl.String,
+    "resolved_params": pl.String,
+    "request_id": pl.String,
+    "input_text_tokens": pl.Int64,
+    "input_image_tokens": pl.Int64,
+    "output_image_tokens": pl.Int64,
+    "output_text_tokens": pl.Int64,
+    "estimated_cost_usd": MONEY,
+    "actual_cost_usd": MONEY,
+    "cost_method": pl.String,
+    "images_count": pl.Int32,
+    "images": pl.String,
+    "error_message": pl.String,
+    "retry_after_s": pl.Float64,
+    "provenance": pl.String,
+}
+
+OUTCOME_OK = "ok"
+
+__all__ = ["LOG_SCHEMA", "MONEY", "MONEY_PRECISION", "MONEY_SCALE", "OUTCOME_OK", "TS"]
