@@ -1,0 +1,70 @@
+"""A spending cap that holds at any concurrency: reserve a request's quote before sending, settle after.
+
+``committed = spent + reserved``. A reservation is refused when ``committed + quote`` would pass the limit,
+so concurrent requests can never jointly overshoot. Settling replaces the reservation by the actual cost;
+an unknown actual cost keeps the quote as spent (conservative, never a silent 0).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+
+from imgkit.errors import BudgetExceededError
+
+__all__ = ["Budget", "Reservation"]
+
+
+@dataclass(frozen=True)
+class Reservation:
+    id: int
+    amount_usd: Decimal
+
+
+class Budget:
+    """Thread-safe (and so asyncio-safe) reservation ledger in exact USD. ``limit_usd=None`` = no cap."""
+
+    def __init__(self, limit_usd: Decimal | None, *, spent_usd: Decimal = Decimal(0)) -> None:
+        self.limit_usd = limit_usd
+        self.spent_usd = Decimal(spent_usd)
+        self._reserved: dict[int, Decimal] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    @property
+    def reserved_usd(self) -> Decimal:
+        with self._lock:
+            return sum(self._reserved.values(), Decimal(0))
+
+    @property
+    def committed_usd(self) -> Decimal:
+        with self._lock:
+            return self.spent_usd + sum(self._reserved.values(), Decimal(0))
+
+    @property
+    def remaining_usd(self) -> Decimal | None:
+        return None if self.limit_usd is None else self.limit_usd - self.committed_usd
+
+    def reserve(self, amount_usd: Decimal) -> Reservation:
+        """Hold ``amount_usd`` or raise :class:`BudgetExceededError` (nothing is held then)."""
+        amount_usd = Decimal(amount_usd)
+        with self._lock:
+            committed = self.spent_usd + sum(self._reserved.values(), Decimal(0))
+            if self.limit_usd is not None and committed + amount_usd > self.limit_usd:
+                raise BudgetExceededError(self.limit_usd, committed, amount_usd)
+            rid = next(self._ids)
+            self._reserved[rid] = amount_usd
+            return Reservation(rid, amount_usd)
+
+    def settle(self, reservation: Reservation, actual_usd: Decimal | None) -> None:
+        """Replace a reservation by the actual cost (``None`` = unknown: the quote counts as spent)."""
+        with self._lock:
+            held = self._reserved.pop(reservation.id)
+            self.spent_usd += held if actual_usd is None else Decimal(actual_usd)
+
+    def release(self, reservation: Reservation) -> None:
+        """Drop a reservation for a request that was never billed (refused before sending, 5xx at fal...)."""
+        with self._lock:
+            self._reserved.pop(reservation.id, None)

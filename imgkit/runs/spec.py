@@ -1,0 +1,323 @@
+"""Experiment specs: prompts × targets × repeats, validated before anything runs.
+
+A spec is YAML::
+
+    name: tier-comparison
+    prompts:                       # inline, or {file: prompts.csv} (columns id,text[,category]) / .txt (one per line)
+      - {id: fox, text: "A red fox in fresh snow", category: animals}
+    input_images: {room: images/room.png}   # named inputs for edit targets (paths relative to the spec)
+    targets:                       # list values expand to every combination
+      - {model: gpt-image-1-mini, provider: openai, quality: [low, medium, high], size: 1024x1024}
+      - {model: flux-1-schnell, provider: fal, aspect_ratio: "16:9", n: 2}
+      - {model: gpt-image-1.5, mode: edit, images: [room], quality: low, options: {input_fidelity: high}}
+    repeats: 1
+    concurrency: 8
+    rate_limits: {requests_per_minute: 60, images_per_minute: 60}
+    retries: {max_attempts: 4}
+    budget_usd: "5.00"
+    simulate: true                 # offline: every provider is served by the local simulated provider
+    output_dir: runs/tier-comparison
+
+Errors name the file and the key path (:class:`~imgkit.errors.SpecError`).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from imgkit.catalog import _key_path, load_yaml
+from imgkit.errors import CatalogError, SpecError
+
+__all__ = ["ExperimentSpec", "Prompt", "Target", "WorkItem", "load_spec", "parse_spec"]
+
+_MATRIX_KEYS = ("model", "provider", "quality", "size", "aspect_ratio", "resolution", "n", "mode")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Prompt(_Strict):
+    id: str
+    text: str = Field(min_length=1)
+    category: str | None = None
+
+
+class PromptFile(_Strict):
+    file: str
+
+
+class TargetSpec(_Strict):
+    """One target line; list values expand into several targets."""
+
+    model: str | list[str]
+    provider: str | list[str] | None = None
+    mode: Literal["generate", "edit"] | list[Literal["generate", "edit"]] = "generate"
+    quality: str | list[str] | None = None
+    size: str | list[str] | None = None
+    aspect_ratio: str | list[str] | None = None
+    resolution: str | list[str] | None = None
+    n: int | list[int] = 1
+    images: list[str] = Field(default_factory=list)
+    mask: str | None = None
+    label: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("options")
+    @classmethod
+    def _no_secrets_in_options(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key in v:
+            if any(word in key.lower() for word in ("key", "token", "secret", "password", "authorization")):
+                raise ValueError(f"option {key!r} looks like a secret; keys are read from the environment")
+        return v
+
+
+class RateLimitSpec(_Strict):
+    requests_per_minute: int | None = Field(default=None, gt=0)
+    images_per_minute: int | None = Field(default=None, gt=0)
+
+
+class RetrySpec(_Strict):
+    max_attempts: int = Field(default=4, ge=1, le=20)
+
+
+class SpecModel(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    description: str | None = None
+    prompts: list[Prompt | PromptFile] = Field(min_length=1)
+    input_images: dict[str, str] = Field(default_factory=dict)
+    targets: list[TargetSpec] = Field(min_length=1)
+    repeats: int = Field(default=1, ge=1, le=1000)
+    concurrency: int = Field(default=4, ge=1, le=256)
+    rate_limits: RateLimitSpec = RateLimitSpec()
+    retries: RetrySpec = RetrySpec()
+    budget_usd: Decimal | None = Field(default=None, ge=0)
+    simulate: bool = False
+    output_dir: str | None = None
+    seed: int = 0
+
+    @field_validator("budget_usd", mode="before")
+    @classmethod
+    def _budget_not_float(cls, v: Any) -> Any:
+        if isinstance(v, float):
+            raise ValueError('write the budget as a string or an integer (e.g. "5.00"), not a binary float')
+        return v
+
+    @model_validator(mode="after")
+    def _images_exist(self) -> SpecModel:
+        for i, t in enumerate(self.targets):
+            for name in [*t.images, *([t.mask] if t.mask else [])]:
+                if name not in self.input_images:
+                    known = ", ".join(sorted(self.input_images)) or "(none defined)"
+                    raise ValueError(
+                        f"targets[{i}]: input image {name!r} is not defined in input_images; defined: {known}"
+                    )
+        return self
+
+
+@dataclass(frozen=True)
+class Target:
+    """One concrete target after matrix expansion."""
+
+    model: str
+    provider: str | None
+    mode: str = "generate"
+    quality: str | None = None
+    size: str | None = None
+    aspect_ratio: str | None = None
+    resolution: str | None = None
+    n: int = 1
+    images: tuple[str, ...] = ()
+    mask: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+    label: str = ""
+    spec_index: int = 0  # position of the target line in the spec, for error key paths
+
+    def describe(self) -> str:
+        parts = [self.model, self.provider or "default", self.mode if self.mode != "generate" else ""]
+        parts += [self.quality or "", self.size or self.aspect_ratio or "", self.resolution or ""]
+        parts += [f"n{self.n}" if self.n != 1 else ""]
+        return "/".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One request to make: a prompt for a target, one repeat. ``item_id`` is stable across resumes."""
+
+    item_id: str
+    prompt: Prompt
+    target: Target
+    repeat: int
+    order: int
+
+
+@dataclass
+class ExperimentSpec:
+    """A validated spec with its prompts loaded and its targets expanded."""
+
+    path: Path | None
+    name: str
+    prompts: list[Prompt]
+    targets: list[Target]
+    input_images: dict[str, Path]
+    repeats: int
+    concurrency: int
+    requests_per_minute: int | None
+    images_per_minute: int | None
+    max_attempts: int
+    budget_usd: Decimal | None
+    simulate: bool
+    output_dir: Path
+    seed: int
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def items(self) -> Iterator[WorkItem]:
+        """Every work item in a deterministic order: target, then prompt, then repeat."""
+        order = 0
+        for target in self.targets:
+            for prompt in self.prompts:
+                for r in range(self.repeats):
+                    key = json.dumps([prompt.id, target.label, r], separators=(",", ":"))
+                    item_id = hashlib.sha256(key.encode()).hexdigest()[:16]
+                    yield WorkItem(item_id, prompt, target, r, order)
+                    order += 1
+
+    @property
+    def n_items(self) -> int:
+        return len(self.prompts) * len(self.targets) * self.repeats
+
+
+def load_spec(path: str | Path, *, output_dir: str | Path | None = None) -> ExperimentSpec:
+    """Read and validate a spec file; prompts files and input images resolve relative to it."""
+    path = Path(path)
+    try:
+        data = load_yaml(path)
+    except CatalogError as exc:
+        raise SpecError(str(path), exc.key_path, exc.problem) from None
+    return parse_spec(data, path=path, output_dir=output_dir)
+
+
+def parse_spec(
+    data: Any, *, path: Path | None = None, output_dir: str | Path | None = None
+) -> ExperimentSpec:
+    """Validate an already-parsed spec (a dict); ``path`` names it in errors and anchors relative paths."""
+    fname = str(path) if path else "<spec>"
+    if not isinstance(data, dict):
+        raise SpecError(fname, "", "expected a mapping at the top level")
+    try:
+        spec = SpecModel.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in ("Prompt", "PromptFile"))]
+        msg = err["msg"].removeprefix("Value error, ")
+        raise SpecError(fname, _key_path(loc), msg) from None
+    base = path.parent if path else Path.cwd()
+    prompts = _load_prompts(spec, base, fname)
+    targets = _expand_targets(spec, fname)
+    images = {}
+    for name, rel in spec.input_images.items():
+        p = (base / rel).resolve()
+        if not p.is_file():
+            raise SpecError(fname, f"input_images.{name}", f"file not found: {p}")
+        images[name] = p
+    out = (
+        Path(output_dir)
+        if output_dir
+        else (base / spec.output_dir if spec.output_dir else Path("runs") / spec.name)
+    )
+    return ExperimentSpec(
+        path=path,
+        name=spec.name,
+        prompts=prompts,
+        targets=targets,
+        input_images=images,
+        repeats=spec.repeats,
+        concurrency=spec.concurrency,
+        requests_per_minute=spec.rate_limits.requests_per_minute,
+        images_per_minute=spec.rate_limits.images_per_minute,
+        max_attempts=spec.retries.max_attempts,
+        budget_usd=spec.budget_usd,
+        simulate=spec.simulate,
+        output_dir=out,
+        seed=spec.seed,
+        raw=data,
+    )
+
+
+def _load_prompts(spec: SpecModel, base: Path, fname: str) -> list[Prompt]:
+    prompts: list[Prompt] = []
+    for i, entry in enumerate(spec.prompts):
+        if isinstance(entry, Prompt):
+            prompts.append(entry)
+            continue
+        p = base / entry.file
+        if not p.is_file():
+            raise SpecError(fname, f"prompts[{i}].file", f"file not found: {p}")
+        if p.suffix.lower() == ".csv":
+            with p.open(newline="", encoding="utf-8") as fh:
+                reader = csv.DictReader(fh)
+                if not reader.fieldnames or not {"id", "text"} <= set(reader.fieldnames):
+                    raise SpecError(
+                        str(p), "header", f"needs columns id,text[,category]; found {reader.fieldnames}"
+                    )
+                for row in reader:
+                    prompts.append(
+                        Prompt(id=row["id"], text=row["text"], category=row.get("category") or None)
+                    )
+        else:
+            lines = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
+            prompts += [Prompt(id=f"{p.stem}-{j + 1}", text=t) for j, t in enumerate(lines)]
+    seen: set[str] = set()
+    for j, pr in enumerate(prompts):
+        if pr.id in seen:
+            raise SpecError(fname, f"prompts[{j}].id", f"duplicate prompt id {pr.id!r}")
+        seen.add(pr.id)
+    return prompts
+
+
+def _expand_targets(spec: SpecModel, fname: str) -> list[Target]:
+    targets: list[Target] = []
+    for index, t in enumerate(spec.targets):
+        axes = {
+            k: (v if isinstance(v, list) else [v]) for k, v in t.model_dump().items() if k in _MATRIX_KEYS
+        }
+        keys = list(axes)
+        for combo in itertools.product(*(axes[k] for k in keys)):
+            values = dict(zip(keys, combo, strict=True))
+            target = Target(
+                model=values["model"],
+                provider=values["provider"],
+                mode=values["mode"],
+                quality=values["quality"],
+                size=values["size"],
+                aspect_ratio=values["aspect_ratio"],
+                resolution=values["resolution"],
+                n=values["n"],
+                images=tuple(t.images),
+                mask=t.mask,
+                options=tuple(sorted(t.options.items())),
+                spec_index=index,
+            )
+            label = (
+                t.label
+                if (t.label and len(list(itertools.product(*axes.values()))) == 1)
+                else target.describe()
+            )
+            targets.append(Target(**{**target.__dict__, "label": label}))
+    labels = [t.label for t in targets]
+    for i, label in enumerate(labels):
+        if labels.count(label) > 1:
+            raise SpecError(
+                fname, f"targets (expanded #{i})", f"two targets expand to the same label {label!r}"
+            )
+    return targets
