@@ -1,0 +1,268 @@
+"""``imgkit models``, ``imgkit quote`` and ``imgkit cost``: the catalog and exact prices from the shell.
+
+``--json`` prints one JSON object with money as decimal strings (a quote's total under ``total_usd``);
+without it, aligned tables. Bad input raises an ``ImgkitError``: one line on stderr, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from imgkit.catalog import Catalog, Model, load_catalog
+from imgkit.cli._output import emit_json, format_table
+from imgkit.errors import InvalidParameterError, UnknownPriceError
+from imgkit.pricing import Cost, cost_from_response, quote_resolved
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list catalog models: status, providers, modes, sizes, cheapest price")
+    p.add_argument("--provider", help="only models served by this provider")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("quote", help="price a request before sending it (itemised, exact)")
+    p.add_argument("model")
+    p.add_argument("--provider")
+    p.add_argument("--quality", help="a quality of the model, or auto (gives a low/high range)")
+    p.add_argument("--size", help="WxH, W:H (= aspect ratio) or auto")
+    p.add_argument("--aspect-ratio", help="W:H; nearest supported ratio")
+    p.add_argument("--resolution", help="tier such as 1K or 2K; nearest supported tier")
+    p.add_argument("--n", type=int, default=1, help="images wanted (default 1)")
+    p.add_argument("--partial-images", type=int, default=0, help="streamed partial images per image (0-3)")
+    p.add_argument(
+        "--input-image", action="append", default=[], metavar="FILE", help="edit input (repeatable)"
+    )
+    p.add_argument("--input-fidelity", choices=("low", "high"))
+    p.add_argument("--prompt", default="", help="prompt text (its tokens are estimated as ceil(chars / 4))")
+    p.add_argument("--batch", action="store_true", help="price at the Batch API multiplier")
+    p.add_argument("--method", choices=("auto", "table", "tokens"), default="auto")
+    p.add_argument("--on", help="price in force on this date (YYYY-MM-DD; default today)")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(func=cmd_quote)
+
+    p = sub.add_parser("cost", help="the actual cost of a saved API response body")
+    p.add_argument("response", metavar="RESPONSE.json")
+    p.add_argument("--model", required=True)
+    p.add_argument("--provider")
+    p.add_argument("--quality", help="the requested quality (used when the response does not echo it)")
+    p.add_argument("--size", help="the requested WxH (used when the response does not echo it)")
+    p.add_argument("--on", help="price in force on this date (YYYY-MM-DD; default today)")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(func=cmd_cost)
+
+
+# --- models ------------------------------------------------------------------------------------------------
+
+
+def _sizes_summary(m: Model) -> str:
+    r = m.sizes
+    if r.fixed:
+        return ", ".join(r.fixed) + (" or auto" if r.auto else "")
+    parts = []
+    if r.multiple_of:
+        parts.append(f"multiple of {r.multiple_of}")
+    for label, low, high, unit in (
+        ("edges", r.min_edge, r.max_edge, ""),
+        ("", r.min_pixels, r.max_pixels, " px"),
+    ):
+        if low and high:
+            parts.append(f"{label} {low:,}-{high:,}{unit}".strip())
+        elif high:
+            parts.append(f"{label} up to {high:,}{unit}".strip())
+    if r.max_ratio:
+        parts.append(f"ratio up to {r.max_ratio}")
+    return "; ".join(parts) + ("; or auto" if r.auto else "")
+
+
+def _cheapest(cat: Catalog, m: Model, providers: list[str], on: dt.date) -> dict[str, Any]:
+    best: tuple[Decimal, str] | None = None
+    per_mp: dict[str, Decimal] = {}
+    image_out: dict[str, Decimal] = {}
+    for pid in providers:
+        try:
+            price = cat.price(m.id, pid, on=on)
+        except UnknownPriceError:
+            continue
+        for row in price.per_image:
+            if best is None or row.usd < best[0]:
+                best = (row.usd, pid)
+        if price.per_megapixel_usd is not None:
+            per_mp[pid] = price.per_megapixel_usd
+        if price.tokens is not None and price.tokens.image_out is not None:
+            image_out[pid] = price.tokens.image_out
+    return {
+        "cheapest_per_image_usd": best[0] if best else None,
+        "cheapest_per_image_provider": best[1] if best else None,
+        "per_megapixel_usd": per_mp,
+        "image_out_usd_per_1m_tokens": image_out,
+    }
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    cat = load_catalog()
+    if args.provider:
+        cat.provider(args.provider)
+    today = dt.date.today()
+    rows = []
+    for m in cat.models.values():
+        providers = cat.providers_for(m.id)
+        if args.provider:
+            if args.provider not in providers:
+                continue
+            providers = [args.provider]
+        rows.append(
+            {
+                "id": m.id,
+                "name": m.name,
+                "status": m.status,
+                "status_date": m.status_date,
+                "providers": providers,
+                "modes": list(m.modes),
+                "qualities": list(m.qualities) + (["auto"] if m.quality_auto else []),
+                "sizes": _sizes_summary(m),
+                **_cheapest(cat, m, providers, today),
+            }
+        )
+    if args.json:
+        emit_json({"models": rows})
+        return 0
+    table = []
+    for r in rows:
+        cheapest = (
+            f"{r['cheapest_per_image_usd']} ({r['cheapest_per_image_provider']})"
+            if r["cheapest_per_image_usd"]
+            else ""
+        )
+        per_mp = ", ".join(f"{v}/MP ({k})" for k, v in r["per_megapixel_usd"].items())
+        per_mp = per_mp or ", ".join(
+            f"{v}/1M out tokens ({k})" for k, v in r["image_out_usd_per_1m_tokens"].items()
+        )
+        table.append(
+            {
+                "id": r["id"],
+                "status": r["status"] + (f" {r['status_date']}" if r["status_date"] else ""),
+                "providers": r["providers"],
+                "modes": r["modes"],
+                "qualities": r["qualities"] or "-",
+                "sizes": r["sizes"],
+                "from (USD)": cheapest or per_mp,
+            }
+        )
+    print(format_table(table))
+    return 0
+
+
+# --- quote and cost -------------------------------------------------------------------------------------------
+
+
+def _date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidParameterError("on", value, "a date YYYY-MM-DD") from None
+
+
+def _cost_json(cost: Cost) -> dict[str, Any]:
+    return {
+        "total_usd": cost.total_usd,
+        "low_usd": cost.low_usd,
+        "high_usd": cost.high_usd,
+        "method": cost.method,
+        "unknown_reason": cost.unknown_reason,
+        "lines": list(cost.lines),
+    }
+
+
+def _print_cost(header: str, cost: Cost, notes: list[str]) -> None:
+    print(header)
+    if cost.lines:
+        cols = ("item", "quantity", "unit", "rate_usd", "amount_usd", "method", "basis")
+        print(format_table([{c: getattr(ln, c) for c in cols} for ln in cost.lines], cols))
+    if cost.total_usd is not None:
+        print(f"total_usd: {cost.total_usd}  (method: {cost.method})")
+    else:
+        span = f"  range {cost.low_usd} .. {cost.high_usd}" if cost.low_usd is not None else ""
+        print(f"total_usd: unknown{span}  ({cost.unknown_reason})")
+    for note in notes:
+        print(f"note: {note}")
+
+
+def cmd_quote(args: argparse.Namespace) -> int:
+    from imgkit.params import ImageRequest, inspect_image, resolve
+
+    inputs = tuple(inspect_image(Path(p)) for p in args.input_image)
+    request = ImageRequest(
+        model=args.model,
+        prompt=args.prompt,
+        mode="edit" if inputs else "generate",
+        provider=args.provider,
+        size=args.size,
+        aspect_ratio=args.aspect_ratio,
+        resolution=args.resolution,
+        quality=args.quality,
+        n=args.n,
+        input_fidelity=args.input_fidelity,
+        stream=args.partial_images > 0,
+        partial_images=args.partial_images,
+        input_images=inputs,
+    )
+    resolved = resolve(request)
+    cost = quote_resolved(resolved, batch=args.batch, method=args.method, on=_date(args.on))
+    notes = [*resolved.notes, *cost.notes]
+    if args.json:
+        emit_json(
+            {
+                "model": resolved.model.id,
+                "provider": resolved.provider.id,
+                "mode": resolved.mode,
+                "width": resolved.width,
+                "height": resolved.height,
+                "size": resolved.size,
+                "quality": resolved.quality,
+                "n": resolved.n,
+                "calls": list(resolved.calls),
+                "batch": args.batch,
+                **_cost_json(cost),
+                "notes": notes,
+            }
+        )
+        return 0
+    header = (
+        f"quote {resolved.model.id} at {resolved.provider.id}: {resolved.mode} {resolved.size}"
+        f" quality {resolved.quality or '-'} n={resolved.n}{' (batch)' if args.batch else ''}"
+    )
+    _print_cost(header, cost, notes)
+    return 0
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    path = Path(args.response)
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+    except OSError as exc:
+        raise InvalidParameterError("RESPONSE", str(path), f"a readable file ({exc.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidParameterError("RESPONSE", str(path), f"a JSON response body ({exc})") from None
+    if not isinstance(body, dict):
+        raise InvalidParameterError("RESPONSE", str(path), "a JSON object (the response body)")
+    cost = cost_from_response(
+        body,
+        model=args.model,
+        provider=args.provider,
+        requested_quality=args.quality,
+        requested_size=args.size,
+        on=_date(args.on),
+    )
+    provider = args.provider or load_catalog().providers_for(args.model)[0]
+    if args.json:
+        emit_json({"model": args.model, "provider": provider, **_cost_json(cost), "notes": list(cost.notes)})
+        return 0
+    _print_cost(f"cost of {path.name}: {args.model} at {provider}", cost, list(cost.notes))
+    return 0

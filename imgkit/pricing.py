@@ -1,0 +1,1312 @@
+"""Exact image-generation pricing: quotes before a call, bills after it, and vectorised re-costing of logs.
+
+Money is ``Decimal`` everywhere (integer units of 1e-10 USD in the vectorised path); no binary float ever
+touches a price. Every result is a :class:`Cost` with itemised :class:`CostLine` s, each saying which method
+(tokens, per-image table, per megapixel, rounding, batch, gateway) and which assumption it used.
+
+Rules (``shared/reference/PRICING.md``):
+
+* **Quote** (:func:`quote`): the published per-image price where a row exists (``method="auto"``), else token
+  math from the model's output-token table; ``method="tokens"`` forces token math (gpt-image-1-mini's table is
+  1.04-2.3x its token math, so every quote says which it used). Input text tokens are estimated as
+  ``ceil(characters / 4)`` (:func:`count_prompt_tokens`), input image tokens by the tile rule
+  (:func:`input_image_tokens`) plus the ``input_fidelity=high`` extra, +100 output tokens per partial image.
+  ``n`` images are billed as ``n`` separate calls including the input each time (community, CF-1381388).
+  Quality or size ``auto`` is never priced as one tier: the quote is a low/high range with ``total_usd=None``.
+* **Bill** (:func:`cost_from_response`): gateway ``metadata.cost`` when present; else ``usage`` x token rates
+  (all output as image tokens when ``output_tokens_details`` is absent; an unexplained remainder as text);
+  else the echoed quality and size against the per-image table (DALL·E: the table is the bill); fal: per
+  megapixel from the returned dimensions (ceil per image) or the table, then the request total rounded up
+  to the cent where the catalog says so.
+* Never a silent $0: what cannot be priced is ``Cost(total_usd=None, method="unknown", unknown_reason=...)``,
+  or :class:`~imgkit.errors.UnknownPriceError` where the caller asked for a definite price.
+* Prices are looked up by date (``on=``), so an old log is costed at its date's price.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any, Literal
+
+import polars as pl
+
+from imgkit.catalog import Catalog, Model, Price, TokenRates, load_catalog, parse_wxh
+from imgkit.errors import InvalidParameterError, PricingError, UnknownNameError, UnknownPriceError
+from imgkit.provenance import Provenance
+from imgkit.runs.schema import MONEY, MONEY_SCALE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from imgkit.params import ResolvedRequest
+
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "Cost",
+    "CostLine",
+    "cost_from_record",
+    "cost_from_response",
+    "cost_from_usage",
+    "count_prompt_tokens",
+    "input_image_tokens",
+    "quote",
+    "quote_resolved",
+    "recost",
+]
+
+PER_MILLION = Decimal(1_000_000)
+#: prompt-token approximation: one token per 4 characters (OpenAI's rule of thumb for English text)
+CHARS_PER_TOKEN = 4
+#: 1 unit of the vectorised path = 1e-10 USD, the scale of the log's money column
+_UNITS_PER_USD = 10**MONEY_SCALE
+_UNIT = Decimal(1).scaleb(-MONEY_SCALE)
+
+Method = Literal["auto", "table", "tokens"]
+
+
+# --- result types -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """One item of a quote or bill: ``quantity`` x ``rate_usd`` = ``amount_usd``, and how it was obtained."""
+
+    item: str
+    quantity: Decimal
+    unit: str  # tokens | images | megapixels | request
+    rate_usd: Decimal  # per unit (token rates converted from per-1M)
+    amount_usd: Decimal
+    method: str  # tokens | per_image_table | per_megapixel | rounding | batch | markup | gateway_metadata
+    basis: str  # "usage" | "estimate ..." | "published per-image price" | "assumed ..."
+    provenance: str
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A quote or a bill. ``total_usd`` is ``None`` only when unknown; ``unknown_reason`` then says why."""
+
+    total_usd: Decimal | None
+    low_usd: Decimal | None
+    high_usd: Decimal | None
+    method: str  # tokens | per_image_table | per_megapixel | gateway_metadata | not_billed | unknown
+    lines: tuple[CostLine, ...] = ()
+    notes: tuple[str, ...] = ()
+    unknown_reason: str | None = None
+
+
+def _clean(d: Decimal) -> Decimal:
+    """Drop trailing zeros without switching to exponent notation for integers."""
+    return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
+
+
+def _line(item, quantity, unit, rate, method, basis, provenance) -> CostLine:
+    quantity, rate = Decimal(quantity), Decimal(rate)
+    return CostLine(
+        item, _clean(quantity), unit, _clean(rate), _clean(quantity * rate), method, basis, str(provenance)
+    )
+
+
+def _known(lines: Sequence[CostLine], method: str, notes: Iterable[str] = ()) -> Cost:
+    total = _clean(sum((ln.amount_usd for ln in lines), Decimal(0)))
+    return Cost(total, total, total, method, tuple(lines), tuple(notes))
+
+
+def _unknown(reason: str, notes: Iterable[str] = (), low=None, high=None) -> Cost:
+    return Cost(None, low, high, "unknown", (), tuple(notes), reason)
+
+
+def _adjustment(item: str, lines: Sequence[CostLine], factor: Decimal, method: str, basis: str, provenance):
+    """A request-level line worth ``factor`` x the subtotal of ``lines`` (negative for a discount)."""
+    subtotal = sum((ln.amount_usd for ln in lines), Decimal(0))
+    return _line(item, 1, "request", subtotal * factor, method, basis, provenance)
+
+
+def _batch_line(lines: Sequence[CostLine], multiplier: Decimal, basis: str, provenance) -> CostLine:
+    m = _clean(multiplier)
+    return _adjustment(
+        f"batch discount (every rate x {m})", lines, multiplier - 1, "batch", basis, provenance
+    )
+
+
+# --- small public helpers ---------------------------------------------------------------------------------
+
+
+def count_prompt_tokens(text: str) -> int:
+    """Approximate prompt tokens as ``ceil(len(text) / 4)`` (about 4 characters per token in English).
+
+    An estimate for quotes only: the bill always comes from ``usage``. Empty text is 0 tokens.
+    """
+    return -(-len(text or "") // CHARS_PER_TOKEN)
+
+
+def _tiles(model: Model, width: int, height: int) -> tuple[int, int, int]:
+    rule = model.input_image_tokens
+    if rule is None:
+        raise UnknownPriceError(f"model {model.id} publishes no input-image token rule")
+    if width <= 0 or height <= 0:
+        raise InvalidParameterError("input_image", f"{width}x{height}", "positive width and height")
+    short, long_ = sorted((width, height))
+    scaled_long = long_ * rule.short_side // short  # the long side is rounded DOWN (CF-1281361)
+    tiles = -(-rule.short_side // rule.tile) * -(-scaled_long // rule.tile)
+    sw, sh = (rule.short_side, scaled_long) if width <= height else (scaled_long, rule.short_side)
+    return sw, sh, tiles
+
+
+def _fidelity_extra(model: Model, width: int, height: int):
+    rule = model.input_image_tokens
+    current = [e for e in (rule.fidelity_high_extra if rule else ()) if e.current]
+    if not current:
+        raise UnknownPriceError(f"model {model.id} publishes no input_fidelity=high token extra")
+    extra = current[0]
+    return extra, (extra.square if width == height else extra.other)
+
+
+def input_image_tokens(model: Model, width: int, height: int, fidelity: str | None = None) -> int:
+    """Input image tokens of one input image by the published tile rule (OAI-VISION).
+
+    Scale the shortest side to 512 px (the long side rounded down), count 512-px tiles
+    ``ceil(w'/512) x ceil(h'/512)``; tokens = 65 + 129 x tiles. ``fidelity="high"`` adds the current
+    extra (4160 square, 6240 otherwise; older copies of the guide said 4096 / 6144).
+    """
+    rule = model.input_image_tokens
+    _, _, tiles = _tiles(model, width, height)
+    tokens = rule.base + rule.per_tile * tiles
+    if fidelity == "high":
+        tokens += _fidelity_extra(model, width, height)[1]
+    return tokens
+
+
+# --- catalog look-ups shared by every path ----------------------------------------------------------------
+
+
+def _per_image_usd(price: Price, quality: str | None, size: str | None) -> tuple[Decimal, str] | None:
+    """The published per-image price for quality x size: exact row, else the ``other`` size row.
+
+    ``quality: "*"`` rows match any quality (models without a quality parameter).
+    """
+    if size is None:
+        return None
+    rows = [p for p in price.per_image if p.quality in (quality, "*")]
+    for p in rows:
+        if p.size == size:
+            return p.usd, size
+    for p in rows:
+        if p.size == "other":
+            return p.usd, "other"
+    return None
+
+
+def _output_tokens_per_image(model: Model, quality: str | None, size: str | None) -> tuple[int, str] | None:
+    """Image output tokens per image from the model's table (scaled by pixels where the catalog allows)."""
+    table = model.output_tokens
+    if table is None or quality not in table.per_image or size is None:
+        return None
+    by_size = table.per_image[quality]
+    if size in by_size:
+        return by_size[size], f"output-token table {quality} {size}"
+    if table.scale_by_pixels and "1024x1024" in by_size:
+        w, h = parse_wxh(size)
+        tokens = -(-by_size["1024x1024"] * w * h // (1024 * 1024))
+        return tokens, f"{quality} 1024x1024 count {by_size['1024x1024']} scaled by pixels to {size}"
+    return None
+
+
+def _rate(rates: TokenRates | None, kind: str) -> Decimal | None:
+    return None if rates is None else getattr(rates, kind)
+
+
+_TOKEN_ITEMS = {
+    "text_in": "input text tokens",
+    "cached_text_in": "cached input text tokens",
+    "image_in": "input image tokens",
+    "cached_image_in": "cached input image tokens",
+    "image_out": "image output tokens",
+    "text_out": "output text tokens",
+}
+
+
+def _token_line(kind: str, tokens: int, rates: TokenRates, basis: str, provenance, item: str | None = None):
+    """``tokens`` x the per-1M rate of ``kind``; a missing rate is an explicit ``UnknownPriceError``."""
+    rate = _rate(rates, kind)
+    if rate is None:
+        raise UnknownPriceError(f"no {kind} token rate published for {tokens} {_TOKEN_ITEMS[kind]}")
+    return _line(
+        item or _TOKEN_ITEMS[kind], tokens, "tokens", rate / PER_MILLION, "tokens", basis, provenance
+    )
+
+
+def _day(on: dt.date | dt.datetime | str | None) -> dt.date | None:
+    if on is None or (isinstance(on, dt.date) and not isinstance(on, dt.datetime)):
+        return on
+    if isinstance(on, dt.datetime):
+        return (on.astimezone(dt.UTC) if on.tzinfo else on).date()
+    return dt.datetime.fromisoformat(str(on).replace("Z", "+00:00")).date()
+
+
+def _provider_id(cat: Catalog, model: str, provider: str | None) -> str:
+    if provider is not None:
+        cat.provider(provider)
+        return provider
+    served_by = cat.providers_for(model)
+    if not served_by:
+        raise UnknownPriceError(f"no provider serves {model}")
+    return served_by[0]
+
+
+def _finish(
+    cat: Catalog,
+    provider_id: str,
+    price: Price,
+    lines: list[CostLine],
+    method: str,
+    notes: list[str],
+    *,
+    calls: Sequence[int] = (1,),
+    batch: bool = False,
+) -> Cost:
+    """Apply batch multiplier, gateway markup and per-request rounding to itemised lines, then total them."""
+    if batch:
+        if price.batch is None:
+            raise UnknownPriceError(f"no batch price published at {provider_id}")
+        b = price.batch
+        basis = f"{b.provenance}: Batch API = every rate x {_clean(b.multiplier)}"
+        lines.append(
+            _batch_line(lines, b.multiplier, basis + (f" ({b.notes})" if b.notes else ""), b.provenance)
+        )
+    markup = cat.provider(provider_id).markup
+    if markup:
+        lines.append(
+            _adjustment(f"{provider_id} markup", lines, markup, "markup", "provider markup", "published")
+        )
+    elif markup is not None:
+        notes.append(f"{provider_id}: no markup over the provider's price")
+    rounding = price.rounding
+    if rounding.mode != "none":
+        subtotal = sum((ln.amount_usd for ln in lines), Decimal(0))
+        images = sum(calls)
+        mode = ROUND_CEILING if rounding.mode == "ceil" else ROUND_HALF_UP
+        q = rounding.quantum
+        for i, call in enumerate(calls):
+            call_total = subtotal * call / images if images else subtotal
+            rounded = (call_total / q).to_integral_value(mode) * q
+            label = "request total" if len(calls) == 1 else f"request {i + 1} of {len(calls)} total"
+            lines.append(
+                _line(
+                    f"{label} rounded {'up ' if rounding.mode == 'ceil' else ''}to ${_clean(q)}",
+                    1,
+                    "request",
+                    rounded - call_total,
+                    "rounding",
+                    f"{rounding.mode}({_clean(call_total)} / {_clean(q)}) x {_clean(q)}: the provider rounds each request total",
+                    price.provenance,
+                )
+            )
+    return _known(lines, method, notes)
+
+
+# --- quotes -----------------------------------------------------------------------------------------------
+
+
+def _quality_choices(model: Model, quality: str | None, notes: list[str]) -> list[str | None]:
+    """The qualities a request may be billed at: one, or all of them for ``auto`` (a range, never a guess)."""
+    if not model.qualities:
+        if quality not in (None, "auto"):
+            raise InvalidParameterError("quality", quality, "none (the model has no quality parameter)")
+        return [None]
+    if quality is None:
+        default = model.default_quality
+        if default and default != "auto":
+            notes.append(f"quality not given: the model's default {default!r}")
+            return [default]
+        quality = "auto"
+    if quality == "auto":
+        if not model.quality_auto and model.default_quality != "auto":
+            raise UnknownNameError("quality", quality, model.qualities, context=model.id)
+        return list(model.qualities)
+    if quality not in model.qualities:
+        raise UnknownNameError(
+            "quality", quality, [*model.qualities, *(["auto"] if model.quality_auto else [])]
+        )
+    return [quality]
+
+
+def _standard_sizes(model: Model, notes: list[str]) -> list[str]:
+    """The sizes ``auto`` may produce: the fixed sizes, else the standard sizes at the default tier."""
+    rules = model.sizes
+    if rules.fixed:
+        return list(rules.fixed)
+    tier = rules.default_resolution
+    sizes = sorted({s for by_tier in rules.aspect_ratios.values() for t, s in by_tier.items() if t == tier})
+    notes.append(f"size auto assumed to pick one of {', '.join(sizes)} (the model's standard sizes)")
+    return sizes
+
+
+def _size_choices(model: Model, width: int | None, height: int | None, notes: list[str]) -> list[str]:
+    if width is not None and height is not None:
+        if int(width) <= 0 or int(height) <= 0:
+            raise InvalidParameterError("size", f"{width}x{height}", "positive WIDTHxHEIGHT")
+        return [f"{int(width)}x{int(height)}"]
+    if (width is None) != (height is None):
+        raise InvalidParameterError("size", f"{width}x{height}", "both width and height, or neither")
+    if model.sizes.default != "auto":
+        notes.append(f"size not given: the model's default {model.sizes.default}")
+        return [model.sizes.default]
+    return _standard_sizes(model, notes)
+
+
+def _split_calls(n: int, n_max: int) -> tuple[int, ...]:
+    full, rest = divmod(n, n_max)
+    return (n_max,) * full + ((rest,) if rest else ())
+
+
+def _one_or_range(qualities, sizes, price_one, notes: list[str]) -> Cost:
+    """Price one quality x size, or each combination ``auto`` may pick as a low/high range."""
+    if len(qualities) == 1 and len(sizes) == 1:
+        return price_one(qualities[0], sizes[0], notes)
+    variants = [(q, s, price_one(q, s, [])) for q in qualities for s in sizes]
+    return _range(variants, notes, auto_quality=len(qualities) > 1, auto_size=len(sizes) > 1)
+
+
+def _input_lines(
+    model: Model,
+    price: Price,
+    *,
+    prompt_tokens: int,
+    input_images: Sequence[tuple[int, int]],
+    fidelity: str,
+    copies: int,
+    notes: list[str],
+) -> list[CostLine]:
+    """Estimated input text and image token lines, each input billed ``copies`` times (once per image)."""
+    rates = price.tokens
+    lines: list[CostLine] = []
+    if rates is None:
+        return lines
+    per_n = (
+        f" x {copies} (each image billed as a separate call, input included: community, CF-1381388)"
+        if copies > 1
+        else ""
+    )
+    prov = Provenance.COMMUNITY if copies > 1 else Provenance.ASSUMED
+    if prompt_tokens and rates.text_in is not None:
+        lines.append(
+            _token_line(
+                "text_in",
+                prompt_tokens * copies,
+                rates,
+                f"estimate: {prompt_tokens} prompt tokens = ceil(characters / {CHARS_PER_TOKEN}){per_n}",
+                prov,
+            )
+        )
+    elif not prompt_tokens and rates.text_in is not None:
+        notes.append("input text tokens not counted (no prompt given)")
+    if not input_images:
+        return lines
+    approx = price.input_image_tokens_per_image
+    if approx is not None and fidelity != "high":
+        tokens = approx * len(input_images)
+        basis = f"estimate: the provider's approximation of {approx} tokens per input image{per_n}"
+        lines.append(_token_line("image_in", tokens * copies, rates, basis, Provenance.PUBLISHED))
+        return lines
+    if approx is not None:
+        notes.append(
+            "input_fidelity=high at this provider: OpenAI's tile rule plus the high-fidelity extra "
+            "(the provider's own approximation covers low fidelity)"
+        )
+    parts, base_total, extra_total, extra = [], 0, 0, None
+    for w, h in input_images:
+        sw, sh, tiles = _tiles(model, w, h)
+        tokens = input_image_tokens(model, w, h)
+        base_total += tokens
+        parts.append(f"{w}x{h} -> {sw}x{sh} -> {tiles} tile{'s' * (tiles > 1)} -> {tokens}")
+        if fidelity == "high":
+            extra, add = _fidelity_extra(model, w, h)
+            extra_total += add
+    lines.append(
+        _token_line(
+            "image_in",
+            base_total * copies,
+            rates,
+            "estimate: tile rule (shortest side to 512 px, long side rounded down, 65 + 129 x tiles): "
+            + "; ".join(parts)
+            + per_n,
+            Provenance.DERIVED if copies == 1 else Provenance.COMMUNITY,
+        )
+    )
+    if fidelity == "high":
+        older = [e for e in model.input_image_tokens.fidelity_high_extra if not e.current]
+        older_txt = "; older copies of the guide said " + " / ".join(f"{e.square} / {e.other}" for e in older)
+        lines.append(
+            _token_line(
+                "image_in",
+                extra_total * copies,
+                rates,
+                f"{extra.provenance}: input_fidelity=high adds {extra.square} tokens per square input, "
+                f"{extra.other} otherwise (current constants{older_txt if older else ''})"
+                + (f"; {extra.notes}" if extra.notes else "")
+                + per_n,
+                extra.provenance,
+                item="input image tokens, input_fidelity=high extra",
+            )
+        )
+    return lines
+
+
+def _effective_fidelity(model: Model, fidelity: str | None, notes: list[str]) -> str:
+    rule = model.input_image_tokens
+    always_high = not model.input_fidelity and bool(rule and rule.fidelity_high_extra)
+    if always_high:
+        if fidelity == "low":
+            notes.append(f"{model.id} always uses high input fidelity: priced as high")
+        return "high"
+    if fidelity is None:
+        return "low"
+    allowed = model.input_fidelity or ("low",)
+    if fidelity not in allowed:
+        raise InvalidParameterError("input_fidelity", fidelity, allowed, context=model.id)
+    return fidelity
+
+
+def quote(
+    model: str,
+    provider: str | None = None,
+    *,
+    mode: str = "generate",
+    quality: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    n: int = 1,
+    partial_images: int = 0,
+    input_images: Sequence[tuple[int, int]] = (),
+    input_fidelity: str | None = None,
+    prompt: str = "",
+    prompt_tokens: int | None = None,
+    calls: Sequence[int] | None = None,
+    batch: bool = False,
+    method: Method = "auto",
+    on: dt.date | None = None,
+    catalog: Catalog | None = None,
+) -> Cost:
+    """Price a request before sending it: total plus itemised lines, or a low/high range for ``auto``.
+
+    ``method="auto"`` uses the published per-image table where a row exists, else token math (or the
+    per-megapixel rate); ``"table"`` / ``"tokens"`` force one and raise ``UnknownPriceError`` when the
+    catalog has no such price. ``prompt_tokens`` overrides the ``ceil(chars / 4)`` estimate of ``prompt``;
+    ``calls`` gives the images per provider call (default: ``n`` split by the offering's ``n_max``), which
+    matters where a provider rounds each request total.
+    """
+    cat = catalog or load_catalog()
+    m = cat.model(model)
+    provider_id = _provider_id(cat, model, provider)
+    offering = cat.offering(model, provider_id)
+    price = cat.price(model, provider_id, on=on)
+    if method not in ("auto", "table", "tokens"):
+        raise InvalidParameterError("method", method, ("auto", "table", "tokens"))
+    if mode not in offering.modes:
+        raise InvalidParameterError("mode", mode, offering.modes, context=f"{model} at {provider_id}")
+    if int(n) < 1:
+        raise InvalidParameterError("n", n, "1 or more")
+    if not 0 <= int(partial_images) <= m.partial_images_max:
+        raise InvalidParameterError("partial_images", partial_images, f"0..{m.partial_images_max}")
+    if input_images and mode != "edit":
+        raise InvalidParameterError("input_images", len(input_images), "none unless mode='edit'")
+    calls = tuple(calls) if calls else _split_calls(int(n), offering.n_max or m.n_max)
+    if sum(calls) != n:
+        raise InvalidParameterError("calls", calls, f"images per call summing to n={n}")
+    notes: list[str] = []
+    if m.status == "retired":
+        notes.append(f"{m.id} was retired on {m.status_date}: priced from its catalog entry for re-costing")
+    fidelity = _effective_fidelity(m, input_fidelity, notes) if input_images else "low"
+    qualities = _quality_choices(m, quality, notes)
+    sizes = _size_choices(m, width, height, notes)
+    pt = count_prompt_tokens(prompt) if prompt_tokens is None else int(prompt_tokens)
+
+    def price_one(q: str | None, size: str, notes_: list[str]) -> Cost:
+        w, h = parse_wxh(size)
+        return _price_request(
+            cat,
+            m,
+            provider_id,
+            price,
+            quality=q,
+            size=size,
+            dims=[(w, h)] * int(n),
+            calls=calls,
+            partial_images=int(partial_images),
+            prompt_tokens=pt,
+            input_images=input_images,
+            fidelity=fidelity,
+            batch=batch,
+            method=method,
+            notes=notes_,
+        )
+
+    return _one_or_range(qualities, sizes, price_one, notes)
+
+
+def _range(variants, notes: list[str], *, auto_quality: bool, auto_size: bool) -> Cost:
+    """A low/high range over the combinations ``auto`` may pick, with ``total_usd=None``."""
+    known = [(q, s, c) for q, s, c in variants if c.total_usd is not None]
+    if not known:
+        return _unknown("no price for any quality/size that auto may pick", notes)
+    lo = min(known, key=lambda v: v[2].total_usd)
+    hi = max(known, key=lambda v: v[2].total_usd)
+    what = " and ".join(w for w, on in (("quality", auto_quality), ("size", auto_size)) if on)
+    reason = (
+        f"{what} 'auto': the provider picks the value, so the price is a range "
+        f"{lo[2].total_usd} .. {hi[2].total_usd}; give an explicit {what} for one total"
+    )
+    ends = [
+        f"{label}: quality {q or '-'} size {s} -> {c.total_usd} ({c.method})"
+        for label, (q, s, c) in (("low", lo), ("high", hi))
+    ]
+    methods = {c.method for _, _, c in known}
+    method = methods.pop() if len(methods) == 1 else "mixed"
+    return Cost(None, lo[2].total_usd, hi[2].total_usd, method, (), (*notes, *ends), reason)
+
+
+def _choose_method(price: Price, table, out, method: str) -> str | None:
+    """Output pricing method: the explicit one, else table, then token math, then per megapixel."""
+    if method != "auto":
+        return method
+    if table:
+        return "table"
+    if out:
+        return "tokens"
+    return "per_megapixel" if price.per_megapixel_usd is not None else None
+
+
+def _price_request(
+    cat: Catalog,
+    m: Model,
+    provider_id: str,
+    price: Price,
+    *,
+    quality: str | None,
+    size: str,
+    dims: Sequence[tuple[int, int] | None],
+    calls: Sequence[int],
+    partial_images: int = 0,
+    prompt_tokens: int = 0,
+    input_images: Sequence[tuple[int, int]] = (),
+    fidelity: str = "low",
+    batch: bool = False,
+    method: str = "auto",
+    bill: bool = False,
+    notes: list[str],
+) -> Cost:
+    """Itemise one request of ``len(dims)`` images at one quality and size (shared by quotes and bills).
+
+    Output: per-image table, token math, or per megapixel (``dims`` = each image's dimensions); then
+    partial-image tokens, input estimates, batch, markup and rounding. An explicit ``method`` without a
+    price raises ``UnknownPriceError``; ``auto`` without any price returns an ``unknown`` cost.
+    """
+    images = len(dims)
+    rates = price.tokens
+    table = _per_image_usd(price, quality, size)
+    out = _output_tokens_per_image(m, quality, size) if rates and rates.image_out is not None else None
+    chosen = _choose_method(price, table, out, method)
+    lines: list[CostLine] = []
+    if chosen == "table" and table is not None:
+        usd, row = table
+        basis = "published per-image price" + (" (row for other sizes)" if row == "other" else "")
+        item = f"per-image price {quality + ' ' if quality else ''}{size}"
+        lines.append(_line(item, images, "images", usd, "per_image_table", basis, price.provenance))
+        if out is not None:
+            exact = out[0] * rates.image_out / PER_MILLION
+            notes.append(
+                f"token math for the output would be {_clean(exact)} per image "
+                f"({out[0]} tokens x {_clean(rates.image_out)}/1M; table / tokens = {usd / exact:.3f})"
+            )
+    elif chosen == "tokens" and out is not None:
+        ot = m.output_tokens
+        basis = f"estimate{' without usage' if bill else ''}: {out[1]} x {images} images"
+        if ot.provenance == Provenance.ASSUMED and ot.notes:
+            basis += f"; assumed: {ot.notes[0]}"
+        lines.append(_token_line("image_out", out[0] * images, rates, basis, ot.provenance))
+        if table is not None:
+            notes.append(f"published per-image price would be {_clean(table[0])} per image (not used)")
+    elif chosen == "per_megapixel" and price.per_megapixel_usd is not None:
+        if any(d is None for d in dims):
+            return _unknown(f"per-megapixel price but image dimensions unknown for {m.id}", notes)
+        px = price.megapixel_px
+        mps = [-(-w * h // px) for w, h in dims]
+        per = sorted({f"ceil({w} x {h} / {px:,}) = {mp} MP" for (w, h), mp in zip(dims, mps, strict=True)})
+        lines.append(
+            _line(
+                "megapixels (rounded up per image)",
+                sum(mps),
+                "megapixels",
+                price.per_megapixel_usd,
+                "per_megapixel",
+                f"{'; '.join(per)} x {images} images",
+                price.provenance,
+            )
+        )
+    elif method != "auto":
+        raise UnknownPriceError(
+            f"no {method} price for {m.id} quality {quality} size {size} at {provider_id}"
+        )
+    else:
+        return _unknown(
+            f"no published price for {m.id} quality {quality} size {size} at {provider_id}", notes
+        )
+    if partial_images:
+        if rates is not None and rates.image_out is not None and m.output_tokens is not None:
+            per = m.output_tokens.partial_image
+            lines.append(
+                _token_line(
+                    "image_out",
+                    per * partial_images * images,
+                    rates,
+                    f"upper bound: +{per} image output tokens per partial image x {partial_images} x {images} "
+                    "images (OAI-GUIDE)",
+                    Provenance.PUBLISHED,
+                    item="partial image output tokens",
+                )
+            )
+        elif bill:
+            notes.append("partial images logged but no partial-image price published: not billed")
+        else:
+            raise UnknownPriceError(f"no partial-image price for {m.id} at {provider_id}")
+    lines.extend(
+        _input_lines(
+            m,
+            price,
+            prompt_tokens=prompt_tokens,
+            input_images=input_images,
+            fidelity=fidelity,
+            copies=images,
+            notes=notes,
+        )
+    )
+    method_name = {"table": "per_image_table"}.get(chosen, chosen)
+    return _finish(cat, provider_id, price, lines, method_name, notes, calls=calls, batch=batch)
+
+
+def quote_resolved(resolved: ResolvedRequest, **kw: Any) -> Cost:
+    """:func:`quote` for a request already resolved by :func:`imgkit.params.resolve`."""
+    req = resolved.request
+    return quote(
+        resolved.model.id,
+        resolved.provider.id,
+        mode=resolved.mode,
+        quality=resolved.quality,
+        width=resolved.width,
+        height=resolved.height,
+        n=resolved.n,
+        calls=resolved.calls,
+        partial_images=req.partial_images,
+        input_images=[(i.width, i.height) for i in req.input_images],
+        input_fidelity=req.input_fidelity,
+        prompt=req.prompt,
+        **kw,
+    )
+
+
+# --- bills ------------------------------------------------------------------------------------------------
+
+
+def _count(value: Any, field: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
+        raise PricingError(f"{field}={value!r} is not a non-negative integer token count")
+    try:
+        n = int(value)
+    except ValueError:
+        raise PricingError(f"{field}={value!r} is not a non-negative integer token count") from None
+    if n < 0 or n != Decimal(value):
+        raise PricingError(f"{field}={value!r} is not a non-negative integer token count")
+    return n
+
+
+def cost_from_usage(
+    usage: Mapping[str, Any],
+    rates: TokenRates,
+    *,
+    batch_multiplier: Decimal | None = None,
+    provenance: str = Provenance.PUBLISHED,
+) -> Cost:
+    """Bill an OpenAI-shape ``usage`` object with token ``rates`` (USD per 1M tokens).
+
+    ``text_in x r + image_in x r + image_out x r + text_out x r``. Without ``output_tokens_details`` all
+    output tokens are image tokens (the higher rate: never under-bills); an itemised remainder is billed as
+    text. Cached rates apply only to caller-supplied ``input_tokens_details.cached_text_tokens`` /
+    ``cached_image_tokens`` (subsets of text / image tokens); OpenAI reports none. A token kind without a
+    published rate gives an ``unknown`` cost, except output text, billed at the image rate (upper bound).
+    """
+    notes: list[str] = []
+    details = usage.get("input_tokens_details")
+    input_total = _count(usage.get("input_tokens"), "usage.input_tokens")
+    counts: dict[str, int] = {}
+    if isinstance(details, Mapping):
+        text = _count(details.get("text_tokens"), "usage.input_tokens_details.text_tokens")
+        image = _count(details.get("image_tokens"), "usage.input_tokens_details.image_tokens")
+        cached_text = _count(details.get("cached_text_tokens"), "cached_text_tokens")
+        cached_image = _count(details.get("cached_image_tokens"), "cached_image_tokens")
+        if cached_text > text or cached_image > image:
+            raise PricingError("cached token counts exceed the text / image token counts they belong to")
+        rest = input_total - text - image
+        if rest > 0:
+            notes.append(f"{rest} input tokens not itemised in input_tokens_details: billed as text")
+            text += rest
+        counts.update(
+            text_in=text - cached_text,
+            cached_text_in=cached_text,
+            image_in=image - cached_image,
+            cached_image_in=cached_image,
+        )
+    elif input_total:
+        higher = "image_in" if (rates.image_in or 0) >= (rates.text_in or 0) else "text_in"
+        notes.append(
+            f"input_tokens_details absent: all {input_total} input tokens billed as {higher} (upper bound)"
+        )
+        counts[higher] = input_total
+    out_total = _count(usage.get("output_tokens"), "usage.output_tokens")
+    out_details = usage.get("output_tokens_details")
+    if isinstance(out_details, Mapping):
+        image_out = _count(out_details.get("image_tokens"), "usage.output_tokens_details.image_tokens")
+        text_out = _count(out_details.get("text_tokens"), "usage.output_tokens_details.text_tokens")
+        rest = out_total - image_out - text_out
+        if rest > 0:
+            notes.append(f"{rest} output tokens not itemised in output_tokens_details: billed as text")
+            text_out += rest
+        elif rest < 0:
+            notes.append("output_tokens_details add up to more than output_tokens: billed as itemised")
+    else:
+        image_out, text_out = out_total, 0
+        if out_total:
+            notes.append(
+                f"output_tokens_details absent: all {out_total} output tokens billed as image tokens"
+            )
+    counts.update(image_out=image_out, text_out=text_out)
+    lines: list[CostLine] = []
+    for kind, tokens in counts.items():
+        if not tokens:
+            continue
+        bill_as = kind
+        if _rate(rates, kind) is None and kind.startswith("cached_") and _rate(rates, kind[7:]) is not None:
+            bill_as = kind[7:]
+            notes.append(f"no {kind} rate: cached tokens billed at the {bill_as} rate")
+        elif kind == "text_out" and rates.text_out is None and rates.image_out is not None:
+            bill_as = "image_out"
+            notes.append(
+                "no output-text rate published: output text tokens billed at the image rate (upper bound)"
+            )
+        if _rate(rates, bill_as) is None:
+            return _unknown(f"{tokens} {_TOKEN_ITEMS[kind]} in usage but no {kind} rate published", notes)
+        lines.append(_token_line(bill_as, tokens, rates, "usage", provenance, item=_TOKEN_ITEMS[kind]))
+    if batch_multiplier is not None:
+        lines.append(_batch_line(lines, batch_multiplier, "batch multiplier given by the caller", provenance))
+    if not lines:
+        notes.append("usage reports no billable tokens")
+    return _known(lines, "tokens", notes)
+
+
+def _decimal(value: Any, field: str) -> Decimal:
+    """Money from JSON: strings, ints and Decimals exactly; a float by its shortest repr (never binary)."""
+    if isinstance(value, bool):
+        raise PricingError(f"{field}={value!r} is not an amount")
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        d = Decimal(value)
+    except Exception:
+        raise PricingError(f"{field}={value!r} is not an amount") from None
+    if not d.is_finite() or d < 0:
+        raise PricingError(f"{field}={value!r} is not a non-negative amount")
+    return d
+
+
+def _usable(value: Any) -> str | None:
+    return None if value in (None, "", "auto") else str(value)
+
+
+def _norm_size(value: Any) -> str | None:
+    """A usable ``WxH`` size in canonical form, or ``None`` (missing, ``auto`` or malformed)."""
+    size = _usable(value)
+    if size is None:
+        return None
+    try:
+        w, h = parse_wxh(size)
+    except ValueError:
+        return None
+    return f"{w}x{h}"
+
+
+def _bill_without_usage(
+    cat: Catalog,
+    m: Model,
+    provider_id: str,
+    price: Price,
+    *,
+    quality: str | None,
+    size: str | None,
+    dims: Sequence[tuple[int, int] | None],
+    partial_images: int = 0,
+    prompt_tokens: int = 0,
+    input_images: Sequence[tuple[int, int]] = (),
+    notes: list[str],
+) -> Cost:
+    """Bill a request whose response carries no usage: table, else token estimate, else per megapixel.
+
+    ``quality``/``size`` are the values actually used (echoed, or requested when not echoed); a missing
+    one gives ``method="unknown"`` with the low/high range the provider may have billed. ``dims`` lists each delivered image's dimensions.
+    """
+    if not m.qualities:
+        quality = None  # a model without a quality parameter: a logged value means nothing
+    try:
+        qualities = _quality_choices(m, quality, notes)
+    except InvalidParameterError as exc:
+        return _unknown(str(exc), notes)
+    if size is None and not (price.per_image or m.output_tokens):
+        return _unknown(f"no output size known for {m.id} at {provider_id} (no echo, no dimensions)", notes)
+    sizes = [size] if size is not None else _standard_sizes(m, notes)
+
+    def price_one(q: str | None, s: str, notes_: list[str]) -> Cost:
+        return _price_request(
+            cat,
+            m,
+            provider_id,
+            price,
+            quality=q,
+            size=s,
+            dims=dims,
+            calls=(len(dims),),
+            partial_images=partial_images,
+            prompt_tokens=prompt_tokens,
+            input_images=input_images,
+            bill=True,
+            notes=notes_,
+        )
+
+    cost = _one_or_range(qualities, sizes, price_one, notes)
+    if cost.total_usd is None and cost.method != "unknown":  # a bill is known or not: keep the range
+        return _unknown(cost.unknown_reason, cost.notes, cost.low_usd, cost.high_usd)
+    return cost
+
+
+def cost_from_response(
+    body: Mapping[str, Any],
+    *,
+    model: str,
+    provider: str | None = None,
+    requested_quality: str | None = None,
+    requested_size: str | None = None,
+    prompt_tokens: int | None = None,
+    input_images: Sequence[tuple[int, int]] = (),
+    on: dt.date | dt.datetime | None = None,
+    catalog: Catalog | None = None,
+) -> Cost:
+    """The actual cost of one provider response body (OpenAI-shape, gateway, or fal).
+
+    Gateway ``metadata.cost`` is the bill when present (the computed value is compared in a note); else
+    ``usage`` x token rates; else the echoed (or requested) quality and size against the per-image table;
+    fal: per megapixel from ``images[].width/height`` or the table, then the request rounding. An unknown
+    price is ``Cost(total_usd=None, method="unknown")``, never 0. ``prompt_tokens`` / ``input_images``
+    add the input of providers that report no usage (fal gpt-image endpoints) when the caller knows them.
+    """
+    cat = catalog or load_catalog()
+    m = cat.model(model)
+    provider_id = _provider_id(cat, model, provider)
+    adapter = cat.provider(provider_id).adapter
+    notes: list[str] = []
+    if "error" in body or ("detail" in body and "images" not in body):
+        if adapter == "fal":
+            return _unknown("error response from fal: server errors are free, a 422 may be billed", notes)
+        return Cost(
+            Decimal(0), Decimal(0), Decimal(0), "not_billed", (), ("error response: nothing delivered",)
+        )
+    if body.get("estimated") and "total_cost_micros" in body:
+        micros = _decimal(body["total_cost_micros"], "total_cost_micros")
+        comps = "; ".join(
+            f"{c.get('metric')}: {c.get('billable_quantity', c.get('quantity'))} x {c.get('unit_price')}"
+            for c in body.get("components") or ()
+        )
+        line = _line(
+            "gateway dry-run estimate",
+            1,
+            "request",
+            micros / PER_MILLION,
+            "gateway_metadata",
+            "estimate: gateway dryRun total_cost_micros",
+            Provenance.PUBLISHED,
+        )
+        return _known([line], "gateway_metadata", [f"components: {comps}"] if comps else [])
+    try:
+        computed = _compute_response_cost(
+            cat,
+            m,
+            provider_id,
+            adapter,
+            body,
+            requested_quality,
+            requested_size,
+            prompt_tokens,
+            input_images,
+            _day(on),
+        )
+    except UnknownPriceError as exc:
+        computed = _unknown(str(exc))
+    meta = body.get("metadata")
+    if isinstance(meta, Mapping) and meta.get("cost") is not None:
+        currency = str(meta.get("cost_currency") or "USD").upper()
+        if currency != "USD":
+            return _unknown(f"gateway metadata.cost is in {currency}, not USD", notes)
+        charged = _decimal(meta["cost"], "metadata.cost")
+        if meta.get("provider"):
+            notes.append(
+                f"served by {meta.get('provider')} ({meta.get('provider_name') or ''})".replace(" ()", "")
+            )
+        if computed.total_usd is not None:
+            diff = charged - computed.total_usd
+            notes.append(
+                f"computed from the catalog: {computed.total_usd} ({computed.method}); "
+                + (
+                    "matches the gateway's charge"
+                    if diff == 0
+                    else f"gateway charge differs by {_clean(diff)}"
+                )
+            )
+        else:
+            notes.append(f"not computable from the catalog: {computed.unknown_reason}")
+        line = _line(
+            "gateway charge (metadata.cost)",
+            1,
+            "request",
+            charged,
+            "gateway_metadata",
+            "the gateway's own bill",
+            Provenance.MEASURED,
+        )
+        return _known([line], "gateway_metadata", notes)
+    return computed
+
+
+def _compute_response_cost(
+    cat, m, provider_id, adapter, body, requested_quality, requested_size, prompt_tokens, input_images, on
+) -> Cost:
+    price = cat.price(m.id, provider_id, on=on)
+    notes: list[str] = []
+    usage = body.get("usage")
+    if isinstance(usage, Mapping) and adapter != "fal":
+        if price.tokens is None:
+            return _unknown(f"usage returned but no token rates for {m.id} at {provider_id}")
+        cost = cost_from_usage(usage, price.tokens, provenance=price.provenance)
+        if cost.total_usd is None:
+            return cost
+        return _finish(cat, provider_id, price, list(cost.lines), "tokens", list(cost.notes))
+    if adapter == "fal":
+        found = _fal_images(body, requested_size, notes)
+        if isinstance(found, Cost):
+            return found
+        size, dims = found
+        quality = _usable(requested_quality)
+        if m.qualities and quality is None:
+            notes.append("fal does not echo quality")
+    else:
+        data = body.get("data")
+        if isinstance(data, list):
+            images = len(data)
+        elif body.get("b64_json") or body.get("url"):
+            images = 1  # a streaming completed event carries one image
+        else:
+            return _unknown("response lists no images and carries no usage")
+        quality = _usable(body.get("quality")) or _usable(requested_quality)
+        size = _norm_size(body.get("size")) or _norm_size(requested_size)
+        if _usable(body.get("quality")) is None and quality:
+            notes.append(f"quality not echoed: requested {quality!r} used")
+        if _usable(body.get("size")) is None and size:
+            notes.append(f"size not echoed: requested {size} used")
+        dims = [parse_wxh(size) if size else None] * images
+    return _bill_without_usage(
+        cat,
+        m,
+        provider_id,
+        price,
+        quality=quality,
+        size=size,
+        dims=dims,
+        prompt_tokens=prompt_tokens or 0,
+        input_images=input_images,
+        notes=notes,
+    )
+
+
+def _fal_images(body: Mapping[str, Any], requested_size: str | None, notes: list[str]):
+    """fal ``images[{width, height}]`` -> (the common size or None, each image's dimensions)."""
+    imgs = body.get("images")
+    if not isinstance(imgs, list):
+        return _unknown("fal response has no images list")
+    requested = _norm_size(requested_size)
+    fallback = parse_wxh(requested) if requested else None
+    dims: list[tuple[int, int] | None] = []
+    for img in imgs:
+        w, h = (img or {}).get("width"), (img or {}).get("height")
+        dims.append((int(w), int(h)) if w and h else fallback)
+    if any(d is None for d in dims):
+        notes.append("some images carry no width/height")
+    elif fallback and any(not (img or {}).get("width") for img in imgs):
+        notes.append(f"image dimensions not returned: requested size {requested} used")
+    if not imgs:
+        notes.append("no images returned: fal bills successful outputs only")
+    sizes = {f"{d[0]}x{d[1]}" for d in dims if d}
+    return (sizes.pop() if len(sizes) == 1 else requested), dims
+
+
+# --- log records: one scalar function, and its vectorised twin ----------------------------------------------
+
+_TOKEN_COLUMNS = ("input_text_tokens", "input_image_tokens", "output_image_tokens", "output_text_tokens")
+
+
+def _record_size_and_dim(rec: Mapping[str, Any]) -> tuple[str | None, tuple[int, int] | None]:
+    """A record's billed size (``WxH``) and image dimensions: a well-formed ``size``, else width x height."""
+    w, h = rec.get("width"), rec.get("height")
+    dim = (int(w), int(h)) if w and h and w > 0 and h > 0 else None
+    size = _norm_size(rec.get("size"))
+    if size is None and dim is not None:
+        size = f"{dim[0]}x{dim[1]}"
+    if dim is None and size is not None:
+        dim = parse_wxh(size)
+    return size, dim
+
+
+def _record_price(cat: Catalog, model: Any, provider: Any, on: dt.date | None) -> tuple[Model, str, Price]:
+    m = cat.model(str(model))
+    provider_id = _provider_id(cat, m.id, provider)
+    return m, provider_id, cat.price(m.id, provider_id, on=on)
+
+
+def cost_from_record(record: Mapping[str, Any], catalog: Catalog | None = None) -> Cost:
+    """Re-cost one canonical log record (``imgkit.runs.schema``); the per-row reference of :func:`recost`.
+
+    A kept gateway bill stays; a failed attempt without usage is ``not_billed``; logged usage is billed by
+    token rates; otherwise the per-image table, output-token estimate or per-megapixel rate (from
+    ``width``/``height``), plus partial-image tokens, then the provider's request rounding. Prices are
+    those in force on the day of ``started_at``. Unknown models, providers or prices give
+    ``method="unknown"``, never 0.
+    """
+    if record.get("cost_method") == "gateway_metadata" and record.get("actual_cost_usd") is not None:
+        charged = _decimal(record["actual_cost_usd"], "actual_cost_usd")
+        basis = "kept: the gateway's own bill"
+        line = _line("gateway charge (logged)", 1, "request", charged, "gateway_metadata", basis, "measured")
+        return _known([line], "gateway_metadata")
+    has_usage = any(record.get(c) is not None for c in _TOKEN_COLUMNS)
+    if record.get("outcome") not in (None, "ok") and not has_usage:
+        return Cost(Decimal(0), Decimal(0), Decimal(0), "not_billed", (), ("failed attempt without usage",))
+    cat = catalog or load_catalog()
+    try:
+        m, provider_id, price = _record_price(
+            cat, record.get("model"), record.get("provider"), _day(record.get("started_at"))
+        )
+    except (UnknownNameError, UnknownPriceError) as exc:
+        return _unknown(str(exc))
+    if has_usage:
+        if price.tokens is None:
+            return _unknown(f"usage logged but no token rates for {m.id} at {provider_id}")
+        image_out, text_out = (record.get(c) or 0 for c in ("output_image_tokens", "output_text_tokens"))
+        usage = {
+            "input_tokens_details": {
+                "text_tokens": record.get("input_text_tokens") or 0,
+                "image_tokens": record.get("input_image_tokens") or 0,
+            },
+            "output_tokens": image_out + text_out,
+            "output_tokens_details": {"image_tokens": image_out, "text_tokens": text_out},
+        }
+        cost = cost_from_usage(usage, price.tokens, provenance=price.provenance)
+        if cost.total_usd is None:
+            return cost
+        return _finish(cat, provider_id, price, list(cost.lines), "tokens", list(cost.notes))
+    images = record.get("images_count")
+    images = record.get("n") if images is None else images
+    if images is None:
+        return _unknown("neither images_count nor n logged")
+    size, dim = _record_size_and_dim(record)
+    return _bill_without_usage(
+        cat,
+        m,
+        provider_id,
+        price,
+        quality=_usable(record.get("quality")),
+        size=size,
+        dims=[dim] * int(images),
+        partial_images=int(record.get("partial_images") or 0),
+        notes=[],
+    )
+
+
+def _units(usd: Decimal | None) -> int | None:
+    """USD -> integer units of 1e-10 USD; a price finer than that is refused rather than rounded."""
+    if usd is None:
+        return None
+    u = usd * _UNITS_PER_USD
+    if u != u.to_integral_value():
+        raise PricingError(f"price {usd} is finer than the log's money scale (1e-{MONEY_SCALE} USD)")
+    return int(u)
+
+
+def _price_boundaries(cat: Catalog) -> list[dt.date]:
+    """Every valid_from / valid_to date of the catalog: between two of them, every price is constant."""
+    dates = {d for off in cat.offerings.values() for p in off.prices for d in (p.valid_from, p.valid_to)}
+    return sorted(d for d in dates if d)
+
+
+def _combo_terms(cat: Catalog, key: dict[str, Any], day: dt.date) -> dict[str, Any]:
+    """Unit prices (1e-10 USD) of one (provider, model, quality, size, width, height, price window).
+
+    Mirrors :func:`cost_from_record` through the same helpers: token rates for usage rows; for rows
+    without usage the price of one image (table, token estimate or megapixels) and of one partial image.
+    """
+    out: dict[str, Any] = {"price_known": False, "fallback": "unknown"}
+    try:
+        m, provider_id, price = _record_price(cat, key["model"], key["provider"], day)
+    except (UnknownNameError, UnknownPriceError):
+        return out
+    if cat.provider(provider_id).markup:
+        raise PricingError(f"provider markup at {provider_id} is not supported by the vectorised path")
+    if price.rounding.mode not in ("none", "ceil"):
+        raise PricingError(f"rounding mode {price.rounding.mode!r} is not supported by the vectorised path")
+    rates = price.tokens
+    out.update(price_known=True, tokens_known=rates is not None)
+    for kind in ("text_in", "image_in", "image_out", "text_out"):
+        rate = _rate(rates, kind)
+        out[f"r_{kind}"] = None if rate is None else _units(rate / PER_MILLION)
+    if rates is not None and rates.text_out is None:
+        out["r_text_out"] = out["r_image_out"]  # billed at the image rate (upper bound), as cost_from_usage
+    out["quantum"] = _units(price.rounding.quantum) if price.rounding.mode == "ceil" else None
+    r_out = out["r_image_out"]
+    out["partial_unit"] = (
+        m.output_tokens.partial_image * r_out if m.output_tokens and r_out is not None else 0
+    )
+    size, dim = _record_size_and_dim(key)
+    try:
+        qualities = _quality_choices(m, _usable(key["quality"]) if m.qualities else None, [])
+    except InvalidParameterError:
+        return out
+    if len(qualities) != 1 or size is None:
+        return out  # a range or no size: unknown, as the scalar path
+    table = _per_image_usd(price, qualities[0], size)
+    est = _output_tokens_per_image(m, qualities[0], size) if r_out is not None else None
+    chosen = _choose_method(price, table, est, "auto")
+    if chosen == "table":
+        out.update(fallback="per_image_table", unit_image=_units(table[0]))
+    elif chosen == "tokens":
+        out.update(fallback="tokens", unit_image=est[0] * r_out)
+    elif chosen == "per_megapixel":
+        mp = -(-dim[0] * dim[1] // price.megapixel_px)
+        out.update(fallback="per_megapixel", unit_image=mp * _units(price.per_megapixel_usd))
+    return out
+
+
+_COMBO_SCHEMA = {
+    "price_known": pl.Boolean,
+    "tokens_known": pl.Boolean,
+    "fallback": pl.String,
+    "r_text_in": pl.Int64,
+    "r_image_in": pl.Int64,
+    "r_image_out": pl.Int64,
+    "r_text_out": pl.Int64,
+    "quantum": pl.Int64,
+    "partial_unit": pl.Int64,
+    "unit_image": pl.Int64,
+}
+_KEYS = ("provider", "model", "quality", "size", "width", "height", "_window")
+_INPUT_COLUMNS = {
+    "provider": pl.String,
+    "model": pl.String,
+    "quality": pl.String,
+    "size": pl.String,
+    "width": pl.Int32,
+    "height": pl.Int32,
+    "n": pl.Int32,
+    "images_count": pl.Int32,
+    "partial_images": pl.Int32,
+    "started_at": pl.Datetime("us", "UTC"),
+    "outcome": pl.String,
+    "cost_method": pl.String,
+    "actual_cost_usd": MONEY,
+    **dict.fromkeys(_TOKEN_COLUMNS, pl.Int64),
+}
+
+
+def recost(frame: pl.DataFrame | pl.LazyFrame, catalog: Catalog | None = None) -> pl.DataFrame | pl.LazyFrame:
+    """Re-cost a whole request log: set exact ``actual_cost_usd`` (``pl.Decimal``) and ``cost_method``.
+
+    Vectorised twin of :func:`cost_from_record` (same rules, same results). The distinct (provider, model,
+    quality, size, width, height, price window) combinations are priced once by the scalar helpers into a
+    small lookup frame of integer unit prices (1e-10 USD); after one join, every per-row operation is Int64
+    arithmetic (token counts x rates, images x unit price, ceil to the rounding quantum), so no float is
+    involved. Missing canonical columns are treated as null. Returns the same kind of frame it was given.
+    """
+    cat = catalog or load_catalog()
+    lazy = frame.lazy()
+    names = lazy.collect_schema().names()
+    lazy = lazy.with_columns(
+        [pl.lit(None, dtype=t).alias(c) for c, t in _INPUT_COLUMNS.items() if c not in names]
+    )
+    bounds = _price_boundaries(cat)
+    today = dt.date.today()
+    day = pl.col("started_at").dt.date().fill_null(today)
+    window = pl.sum_horizontal([(day >= b).cast(pl.Int32) for b in bounds]) if bounds else pl.lit(0, pl.Int32)
+    lazy = lazy.with_columns(_window=window)
+    keys = lazy.select(_KEYS).unique().collect()
+    rows = []
+    for key in keys.iter_rows(named=True):
+        # window i spans [bounds[i-1], bounds[i]): any day inside it has the same prices
+        w = key["_window"]
+        rep_day = today if not bounds else (bounds[w - 1] if w else bounds[0] - dt.timedelta(days=1))
+        rows.append({**key, **_combo_terms(cat, key, rep_day)})
+    schema = {**keys.schema, **_COMBO_SCHEMA}
+    lookup = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+    joined = lazy.join(lookup.lazy(), on=list(_KEYS), how="left", nulls_equal=True, maintain_order="left")
+
+    def billed(column: str, rate: str) -> pl.Expr:
+        qty = pl.col(column).cast(pl.Int64).fill_null(0)
+        return pl.when(qty > 0).then(qty * pl.col(rate)).otherwise(0)
+
+    has_usage = pl.any_horizontal([pl.col(c).is_not_null() for c in _TOKEN_COLUMNS])
+    usage_units = (
+        billed("input_text_tokens", "r_text_in")
+        + billed("input_image_tokens", "r_image_in")
+        + billed("output_image_tokens", "r_image_out")
+        + billed("output_text_tokens", "r_text_out")
+    )
+    images = pl.coalesce(pl.col("images_count"), pl.col("n")).cast(pl.Int64)
+    partials = pl.col("partial_images").cast(pl.Int64).fill_null(0)
+    image_units = images * (pl.col("unit_image") + partials * pl.col("partial_unit"))
+    raw = pl.when(has_usage).then(usage_units).otherwise(image_units)
+    q = pl.col("quantum")
+    rounded = pl.when(q.is_not_null()).then((raw + q - 1) // q * q).otherwise(raw)
+    kept = (pl.col("cost_method") == "gateway_metadata") & pl.col("actual_cost_usd").is_not_null()
+    failed = pl.col("outcome").is_not_null() & (pl.col("outcome") != "ok") & ~has_usage
+    unknown = (
+        ~pl.col("price_known").fill_null(False)
+        | (has_usage & ~pl.col("tokens_known").fill_null(False))
+        | (~has_usage & (pl.col("fallback") == "unknown"))
+        | rounded.is_null()
+    )
+    method = (
+        pl.when(kept)
+        .then(pl.lit("gateway_metadata"))
+        .when(failed)
+        .then(pl.lit("not_billed"))
+        .when(unknown)
+        .then(pl.lit("unknown"))
+        .when(has_usage)
+        .then(pl.lit("tokens"))
+        .otherwise(pl.col("fallback"))
+    )
+    cost = (
+        pl.when(kept)
+        .then(pl.col("actual_cost_usd").cast(MONEY))
+        .when(failed)
+        .then(pl.lit(Decimal(0), dtype=MONEY))
+        .when(unknown)
+        .then(pl.lit(None, dtype=MONEY))
+        .otherwise((rounded.cast(pl.Decimal(38, 0)) * _UNIT).cast(MONEY))
+    )
+    added = [c for c in ("actual_cost_usd", "cost_method") if c not in names]
+    out = joined.with_columns(actual_cost_usd=cost, cost_method=method).select([*names, *added])
+    return out if isinstance(frame, pl.LazyFrame) else out.collect()
