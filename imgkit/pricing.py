@@ -446,7 +446,9 @@ def _input_lines(
                 f"{extra.other} otherwise (current constants{older_txt if older else ''})"
                 + (f"; {extra.notes}" if extra.notes else "")
                 + per_n,
-                extra.provenance,
+                extra.provenance
+                if copies == 1 or extra.provenance == Provenance.ASSUMED
+                else Provenance.COMMUNITY,
                 item="input image tokens, input_fidelity=high extra",
             )
         )

@@ -22,6 +22,7 @@ from imgkit.pricing import (
     count_prompt_tokens,
     input_image_tokens,
     quote,
+    quote_resolved,
     recost,
 )
 from imgkit.runs.schema import MONEY
@@ -804,3 +805,62 @@ def test_cli_errors_are_one_line_and_exit_2(capsys, tmp_path, argv, message):
     code, out, err = run_cli(capsys, *(a.format(**names) for a in argv))
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("imgkit: error: ") and message in err
+
+
+def test_quote_resolved_prices_what_params_resolved():
+    from imgkit.params import ImageRequest, resolve
+
+    resolved = resolve(
+        ImageRequest(model="gpt-image-1.5", quality="medium", aspect_ratio="2:3", resolution="1K")
+    )
+    cost = quote_resolved(resolved)
+    assert (resolved.width, resolved.height) == (1024, 1536) and cost.total_usd == D("0.05")  # E19
+
+
+def test_cli_quote_json(capsys):
+    code, out, _ = run_cli(capsys, "quote", "gpt-image-1.5", "--provider", "fal", "--quality", "medium",
+                           "--size", "1024x1536", "--json")  # fmt: skip
+    result = json.loads(out)
+    assert code == 0 and result["total_usd"] == "0.051" and result["method"] == "per_image_table"  # E19
+    assert result["lines"][0]["basis"] == "published per-image price"
+    assert (result["width"], result["height"], result["provider"]) == (1024, 1536, "fal")
+
+
+def test_cli_quote_edit_counts_the_real_input_image(capsys, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "input.png"
+    Image.new("RGB", (1024, 1536), "white").save(path)
+    code, out, _ = run_cli(capsys, "quote", "gpt-image-1", "--quality", "low", "--size", "1024x1024",
+                           "--input-image", str(path), "--input-fidelity", "high", "--json")  # fmt: skip
+    result = json.loads(out)
+    inputs = [ln for ln in result["lines"] if ln["item"].startswith("input image tokens")]
+    assert code == 0 and sum(D(ln["amount_usd"]) for ln in inputs) == D("0.06563")  # E8
+
+
+def test_cli_quote_auto_gives_a_range(capsys):
+    code, out, _ = run_cli(capsys, "quote", "gpt-image-1-mini", "--json")
+    result = json.loads(out)
+    assert code == 0 and result["total_usd"] is None
+    assert (result["low_usd"], result["high_usd"]) == ("0.005", "0.052") and "auto" in result[
+        "unknown_reason"
+    ]
+
+
+def test_cli_quote_table_output(capsys):
+    code, out, _ = run_cli(capsys, "quote", "flux-1-dev", "--size", "1920x1088", "--n", "4")
+    assert code == 0 and "total_usd: 0.2" in out and "= 2 MP" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("quote", "gpt-image-9"), "did you mean"),
+        (("quote", "gpt-image-1", "--size", "1024x1024x3"), "size='1024x1024x3'"),
+        (("quote", "dall-e-3", "--quality", "hd", "--method", "tokens"), "no tokens price for dall-e-3"),
+        (("quote", "gpt-image-1", "--input-image", "{missing}"), "input_image="),
+    ],
+)
+def test_cli_quote_errors_are_one_line_and_exit_2(capsys, tmp_path, argv, message):
+    code, out, err = run_cli(capsys, *(a.format(missing=str(tmp_path / "none.png")) for a in argv))
+    assert code == 2 and out == "" and err.count("\n") == 1 and message in err
