@@ -43,7 +43,7 @@ request_id: str             provider / gateway request id
 input_text_tokens, input_image_tokens, output_image_tokens, output_text_tokens: int   from ``usage``
 estimated_cost_usd: decimal the quote reserved before sending
 actual_cost_usd: decimal    the bill (null when unknown; never a silent 0)
-cost_method: str            usage | per_image_table | per_megapixel | gateway_metadata | not_billed | unknown
+cost_method: str            tokens (from usage) | per_image_table | per_megapixel | gateway_metadata | not_billed | unknown
 images_count: int           images received
 images: str                 JSON list of {sha256, path, width, height, bytes, format}; blobs live on disk
 error_message: str          redacted provider message
