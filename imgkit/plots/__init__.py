@@ -1,0 +1,1 @@
+"""Matplotlib figures over analysis results; each caption says where its numbers come from."""

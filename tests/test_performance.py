@@ -1,0 +1,548 @@
+"""Provider performance: reading logs, the performance table, exports, synthetic logs, the CLI and the plots."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy.stats import binomtest
+
+from imgkit.analysis.performance import (
+    SyntheticProfile,
+    attempt_failure_probability,
+    describe_log,
+    export_parquet,
+    log_summary,
+    lognormal_from_p50_p95,
+    performance_table,
+    scan_log,
+    synthetic_log,
+    wilson_interval,
+)
+from imgkit.cli import main
+from imgkit.errors import InvalidParameterError, SpecError, UnknownNameError
+from imgkit.runs.schema import LOG_SCHEMA
+
+T0 = dt.datetime(2026, 1, 10, 12, 0, tzinfo=dt.UTC)
+# the seed page (gpt-image-1-mini via openai, last 30 days): 133 of 137 requests succeeded
+SEED_OK, SEED_REQUESTS = 133, 137
+# published per-image prices of gpt-image-1-mini 1024x1024 (PRICING.md): low, medium
+LOW_USD, MEDIUM_USD = Decimal("0.005"), Decimal("0.011")
+
+
+def attempt(item: str, **fields: Any) -> dict[str, Any]:
+    """One attempt row: an ok, final, single-attempt openai request unless told otherwise."""
+    row: dict[str, Any] = {
+        "run_id": "r1",
+        "item_id": item,
+        "attempt": 1,
+        "final": True,
+        "started_at": T0,
+        "latency_ms": 1000.0,
+        "ttfb_ms": 900.0,
+        "outcome": "ok",
+        "http_status": 200,
+        "provider": "openai",
+        "model": "gpt-image-1-mini",
+        "mode": "generate",
+        "quality": "low",
+        "size": "1024x1024",
+        "n": 1,
+        "images_count": 1,
+        "actual_cost_usd": LOW_USD,
+        "provenance": "measured",
+    }
+    row.update(fields)
+    if row["outcome"] != "ok":
+        row.setdefault("images_count", 0)
+    return row
+
+
+def frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    return pl.DataFrame([{k: r.get(k) for k in LOG_SCHEMA} for r in rows], schema=LOG_SCHEMA)
+
+
+def failed(item: str, n: int = 1, **fields: Any) -> dict[str, Any]:
+    failure = {"attempt": n, "final": False, "outcome": "rate_limit", "http_status": 429, "images_count": 0}
+    return attempt(item, **{**failure, "actual_cost_usd": Decimal(0), **fields})
+
+
+def write_journal(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """Lines as imgkit's journal writes them: money as decimal strings, UTC times in ISO 8601."""
+
+    def encode(v: Any) -> Any:
+        if isinstance(v, Decimal):
+            return str(v)
+        if isinstance(v, dt.datetime):
+            return v.isoformat().replace("+00:00", "Z")
+        return v
+
+    path.write_text("".join(json.dumps({k: encode(v) for k, v in r.items()}) + "\n" for r in rows))
+    return path
+
+
+def seed_log() -> pl.DataFrame:
+    """137 requests of which 133 succeeded (the 4 failures final after one attempt)."""
+    rng = np.random.default_rng(7)
+    rows = [
+        attempt(f"i{i}", latency_ms=float(x), started_at=T0 + dt.timedelta(hours=i))
+        for i, x in enumerate(rng.lognormal(math.log(17_840), 0.58, SEED_OK))
+    ]
+    rows += [
+        attempt(f"f{i}", outcome="unavailable", http_status=503, actual_cost_usd=Decimal(0)) for i in range(4)
+    ]
+    return frame(rows)
+
+
+# --- the table ---------------------------------------------------------------------------------------------
+
+
+def test_seed_success_rate_is_97_1_percent():
+    row = performance_table(seed_log()).row(0, named=True)
+    assert (row["requests"], row["successes"]) == (SEED_REQUESTS, SEED_OK)
+    assert round(row["success_rate"], 4) == 0.9708
+    assert f"{100 * row['success_rate']:.1f}%" == "97.1%"
+
+
+def test_wilson_interval_of_the_seed_matches_scipy_and_the_formula():
+    ci = binomtest(SEED_OK, SEED_REQUESTS).proportion_ci(0.95, method="wilson")
+    low, high = wilson_interval(SEED_OK, SEED_REQUESTS)
+    assert (low, high) == pytest.approx((ci.low, ci.high), abs=1e-12)
+    row = performance_table(seed_log()).row(0, named=True)
+    assert (row["success_ci_low"], row["success_ci_high"]) == pytest.approx((ci.low, ci.high), abs=1e-12)
+    assert (round(low, 4), round(high, 4)) == (0.9273, 0.9886)
+
+
+@pytest.mark.parametrize(
+    ("successes", "n", "low", "high"),
+    [  # Newcombe (1998), Stat. Med. 17:857-872, Table II, method 3 (score interval without continuity correction)
+        (81, 263, 0.2553, 0.3662),
+        (15, 148, 0.0624, 0.1605),
+        (0, 20, 0.0, 0.1611),
+        (1, 29, 0.0061, 0.1718),
+    ],
+)
+def test_wilson_interval_matches_newcombe_worked_examples(successes, n, low, high):
+    got = wilson_interval(successes, n)
+    assert (round(got[0], 4), round(got[1], 4)) == (low, high)
+
+
+def test_wilson_interval_of_no_requests_is_unknown():
+    assert wilson_interval(0, 0) == (None, None)
+
+
+def test_percentiles_equal_numpy_linear_on_successful_final_attempts():
+    rng = np.random.default_rng(1)
+    ok_latency, ok_ttfb = rng.lognormal(9, 0.6, 101), rng.lognormal(8, 0.6, 101)
+    rows = [
+        attempt(f"i{i}", latency_ms=float(x), ttfb_ms=float(t))
+        for i, (x, t) in enumerate(zip(ok_latency, ok_ttfb, strict=True))
+    ]
+    # slow failures and retried attempts must not count
+    rows += [attempt(f"e{i}", latency_ms=1e7, ttfb_ms=1e7, outcome="timeout") for i in range(5)]
+    rows += [failed(f"i{i}", latency_ms=1e7, ttfb_ms=1e7) for i in range(3)]
+    row = performance_table(frame(rows)).row(0, named=True)
+    for q in (50, 95, 99):
+        assert row[f"latency_p{q}_ms"] == pytest.approx(
+            np.percentile(ok_latency, q, method="linear"), rel=1e-12
+        )
+    for q in (50, 95):
+        assert row[f"ttfb_p{q}_ms"] == pytest.approx(np.percentile(ok_ttfb, q, method="linear"), rel=1e-12)
+
+
+def test_percentiles_interpolate_between_order_statistics():
+    rows = [attempt(f"i{i}", latency_ms=x) for i, x in enumerate([100.0, 200.0, 300.0, 400.0])]
+    row = performance_table(frame(rows)).row(0, named=True)
+    assert (row["latency_p50_ms"], row["latency_p95_ms"]) == (250.0, 385.0)
+
+
+def test_retries_per_success_counts_non_final_attempts():
+    rows = [
+        failed("a", 1), failed("a", 2), attempt("a", attempt=3),  # two retries, then ok
+        attempt("b"),  # ok at once
+        failed("c", 1), attempt("c", attempt=2, outcome="rate_limit", images_count=0, actual_cost_usd=Decimal(0)),
+    ]  # fmt: skip
+    row = performance_table(frame(rows)).row(0, named=True)
+    assert (row["requests"], row["attempts"], row["successes"]) == (3, 6, 2)
+    assert row["retries_per_success"] == (6 - 3) / 2
+
+
+def test_cost_per_successful_image_is_exact_and_counts_every_attempt():
+    rows = [
+        attempt("a", quality="medium", actual_cost_usd=MEDIUM_USD),
+        attempt("b", quality="medium", n=2, images_count=2, actual_cost_usd=2 * MEDIUM_USD),
+        failed("c", quality="medium", actual_cost_usd=MEDIUM_USD),  # a billed failure still costs
+        attempt("c", attempt=2, quality="medium", actual_cost_usd=MEDIUM_USD),
+    ]
+    row = performance_table(frame(rows)).row(0, named=True)
+    assert row["total_cost_usd"] == 5 * MEDIUM_USD
+    assert row["images"] == 4
+    assert row["cost_per_image_usd"] == Decimal("0.01375")
+    assert isinstance(row["cost_per_image_usd"], Decimal)
+
+
+def test_cost_per_image_is_null_when_any_attempt_cost_is_unknown():
+    rows = [attempt("a"), attempt("b", actual_cost_usd=None)]
+    row = performance_table(frame(rows)).row(0, named=True)
+    assert (row["total_cost_usd"], row["cost_per_image_usd"], row["cost_unknown_attempts"]) == (None, None, 1)
+
+
+def test_a_group_without_successes_has_no_percentiles_nor_cost_per_image():
+    row = performance_table(frame([attempt("a", outcome="timeout", actual_cost_usd=Decimal(0))])).row(
+        0, named=True
+    )
+    assert (row["success_rate"], row["latency_p50_ms"], row["retries_per_success"], row["cost_per_image_usd"]) == (
+        0.0, None, None, None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("by", "expected"),
+    [
+        (("provider",), [("fal", 1), ("openai", 3)]),
+        ("quality", [("high", 1), ("low", 3)]),
+        ("size", [("1024x1024", 2), ("1536x1024", 2)]),
+        (("mode",), [("edit", 1), ("generate", 3)]),
+    ],
+)
+def test_grouping_by_any_column(by, expected):
+    rows = [
+        attempt("a"),
+        attempt("b", size="1536x1024"),
+        attempt("c", provider="fal", mode="edit", size="1536x1024"),
+        attempt("d", quality="high"),
+    ]
+    table = performance_table(frame(rows), by=by)
+    assert [tuple(r) for r in table.select(table.columns[0], "requests").rows()] == expected
+
+
+def test_grouping_by_an_unknown_column_names_the_choices():
+    with pytest.raises(UnknownNameError, match="provder"):
+        performance_table(frame([attempt("a")]), by="provder")
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "requests"),
+    [
+        ("30d", None, 3),  # 2025-12-11 onwards
+        ("7d", None, 2),
+        ("2w", "7d", 1),
+        ("12h", None, 1),
+        (dt.datetime(2026, 1, 1), None, 2),  # naive datetimes are UTC
+        ("2026-01-09", "2026-01-10T11:00:00+00:00", 1),
+        (None, None, 4),
+    ],
+)
+def test_window_by_started_at_relative_to_now(since, until, requests):
+    now = dt.datetime(2026, 1, 10, 12, tzinfo=dt.UTC)
+    days_ago = [40, 10, 2, 0.25]
+    rows = [attempt(f"i{i}", started_at=now - dt.timedelta(days=d)) for i, d in enumerate(days_ago)]
+    table = performance_table(frame(rows), since=since, until=until, now=now)
+    assert table["requests"].sum() == requests
+
+
+def test_a_bad_window_names_what_is_allowed():
+    with pytest.raises(InvalidParameterError, match="30d"):
+        performance_table(frame([attempt("a")]), since="thirty days")
+
+
+@pytest.mark.parametrize(
+    ("period", "expected"),
+    [
+        ("day", [dt.date(2026, 1, 4), dt.date(2026, 1, 5), dt.date(2026, 1, 6)]),
+        ("week", [dt.date(2025, 12, 29), dt.date(2026, 1, 5)]),
+    ],
+)
+def test_period_groups_by_utc_day_or_monday_week(period, expected):
+    days = [dt.datetime(2026, 1, d, 23, 59, tzinfo=dt.UTC) for d in (4, 5, 6, 6)]  # 2026-01-04 is a Sunday
+    table = performance_table(
+        frame([attempt(f"i{i}", started_at=t) for i, t in enumerate(days)]), by="provider", period=period
+    )
+    assert table["period"].to_list() == expected
+    assert table["requests"].sum() == 4
+
+
+def test_provenance_column_says_measured_or_simulated():
+    rows = [attempt("a"), attempt("b", provider="simulator", provenance="simulated")]
+    table = performance_table(frame(rows), by="provider")
+    assert table["provenance"].to_list() == ["measured", "simulated"]
+    assert performance_table(frame(rows), by=None)["provenance"].to_list() == ["measured+simulated"]
+
+
+# --- reading logs ------------------------------------------------------------------------------------------
+
+
+def test_journal_round_trip_keeps_exact_money_and_utc_times(tmp_path):
+    rows = [attempt("a", actual_cost_usd=MEDIUM_USD), failed("b"), attempt("b", attempt=2)]
+    lf = scan_log(write_journal(tmp_path / "log.jsonl", rows))
+    assert lf.collect_schema() == pl.Schema(LOG_SCHEMA)
+    df = lf.collect()
+    assert df["actual_cost_usd"].to_list()[0] == MEDIUM_USD
+    assert df["started_at"].to_list()[0] == T0
+
+
+def test_torn_last_journal_line_is_skipped(tmp_path):
+    path = write_journal(tmp_path / "log.jsonl", [attempt("a"), attempt("b"), attempt("c")])
+    with path.open("a") as fh:
+        fh.write('{"run_id": "r1", "item_id": "d", "attempt": 1, "fin')  # killed mid-write
+    assert scan_log(path).collect()["item_id"].to_list() == ["a", "b", "c"]
+
+
+def test_last_journal_line_without_newline_but_complete_is_kept(tmp_path):
+    path = write_journal(tmp_path / "log.jsonl", [attempt("a"), attempt("b")])
+    path.write_text(path.read_text().rstrip("\n"))
+    assert scan_log(path).collect().height == 2
+
+
+def test_a_bad_line_inside_the_journal_is_an_error(tmp_path):
+    path = tmp_path / "log.jsonl"
+    path.write_text(
+        write_journal(path, [attempt("a")]).read_text() + "{not json\n" + json.dumps({"item_id": "b"}) + "\n"
+    )
+    with pytest.raises(pl.exceptions.ComputeError):
+        scan_log(path).collect()
+
+
+def test_empty_journal_is_an_empty_canonical_frame(tmp_path):
+    (tmp_path / "log.jsonl").write_text("")
+    df = scan_log(tmp_path / "log.jsonl").collect()
+    assert (df.height, df.schema) == (0, pl.Schema(LOG_SCHEMA))
+
+
+EXTERNAL_CSV = """ts,vendor,engine,duration_s,ttfb_s,status,price_cents
+2026-01-05T10:00:00Z,openai,gpt-image-1-mini,17.84,17.216,200,0.5
+2026-01-05T11:00:00Z,openai,gpt-image-1-mini,20.5,19.0,200,0.5
+2026-01-05T12:00:00Z,openai,gpt-image-1-mini,3.2,,429,0
+2026-01-05T13:00:00Z,openai,gpt-image-1-mini,60.0,,504,0
+"""
+EXTERNAL_MAPPING = """
+columns: {ts: started_at, vendor: provider, engine: model, duration_s: latency_ms, ttfb_s: ttfb_ms,
+          status: http_status, price_cents: actual_cost_usd}
+units: {latency_ms: s, ttfb_ms: s, actual_cost_usd: cents}
+outcome:
+  from: status
+  values: {"2xx": ok, 429: rate_limit, 504: timeout}
+  default: unavailable
+constants: {images_count: 1}
+"""
+
+
+def test_external_csv_with_a_yaml_mapping_converts_units_and_outcomes(tmp_path):
+    (tmp_path / "requests.csv").write_text(EXTERNAL_CSV)
+    (tmp_path / "mapping.yaml").write_text(EXTERNAL_MAPPING)
+    lf = scan_log(tmp_path / "requests.csv", mapping=tmp_path / "mapping.yaml")
+    assert lf.collect_schema() == pl.Schema(LOG_SCHEMA)
+    df = lf.collect()
+    assert df["latency_ms"].to_list() == pytest.approx([17_840.0, 20_500.0, 3_200.0, 60_000.0])
+    assert df["outcome"].to_list() == ["ok", "ok", "rate_limit", "timeout"]
+    assert df["actual_cost_usd"].to_list()[0] == LOW_USD
+    assert df["provenance"].unique().to_list() == ["measured"]
+    row = performance_table(lf).row(0, named=True)
+    assert (row["requests"], row["successes"], row["latency_p50_ms"], row["ttfb_p50_ms"]) == (
+        4,
+        2,
+        19_170.0,
+        18_108.0,
+    )
+    assert row["cost_per_image_usd"] == LOW_USD
+
+
+def test_a_columns_only_mapping_and_http_status_rule(tmp_path):
+    path = tmp_path / "calls.csv"
+    path.write_text(
+        "when,ms,code\n2026-01-05T10:00:00,1200,200\n2026-01-05T10:01:00,300,401\n2026-01-05T10:02:00,300,\n"
+    )
+    df = scan_log(path, mapping={"when": "started_at", "ms": "latency_ms", "code": "http_status"}).collect()
+    assert df["outcome"].to_list() == ["ok", "authentication", "unavailable"]
+    assert df["started_at"].to_list()[0] == dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)
+    assert (df["final"].to_list(), df["attempt"].to_list()) == ([True] * 3, [1] * 3)
+    assert df["provider"].dtype == pl.String and df["provider"].null_count() == 3
+
+
+def test_final_is_derived_from_attempts_per_item(tmp_path):
+    path = tmp_path / "calls.csv"
+    path.write_text("item_id,attempt,outcome,latency_ms\nx,1,rate_limit,10\nx,2,ok,20\ny,1,ok,30\n")
+    df = scan_log(path).collect().sort("item_id", "attempt")
+    assert df["final"].to_list() == [False, True, True]
+
+
+def test_latency_is_derived_from_timestamps_when_absent(tmp_path):
+    path = tmp_path / "calls.csv"
+    path.write_text(
+        "started_at,first_byte_at,ended_at,outcome\n2026-01-05T10:00:00Z,2026-01-05T10:00:01.5Z,2026-01-05T10:00:17.84Z,ok\n"
+    )
+    df = scan_log(path).collect()
+    assert (df["latency_ms"][0], df["ttfb_ms"][0]) == (17_840.0, 1_500.0)
+
+
+@pytest.mark.parametrize(
+    ("mapping", "key_path"),
+    [
+        ({"columns": {"ms": "latency"}}, "columns.ms"),
+        ({"columns": {"nope": "latency_ms"}}, "columns.nope"),
+        ({"columns": {"ms": "latency_ms"}, "units": {"latency_ms": "minutes"}}, "units.latency_ms"),
+        ({"columns": {"ms": "latency_ms"}, "outcome": "ok"}, "outcome"),
+        ({"columns": {"ms": "latency_ms"}, "colums": {}}, "colums"),
+    ],
+)
+def test_a_bad_mapping_names_the_key(tmp_path, mapping, key_path):
+    path = tmp_path / "calls.csv"
+    path.write_text("ms,code\n1,200\n")
+    with pytest.raises(SpecError, match=key_path):
+        scan_log(path, mapping=mapping)
+
+
+def test_a_log_without_outcome_or_status_is_an_error(tmp_path):
+    path = tmp_path / "calls.csv"
+    path.write_text("latency_ms\n1\n")
+    with pytest.raises(SpecError, match="outcome"):
+        scan_log(path)
+
+
+def test_partitioned_parquet_round_trip_gives_the_same_table(tmp_path):
+    log = synthetic_log(3_000, seed=5)
+    out = export_parquet(log, tmp_path / "log", partition_by=("provider", "date"))
+    assert sorted(p.name for p in out.iterdir()) == ["provider=fal", "provider=openai"]
+    lf = scan_log(out)
+    assert lf.collect_schema() == pl.Schema(LOG_SCHEMA)
+    assert performance_table(lf).equals(performance_table(log))
+
+
+def test_export_in_chunks_appends_to_one_dataset(tmp_path):
+    first, second = synthetic_log(500, seed=1), synthetic_log(700, seed=2, run_id="r2")
+    export_parquet(first, tmp_path / "log", file_stem="chunk-000")
+    export_parquet(second, tmp_path / "log", file_stem="chunk-001")
+    assert scan_log(tmp_path / "log").collect().height == first.height + second.height
+
+
+def test_several_paths_are_one_log(tmp_path):
+    a = write_journal(tmp_path / "a.jsonl", [attempt("a")])
+    b = write_journal(tmp_path / "b.jsonl", [attempt("b"), attempt("c")])
+    assert performance_table(scan_log([a, b]))["requests"].to_list() == [3]
+
+
+# --- synthetic logs ----------------------------------------------------------------------------------------
+
+
+def test_lognormal_from_the_seed_p50_p95():
+    mu, sigma = lognormal_from_p50_p95(17_840, 46_372)
+    assert math.exp(mu) == pytest.approx(17_840)
+    assert math.exp(mu + 1.6448536 * sigma) == pytest.approx(46_372, rel=1e-7)
+
+
+def test_lognormal_rejects_p95_below_p50():
+    with pytest.raises(InvalidParameterError):
+        lognormal_from_p50_p95(100, 50)
+
+
+def test_attempt_failure_probability_reproduces_the_request_success_rate():
+    f = attempt_failure_probability(SEED_OK / SEED_REQUESTS, 3, 0.5)
+    q = 0.5 * f
+    assert (0.5 * f + q * 0.5 * f + q * q * f) == pytest.approx(1 - SEED_OK / SEED_REQUESTS, abs=1e-12)
+
+
+def test_synthetic_log_reproduces_the_seed_profile():
+    profile = SyntheticProfile(
+        "openai", "gpt-image-1-mini", 17_840, 46_372, 17_216, 45_544, SEED_OK / SEED_REQUESTS, LOW_USD, "low"
+    )
+    log = synthetic_log(40_000, seed=11, profiles=[profile])
+    assert log.schema == pl.Schema(LOG_SCHEMA)
+    assert log["provenance"].unique().to_list() == ["simulated"]
+    row = performance_table(log).row(0, named=True)
+    assert row["requests"] == 40_000
+    assert row["success_rate"] == pytest.approx(SEED_OK / SEED_REQUESTS, abs=0.005)
+    assert row["latency_p50_ms"] == pytest.approx(17_840, rel=0.03)
+    assert row["latency_p95_ms"] == pytest.approx(46_372, rel=0.04)
+    assert row["ttfb_p50_ms"] == pytest.approx(17_216, rel=0.03)
+    assert row["cost_per_image_usd"] == LOW_USD
+    assert row["retries_per_success"] > 0
+
+
+def test_synthetic_log_is_reproducible_by_seed():
+    assert synthetic_log(500, seed=3).equals(synthetic_log(500, seed=3))
+    assert not synthetic_log(500, seed=3).equals(synthetic_log(500, seed=4))
+
+
+def test_log_summary_and_caption():
+    summary = log_summary(seed_log())
+    assert (summary.requests, summary.attempts, summary.kind) == (137, 137, "measured")
+    assert (
+        describe_log(summary, "log.jsonl") == "measured from log.jsonl, 137 requests, 2026-01-10 – 2026-01-16"
+    )
+
+
+# --- CLI ---------------------------------------------------------------------------------------------------
+
+
+def test_cli_perf_json(tmp_path, capsys):
+    path = write_journal(tmp_path / "log.jsonl", seed_log().to_dicts())
+    assert main(["perf", str(path), "--by", "provider,model", "--since", "2026-01-01", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    (row,) = out["rows"]
+    assert (row["provider"], row["requests"], row["successes"]) == ("openai", 137, 133)
+    assert round(row["success_rate"], 3) == 0.971
+    assert Decimal(row["cost_per_image_usd"]) == LOW_USD
+    assert "linear interpolation" in out["percentile_method"]
+    assert out["provenance"]["kind"] == "measured"
+    assert out["provenance"]["caption"].startswith("measured from log.jsonl, 137 requests")
+    assert out["window"]["since"] == "2026-01-01T00:00:00+00:00"
+
+
+def test_cli_perf_table_with_period_and_mapping(tmp_path, capsys):
+    (tmp_path / "requests.csv").write_text(EXTERNAL_CSV)
+    (tmp_path / "mapping.yaml").write_text(EXTERNAL_MAPPING)
+    args = [
+        "perf",
+        str(tmp_path / "requests.csv"),
+        "--mapping",
+        str(tmp_path / "mapping.yaml"),
+        "--period",
+        "day",
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "measured from requests.csv, 4 requests, 2026-01-05" in out
+    assert "50.0% (2/4)" in out and "2026-01-05" in out
+
+
+def test_cli_perf_bad_since_is_one_line_exit_2(tmp_path, capsys):
+    path = write_journal(tmp_path / "log.jsonl", [attempt("a")])
+    assert main(["perf", str(path), "--since", "soon"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("imgkit: error: since='soon'") and err.count("\n") == 1
+
+
+# --- plots -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("latency_distribution", {"log_x": True}),
+        ("latency_distribution", {"kind": "violin", "by": "provider"}),
+        ("latency_distribution", {"metric": "ttfb_ms"}),
+        ("ttfb_vs_total", {}),
+        ("success_rates", {"by": ("provider", "model", "quality")}),
+    ],
+)
+def test_plots_render_with_a_provenance_caption(tmp_path, name, kwargs):
+    from PIL import Image
+
+    import imgkit.plots.performance as plots
+
+    log = synthetic_log(2_000, seed=9)
+    fig = getattr(plots, name)(log, source="bench.parquet", **kwargs)
+    fig.savefig(tmp_path / f"{name}.png", dpi=60)
+    with Image.open(tmp_path / f"{name}.png") as img:
+        assert img.format == "PNG" and img.width > 300
+    caption = fig._supxlabel.get_text()
+    assert caption.startswith("simulated from bench.parquet, 2,000 requests, 2026-01-01 – 2026-01-30")
+    if kwargs.get("log_x"):
+        assert fig.axes[0].get_xscale() == "log"
