@@ -248,11 +248,17 @@ class Price(_Strict):
 
 
 class FieldRule(_Strict):
-    """How one request parameter reaches the provider: passed, renamed, converted, emulated, refused, ignored."""
+    """How one request parameter reaches the provider: passed, renamed, converted, emulated, refused, ignored.
+
+    ``values`` restricts the accepted values where the provider documents its own list (the gateway's output
+    formats); ``max_chars`` caps a string field's length (the gateway's 1000-character image prompt).
+    """
 
     behaviour: Behaviour
     to: str | None = None
     converter: str | None = None
+    values: tuple[str, ...] | None = None
+    max_chars: int | None = Field(default=None, ge=1)
     notes: str | None = None
 
 

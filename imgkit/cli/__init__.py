@@ -17,6 +17,7 @@ from imgkit.errors import ImgkitError, redact
 # partially installed tree still gives a working CLI.
 COMMAND_MODULES = (
     "imgkit.cli.catalog_cmds",  # models, resolve, quote, cost
+    "imgkit.cli.resolve_cmds",  # resolve
     "imgkit.cli.simulate_cmds",  # simulate serve
     "imgkit.cli.run_cmds",  # run
     "imgkit.cli.grid_cmds",  # grid
