@@ -1,0 +1,116 @@
+"""``imgkit simulate``: run the simulated provider (``serve``) and show its latency profiles (``profiles``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from imgkit.cli._output import emit_json, format_table
+from imgkit.simulator import RANDOM_FAULT_KINDS, FaultPlan, SimulatorServer, default_profiles
+
+DEFAULT_PORT = 8800
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="a local simulated provider (OpenAI Images and fal queue protocols)",
+        description="A local server that speaks the OpenAI Images and fal.ai queue protocols, with latency and "
+        "failures drawn from published profiles and injectable faults. Nothing is billed.",
+    )
+    sub = parser.add_subparsers(dest="simulate_command", metavar="SUBCOMMAND")
+    sub.required = True
+
+    serve = sub.add_parser("serve", help="serve until interrupted (Ctrl-C)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any free)"
+    )
+    serve.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="multiply every simulated delay (1 = published latencies, 0 = instant)",
+    )
+    serve.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        help="probability that a request gets an injected fault, spread over --fault-kinds",
+    )
+    serve.add_argument(
+        "--fault-kinds",
+        default=",".join(RANDOM_FAULT_KINDS),
+        help=f"comma-separated fault kinds (default: {','.join(RANDOM_FAULT_KINDS)})",
+    )
+    serve.add_argument(
+        "--retry-after-ms",
+        type=float,
+        default=None,
+        help="delay a 429 asks for (default 1000 ms x time scale)",
+    )
+    serve.add_argument(
+        "--hang-s",
+        type=float,
+        default=None,
+        help="how long a timeout fault holds a request (default: until the client gives up)",
+    )
+    serve.add_argument("--seed", type=int, default=0, help="seed for latencies, faults and images")
+    serve.add_argument("--gateway", action="store_true", help="serve the gateway flavour on /v1 as well")
+    serve.add_argument(
+        "--no-failures",
+        action="store_true",
+        help="do not fail requests at the profiles' published success rates",
+    )
+    serve.add_argument("--json", action="store_true", help="print the URLs as one JSON object")
+    serve.set_defaults(func=_serve)
+
+    profiles = sub.add_parser("profiles", help="list the default latency profiles and where they come from")
+    profiles.add_argument("--json", action="store_true")
+    profiles.set_defaults(func=_profiles)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    faults = FaultPlan(
+        fault_rate=args.fault_rate,
+        kinds=[k for k in args.fault_kinds.split(",") if k.strip()],
+        retry_after_ms=args.retry_after_ms,
+        hang_s=args.hang_s,
+    )
+    sim = SimulatorServer(
+        time_scale=args.time_scale,
+        seed=args.seed,
+        faults=faults,
+        host=args.host,
+        port=args.port,
+        gateway=args.gateway,
+        apply_success_rate=not args.no_failures,
+    ).start()
+    urls = {
+        "openai_base_url": sim.base_url,
+        "gateway_base_url": sim.gateway_base_url,
+        "fal_base_url": sim.fal_base_url,
+        "time_scale": sim.time_scale,
+        "fault_rate": args.fault_rate,
+        "seed": sim.seed,
+        "provenance": "simulated",
+    }
+    if args.json:
+        emit_json(urls)
+    else:
+        print(format_table([{"what": k, "value": v} for k, v in urls.items()]))
+        print("serving; press Ctrl-C to stop", file=sys.stderr)
+    sys.stdout.flush()
+    sim.serve_forever()
+    return 0
+
+
+def _profiles(args: argparse.Namespace) -> int:
+    rows = [p.describe() for p in sorted(default_profiles(), key=lambda p: (p.provider, p.model))]
+    if args.json:
+        emit_json(rows)
+    else:
+        print(format_table(rows))
+    return 0

@@ -1,0 +1,38 @@
+"""A simulated image provider speaking the OpenAI Images and fal.ai queue protocols on a local port.
+
+For offline runs, dry runs, CI and fault tests: deterministic images of the requested size and format,
+``usage`` from the catalog's token tables, latency and failures drawn from per-(provider, model) profiles
+fitted to published figures, and injectable faults in each provider's real error shape::
+
+    with SimulatorServer(time_scale=0, faults=FaultPlan(["429", "ok"])) as sim:
+        client = OpenAI(base_url=sim.base_url, api_key="test")
+        client.images.generate(model="gpt-image-1-mini", prompt="a lighthouse", quality="low")
+
+Command line: ``imgkit simulate serve [--host] [--port] [--time-scale X] [--fault-rate P] [--seed S]``.
+"""
+
+from imgkit.simulator._faults import FAULT_KINDS, RANDOM_FAULT_KINDS, FaultPlan
+from imgkit.simulator._images import ImageSpec, render_image
+from imgkit.simulator._profiles import (
+    LogNormal,
+    Profile,
+    ProfileSet,
+    default_profiles,
+    lognormal_from_p50_p95,
+)
+from imgkit.simulator._server import RecordedRequest, SimulatorServer
+
+__all__ = [
+    "FAULT_KINDS",
+    "RANDOM_FAULT_KINDS",
+    "FaultPlan",
+    "ImageSpec",
+    "LogNormal",
+    "Profile",
+    "ProfileSet",
+    "RecordedRequest",
+    "SimulatorServer",
+    "default_profiles",
+    "lognormal_from_p50_p95",
+    "render_image",
+]
