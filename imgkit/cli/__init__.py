@@ -16,7 +16,8 @@ from imgkit.errors import ImgkitError, redact
 # Command-group modules, each with ``register(subparsers) -> None``. Missing modules are skipped so that a
 # partially installed tree still gives a working CLI.
 COMMAND_MODULES = (
-    "imgkit.cli.catalog_cmds",  # models, resolve, quote, cost
+    "imgkit.cli.catalog_cmds",  # models, quote, cost
+    "imgkit.cli.prices_cmds",  # prices
     "imgkit.cli.resolve_cmds",  # resolve
     "imgkit.cli.simulate_cmds",  # simulate serve
     "imgkit.cli.run_cmds",  # run
