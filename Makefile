@@ -27,7 +27,8 @@ test: lint
 	$(BIN)/python -m pytest
 
 report: $(STAMP)
-	$(BIN)/imgkit report --all
+	$(BIN)/imgkit prices --out reports/prices
+	@if $(BIN)/imgkit report --help >/dev/null 2>&1; then $(BIN)/imgkit report --all; fi
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
