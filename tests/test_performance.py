@@ -23,6 +23,7 @@ from imgkit.analysis.performance import (
     lognormal_from_p50_p95,
     performance_table,
     scan_log,
+    success_percentiles,
     synthetic_log,
     wilson_interval,
 )
@@ -157,10 +158,53 @@ def test_percentiles_equal_numpy_linear_on_successful_final_attempts():
         assert row[f"ttfb_p{q}_ms"] == pytest.approx(np.percentile(ok_ttfb, q, method="linear"), rel=1e-12)
 
 
+def test_percentiles_per_group_including_a_null_key_and_missing_ttfb():
+    rng = np.random.default_rng(2)
+    latency = {"low": rng.lognormal(9, 0.5, 40), None: rng.lognormal(8, 0.5, 30)}
+    rows = [
+        attempt(f"{q}{i}", quality=q, latency_ms=float(x))
+        for q, xs in latency.items()
+        for i, x in enumerate(xs)
+    ]
+    rows += [attempt("no-ttfb", quality="low", latency_ms=float(latency["low"][0]), ttfb_ms=None)]
+    table = performance_table(frame(rows), by="quality")
+    assert table["quality"].to_list() == ["low", None]
+    expected_low = np.append(latency["low"], latency["low"][0])
+    assert table["latency_p95_ms"].to_list() == pytest.approx(
+        [np.percentile(expected_low, 95), np.percentile(latency[None], 95)], rel=1e-12
+    )
+    assert table["ttfb_p50_ms"].to_list() == [900.0, 900.0]
+
+
+def test_success_percentiles_any_percentile_per_group_equal_numpy():
+    log = synthetic_log(2_000, seed=6)
+    table = success_percentiles(log, "provider", {"latency_ms": (1, 25, 75)})
+    for provider, count, p1, p25, p75 in table.rows():
+        ok = log.filter(pl.col("provider") == provider, pl.col("final"), pl.col("outcome") == "ok")[
+            "latency_ms"
+        ]
+        assert count == ok.len()
+        assert [p1, p25, p75] == pytest.approx(np.percentile(ok.to_numpy(), [1, 25, 75]), rel=1e-12)
+
+
+def test_percentiles_do_not_depend_on_how_the_log_is_chunked():
+    from imgkit.analysis import performance
+
+    log = (
+        synthetic_log(3_000, seed=4)
+        .lazy()
+        .with_columns((pl.col("final") & (pl.col("outcome") == "ok")).alias("_success"))
+    )
+    groups = pl.DataFrame({"provider": ["fal", "openai"]})
+    whole = performance._streamed_percentiles(log, groups, chunk_rows=1_000_000)
+    chunked = performance._streamed_percentiles(log, groups, chunk_rows=97)
+    assert [s.to_list() for s in whole] == [s.to_list() for s in chunked]
+
+
 def test_percentiles_interpolate_between_order_statistics():
     rows = [attempt(f"i{i}", latency_ms=x) for i, x in enumerate([100.0, 200.0, 300.0, 400.0])]
     row = performance_table(frame(rows)).row(0, named=True)
-    assert (row["latency_p50_ms"], row["latency_p95_ms"]) == (250.0, 385.0)
+    assert (row["latency_p50_ms"], row["latency_p95_ms"]) == (250.0, pytest.approx(385.0, rel=1e-15))
 
 
 def test_retries_per_success_counts_non_final_attempts():
@@ -546,3 +590,30 @@ def test_plots_render_with_a_provenance_caption(tmp_path, name, kwargs):
     assert caption.startswith("simulated from bench.parquet, 2,000 requests, 2026-01-01 – 2026-01-30")
     if kwargs.get("log_x"):
         assert fig.axes[0].get_xscale() == "log"
+
+
+# --- the benchmark, smoke-run at a tiny size -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bench():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "bench_performance.py"
+    spec = importlib.util.spec_from_file_location("bench_performance", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_pandas_baseline_agrees_with_the_table(bench):
+    result = bench.main(rows=20_000, repeats=1)["in_memory"]
+    assert result["mismatched_columns"] == []
+    assert result["table"]["requests"].sum() == 20_000
+
+
+def test_bench_huge_path_counts_every_request_and_cleans_up(bench, tmp_path):
+    figures = bench.run_huge(rows=3_000, chunks=3, seed=1, tmp=str(tmp_path), keep=False)
+    assert (figures["requests"], figures["files"]) == (3_000, 6)  # 3 chunks x 2 providers
+    assert figures["peak_rss_gib"] > 0
+    assert list(tmp_path.iterdir()) == []

@@ -48,6 +48,10 @@ Per group: requests (items = final attempts), attempts, successes (final attempt
 success rate with a Wilson score 95 % interval, p50/p95/p99 generation time and p50/p95 TTFB (of successful
 final attempts), retries per success, and cost per successful image in exact ``Decimal``.
 Percentiles use :data:`PERCENTILE_METHOD` (numpy's default, pandas' default).
+
+Scale: counts and sums run on polars' streaming engine; percentiles are exact, taken by numpy from the
+successes' two time columns streamed in chunks (16 bytes held a request, not whole rows), so 100 M logged
+requests in partitioned Parquet are analysed within a few GiB (``bench/bench_performance.py --huge``).
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -76,6 +81,7 @@ __all__ = [
     "GROUPABLE_COLUMNS",
     "HTTP_OUTCOMES",
     "PERCENTILE_METHOD",
+    "Z_95",
     "LogSummary",
     "SyntheticProfile",
     "attempt_failure_probability",
@@ -88,6 +94,7 @@ __all__ = [
     "parse_time_bound",
     "performance_table",
     "scan_log",
+    "success_percentiles",
     "synthetic_log",
     "wilson_interval",
     "window_bounds",
@@ -123,6 +130,8 @@ GROUPABLE_COLUMNS = tuple(
     and name not in {"requested_params", "resolved_params", "images", "error_message", "request_id"}
 )
 _PERIODS = {"day": "1d", "week": "1w"}
+#: the percentiles the table reports, per time column
+_PERCENTILES = {"latency_ms": (50, 95, 99), "ttfb_ms": (50, 95)}
 _DURATION_UNITS_PER_MS = {"s": 1000.0, "ms": 1.0, "us": 0.001}
 _MONEY_UNITS_PER_USD = {"usd": 1, "cents": 100, "micro_usd": 1_000_000}
 _EPOCH_UNITS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
@@ -526,37 +535,46 @@ def performance_table(
     images (delivered by successes: ``images_count``, else ``n``), total_cost_usd (sum of
     ``actual_cost_usd`` over all attempts, null if any is unknown), cost_per_image_usd (total / images,
     exact Decimal to 1e-10 USD), cost_unknown_attempts, provenance (the log's kinds, joined by "+").
+
+    Memory: counts and sums are aggregated by the streaming engine; percentiles come from
+    :func:`_streamed_percentiles`, which holds only the successes' two time columns (16 bytes a request),
+    so a scan of partitioned Parquet larger than memory works.
     """
     keys = group_columns(by)
-    if period is not None:
-        if period not in _PERIODS:
-            raise InvalidParameterError("period", period, sorted(_PERIODS))
+    if period is not None and period not in _PERIODS:
+        raise InvalidParameterError("period", period, sorted(_PERIODS))
     lf = filter_window(lf, since, until, now)
     if period is not None:
         lf = lf.with_columns(pl.col("started_at").dt.truncate(_PERIODS[period]).dt.date().alias("period"))
         keys = [*keys, "period"]
-
+    # only the columns the table reads, and the success flag computed once
     success = pl.col("final") & (pl.col("outcome") == OUTCOME_OK)
     delivered = pl.coalesce("images_count", "n")
+    lf = lf.select(
+        *keys,
+        "final",
+        "latency_ms",
+        "ttfb_ms",
+        "actual_cost_usd",
+        "provenance",
+        success.alias("_success"),
+        # images of successes (null elsewhere): masks aggregate faster than filters inside groups
+        pl.when(success).then(delivered).alias("_delivered"),
+        (success & delivered.is_null()).alias("_delivered_unknown"),
+    )
+    success = pl.col("_success")
     aggs = [
         pl.col("final").sum().cast(pl.Int64).alias("requests"),
         pl.len().cast(pl.Int64).alias("attempts"),
         success.sum().cast(pl.Int64).alias("successes"),
-        *[
-            pl.col("latency_ms").filter(success).quantile(q, "linear").alias(f"latency_p{int(q * 100)}_ms")
-            for q in (0.5, 0.95, 0.99)
-        ],
-        *[
-            pl.col("ttfb_ms").filter(success).quantile(q, "linear").alias(f"ttfb_p{int(q * 100)}_ms")
-            for q in (0.5, 0.95)
-        ],
-        delivered.filter(success).sum().cast(pl.Int64).alias("images"),
-        delivered.filter(success).null_count().cast(pl.Int64).alias("_images_unknown"),
+        pl.col("_delivered").sum().cast(pl.Int64).alias("images"),
+        pl.col("_delivered_unknown").sum().cast(pl.Int64).alias("_images_unknown"),
         pl.col("actual_cost_usd").sum().alias("_cost_sum"),
         pl.col("actual_cost_usd").null_count().cast(pl.Int64).alias("cost_unknown_attempts"),
-        pl.col("provenance").drop_nulls().unique().sort().str.join("+").alias("provenance"),
     ]
-    grouped = lf.group_by(keys).agg(aggs) if keys else lf.select(aggs)
+    # provenance kinds per group as a list, sorted and joined on the small aggregated table
+    kinds = pl.col("provenance").unique().alias("_provenance_kinds")
+    grouped = lf.group_by(keys).agg(*aggs, kinds) if keys else lf.select(*aggs, kinds.implode())
     table = grouped.with_columns(
         (pl.col("successes") / pl.when(pl.col("requests") > 0).then(pl.col("requests"))).alias(
             "success_rate"
@@ -567,10 +585,12 @@ def performance_table(
             / pl.when(pl.col("successes") > 0).then(pl.col("successes"))
         ).alias("retries_per_success"),
         pl.when(pl.col("cost_unknown_attempts") == 0).then(pl.col("_cost_sum")).alias("total_cost_usd"),
+        pl.col("_provenance_kinds").list.drop_nulls().list.sort().list.join("+").alias("provenance"),
     )
     if keys:
         table = table.sort(keys, nulls_last=True)
     df = table.collect(engine="streaming")
+    df = df.with_columns(_streamed_percentiles(lf, df.select(keys)))
     cost_per_image = [
         _cost_per_image(total, images, unknown)
         for total, images, unknown in zip(
@@ -599,6 +619,94 @@ def performance_table(
         "provenance",
     ]
     return df.select(columns)
+
+
+def _percentile_column(metric: str, percentile: int) -> str:
+    return f"{metric.removesuffix('_ms')}_p{percentile}_ms"
+
+
+def _streamed_percentiles(
+    lf: pl.LazyFrame,
+    groups: pl.DataFrame,
+    percentiles: Mapping[str, Sequence[int]] = _PERCENTILES,
+    chunk_rows: int = 1_000_000,
+) -> list[pl.Series]:
+    """``percentiles`` of time columns over rows with ``_success``, per row of ``groups`` (numpy "linear").
+
+    ``groups`` holds the key columns in the table's row order (no columns: one group, the whole log).
+
+    Streams ``(group index, latency_ms, ttfb_ms)`` of successes in chunks and keeps per group only those
+    values (a polars group-by quantile over a scan holds about ten times more, and sorts where numpy selects
+    in linear time), then takes each group's percentiles. Nulls (and NaN) are left out.
+    """
+    metrics, keys = list(percentiles), groups.columns
+    count = groups.height if keys else 1
+    successes = lf.filter(pl.col("_success")).select(*keys, *metrics)
+    if keys:
+        index = groups.with_row_index("_group").lazy()
+        successes = successes.join(index, on=keys, nulls_equal=True).select("_group", *metrics)
+    else:
+        successes = successes.select(pl.lit(0, dtype=pl.UInt32).alias("_group"), *metrics)
+    parts: dict[str, list[list[np.ndarray]]] = {m: [[] for _ in range(count)] for m in metrics}
+    code = np.uint16 if count <= np.iinfo(np.uint16).max else np.uint32  # numpy radix-sorts 16-bit codes
+    for chunk in successes.collect_batches(chunk_size=chunk_rows, maintain_order=False):
+        group = chunk["_group"].to_numpy().astype(code, copy=False)
+        order = np.argsort(group, kind="stable") if count > 1 else None
+        counts = np.bincount(group, minlength=count)
+        ends = np.cumsum(counts)
+        for metric in metrics:
+            values = chunk[metric].cast(pl.Float64).to_numpy()  # nulls become NaN
+            values = values[order] if order is not None else values
+            for g in np.flatnonzero(counts):
+                parts[metric][g].append(values[ends[g] - counts[g] : ends[g]])
+
+    def percentiles_of(metric: str, g: int) -> np.ndarray | None:
+        values = np.concatenate(parts[metric][g]) if parts[metric][g] else np.empty(0)
+        parts[metric][g] = []
+        missing = np.isnan(values)
+        values = values[~missing] if missing.any() else values
+        if not len(values):
+            return None
+        return np.percentile(values, percentiles[metric], method="linear", overwrite_input=True)
+
+    # numpy selects without the GIL: the groups' percentiles run on the polars thread count
+    with ThreadPoolExecutor(max_workers=pl.thread_pool_size()) as pool:
+        results = {(m, g): pool.submit(percentiles_of, m, g) for m in metrics for g in range(count)}
+    columns = []
+    for metric, wanted in percentiles.items():
+        found: list[list[float | None]] = [[] for _ in wanted]
+        for g in range(count):
+            result = results[metric, g].result()
+            for i, column in enumerate(found):
+                column.append(None if result is None else float(result[i]))
+        columns += [
+            pl.Series(_percentile_column(metric, q), column, dtype=pl.Float64)
+            for q, column in zip(wanted, found, strict=True)
+        ]
+    return columns
+
+
+def success_percentiles(
+    lf: pl.LazyFrame | pl.DataFrame,
+    by: str | Iterable[str] | None = ("provider", "model"),
+    percentiles: Mapping[str, Sequence[int]] = _PERCENTILES,
+) -> pl.DataFrame:
+    """Exact percentiles of time columns over successful final attempts, per group, with their ``count``.
+
+    ``percentiles`` maps a time column to the percentiles wanted, e.g. ``{"latency_ms": (25, 50, 75)}``;
+    columns are named ``latency_p25_ms``... Same method and memory bound as :func:`performance_table`.
+    """
+    keys = group_columns(by)
+    for metric in percentiles:
+        if metric not in _PERCENTILES:
+            raise InvalidParameterError("metric", metric, sorted(_PERCENTILES))
+    success = pl.col("final") & (pl.col("outcome") == OUTCOME_OK)
+    lf = lf.lazy().select(*keys, *percentiles, success.alias("_success"))
+    successes = lf.filter(pl.col("_success"))
+    counts = successes.group_by(keys).agg(pl.len()) if keys else successes.select(pl.len())
+    counts = counts.rename({"len": "count"})
+    counts = (counts.sort(keys, nulls_last=True) if keys else counts).collect(engine="streaming")
+    return counts.with_columns(_streamed_percentiles(lf, counts.select(keys), percentiles))
 
 
 def _cost_per_image(total: Decimal | None, images: int | None, images_unknown: int) -> Decimal | None:

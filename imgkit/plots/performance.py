@@ -21,6 +21,7 @@ from imgkit.analysis.performance import (
     group_columns,
     log_summary,
     performance_table,
+    success_percentiles,
 )
 from imgkit.errors import InvalidParameterError
 from imgkit.runs.schema import OUTCOME_OK
@@ -29,7 +30,7 @@ __all__ = ["latency_distribution", "success_rates", "ttfb_vs_total"]
 
 _SUCCESS = pl.col("final") & (pl.col("outcome") == OUTCOME_OK)
 _METRICS = {"latency_ms": "generation time (ms)", "ttfb_ms": "time to first byte (ms)"}
-_BOX_QUANTILES = (0.01, 0.25, 0.5, 0.75, 0.95, 0.99)
+_BOX_PERCENTILES = (1, 25, 50, 75, 95, 99)
 
 
 def latency_distribution(
@@ -53,16 +54,21 @@ def latency_distribution(
     if kind not in ("box", "violin"):
         raise InvalidParameterError("kind", kind, ["box", "violin"])
     keys = group_columns(by)
-    ok = lf.lazy().filter(_SUCCESS & pl.col(metric).is_not_null())
-    aggs = [pl.col(metric).quantile(q, "linear").alias(f"q{q}") for q in _BOX_QUANTILES]
+    stats = success_percentiles(lf, keys, {metric: _BOX_PERCENTILES})
+    stats = stats.rename({f"{metric[:-3]}_p{p}_ms": f"p{p}" for p in _BOX_PERCENTILES}).sort("p50")
     if kind == "violin":
-        aggs.append(
-            pl.col(metric)
-            .sample(n=pl.len().clip(upper_bound=max_points_per_group), seed=seed)
-            .alias("points")
+        ok = lf.lazy().filter(_SUCCESS & pl.col(metric).is_not_null())
+        sample = pl.col(metric).sample(n=pl.len().clip(upper_bound=max_points_per_group), seed=seed)
+        drawn = (
+            ok.group_by(keys).agg(sample.alias("points"))
+            if keys
+            else ok.select(sample.implode().alias("points"))
         )
-    stats = ok.group_by(keys).agg(pl.len().alias("count"), *aggs).sort("q0.5").collect(engine="streaming")
-
+        stats = (
+            stats.join(drawn.collect(), on=keys, how="left", nulls_equal=True)
+            if keys
+            else stats.with_columns(drawn.collect())
+        )
     fig, ax = _figure(len(stats))
     labels = _labels(stats, keys)
     positions = list(range(len(stats), 0, -1))
@@ -70,11 +76,11 @@ def latency_distribution(
         boxes = [
             {
                 "label": label,
-                "med": r["q0.5"],
-                "q1": r["q0.25"],
-                "q3": r["q0.75"],
-                "whislo": r["q0.01"],
-                "whishi": r["q0.99"],
+                "med": r["p50"],
+                "q1": r["p25"],
+                "q3": r["p75"],
+                "whislo": r["p1"],
+                "whishi": r["p99"],
             }
             for label, r in zip(labels, stats.iter_rows(named=True), strict=True)
         ]
@@ -95,13 +101,13 @@ def latency_distribution(
                 points, positions=positions, orientation="horizontal", showextrema=False, widths=0.8
             )
         shape = f"violins of ≤{max_points_per_group:,} sampled points per group"
-    ax.scatter(stats["q0.5"], positions, marker="o", color="black", zorder=3, label="p50")
-    ax.scatter(stats["q0.95"], positions, marker="^", color="crimson", zorder=3, label="p95")
+    ax.scatter(stats["p50"], positions, marker="o", color="black", zorder=3, label="p50")
+    ax.scatter(stats["p95"], positions, marker="^", color="crimson", zorder=3, label="p95")
     texts = [
         f"p50 {p50:,.0f} · p95 {p95:,.0f} · n={n:,}"
-        for p50, p95, n in stats.select("q0.5", "q0.95", "count").rows()
+        for p50, p95, n in stats.select("p50", "p95", "count").rows()
     ]
-    _annotate(ax, texts, stats["q0.95"], positions, offset=(6, 8), fontsize=7)
+    _annotate(ax, texts, stats["p95"], positions, offset=(6, 8), fontsize=7)
     ax.set_yticks(positions, labels)
     ax.set_xlabel(_METRICS[metric] + (" (log scale)" if log_x else ""))
     if log_x:
