@@ -82,6 +82,7 @@ __all__ = [
     "HTTP_OUTCOMES",
     "PERCENTILE_METHOD",
     "Z_95",
+    "Z_P95",
     "LogSummary",
     "SyntheticProfile",
     "attempt_failure_probability",
