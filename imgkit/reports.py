@@ -1,0 +1,720 @@
+"""Reports: the project's parameterised notebooks executed by Papermill into dated, immutable folders.
+
+``run_report("model_ratings", {"bootstrap": 200})`` executes ``notebooks/model_ratings.ipynb`` with the
+``imgkit`` kernel and writes::
+
+    reports/model_ratings/20260124T101530Z/
+        model_ratings.ipynb     the executed notebook: the immutable record of the run
+        model_ratings.html      standalone page (figures embedded; code hidden, a button shows it)
+        figures/fig-01-cell07.png ...   every figure of the run as PNG
+        run.json                name, status, UTC start, duration, parameters, failing cell
+    reports/index.html          every run, newest first, regenerated from the folders
+
+Parameters, lowest precedence first: the notebook's own defaults (its one cell tagged ``parameters``), a
+parameters file (YAML; see :func:`load_params_file`), then explicit ``parameters``. A relative path given as
+a parameter is made absolute when it names an existing file or directory relative to where it was given (the
+caller's working directory, or the parameters file's folder), because the notebook itself runs in
+``notebooks/`` as it does in JupyterLab. Parameters that look like secrets are refused
+(:class:`~imgkit.errors.SecretParameterError`): notebooks read keys from the environment. As a second guard,
+the values of secret-looking environment variables are replaced by ``[REDACTED]`` in everything written.
+
+A failing cell marks the run ``failed`` in ``run.json`` and the index, keeps the partial output notebook and
+its HTML, and raises :class:`~imgkit.errors.ReportError` naming the cell.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import datetime as dt
+import html
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from imgkit.errors import (
+    InvalidParameterError,
+    ReportError,
+    SecretParameterError,
+    SpecError,
+    UnknownNameError,
+    redact,
+)
+
+__all__ = [
+    "DEFAULT_KERNEL",
+    "NOTEBOOKS_DIR",
+    "Notebook",
+    "ParamsFile",
+    "ReportRun",
+    "check_no_secrets",
+    "find_notebooks",
+    "load_params_file",
+    "load_runs",
+    "parse_value",
+    "redact_environment_secrets",
+    "report_parameters",
+    "resolve_notebook",
+    "run_report",
+    "secret_reason",
+    "write_index",
+]
+
+#: the project's notebooks (a checkout or an editable install)
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+#: the Jupyter kernel ``make install`` registers inside the venv
+DEFAULT_KERNEL = "imgkit"
+_RUN_FILE = "run.json"
+_STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+_PARAMETERS_TAG = "parameters"
+
+
+# --- notebooks and their parameters --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """A report notebook: its name (file stem), path, and declared parameters with their default values."""
+
+    name: str
+    path: Path
+    parameters: Mapping[str, Any]
+    help: Mapping[str, str] = field(default_factory=dict)
+
+
+def _declared_parameters(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """Parameters of the cell tagged ``parameters``: name -> default value (a Python literal) and comment."""
+    import papermill
+
+    try:
+        found = papermill.inspect_notebook(str(path))
+    except ValueError as exc:  # no kernelspec in the notebook metadata
+        raise ReportError(f"{path}: {exc}", notebook=str(path)) from None
+    defaults, helps = {}, {}
+    for name, spec in found.items():
+        try:
+            defaults[name] = ast.literal_eval(spec["default"])
+        except (ValueError, SyntaxError):
+            defaults[name] = spec["default"]  # an expression: keep its source text
+        helps[name] = spec.get("help") or ""
+    return defaults, helps
+
+
+def find_notebooks(notebooks_dir: str | Path | None = None) -> list[Notebook]:
+    """Every ``*.ipynb`` in ``notebooks_dir`` (default :data:`NOTEBOOKS_DIR`), sorted by name."""
+    folder = Path(notebooks_dir) if notebooks_dir is not None else NOTEBOOKS_DIR
+    return [_notebook(path) for path in sorted(folder.glob("*.ipynb"))]
+
+
+def _notebook(path: Path) -> Notebook:
+    defaults, helps = _declared_parameters(path)
+    return Notebook(path.stem, path, defaults, helps)
+
+
+def resolve_notebook(name: str | Path, notebooks_dir: str | Path | None = None) -> Notebook:
+    """A notebook by name (``model_ratings``) from ``notebooks_dir``, or by path to an ``.ipynb`` file."""
+    folder = Path(notebooks_dir) if notebooks_dir is not None else NOTEBOOKS_DIR
+    text = str(name)
+    as_path = Path(text)
+    if text.endswith(".ipynb") and as_path.is_file():
+        return _notebook(as_path.resolve())
+    candidate = folder / f"{text.removesuffix('.ipynb')}.ipynb"
+    if candidate.is_file():
+        return _notebook(candidate)
+    raise UnknownNameError("report", text, [p.stem for p in sorted(folder.glob("*.ipynb"))])
+
+
+def parse_value(text: str, default: Any) -> Any:
+    """A parameter value typed on the command line, converted to the type of the notebook's default.
+
+    Strings stay strings (so ``"5.00"`` stays exact money text); ints, floats and booleans are parsed;
+    anything else (a ``None`` default, lists, mappings) is read as YAML (``null``, ``[a, b]``, ``7d``).
+    """
+    if isinstance(default, str):
+        return text
+    try:
+        if isinstance(default, bool):
+            value = yaml.safe_load(text)
+            if not isinstance(value, bool):
+                raise ValueError(text)
+            return value
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+    except ValueError:
+        kind = {bool: "true or false", int: "a whole number", float: "a number"}[type(default)]
+        raise InvalidParameterError(
+            "parameter value", text, f"{kind}, like the default {default!r}"
+        ) from None
+    return yaml.safe_load(text) if text.strip() else text
+
+
+# --- parameters files ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParamsFile:
+    """A parameters file: ``common`` values for every notebook declaring them, ``sections`` per notebook."""
+
+    path: Path
+    common: Mapping[str, Any]
+    sections: Mapping[str, Mapping[str, Any]]
+
+
+def load_params_file(path: str | Path, notebooks_dir: str | Path | None = None) -> ParamsFile:
+    """Read a YAML parameters file (one per schedule)::
+
+        since: 7d                     # top-level values: every notebook that declares the parameter
+        provider_performance:         # a notebook's name: values for that notebook only
+          log_path: /var/log/imgkit/log.jsonl
+        cost_projection:
+          images_per_month: 250000
+
+    Relative paths are read relative to the file's folder (when they exist there). Unknown notebook
+    sections and parameters no notebook declares are :class:`SpecError` naming the key.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidParameterError("params file", str(path), "an existing YAML file") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(str(path), "", f"not valid YAML: {exc}") from None
+    raw = raw or {}
+    if not isinstance(raw, dict):
+        raise SpecError(str(path), "", "a mapping of parameter names (or notebook names) to values")
+    notebooks = {nb.name: nb for nb in find_notebooks(notebooks_dir)}
+    declared = {p for nb in notebooks.values() for p in nb.parameters}
+    base = path.resolve().parent
+    common: dict[str, Any] = {}
+    sections: dict[str, dict[str, Any]] = {}
+    for key, value in raw.items():
+        key = str(key)
+        check_no_secrets(value if key in notebooks and isinstance(value, dict) else {key: value})
+        if key in notebooks and isinstance(value, dict):
+            section = {str(k): _absolute_if_exists(v, base) for k, v in value.items()}
+            unknown = sorted(set(section) - set(notebooks[key].parameters))
+            if unknown:
+                raise SpecError(
+                    str(path),
+                    f"{key}.{unknown[0]}",
+                    f"not a parameter of {key}; its parameters: {', '.join(notebooks[key].parameters)}",
+                )
+            sections[key] = section
+        elif key in declared:
+            common[key] = _absolute_if_exists(value, base)
+        else:
+            raise SpecError(
+                str(path),
+                key,
+                "neither a notebook name nor a parameter any notebook declares; "
+                f"notebooks: {', '.join(notebooks)}",
+            )
+    return ParamsFile(path, common, sections)
+
+
+def _absolute_if_exists(value: Any, base: Path) -> Any:
+    """A relative path that exists under ``base`` becomes absolute; any other value is returned unchanged."""
+    if not isinstance(value, str) or not value or "\n" in value or len(value) > 4096:
+        return value
+    candidate = Path(value).expanduser()
+    if candidate.is_absolute():
+        return value
+    try:
+        resolved = base / candidate
+        return str(resolved.resolve()) if resolved.exists() else value
+    except OSError:
+        return value
+
+
+def report_parameters(
+    notebook: Notebook,
+    parameters: Mapping[str, Any] | None = None,
+    params_file: ParamsFile | str | Path | None = None,
+    *,
+    base: Path | None = None,
+) -> dict[str, Any]:
+    """The parameters to inject: file common values it declares, its file section, then ``parameters``.
+
+    ``parameters`` must all be declared by the notebook (a typo is an error, not a silent default); string
+    values are converted to the declared default's type (:func:`parse_value`) and relative paths that exist
+    under ``base`` (default: the working directory) made absolute. Secret-looking names or values raise
+    :class:`SecretParameterError`.
+    """
+    if params_file is not None and not isinstance(params_file, ParamsFile):
+        params_file = load_params_file(params_file, notebook.path.parent)
+    merged: dict[str, Any] = {}
+    if params_file is not None:
+        merged.update({k: v for k, v in params_file.common.items() if k in notebook.parameters})
+        merged.update(params_file.sections.get(notebook.name, {}))
+    base = base or Path.cwd()
+    check_no_secrets(parameters or {})  # before the name check: a key passed by mistake is named as such
+    for name, value in (parameters or {}).items():
+        if name not in notebook.parameters:
+            raise UnknownNameError("parameter", name, list(notebook.parameters), context=notebook.name)
+        if isinstance(value, str):
+            value = parse_value(value, notebook.parameters[name])
+        merged[name] = _absolute_if_exists(value, base)
+    check_no_secrets(merged)
+    return merged
+
+
+# --- secrets -------------------------------------------------------------------------------------------------------
+
+_SECRET_NAME_PARTS = frozenset(
+    {"key", "apikey", "token", "secret", "password", "passwd", "pwd", "credential", "credentials", "auth"}
+)
+_SECRET_NAME_SUBSTRINGS = ("secret", "password", "passwd", "apikey", "accesstoken", "authtoken", "bearer")
+_LONG_HEX = re.compile(r"[0-9a-fA-F]{32,}")
+_BASE64_LIKE = re.compile(r"[A-Za-z0-9+/_\-]{32,}={0,2}")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.")
+_UUID_COLON_HEX = re.compile(r"[0-9a-fA-F-]{32,36}:[0-9a-fA-F]{16,}")  # fal.ai's key shape
+
+
+def _name_parts(name: str) -> list[str]:
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    return [p for p in re.split(r"[^a-z0-9]+", snake.lower()) if p]
+
+
+def secret_reason(name: str, value: Any) -> str | None:
+    """Why a parameter looks like a secret (``"its name"`` / ``"its value"``), or None when it does not.
+
+    Names: a part ``key``, ``token``, ``secret``, ``password``, ``credential``, ``auth`` (``max_tokens``, a
+    count, is fine). Values, also inside lists and mappings: API-key shapes (``sk-…``, ``lmnfl_…``,
+    ``Bearer …``, fal's ``uuid:hex``, JWTs), long hex, long mixed-case base64, or the value of a key variable
+    in the environment.
+    """
+    parts = _name_parts(str(name))
+    joined = "".join(parts)
+    if _SECRET_NAME_PARTS.intersection(parts) or any(s in joined for s in _SECRET_NAME_SUBSTRINGS):
+        return "its name"
+    return "its value" if any(_looks_secret(v) for v in _strings(value)) else None
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield str(k)
+            yield from _strings(v)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for v in value:
+            yield from _strings(v)
+
+
+def _looks_secret(text: str) -> bool:
+    text = text.strip()
+    if len(text) < 8:
+        return False
+    if redact(text) != text or _JWT.search(text) or _UUID_COLON_HEX.fullmatch(text):
+        return True
+    if _LONG_HEX.fullmatch(text):
+        return True
+    if _BASE64_LIKE.fullmatch(text) and ("/" not in text or "+" in text):
+        return bool(re.search(r"\d", text) and re.search(r"[a-z]", text) and re.search(r"[A-Z]", text))
+    return False
+
+
+def check_no_secrets(parameters: Mapping[str, Any]) -> None:
+    """Raise :class:`SecretParameterError` naming the first parameter that looks like a secret (never its value)."""
+    for name, value in parameters.items():
+        reason = secret_reason(name, value)
+        if reason:
+            raise SecretParameterError(
+                f"parameter {name!r} looks like a secret ({reason}); notebooks read API keys from the "
+                "environment (OPENAI_API_KEY, FAL_KEY, LUMENFALL_API_KEY), never from parameters"
+            )
+
+
+_ENV_SECRET_PARTS = _SECRET_NAME_PARTS - {"auth"}  # SSH_AUTH_SOCK is a socket path, not a secret
+
+
+def _secret_environment_values() -> list[str]:
+    """Values of environment variables named like keys (``OPENAI_API_KEY``, ``HF_TOKEN``), longest first."""
+    values = set()
+    for name, value in os.environ.items():
+        parts = _name_parts(name)
+        named = _ENV_SECRET_PARTS.intersection(parts) or any(
+            s in "".join(parts) for s in _SECRET_NAME_SUBSTRINGS
+        )
+        if named and len(value) >= 12 and not value.startswith("/") and not re.search(r"\s", value):
+            values.add(value)
+    return sorted(values, key=len, reverse=True)
+
+
+def redact_environment_secrets(text: str, secrets: Sequence[str] | None = None) -> str:
+    """``text`` with the value of every secret-looking environment variable replaced by ``[REDACTED]``."""
+    for value in _secret_environment_values() if secrets is None else secrets:
+        text = text.replace(value, "[REDACTED]")
+    return text
+
+
+# --- running ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportRun:
+    """One execution of a report notebook and the files it left."""
+
+    name: str
+    status: str  # "ok" | "failed"
+    run_dir: Path
+    notebook: Path
+    html: Path | None
+    figures: tuple[Path, ...]
+    parameters: Mapping[str, Any]
+    started_at: dt.datetime
+    duration_s: float
+    index: Path
+    error: str | None = None
+    failed_cell: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def _check_kernel(kernel_name: str) -> None:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    known = KernelSpecManager().find_kernel_specs()
+    if kernel_name not in known:
+        raise InvalidParameterError(
+            "kernel_name",
+            kernel_name,
+            sorted(known),
+            hint="`make install` registers the imgkit kernel in the venv "
+            "(python -m ipykernel install --sys-prefix --name imgkit)",
+        )
+
+
+def _new_run_dir(out_dir: Path, name: str, now: dt.datetime) -> Path:
+    stamp = now.strftime(_STAMP_FORMAT)
+    for k in range(1000):
+        run_dir = out_dir / name / (stamp if k == 0 else f"{stamp}-{k}")
+        try:
+            run_dir.mkdir(parents=True)
+            return run_dir
+        except FileExistsError:
+            continue
+    raise ReportError(f"{out_dir / name}: too many runs started at {stamp}", notebook=name)
+
+
+def run_report(
+    name: str | Path,
+    parameters: Mapping[str, Any] | None = None,
+    params_file: ParamsFile | str | Path | None = None,
+    out_dir: str | Path = Path("reports"),
+    kernel_name: str = DEFAULT_KERNEL,
+    start_timeout: int = 60,
+    progress: bool = True,
+    *,
+    notebooks_dir: str | Path | None = None,
+) -> ReportRun:
+    """Execute a report notebook with Papermill and write its run folder, HTML, figures and the index.
+
+    ``name``: a notebook in ``notebooks_dir`` (default ``notebooks/``) or a path to an ``.ipynb``. The kernel
+    starts in the notebook's folder, as in JupyterLab. ``progress`` shows Papermill's per-cell bar and one
+    line per notebook on stderr. Raises :class:`ReportError` (with ``.run``) naming the failing cell.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    notebook = resolve_notebook(name, notebooks_dir)
+    values = report_parameters(notebook, parameters, params_file)
+    _check_kernel(kernel_name)
+    out_dir = Path(out_dir)
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    run_dir = _new_run_dir(out_dir, notebook.name, started)
+    output = run_dir / f"{notebook.name}.ipynb"
+    record: dict[str, Any] = {
+        "name": notebook.name,
+        "status": "running",
+        "started_at": started.isoformat(),
+        "duration_s": None,
+        "parameters": values,
+        "kernel": kernel_name,
+        "source": str(notebook.path),
+        "error": None,
+        "failed_cell": None,
+    }
+    _write_record(run_dir, record)
+    if progress:
+        print(f"report {notebook.name}: running (kernel {kernel_name}) -> {run_dir}", file=sys.stderr)
+    clock = time.perf_counter()
+    error = failed_cell = None
+    try:
+        papermill.execute_notebook(
+            str(notebook.path),
+            str(output),
+            parameters=values,
+            kernel_name=kernel_name,
+            start_timeout=start_timeout,
+            progress_bar=progress,
+            cwd=str(notebook.path.parent),
+            request_save_on_cell_execute=True,
+        )
+    except PapermillExecutionError as exc:
+        failed_cell = _cell_name(exc)
+        error = f"{exc.ename}: {exc.evalue}"
+    except Exception as exc:  # kernel died, start timeout, ...: the run is failed, its folder kept
+        error = f"{type(exc).__name__}: {exc}"
+    duration = time.perf_counter() - clock
+    secrets = _secret_environment_values()
+    error = redact(redact_environment_secrets(error, secrets)) if error else None
+    failed_cell = redact_environment_secrets(failed_cell, secrets) if failed_cell else None
+    html_path, figures = _render_outputs(output, notebook.name, record, secrets)
+    record.update(
+        status="failed" if error else "ok",
+        duration_s=round(duration, 2),
+        error=error,
+        failed_cell=failed_cell,
+        figures=[str(p.relative_to(run_dir)) for p in figures],
+    )
+    _write_record(run_dir, record)
+    index = write_index(out_dir)
+    run = ReportRun(
+        notebook.name,
+        record["status"],
+        run_dir,
+        output,
+        html_path,
+        tuple(figures),
+        values,
+        started,
+        duration,
+        index,
+        error,
+        failed_cell,
+    )
+    if progress:
+        print(
+            f"report {notebook.name}: {run.status} in {duration:.1f} s"
+            + (f" ({failed_cell}: {error})" if error else f", {len(figures)} figures"),
+            file=sys.stderr,
+        )
+    if error:
+        where = f" at {failed_cell}" if failed_cell else ""
+        exc = ReportError(
+            f"report {notebook.name} failed{where}: {error} (partial output kept: {output})",
+            notebook=notebook.name,
+            cell=failed_cell or "",
+            output=str(output),
+        )
+        exc.run = run  # type: ignore[attr-defined]
+        raise exc
+    return run
+
+
+def _cell_name(exc: Any) -> str:
+    """``cell In [7] "fit = fit_bradley_terry(votes, ..."``: the execution count and the cell's first line."""
+    first = next((line.strip() for line in str(exc.source or "").splitlines() if line.strip()), "")
+    first = first if len(first) <= 60 else first[:57] + "..."
+    count = f"In [{exc.exec_count}]" if exc.exec_count is not None else f"#{exc.cell_index + 1}"
+    return f"cell {count}" + (f' "{first}"' if first else "")
+
+
+def _write_record(run_dir: Path, record: Mapping[str, Any]) -> None:
+    text = json.dumps(record, indent=2, default=str, ensure_ascii=False)
+    (run_dir / _RUN_FILE).write_text(redact_environment_secrets(text) + "\n", encoding="utf-8")
+
+
+# --- outputs: redaction, figures, HTML ------------------------------------------------------------------------------
+
+
+def _render_outputs(
+    output: Path, name: str, record: Mapping[str, Any], secrets: Sequence[str]
+) -> tuple[Path | None, list[Path]]:
+    """Redact the executed notebook in place, extract its PNG figures and export its HTML page."""
+    import nbformat
+
+    if not output.is_file():  # the kernel never started: nothing was written
+        return None, []
+    nb = nbformat.read(str(output), as_version=4)
+    if secrets:
+        _redact_notebook(nb, secrets)
+        nbformat.write(nb, str(output))
+    figures = _extract_figures(nb, output.parent / "figures")
+    html_path = output.with_suffix(".html")
+    html_path.write_text(redact_environment_secrets(_to_html(nb, name, record), secrets), encoding="utf-8")
+    return html_path, figures
+
+
+def _redact_notebook(nb: Any, secrets: Sequence[str]) -> None:
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return redact_environment_secrets(value, secrets)
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            for k in list(value):
+                value[k] = clean(value[k])
+            return value
+        return value
+
+    for cell in nb.cells:
+        cell.source = clean(cell.source)
+        for out in cell.get("outputs", []):
+            clean(out)
+
+
+def _extract_figures(nb: Any, folder: Path) -> list[Path]:
+    """Every ``image/png`` output as ``figures/fig-NN-cellMM.png`` in notebook order."""
+    figures: list[Path] = []
+    for position, cell in enumerate(nb.cells, start=1):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {}).get("image/png")
+            if not data:
+                continue
+            folder.mkdir(exist_ok=True)
+            path = folder / f"fig-{len(figures) + 1:02d}-cell{position:02d}.png"
+            text = "".join(data) if isinstance(data, list) else data
+            path.write_bytes(base64.b64decode(text))
+            figures.append(path)
+    return figures
+
+
+_TOGGLE_STYLE = """<style>
+body:not(.imgkit-show-code) .jp-CodeCell .jp-Cell-inputWrapper,
+body:not(.imgkit-show-code) .jp-CodeCell .jp-InputArea { display: none; }
+#imgkit-banner { font: 14px system-ui, sans-serif; padding: 10px 16px; margin: 0 0 8px;
+  border-bottom: 1px solid #ddd; background: #f7f7f9; display: flex; gap: 16px; align-items: baseline;
+  flex-wrap: wrap; }
+#imgkit-banner .failed { color: #b00020; font-weight: 600; } #imgkit-banner .ok { color: #1b7f3b; }
+#imgkit-banner code { font-size: 12px; } #imgkit-toggle-code { margin-left: auto; }
+</style>"""
+_TOGGLE_SCRIPT = """<script>
+function imgkitToggleCode(button) {
+  var shown = document.body.classList.toggle('imgkit-show-code');
+  button.textContent = shown ? 'Hide code' : 'Show code';
+}
+</script>"""
+
+
+def _to_html(nb: Any, name: str, record: Mapping[str, Any]) -> str:
+    """A standalone page (figures embedded as data URIs) with a run banner and a show/hide-code button."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    body, _ = exporter.from_notebook_node(nb)
+    status = "failed" if record.get("error") else "ok"
+    params = ", ".join(f"{k} = {v!r}" for k, v in (record.get("parameters") or {}).items()) or "defaults"
+    failure = (
+        f' <span class="failed">failed at {html.escape(record.get("failed_cell") or "?")}: '
+        f"{html.escape(record.get('error') or '')}</span>"
+        if status == "failed"
+        else ""
+    )
+    banner = (
+        f'<div id="imgkit-banner"><strong>imgkit report · {html.escape(name)}</strong>'
+        f"<span>{html.escape(_display_time(record.get('started_at')))}</span>"
+        f'<span class="{status}">{status}</span>{failure}'
+        f"<span>parameters: <code>{html.escape(params)}</code></span>"
+        f'<a href="{html.escape(name)}.ipynb">executed notebook</a>'
+        '<button id="imgkit-toggle-code" onclick="imgkitToggleCode(this)">Show code</button></div>'
+    )
+    body = body.replace("</head>", f"{_TOGGLE_STYLE}\n{_TOGGLE_SCRIPT}\n</head>", 1)
+    body = re.sub(
+        r"(<title>)(.*?)(</title>)", rf"\g<1>{html.escape(name)} · imgkit report\g<3>", body, count=1
+    )
+    return re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + banner, body, count=1)
+
+
+def _display_time(iso: str | None) -> str:
+    if not iso:
+        return ""
+    try:
+        return dt.datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return iso
+
+
+# --- the index ------------------------------------------------------------------------------------------------------
+
+
+def load_runs(out_dir: str | Path) -> list[dict[str, Any]]:
+    """Every run folder's ``run.json`` under ``out_dir`` (with its ``run_dir``), newest first."""
+    out_dir = Path(out_dir)
+    runs = []
+    for path in out_dir.glob(f"*/*/{_RUN_FILE}"):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            record = {"name": path.parent.parent.name, "status": "unreadable", "started_at": None}
+        record["run_dir"] = path.parent
+        runs.append(record)
+    runs.sort(key=lambda r: (r.get("started_at") or "", r["run_dir"].name), reverse=True)
+    return runs
+
+
+def write_index(out_dir: str | Path) -> Path:
+    """Regenerate ``out_dir/index.html`` from the run folders: every run, newest first, with its links."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    esc = html.escape
+    rows = []
+    for run in load_runs(out_dir):
+        rel = run["run_dir"].relative_to(out_dir).as_posix()
+        name = str(run.get("name", run["run_dir"].parent.name))
+        status = str(run.get("status", "?"))
+        links = [
+            f'<a href="{esc(rel)}/{esc(file)}">{label}</a>'
+            for file, label in ((f"{name}.html", "HTML"), (f"{name}.ipynb", "notebook"))
+            if (run["run_dir"] / file).is_file()
+        ]
+        figures = run.get("figures") or []
+        if figures:
+            links.append(f'<a href="{esc(rel)}/figures/">{len(figures)} figures</a>')
+        detail = ""
+        if status == "failed":
+            detail = f"{run.get('failed_cell') or ''}: {run.get('error') or ''}".strip(": ")
+        duration = run.get("duration_s")
+        rows.append(
+            f'<tr class="{esc(status)}"><td>{esc(name)}</td><td>{esc(_display_time(run.get("started_at")))}</td>'
+            f'<td class="status">{esc(status)}</td><td>{"" if duration is None else f"{duration:.1f} s"}</td>'
+            f"<td>{' · '.join(links)}</td><td>{esc(detail)}</td></tr>"
+        )
+    others = _other_reports(out_dir)
+    doc = f"""<!doctype html>
+<html lang="en"><meta charset="utf-8"><title>imgkit reports</title>
+<style>
+body {{ font: 14px system-ui, sans-serif; margin: 24px; color: #222; }}
+table {{ border-collapse: collapse; }} th, td {{ text-align: left; padding: 4px 12px; border-bottom: 1px solid #eee; }}
+tr.failed .status {{ color: #b00020; font-weight: 600; }} tr.ok .status {{ color: #1b7f3b; }}
+tr.running .status {{ color: #a36b00; }}
+</style>
+<h1>imgkit reports</h1>
+<p>Every report run, newest first. Each folder holds the executed notebook (the record of the run), its HTML
+page and its figures as PNG.</p>
+<table><tr><th>report</th><th>started</th><th>status</th><th>duration</th><th>files</th><th>failure</th></tr>
+{"".join(rows) or '<tr><td colspan="6">no runs yet</td></tr>'}
+</table>
+{others}
+</html>
+"""
+    index = out_dir / "index.html"
+    index.write_text(doc, encoding="utf-8")
+    return index
+
+
+def _other_reports(out_dir: Path) -> str:
+    """Links to other documents under ``out_dir`` that are not report runs (e.g. ``imgkit prices --out``)."""
+    links = []
+    for folder in sorted(p for p in out_dir.iterdir() if p.is_dir()):
+        if any(folder.glob(f"*/{_RUN_FILE}")):
+            continue
+        for file in sorted(folder.iterdir()):
+            if file.suffix in (".html", ".md", ".csv"):
+                rel = file.relative_to(out_dir).as_posix()
+                links.append(f'<li><a href="{html.escape(rel)}">{html.escape(rel)}</a></li>')
+    return f"<h2>Other reports</h2><ul>{''.join(links)}</ul>" if links else ""
