@@ -1,0 +1,216 @@
+"""API keys: read at call time from the environment or a private keys file, never shown, never logged.
+
+Where a provider's key comes from, first match wins:
+
+1. the environment variables the catalog names for the provider (``auth.env``, e.g. ``OPENAI_API_KEY``);
+2. the keys file ``$IMGKIT_HOME/keys.yaml`` (when ``IMGKIT_HOME`` is set) or ``~/.config/imgkit/keys.yaml``,
+   a YAML mapping keyed by those variable names or by provider id::
+
+       OPENAI_API_KEY: sk-...
+       fal: "key-id:key-secret"
+
+   The file must be readable by its owner only (``chmod 600``); any other mode is refused with
+   :class:`KeysFileError` rather than read.
+
+Keys are wrapped in :class:`Secret`, whose ``repr``/``str`` never show the value and which refuses to be
+pickled. :func:`scrub` is the one function every log line and error message goes through: it redacts keys
+(by pattern, by the known environment variables and by every value revealed in this process), signed-URL
+query strings and inline ``data:`` payloads.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from imgkit.catalog import Provider
+from imgkit.errors import AuthenticationError, ImgkitError, redact
+
+__all__ = [
+    "KeyResolver",
+    "KeysFileError",
+    "MissingKeyError",
+    "Secret",
+    "keys_file_path",
+    "load_keys_file",
+    "scrub",
+    "strip_url_queries",
+]
+
+
+class KeysFileError(ImgkitError):
+    """The keys file is readable by others, unreadable or malformed."""
+
+
+class MissingKeyError(AuthenticationError):
+    """No key for a provider in the environment or the keys file."""
+
+
+_revealed: set[str] = set()
+_revealed_lock = threading.Lock()
+
+
+class Secret:
+    """A secret string: ``reveal()`` gives the value; ``repr``/``str`` show only where it came from."""
+
+    __slots__ = ("_value", "source")
+
+    def __init__(self, value: str, source: str = "") -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise MissingKeyError(f"empty key from {source or 'an unnamed source'}")
+        self._value = value.strip()
+        self.source = source
+        if len(self._value) >= 6:
+            with _revealed_lock:
+                _revealed.add(self._value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({self.source or 'key'}, '********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret cannot be pickled")
+
+
+# --- scrubbing ----------------------------------------------------------------------------------------------
+
+_URL_QUERY = re.compile(r"((?:https?|wss?)://[^\s\"'<>?#]+)[?#][^\s\"'<>]*", re.IGNORECASE)
+_DATA_URI = re.compile(r"data:([\w.+-]+/[\w.+-]+)?(;[\w=.+-]+)*,[A-Za-z0-9+/=%_-]{16,}")
+
+
+def strip_url_queries(text: str) -> str:
+    """Drop the query string and fragment of every URL in ``text`` (signed URLs carry credentials there)."""
+    return _URL_QUERY.sub(r"\1", text)
+
+
+def scrub(text: str) -> str:
+    """``text`` safe for a log or a message: keys redacted, URL queries stripped, ``data:`` payloads elided."""
+    if not text:
+        return text
+    with _revealed_lock:
+        values = sorted(_revealed, key=len, reverse=True)
+    for value in values:
+        if value in text:
+            text = text.replace(value, "[REDACTED]")
+    text = _DATA_URI.sub(lambda m: f"data:{m.group(1) or ''}[...]", text)
+    return redact(strip_url_queries(text))
+
+
+# --- the keys file --------------------------------------------------------------------------------------------
+
+
+def keys_file_path(env: Mapping[str, str] | None = None) -> Path:
+    """``$IMGKIT_HOME/keys.yaml`` when ``IMGKIT_HOME`` is set, else ``~/.config/imgkit/keys.yaml``."""
+    env = os.environ if env is None else env
+    home = env.get("IMGKIT_HOME")
+    if home:
+        return Path(home) / "keys.yaml"
+    return Path.home() / ".config" / "imgkit" / "keys.yaml"
+
+
+def load_keys_file(path: str | Path | None = None) -> dict[str, Secret]:
+    """The keys in the keys file (empty when there is none); refuses a file others can read or write."""
+    path = Path(path) if path is not None else keys_file_path()
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise KeysFileError(f"keys file {path}: cannot stat: {exc.strerror}") from None
+    mode = stat.S_IMODE(st.st_mode)
+    if os.name == "posix" and mode & 0o077:
+        raise KeysFileError(
+            f"keys file {path} has mode {mode:04o}; it must be readable by its owner only "
+            f"(run: chmod 600 {path})"
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise KeysFileError(f"keys file {path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError:
+        # the parser's message quotes the offending text, which may be a key: say where, not what
+        raise KeysFileError(f"keys file {path} is not valid YAML") from None
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise KeysFileError(f"keys file {path}: expected a mapping of names to keys")
+    out = {}
+    for name, value in data.items():
+        if not isinstance(value, str) or not value.strip():
+            raise KeysFileError(f"keys file {path}: {name}: expected a non-empty string")
+        out[str(name)] = Secret(value, f"{path.name}:{name}")
+    return out
+
+
+class KeyResolver:
+    """Finds a provider's key at call time (environment, then the keys file); see the module doc.
+
+    ``overrides`` maps provider ids to keys (or ``Secret``s) given in code, e.g. a throwaway key for a local
+    simulator; they win over the environment. Nothing is cached: a key rotated in the environment or the
+    file is used by the next call.
+    """
+
+    def __init__(
+        self,
+        overrides: Mapping[str, str | Secret] | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        keys_file: str | Path | None = None,
+    ) -> None:
+        self._overrides = {
+            pid: v if isinstance(v, Secret) else Secret(v, f"override:{pid}")
+            for pid, v in (overrides or {}).items()
+        }
+        self._env = env
+        self._keys_file = keys_file
+
+    def __call__(self, provider: Provider) -> Secret | None:
+        """The key for ``provider`` (``None`` when its auth scheme is ``none``); ``MissingKeyError`` if absent."""
+        if provider.auth.scheme == "none":
+            return None
+        if provider.id in self._overrides:
+            return self._overrides[provider.id]
+        env = os.environ if self._env is None else self._env
+        for name in provider.auth.env:
+            value = env.get(name)
+            if value and value.strip():
+                return Secret(value, name)
+        from_file = load_keys_file(self._keys_file)
+        for name in (*provider.auth.env, provider.id):
+            if name in from_file:
+                return from_file[name]
+        where = " or ".join(provider.auth.env) or "a key"
+        raise MissingKeyError(
+            f"no API key for {provider.name}: set {where} in the environment, or add it to "
+            f"{Path(self._keys_file) if self._keys_file else keys_file_path(env)} (mode 0600)",
+            provider=provider.id,
+        )
+
+
+KeySource = KeyResolver | Callable[[Provider], Secret | None] | Mapping[str, str | Secret]
+
+
+def as_key_resolver(keys: KeySource | None) -> Callable[[Provider], Secret | None]:
+    """A resolver from what a client was given: ``None`` (default), a mapping of overrides or a callable."""
+    if keys is None:
+        return KeyResolver()
+    if isinstance(keys, Mapping):
+        return KeyResolver(keys)
+    return keys

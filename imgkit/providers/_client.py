@@ -1,0 +1,595 @@
+"""``ImageClient``: resolved requests in, stored images and logged attempts out.
+
+Per request: the key is read (environment or keys file) before anything is sent; ``n`` beyond the
+provider's maximum runs as parallel calls (``ResolvedRequest.calls``); each call paces itself (requests and
+images per minute, a concurrency cap, per provider and model), retries by the :class:`RetryPolicy`, and
+logs every attempt, durably, before the next one starts. Images are converted locally when the resolved
+request says so (``emulate``), then stored by sha256; the log and the result hold references only. The bill
+comes from :func:`imgkit.pricing.cost_from_response`, the estimate from :func:`imgkit.pricing.quote_resolved`.
+
+One shared ``httpx.AsyncClient`` serves every call of an event loop (pass your own with ``http=``);
+:meth:`ImageClient.generate_sync` runs on a private loop in a thread, so it also works inside Jupyter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import threading
+import uuid
+import weakref
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from imgkit.catalog import Catalog, Provider, load_catalog
+from imgkit.errors import (
+    ImgkitError,
+    InvalidParameterError,
+    PricingError,
+    ProviderError,
+    UnknownNameError,
+)
+from imgkit.keys import KeySource, Secret, as_key_resolver, scrub
+from imgkit.params import ImageRequest, ResolvedRequest, resolve
+from imgkit.pricing import Cost, CostLine, cost_from_response, count_prompt_tokens, quote_resolved
+from imgkit.provenance import Provenance
+from imgkit.providers._convert import TRANSPARENT_FORMATS, convert_image
+from imgkit.providers._errors import malformed
+from imgkit.providers._fal import FalAdapter, FalPolling
+from imgkit.providers._http import DEFAULT_TIMEOUT, CallRequest, Downloads, InputFile, make_http_client
+from imgkit.providers._limits import RateLimit, RateLimiter
+from imgkit.providers._openai import OpenAIAdapter
+from imgkit.providers._retry import RetryPolicy
+from imgkit.providers._types import AttemptClock, CallOutput, ImageResult, Timings
+from imgkit.runs.images import ImageStore, StoredImage, sniff_image
+from imgkit.runs.log import RequestLog, call_item_id
+from imgkit.runs.schema import OUTCOME_OK
+
+__all__ = ["LABELS", "ImageClient"]
+
+#: run columns a caller may set on every record of a request
+LABELS = ("prompt_id", "target", "repeat", "category")
+_DEFAULT = object()
+#: images up to this many bytes per call are hashed and written on the event loop (a thread hop costs more)
+INLINE_STORE_BYTES = 1 << 20
+
+
+@dataclasses.dataclass
+class _Request:
+    """One request in flight: what every call and record of it shares."""
+
+    resolved: ResolvedRequest
+    provider: Provider
+    key: Secret | None
+    base_url: str
+    http: httpx.AsyncClient
+    inputs: tuple[InputFile, ...]
+    mask: InputFile | None
+    run_id: str
+    item_id: str
+    labels: dict[str, Any]
+    log: RequestLog | None
+    requested_json: str
+    n_field: str | None
+    estimates: dict[int, Cost | None] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class _CallResult:
+    images: list[StoredImage]
+    output: CallOutput | None
+    timings: Timings
+    records: list[dict[str, Any]]
+    costs: list[Cost]
+    error: ProviderError | None
+
+
+class _LoopThread:
+    """A private event loop in a daemon thread: the synchronous façade runs coroutines there."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="imgkit-client-loop", daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        if not self.thread.is_alive():
+            self.loop.close()
+
+
+def _not_billed(note: str) -> Cost:
+    return Cost(Decimal(0), Decimal(0), Decimal(0), "not_billed", (), (note,))
+
+
+def _unknown_cost(reason: str) -> Cost:
+    return Cost(None, None, None, "unknown", (), (), reason)
+
+
+def sum_costs(costs: list[Cost | None]) -> Cost | None:
+    """The bill of several attempts or calls: lines and notes joined, totals added (unknown if any is).
+
+    Attempts that were not billed add nothing and are left out when anything else was billed.
+    """
+    known = [c for c in costs if c is not None]
+    billed = [c for c in known if c.method != "not_billed"]
+    known = billed or known[-1:]
+    if not known:
+        return None
+    if len(known) == 1:
+        return known[0]
+    lines: tuple[CostLine, ...] = tuple(ln for c in known for ln in c.lines)
+    notes = tuple(dict.fromkeys(n for c in known for n in c.notes))
+    methods = {c.method for c in known}
+    method = methods.pop() if len(methods) == 1 else "mixed"
+
+    def add(values: list[Decimal | None]) -> Decimal | None:
+        return None if any(v is None for v in values) else sum(values, Decimal(0))
+
+    reasons = [c.unknown_reason for c in known if c.unknown_reason]
+    return Cost(
+        add([c.total_usd for c in known]),
+        add([c.low_usd for c in known]),
+        add([c.high_usd for c in known]),
+        method if all(c.total_usd is not None for c in known) else "unknown",
+        lines,
+        notes,
+        "; ".join(reasons) or None,
+    )
+
+
+def _token_columns(usage: Mapping[str, Any] | None) -> dict[str, int | None]:
+    """The log's four token columns from an ``ImageGenUsage`` (output without details = image tokens)."""
+    if not usage:
+        return {}
+    inp = usage.get("input_tokens_details") or {}
+    out = usage.get("output_tokens_details")
+    cols = {
+        "input_text_tokens": inp.get("text_tokens"),
+        "input_image_tokens": inp.get("image_tokens"),
+        "output_image_tokens": out.get("image_tokens") if out else usage.get("output_tokens"),
+        "output_text_tokens": out.get("text_tokens") if out else None,
+    }
+    return {k: int(v) for k, v in cols.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+
+def _size_of(text: Any) -> tuple[int, int] | None:
+    parts = str(text or "").lower().split("x")
+    if len(parts) == 2 and all(p.isdigit() for p in parts):
+        return int(parts[0]), int(parts[1])
+    return None
+
+
+class ImageClient:
+    """Calls image providers (module doc).
+
+    ``base_urls`` overrides a provider's base URL by provider id (a proxy, the simulator). ``keys``: a
+    :class:`~imgkit.keys.KeyResolver`, a callable ``provider -> Secret``, or a mapping of provider id to key
+    for keys given in code (default: environment, then keys file). ``store``: an :class:`ImageStore` or its
+    root (default ``$IMGKIT_HOME/images``). ``log``: a :class:`RequestLog` or its path; every attempt is
+    appended there (``None``: records are only returned). ``limits``: :class:`RateLimit` overrides keyed by
+    provider id or ``provider/model``. ``timeout``: the shared client's timeouts (connect 5 s, read 300 s).
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog | None = None,
+        *,
+        base_urls: Mapping[str, str] | None = None,
+        http: httpx.AsyncClient | None = None,
+        keys: KeySource | None = None,
+        store: ImageStore | str | Path | None = None,
+        log: RequestLog | str | Path | None = None,
+        retry: RetryPolicy | None = None,
+        limits: Mapping[str, RateLimit] | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        downloads: Downloads | None = None,
+        fal_polling: FalPolling | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.catalog = catalog or load_catalog()
+        self.base_urls = dict(base_urls or {})
+        for pid in self.base_urls:
+            self.catalog.provider(pid)
+        self.keys = as_key_resolver(keys)
+        self.store = store if isinstance(store, ImageStore) else ImageStore(store)
+        self.log = log if log is None or isinstance(log, RequestLog) else RequestLog(log)
+        self.retry = retry or RetryPolicy()
+        self.limiter = RateLimiter(limits)
+        self.timeout = timeout
+        self.adapters = {
+            "openai": OpenAIAdapter(downloads),
+            "fal": FalAdapter(downloads, fal_polling),
+        }
+        self.run_id = run_id or uuid.uuid4().hex
+        self._http = http
+        self._owned: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._sync: _LoopThread | None = None
+        self._sync_lock = threading.Lock()
+        self._simulated_bases: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"ImageClient(run_id={self.run_id!r}, base_urls={self.base_urls!r})"
+
+    # --- plumbing -------------------------------------------------------------------------------------------
+
+    def base_url(self, provider: Provider) -> str:
+        return self.base_urls.get(provider.id, provider.base_url)
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is not None:
+            return self._http
+        loop = asyncio.get_running_loop()
+        client = self._owned.get(loop)
+        if client is None:
+            client = self._owned[loop] = make_http_client(self.timeout)
+        return client
+
+    async def aclose(self) -> None:
+        """Close the HTTP client this loop owns (a client passed in stays open)."""
+        client = self._owned.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+
+    def close(self) -> None:
+        """Stop the synchronous façade's loop and close its HTTP client."""
+        with self._sync_lock:
+            sync, self._sync = self._sync, None
+        if sync is not None:
+            with contextlib.suppress(Exception):
+                sync.run(self.aclose())
+            sync.stop()
+
+    async def __aenter__(self) -> ImageClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __enter__(self) -> ImageClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- requests ---------------------------------------------------------------------------------------------
+
+    def generate_sync(self, request: ImageRequest | ResolvedRequest, **kw: Any) -> ImageResult:
+        """:meth:`generate` from synchronous code (scripts, notebooks with a running loop)."""
+        with self._sync_lock:
+            if self._sync is None:
+                self._sync = _LoopThread()
+            sync = self._sync
+        return sync.run(self.generate(request, **kw))
+
+    async def generate(
+        self,
+        request: ImageRequest | ResolvedRequest,
+        *,
+        item_id: str | None = None,
+        run_id: str | None = None,
+        labels: Mapping[str, Any] | None = None,
+        log: Any = _DEFAULT,
+        raise_on_error: bool = True,
+    ) -> ImageResult:
+        """Send one request (all its calls) and return its images, timings, costs and attempt records.
+
+        A call that ends in an error raises it (a :class:`~imgkit.errors.ProviderError` subclass) unless
+        ``raise_on_error`` is false; then the result carries ``error`` and whatever the other calls
+        delivered. ``labels`` sets the run columns (``prompt_id``, ``target``, ``repeat``, ``category``).
+        """
+        resolved = request if isinstance(request, ResolvedRequest) else resolve(request, self.catalog)
+        ctx = self._prepare(resolved, item_id, run_id, labels, self.log if log is _DEFAULT else log)
+        calls = resolved.calls or (resolved.n,)
+        results = await asyncio.gather(*(self._run_call(ctx, i, count) for i, count in enumerate(calls)))
+        result = self._combine(ctx, results)
+        if result.error is not None and raise_on_error:
+            raise result.error
+        return result
+
+    def _prepare(
+        self,
+        resolved: ResolvedRequest,
+        item_id: str | None,
+        run_id: str | None,
+        labels: Mapping[str, Any] | None,
+        log: RequestLog | str | Path | None,
+    ) -> _Request:
+        req = resolved.request
+        for name in labels or {}:
+            if name not in LABELS:
+                raise UnknownNameError("label", name, LABELS)
+        fmt = resolved.emulate.get("output_format") or resolved.body.get("output_format")
+        if req.background == "transparent" and fmt and fmt not in TRANSPARENT_FORMATS:
+            raise InvalidParameterError(
+                "background", "transparent", f"only with output_format {', '.join(TRANSPARENT_FORMATS)}"
+            )
+        if resolved.provider.adapter not in self.adapters:
+            raise UnknownNameError("adapter", resolved.provider.adapter, list(self.adapters))
+        provider = resolved.provider
+        key = self.keys(provider)  # at call time, before anything is sent
+        n_field = next((a.sent_as for a in resolved.actions if a.field == "n" and a.sent_as), None)
+        if log is not None and not isinstance(log, RequestLog):
+            log = RequestLog(log)
+        requested = resolved.summary()["requested"]
+        return _Request(
+            resolved=resolved,
+            provider=provider,
+            key=key,
+            base_url=self.base_url(provider),
+            http=self._client(),
+            inputs=tuple(InputFile.from_input(i) for i in req.input_images),
+            mask=InputFile.from_input(req.mask) if req.mask is not None else None,
+            run_id=run_id or self.run_id,
+            item_id=item_id or uuid.uuid4().hex,
+            labels=dict(labels or {}),
+            log=log,
+            requested_json=json.dumps(requested, default=str, separators=(",", ":"), ensure_ascii=False),
+            n_field=n_field,
+        )
+
+    def _estimate(self, ctx: _Request, count: int) -> Cost | None:
+        """The quote for one call of ``count`` images (cached per count)."""
+        if count not in ctx.estimates:
+            part = dataclasses.replace(ctx.resolved, n=count, calls=(count,))
+            try:
+                ctx.estimates[count] = quote_resolved(part, catalog=self.catalog)
+            except ImgkitError:
+                ctx.estimates[count] = None
+        return ctx.estimates[count]
+
+    async def _run_call(self, ctx: _Request, index: int, count: int) -> _CallResult:
+        """One provider call with its retries; each attempt is logged before the next one starts."""
+        resolved, provider = ctx.resolved, ctx.provider
+        adapter = self.adapters[provider.adapter]
+        body = dict(resolved.body)
+        if ctx.n_field:
+            body[ctx.n_field] = count
+        call_id = call_item_id(ctx.item_id, index, len(resolved.calls or (resolved.n,)))
+        records: list[dict[str, Any]] = []
+        costs: list[Cost] = []
+        attempt = 0
+        while True:
+            attempt += 1
+            slot = await self.limiter.acquire(provider, resolved.model.id, count)
+            clock = AttemptClock()
+            call = CallRequest(
+                ctx.http, provider, ctx.base_url, ctx.key, resolved, body, ctx.inputs, ctx.mask, clock
+            )
+            output: CallOutput | None = None
+            images: list[StoredImage] = []
+            error: ProviderError | None = None
+            try:
+                output = await adapter.call(call)
+            except ProviderError as exc:
+                error = exc
+            finally:
+                slot.release()
+            if output is not None:
+                if output.headers.get("x-imgkit-simulated") == "true":
+                    self._simulated_bases.add(ctx.base_url)
+                try:
+                    if self._heavy(output, resolved):
+                        images = await asyncio.to_thread(self._materialize, output, resolved)
+                    else:  # a thread hop costs more than hashing and writing a small image
+                        images = self._materialize(output, resolved)
+                except InvalidParameterError as exc:
+                    error = malformed(
+                        f"the provider's image is unusable: {exc}",
+                        provider=provider.id,
+                        status=output.status,
+                        headers=output.headers,
+                    )
+            clock.end()
+            if error is not None and error.retry_after_s and error.retry_after_s > 0:
+                self.limiter.back_off(
+                    provider, resolved.model.id, min(error.retry_after_s, self.retry.max_retry_after_s)
+                )
+            retry = error is not None and self.retry.should_retry(error, attempt)
+            cost = self._cost(ctx, output, error, clock)
+            costs.append(cost)
+            record = self._record(
+                ctx, call_id, attempt, not retry, clock, body, count, output, images, error, cost
+            )
+            records.append(record)
+            if ctx.log is not None:
+                await ctx.log.append_async(record)
+            if not retry:
+                return _CallResult(
+                    images, output if error is None else None, clock.timings(), records, costs, error
+                )
+            await asyncio.sleep(self.retry.delay_s(attempt - 1, error.retry_after_s))
+
+    @staticmethod
+    def _heavy(output: CallOutput, resolved: ResolvedRequest) -> bool:
+        """Whether storing this call's images is worth a worker thread (conversion, or megabytes to hash)."""
+        if "output_format" in resolved.emulate or "output_compression" in resolved.emulate:
+            return True
+        return sum(len(i.data) for i in output.images) > INLINE_STORE_BYTES
+
+    def _materialize(self, output: CallOutput, resolved: ResolvedRequest) -> list[StoredImage]:
+        """Convert (when emulated) and store the images of one call."""
+        fmt = resolved.emulate.get("output_format")
+        compression = resolved.emulate.get("output_compression")
+        stored = []
+        for raw in output.images:
+            data = raw.data
+            if fmt is not None or compression is not None:
+                data = convert_image(data, fmt or sniff_image(data)[0], compression)
+            stored.append(self.store.put(data))
+        return stored
+
+    def _cost(
+        self, ctx: _Request, output: CallOutput | None, error: ProviderError | None, clock: AttemptClock
+    ) -> Cost:
+        """The bill of one attempt: from the response, or what an error implies (API.md §1.11, §2.5)."""
+        if error is not None:
+            if getattr(error, "may_be_billed", False):
+                return _unknown_cost(
+                    f"{error.error_class} after the request reached the provider: it may have been billed"
+                )
+            return _not_billed(f"{error.error_class}: nothing delivered")
+        resolved = ctx.resolved
+        req = resolved.request
+        fal = ctx.provider.adapter == "fal"
+        try:
+            return cost_from_response(
+                output.body,
+                model=resolved.model.id,
+                provider=ctx.provider.id,
+                requested_quality=resolved.quality,
+                requested_size=resolved.size,
+                prompt_tokens=count_prompt_tokens(req.prompt) if fal else None,
+                input_images=[(i.width, i.height) for i in req.input_images],
+                on=clock.started_at,
+                catalog=self.catalog,
+            )
+        except PricingError as exc:
+            return _unknown_cost(str(exc))
+
+    def _record(
+        self,
+        ctx: _Request,
+        call_id: str,
+        attempt: int,
+        final: bool,
+        clock: AttemptClock,
+        body: Mapping[str, Any],
+        count: int,
+        output: CallOutput | None,
+        images: list[StoredImage],
+        error: ProviderError | None,
+        cost: Cost,
+    ) -> dict[str, Any]:
+        """One canonical log record (imgkit.runs.schema) for one attempt."""
+        resolved, t = ctx.resolved, clock.timings()
+        echo = output.body if output is not None else {}
+        size = echo.get("size") if _size_of(echo.get("size")) else None
+        if size is None and images:
+            size = f"{images[0].width}x{images[0].height}"
+        size = size or resolved.size
+        wh = _size_of(size) or (resolved.width, resolved.height)
+        quality = echo.get("quality") if echo.get("quality") not in (None, "auto") else resolved.quality
+        sent = dict(body)
+        if ctx.inputs:
+            sent["image[]" if ctx.provider.adapter == "openai" else "image_urls"] = [
+                f.name for f in ctx.inputs
+            ]
+        if ctx.mask is not None:
+            sent["mask"] = ctx.mask.name
+        estimate = self._estimate(ctx, count)
+        simulated = getattr(error, "simulated", False) or ctx.base_url in self._simulated_bases
+        record: dict[str, Any] = {
+            "run_id": ctx.run_id,
+            "item_id": call_id,
+            **ctx.labels,
+            "attempt": attempt,
+            "final": final,
+            "started_at": t.started_at,
+            "first_byte_at": t.first_byte_at,
+            "first_partial_at": t.first_partial_at,
+            "ended_at": t.ended_at,
+            "latency_ms": t.latency_ms,
+            "ttfb_ms": t.ttfb_ms,
+            "first_partial_ms": t.first_partial_ms,
+            "outcome": OUTCOME_OK if error is None else error.error_class,
+            "http_status": output.status
+            if output is not None
+            else error.status
+            if error is not None
+            else None,
+            "provider": ctx.provider.id,
+            "model": resolved.model.id,
+            "provider_model_id": resolved.endpoint,
+            "mode": resolved.mode,
+            "quality": quality,
+            "size": size,
+            "width": wh[0],
+            "height": wh[1],
+            "n": count,
+            "streamed": bool(body.get("stream")),
+            "partial_images": int(resolved.request.partial_images or 0),
+            "requested_params": ctx.requested_json,
+            "resolved_params": sent,
+            "request_id": (output.request_id if output is not None else None)
+            or (error.request_id if error else None),
+            **_token_columns(output.usage if output is not None else None),
+            "estimated_cost_usd": estimate.total_usd if estimate is not None else None,
+            "actual_cost_usd": cost.total_usd,
+            "cost_method": cost.method,
+            "images_count": len(images),
+            "images": [i.as_dict() for i in images],
+            "error_message": scrub(str(error)) if error is not None else None,
+            "retry_after_s": error.retry_after_s if error is not None else None,
+            "provenance": (Provenance.SIMULATED if simulated else Provenance.MEASURED).value,
+        }
+        return record
+
+    def _combine(self, ctx: _Request, results: list[_CallResult]) -> ImageResult:
+        images = tuple(i for r in results for i in r.images)
+        outputs = [r.output for r in results if r.output is not None]
+        first = outputs[0].body if outputs else {}
+        usage: dict[str, int] = {}
+        for out in outputs:
+            for k, v in (out.usage or {}).items():
+                if isinstance(v, int) and not isinstance(v, bool):
+                    usage[k] = usage.get(k, 0) + v
+        times = [r.timings for r in results]
+
+        def earliest(values: list[Any]) -> Any:
+            present = [v for v in values if v is not None]
+            return min(present) if present else None
+
+        timings = Timings(
+            min(t.started_at for t in times),
+            earliest([t.first_byte_at for t in times]),
+            earliest([t.first_partial_at for t in times]),
+            max(t.ended_at for t in times),
+        )
+        fmt = ctx.resolved.emulate.get("output_format") or first.get("output_format")
+        if fmt is None and images:
+            fmt = images[0].format
+        request_ids = tuple(o.request_id for o in outputs if o.request_id)
+        errors = [r.error for r in results if r.error is not None]
+        size = first.get("size") if _size_of(first.get("size")) else None
+        if size is None and images:
+            size = f"{images[0].width}x{images[0].height}"
+        if len(results) == 1:
+            estimated = self._estimate(ctx, ctx.resolved.n)
+        else:
+            try:
+                estimated = quote_resolved(ctx.resolved, catalog=self.catalog)
+            except ImgkitError:
+                estimated = None
+        return ImageResult(
+            resolved=ctx.resolved,
+            run_id=ctx.run_id,
+            item_id=ctx.item_id,
+            images=images,
+            timings=timings,
+            usage=usage or None,
+            quality=first.get("quality") or ctx.resolved.quality,
+            size=size or ctx.resolved.size,
+            output_format=fmt,
+            background=first.get("background"),
+            request_id=request_ids[0] if request_ids else None,
+            request_ids=request_ids,
+            cost=sum_costs([c for r in results for c in r.costs]),
+            estimated_cost=estimated,
+            attempts=tuple(rec for r in results for rec in r.records),
+            partial_images=sum(o.partial_images for o in outputs),
+            error=errors[0] if errors else None,
+            notes=ctx.resolved.notes,
+        )

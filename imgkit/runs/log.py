@@ -1,0 +1,386 @@
+"""The request log store: an append-only JSON Lines journal, one record per attempt (:mod:`imgkit.runs.schema`).
+
+**Durability.** :meth:`RequestLog.append` (and :meth:`RequestLog.append_async`) return only after the line
+is written, flushed and ``fsync``'d; the client logs an attempt before it starts the next one, so a process
+killed at any moment leaves every completed (paid) attempt on disk. Lines from concurrent threads and
+asyncio tasks are committed in groups by one writer thread (one ``fsync`` per group, not per line), each
+line written whole. A torn last line left by a kill is skipped by the reader and cut off before the next
+append. One process writes a journal at a time (an advisory ``flock``).
+
+**Validation.** Only canonical columns are accepted, each with its type; money is exact (``Decimal``, written
+as a decimal string); times are timezone-aware (written as UTC ISO 8601). Every string goes through
+:func:`imgkit.keys.scrub`: no key, auth header, signed-URL query string or inline image reaches the file.
+
+**Reading.** :meth:`scan` is a lazy frame in the canonical dtypes; :meth:`finished_items` is what a resumed run
+skips; :meth:`to_parquet` writes the analysis format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import math
+import os
+import queue
+import threading
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from imgkit.errors import ImgkitError, InvalidParameterError, UnknownNameError
+from imgkit.keys import scrub
+from imgkit.runs.schema import LOG_SCHEMA, MONEY, MONEY_PRECISION, MONEY_SCALE, OUTCOME_OK, TS
+
+__all__ = ["JOURNAL_NAME", "OUTCOMES", "RequestLog", "call_item_id", "encode_record", "parent_item_id"]
+
+JOURNAL_NAME = "log.jsonl"
+#: "ok" and the error classes of :mod:`imgkit.errors` (``ProviderError.error_class``)
+OUTCOMES = frozenset(
+    {
+        OUTCOME_OK,
+        "rate_limit",
+        "timeout",
+        "unavailable",
+        "content_policy",
+        "bad_request",
+        "authentication",
+        "malformed_response",
+        "cancelled",
+        "provider_error",
+    }
+)
+REQUIRED = ("run_id", "item_id", "attempt", "outcome")
+_JSON_COLUMNS = ("requested_params", "resolved_params", "images")
+_CALL_SUFFIX = "#call"
+
+
+def call_item_id(item_id: str, index: int, calls: int) -> str:
+    """The item id of one provider call when a request is split into ``calls`` calls (``n`` emulation)."""
+    return item_id if calls == 1 else f"{item_id}{_CALL_SUFFIX}{index + 1}of{calls}"
+
+
+def parent_item_id(item_id: str) -> str:
+    """The request's item id from one of its call ids (itself when it is not a call id)."""
+    head, sep, tail = item_id.rpartition(_CALL_SUFFIX)
+    k, of_, n = tail.partition("of")
+    return head if sep and of_ and k.isdigit() and n.isdigit() else item_id
+
+
+# --- encoding -----------------------------------------------------------------------------------------------
+
+
+def _bad(name: str, value: Any, allowed: str) -> InvalidParameterError:
+    shown = value if isinstance(value, (int, float, bool)) or value is None else type(value).__name__
+    return InvalidParameterError(f"record.{name}", shown, allowed)
+
+
+def _text(name: str, value: Any) -> str:
+    if name in _JSON_COLUMNS and not isinstance(value, str):
+        value = json.dumps(value, default=_json_default, separators=(",", ":"), ensure_ascii=False)
+    if not isinstance(value, str):
+        raise _bad(name, value, "a string")
+    return scrub(value)
+
+
+def _int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(name, value, "an integer")
+    return value
+
+
+def _float(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _bad(name, value, "a finite number")
+    return float(value)
+
+
+def _bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _bad(name, value, "true or false")
+    return value
+
+
+def _time(name: str, value: Any) -> str:
+    if not isinstance(value, dt.datetime) or value.tzinfo is None:
+        raise _bad(name, value, "a timezone-aware datetime")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_MONEY_MAX = Decimal(10) ** (MONEY_PRECISION - MONEY_SCALE)
+
+
+def _money(name: str, value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int, str)):
+        raise _bad(name, value, "an exact amount (Decimal, int or decimal string), never a float")
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise _bad(name, value, "a decimal amount") from None
+    if not amount.is_finite() or abs(amount) >= _MONEY_MAX or amount.as_tuple().exponent < -MONEY_SCALE:
+        raise InvalidParameterError(
+            f"record.{name}", str(amount), f"a finite amount with at most {MONEY_SCALE} decimal places"
+        )
+    return str(amount)
+
+
+def _encoder(dtype: Any):
+    if dtype == MONEY:
+        return _money
+    if dtype == TS:
+        return _time
+    if dtype in (pl.Int32, pl.Int64):
+        return _int
+    if dtype == pl.Float64:
+        return _float
+    if dtype == pl.Boolean:
+        return _bool
+    return _text
+
+
+_ENCODERS = {name: _encoder(dtype) for name, dtype in LOG_SCHEMA.items()}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "as_dict"):
+        return value.as_dict()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def encode_record(record: Mapping[str, Any]) -> bytes:
+    """One journal line (with its newline) for ``record``; refuses unknown columns and wrong types."""
+    unknown = [k for k in record if k not in _ENCODERS]
+    if unknown:
+        raise UnknownNameError("record column", unknown[0], list(LOG_SCHEMA))
+    for name in REQUIRED:
+        if record.get(name) is None:
+            raise InvalidParameterError(f"record.{name}", None, "a value (required)")
+    if record["outcome"] not in OUTCOMES:
+        raise InvalidParameterError("record.outcome", record["outcome"], sorted(OUTCOMES))
+    out = {}
+    for name, encode in _ENCODERS.items():
+        value = record.get(name)
+        out[name] = None if value is None else encode(name, value)
+    return (json.dumps(out, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+
+
+# --- the journal ------------------------------------------------------------------------------------------------
+
+
+class _Waiter:
+    """Signals one appender when its line is durable (a thread, or an asyncio future on its loop)."""
+
+    __slots__ = ("error", "event", "future", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.loop = loop
+        self.future: asyncio.Future | None = loop.create_future() if loop else None
+        self.event = None if loop else threading.Event()
+        self.error: BaseException | None = None
+
+    def done(self, error: BaseException | None) -> None:
+        self.error = error
+        if self.loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                self.loop.call_soon_threadsafe(self._resolve)
+        else:
+            self.event.set()
+
+    def _resolve(self) -> None:
+        if self.future is not None and not self.future.done():
+            self.future.set_result(None)
+
+
+_STOP = object()
+
+
+class RequestLog:
+    """The append-only journal at ``path`` (a ``.jsonl`` file, or a directory holding ``log.jsonl``)."""
+
+    def __init__(self, path: str | Path, *, fsync: bool = True) -> None:
+        path = Path(path)
+        self.path = path / JOURNAL_NAME if path.is_dir() or not path.suffix else path
+        self.fsync = fsync
+        self._fd: int | None = None
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._open_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"RequestLog({str(self.path)!r})"
+
+    # writing
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Write one attempt record and return once it is on disk (thread-safe)."""
+        line = encode_record(record)
+        self._ensure_open()
+        waiter = _Waiter()
+        self._queue.put((line, waiter))
+        waiter.event.wait()
+        if waiter.error is not None:
+            raise waiter.error
+
+    async def append_async(self, record: Mapping[str, Any]) -> None:
+        """:meth:`append` for asyncio code: the event loop keeps running while the line is committed."""
+        line = encode_record(record)
+        self._ensure_open()
+        waiter = _Waiter(asyncio.get_running_loop())
+        self._queue.put((line, waiter))
+        await waiter.future
+        if waiter.error is not None:
+            raise waiter.error
+
+    def _ensure_open(self) -> None:
+        if self._fd is not None:
+            return
+        with self._open_lock:
+            if self._fd is not None:
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            created = not self.path.exists()
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise ImgkitError(f"request log {self.path} is being written by another process") from None
+            try:
+                _cut_torn_tail(fd)
+                if created and self.fsync:
+                    _fsync_dir(self.path.parent)
+            except BaseException:
+                os.close(fd)
+                raise
+            self._fd = fd
+            self._writer = threading.Thread(target=self._write_loop, name="imgkit-request-log", daemon=True)
+            self._writer.start()
+
+    def _write_loop(self) -> None:
+        stop = False
+        while not stop:
+            batch = [self._queue.get()]
+            with contextlib.suppress(queue.Empty):
+                while len(batch) < 4096:
+                    batch.append(self._queue.get_nowait())
+            stop = any(item is _STOP for item in batch)
+            entries = [item for item in batch if item is not _STOP]
+            if not entries:
+                continue
+            error: BaseException | None = None
+            try:
+                data = memoryview(b"".join(line for line, _ in entries))
+                while data:
+                    data = data[os.write(self._fd, data) :]
+                if self.fsync:
+                    os.fsync(self._fd)
+            except OSError as exc:
+                error = ImgkitError(f"request log {self.path}: write failed: {exc.strerror}")
+            for _, waiter in entries:
+                waiter.done(error)
+
+    def close(self) -> None:
+        """Finish pending writes and release the file (appending again reopens it)."""
+        with self._open_lock:
+            if self._fd is None:
+                return
+            self._queue.put(_STOP)
+            if self._writer is not None:
+                self._writer.join()
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd, self._writer = None, None
+
+    def __enter__(self) -> RequestLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # reading
+
+    def scan(self) -> pl.LazyFrame:
+        """The journal as a lazy frame in the canonical dtypes (a torn last line is skipped)."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return pl.LazyFrame(schema=LOG_SCHEMA)
+        from imgkit.analysis.performance import scan_log  # the one reader of canonical logs
+
+        return scan_log(self.path)
+
+    def finished_items(self) -> set[str]:
+        """Item ids whose last final attempt succeeded; a request split into calls needs every call done.
+
+        A resumed run skips these and so never pays twice for a finished item.
+        """
+        finals = (
+            self.scan()
+            .with_row_index("_line")
+            .filter(pl.col("final"))
+            .group_by("item_id")
+            .agg(pl.col("outcome").sort_by("_line").last())
+            .collect()
+        )
+        calls: dict[str, dict[str, bool]] = {}
+        expected: dict[str, int] = {}
+        for item_id, outcome in finals.iter_rows():
+            parent = parent_item_id(item_id)
+            calls.setdefault(parent, {})[item_id] = outcome == OUTCOME_OK
+            tail = item_id[len(parent) :]
+            expected[parent] = int(tail.rpartition("of")[2]) if tail else 1
+        return {p for p, done in calls.items() if len(done) == expected[p] and all(done.values())}
+
+    def to_parquet(self, out_dir: str | Path, partition_by: Sequence[str] = ("provider", "date")) -> Path:
+        """Write the log as hive-partitioned Parquet (readable by :func:`imgkit.analysis.performance.scan_log`,
+        Spark and DuckDB); returns ``out_dir``."""
+        from imgkit.analysis.performance import export_parquet
+
+        return export_parquet(self.scan(), out_dir, partition_by)
+
+
+def _cut_torn_tail(fd: int) -> None:
+    """Cut a last line left unfinished by a killed writer (it was never acknowledged); keep complete JSON."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return
+    if os.pread(fd, 1, size - 1) == b"\n":
+        return
+    start, block = size, 65_536
+    while start > 0:
+        lo = max(0, start - block)
+        chunk = os.pread(fd, start - lo, lo)
+        cut = chunk.rfind(b"\n")
+        if cut >= 0:
+            start = lo + cut + 1
+            break
+        start = lo
+    tail = os.pread(fd, size - start, start)
+    try:
+        json.loads(tail)
+    except ValueError:
+        os.ftruncate(fd, start)
+    else:
+        os.write(fd, b"\n")
+    os.fsync(fd)
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
