@@ -66,8 +66,13 @@ def _read_final_attempts(run_dir: Path) -> pl.DataFrame:
     log = run_dir / "log.jsonl"
     if not log.is_file():
         raise InvalidParameterError("run_dir", str(run_dir), "a run directory holding log.jsonl")
-    lf = scan_log(log)
-    return lf.filter(pl.col("final")).collect()
+    # the latest final attempt of each item: a resumed run's later success replaces an earlier failure
+    return (
+        scan_log(log)
+        .filter(pl.col("final"))
+        .unique(subset="item_id", keep="last", maintain_order=True)
+        .collect()
+    )
 
 
 def _spec_order(run_dir: Path) -> dict[str, list[str]]:
@@ -140,6 +145,19 @@ def grid_cells(frame: pl.DataFrame, rows: Sequence[str], cols: Sequence[str], or
         for img in json.loads(rec.get("images") or "[]"):
             cell["images"].append(img)
     return {"rows": row_keys, "cols": col_keys, "cells": cells}
+
+
+def _image_path(image: dict[str, Any], run_dir: Path) -> Path:
+    """Where a logged image is: its path (relative ones from the run directory), else, for a moved run
+    directory, the content-addressed file under ``run_dir/images``."""
+    path = Path(image["path"])
+    path = path if path.is_absolute() else run_dir / path
+    if not path.is_file() and image.get("sha256"):
+        sha = image["sha256"]
+        moved = run_dir / "images" / sha[:2] / f"{sha[2:]}{path.suffix}"
+        if moved.is_file():
+            return moved
+    return path
 
 
 def _caption(cell: dict[str, Any]) -> tuple[str, bool]:
@@ -222,9 +240,7 @@ def make_grid(
                 continue
             text, is_failed = _caption(c)
             failed += is_failed
-            img_path = Path(c["images"][0]["path"]) if c["images"] else None
-            if img_path is not None and not img_path.is_absolute():
-                img_path = run_dir / img_path
+            img_path = _image_path(c["images"][0], run_dir) if c["images"] else None
             if img_path is not None and img_path.is_file():
                 with Image.open(img_path) as im:
                     thumb = im.convert("RGB")
@@ -262,9 +278,7 @@ def _write_html(path: Path, run_dir: Path, row_axes, col_axes, layout) -> Path:
                 continue
             text, is_failed = _caption(c)
             if c["images"]:
-                p = Path(c["images"][0]["path"])
-                p = p if p.is_absolute() else run_dir / p
-                rel = os.path.relpath(p, path.parent)
+                rel = os.path.relpath(_image_path(c["images"][0], run_dir), path.parent)
                 img = f'<a href="{esc(rel)}"><img src="{esc(rel)}" loading=lazy></a>'
             else:
                 img = "<div class=failed>failed</div>"

@@ -18,6 +18,14 @@ A spec is YAML::
     simulate: true                 # offline: every provider is served by the local simulated provider
     output_dir: runs/tier-comparison
 
+``simulate`` is ``true``/``false`` or a mapping of simulator settings::
+
+    simulate:
+      time_scale: 0.01             # multiply the published latencies (default 0.01: a 17 s image takes 0.17 s)
+      failures: false              # fail requests at the profiles' published success rates (default false)
+      fault_rate: 0.05             # probability of an injected fault per request (default 0)
+      url: http://127.0.0.1:8800   # use a simulator already serving (``imgkit simulate serve``) instead
+
 Errors name the file and the key path (:class:`~imgkit.errors.SpecError`).
 """
 
@@ -27,6 +35,7 @@ import csv
 import hashlib
 import itertools
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -38,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from imgkit.catalog import _key_path, load_yaml
 from imgkit.errors import CatalogError, SpecError
 
-__all__ = ["ExperimentSpec", "Prompt", "Target", "WorkItem", "load_spec", "parse_spec"]
+__all__ = ["ExperimentSpec", "Prompt", "SimulatorSettings", "Target", "WorkItem", "load_spec", "parse_spec"]
 
 _MATRIX_KEYS = ("model", "provider", "quality", "size", "aspect_ratio", "resolution", "n", "mode")
 
@@ -91,6 +100,13 @@ class RetrySpec(_Strict):
     max_attempts: int = Field(default=4, ge=1, le=20)
 
 
+class SimulateSpec(_Strict):
+    time_scale: float = Field(default=0.01, ge=0)
+    failures: bool = False
+    fault_rate: float = Field(default=0.0, ge=0, le=1)
+    url: str | None = Field(default=None, pattern=r"^https?://")
+
+
 class SpecModel(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str | None = None
@@ -102,7 +118,7 @@ class SpecModel(_Strict):
     rate_limits: RateLimitSpec = RateLimitSpec()
     retries: RetrySpec = RetrySpec()
     budget_usd: Decimal | None = Field(default=None, ge=0)
-    simulate: bool = False
+    simulate: bool | SimulateSpec = False
     output_dir: str | None = None
     seed: int = 0
 
@@ -161,6 +177,16 @@ class WorkItem:
     order: int
 
 
+@dataclass(frozen=True)
+class SimulatorSettings:
+    """How an offline run is served: an in-process simulator, or one already listening at ``url``."""
+
+    time_scale: float = 0.01
+    failures: bool = False
+    fault_rate: float = 0.0
+    url: str | None = None
+
+
 @dataclass
 class ExperimentSpec:
     """A validated spec with its prompts loaded and its targets expanded."""
@@ -180,6 +206,7 @@ class ExperimentSpec:
     output_dir: Path
     seed: int
     raw: dict[str, Any] = field(default_factory=dict)
+    simulator: SimulatorSettings = SimulatorSettings()
 
     def items(self) -> Iterator[WorkItem]:
         """Every work item in a deterministic order: target, then prompt, then repeat."""
@@ -217,8 +244,8 @@ def parse_spec(
     try:
         spec = SpecModel.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in ("Prompt", "PromptFile"))]
+        err = _most_specific_error(exc.errors())
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS)]
         msg = err["msg"].removeprefix("Value error, ")
         raise SpecError(fname, _key_path(loc), msg) from None
     base = path.parent if path else Path.cwd()
@@ -233,7 +260,7 @@ def parse_spec(
     out = (
         Path(output_dir)
         if output_dir
-        else (base / spec.output_dir if spec.output_dir else Path("runs") / spec.name)
+        else (Path(os.path.normpath(base / spec.output_dir)) if spec.output_dir else Path("runs") / spec.name)
     )
     return ExperimentSpec(
         path=path,
@@ -247,11 +274,28 @@ def parse_spec(
         images_per_minute=spec.rate_limits.images_per_minute,
         max_attempts=spec.retries.max_attempts,
         budget_usd=spec.budget_usd,
-        simulate=spec.simulate,
+        simulate=spec.simulate is not False,
         output_dir=out,
         seed=spec.seed,
         raw=data,
+        simulator=SimulatorSettings(**spec.simulate.model_dump())
+        if isinstance(spec.simulate, SimulateSpec)
+        else SimulatorSettings(),
     )
+
+
+#: names pydantic puts in error locations for the branches of a union
+_UNION_TAGS = ("Prompt", "PromptFile", "SimulateSpec", "bool")
+
+
+def _most_specific_error(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first error; inside a union, the branch error that got deepest (the branch the user meant)."""
+    first = errors[0]
+    tag_at = next((i for i, p in enumerate(first["loc"]) if isinstance(p, str) and p in _UNION_TAGS), None)
+    if tag_at is None:
+        return first
+    same_value = [e for e in errors if e["loc"][:tag_at] == first["loc"][:tag_at]]
+    return max(same_value, key=lambda e: len(e["loc"]))
 
 
 def _load_prompts(spec: SpecModel, base: Path, fname: str) -> list[Prompt]:

@@ -1,0 +1,872 @@
+"""The experiment runner: every item of a spec sent once, within a budget, safe to interrupt and to resume.
+
+``run_experiment(spec)`` plans the run (:func:`imgkit.runs.plan.plan_run`: every target resolved, every item
+quoted, nothing sent), then sends the items with ``spec.concurrency`` requests in flight through one
+:class:`~imgkit.providers.ImageClient` (its per-provider rate limits, with the spec's overrides, and its
+retries). The run directory ``spec.output_dir`` is a self-contained record::
+
+    log.jsonl      every attempt (imgkit.runs.schema), with the run columns filled
+    images/        the images, content-addressed (images/ab/cdef….png)
+    inputs/        copies of the spec's input images
+    spec.yaml      the spec as run: prompts inline, the resolved parameters and quotes, run id, sessions
+    summary.json   the last session's summary (RunSummary.as_dict)
+
+Money
+    Each item's quote (the high end of a range when size or quality is ``auto``) is reserved in a
+    :class:`~imgkit.runs.budget.Budget` before the item is sent and settled with its actual cost after, so
+    concurrent requests can never jointly pass the cap. The first item that would not fit stops the
+    scheduling; the items left are reported as skipped for budget. An attempt whose bill is unknown (a read
+    timeout, a response lost, a cancelled request) counts its quote as spent. A run directory that already
+    holds a log is refused unless ``resume=True`` (no paying twice by accident); on resume the money already
+    spent (from the log) counts against the budget.
+
+Resume
+    Items whose last final attempt is ok are skipped, never paid twice; items that ended with a retryable
+    error class (:data:`RETRIED_ON_RESUME`) are sent again; content_policy, bad_request, authentication (and
+    unclassified provider errors) are not, and are reported. Attempt numbers count within a session; the
+    log's line order is time order.
+
+Interrupting
+    Ctrl-C (SIGINT) stops the scheduling and lets the requests in flight finish for ``grace_s`` seconds;
+    then (or at a second Ctrl-C) they are cancelled and logged with outcome ``cancelled``, and the run ends
+    with its summary (``RunSummary.interrupted``). A later ``resume`` sends the cancelled items again.
+
+Offline
+    ``simulate: true`` starts the simulated provider in-process (or uses one at ``simulate.url``) and points
+    every provider at it with a placeholder key; records are labelled ``simulated``. Otherwise the real
+    providers are called with keys from the environment or the keys file (:mod:`imgkit.keys`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import math
+import os
+import secrets
+import shutil
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+import polars as pl
+import yaml
+
+from imgkit.catalog import Catalog, load_catalog
+from imgkit.errors import BudgetExceededError, ImgkitError, SpecError
+from imgkit.runs.budget import Budget, Reservation
+from imgkit.runs.log import JOURNAL_NAME, RequestLog, call_item_id, parent_item_id
+from imgkit.runs.plan import RunPlan, plan_run
+from imgkit.runs.schema import OUTCOME_OK
+from imgkit.runs.spec import ExperimentSpec, WorkItem
+
+__all__ = [
+    "DEFAULT_GRACE_S",
+    "RETRIED_ON_RESUME",
+    "RunDirectoryError",
+    "RunSummary",
+    "run_experiment",
+    "run_experiment_async",
+]
+
+#: error classes whose items a resumed run sends again (the others need a change of spec or key)
+RETRIED_ON_RESUME = frozenset({"rate_limit", "timeout", "unavailable", "malformed_response", "cancelled"})
+#: seconds the requests in flight may take to finish after Ctrl-C before they are cancelled
+DEFAULT_GRACE_S = 10.0
+#: the placeholder key every provider gets when the run is simulated (the simulator accepts any key)
+SIMULATED_KEY = "imgkit-simulated-placeholder"
+SPEC_AS_RUN = "spec.yaml"
+SUMMARY = "summary.json"
+
+
+class RunDirectoryError(ImgkitError):
+    """The run directory cannot be used as asked (a log already there without ``resume``...)."""
+
+
+# --- money per attempt ----------------------------------------------------------------------------------
+
+
+def plain_usd(amount: Decimal) -> Decimal:
+    """``amount`` without trailing zeros (log amounts carry 10 decimal places), never in exponent form."""
+    return amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount.normalize()
+
+
+def attempt_spend_usd(actual: Any, estimated: Any, cost_method: str | None) -> Decimal:
+    """What one logged attempt counts against the budget: its bill, else (bill unknown) its quote.
+
+    An attempt that was not billed (``cost_method`` ``not_billed``) counts 0; an unknown bill without a
+    quote counts 0 too (and is reported as unknown cost).
+    """
+    if actual is not None:
+        return Decimal(actual)
+    if cost_method == "not_billed" or estimated is None:
+        return Decimal(0)
+    return Decimal(estimated)
+
+
+# --- what the log already says (resume) ----------------------------------------------------------------------
+
+
+@dataclass
+class _Prior:
+    """What earlier sessions left in the log."""
+
+    finished: set[str] = field(default_factory=set)  # items done: skipped
+    not_retried: dict[str, str] = field(default_factory=dict)  # item -> its non-retryable outcome
+    spent_usd: Decimal = Decimal(0)
+    unknown_cost_attempts: int = 0
+    attempts: int = 0
+
+
+def _read_prior(log: RequestLog) -> _Prior:
+    prior = _Prior()
+    if not log.path.exists() or log.path.stat().st_size == 0:
+        return prior
+    frame = log.scan().select(
+        "item_id", "final", "outcome", "actual_cost_usd", "estimated_cost_usd", "cost_method"
+    )
+    frame = frame.with_row_index("_line").collect()
+    prior.attempts = frame.height
+    for actual, estimated, method in frame.select(
+        "actual_cost_usd", "estimated_cost_usd", "cost_method"
+    ).iter_rows():
+        prior.spent_usd += attempt_spend_usd(actual, estimated, method)
+        prior.unknown_cost_attempts += actual is None and method != "not_billed"
+    prior.finished = log.finished_items()
+    last = (
+        frame.filter(pl.col("final"))
+        .group_by("item_id")
+        .agg(pl.col("outcome").sort_by("_line").last())
+        .filter(pl.col("outcome") != OUTCOME_OK)
+    )
+    for call_id, outcome in last.iter_rows():
+        item = parent_item_id(call_id)
+        if item not in prior.finished and outcome not in RETRIED_ON_RESUME:
+            prior.not_retried[item] = outcome
+    return prior
+
+
+# --- the journal of this run ---------------------------------------------------------------------------------
+
+
+class _RunJournal(RequestLog):
+    """The run's request log; also counts, per call in flight, the attempts logged (for cancelled records)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.logged: dict[str, int] = {}  # call id -> attempts logged this session (popped when done)
+        self.final: set[str] = set()
+
+    async def append_async(self, record: Mapping[str, Any]) -> None:
+        await super().append_async(record)
+        call_id = record["item_id"]
+        self.logged[call_id] = self.logged.get(call_id, 0) + 1
+        if record.get("final"):
+            self.final.add(call_id)
+
+    def forget(self, call_ids: list[str]) -> None:
+        for call_id in call_ids:
+            self.logged.pop(call_id, None)
+            self.final.discard(call_id)
+
+
+# --- the summary --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunSummary:
+    """What a run (one session of it) did, and the per-target table over the whole run directory's log."""
+
+    name: str
+    run_id: str | None
+    run_dir: Path
+    simulated: bool
+    dry_run: bool
+    items: int  # items in the spec
+    sent: int = 0  # items sent this session
+    ok: int = 0  # items that ended ok this session
+    failed: int = 0  # items that ended with an error this session (cancelled excluded)
+    cancelled: int = 0
+    skipped_finished: int = 0  # already done in an earlier session
+    skipped_not_retried: int = 0  # ended earlier with an error a resume does not retry
+    skipped_budget: int = 0
+    interrupted: bool = False
+    budget_usd: Decimal | None = None
+    spent_usd: Decimal = Decimal(0)  # this session (bills, and quotes for unknown bills)
+    spent_before_usd: Decimal = Decimal(0)  # earlier sessions, same rule
+    unknown_cost_attempts: int = 0  # attempts (all sessions) whose bill is unknown: their quote counted
+    planned_total_usd: Decimal | None = None
+    failures: dict[str, int] = field(default_factory=dict)  # outcome -> items, this session
+    not_retried: dict[str, int] = field(default_factory=dict)  # outcome -> items skipped on resume
+    targets: list[dict[str, Any]] = field(default_factory=list)
+    wall_s: float = 0.0
+    plan: dict[str, Any] | None = None  # the dry run's plan (RunPlan.as_dict)
+
+    @property
+    def spent_total_usd(self) -> Decimal:
+        return self.spent_before_usd + self.spent_usd
+
+    @property
+    def complete(self) -> bool:
+        """Every item of the spec has finished ok (in this session or before)."""
+        return not self.dry_run and self.ok + self.skipped_finished == self.items
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["run_dir"] = str(self.run_dir)
+        out["spent_total_usd"] = self.spent_total_usd
+        out["complete"] = self.complete
+        return out
+
+    def counts_line(self) -> str:
+        """One line: what this session sent and how it ended, and the spend."""
+        budget = f" of {_usd(self.budget_usd)} budget" if self.budget_usd is not None else ""
+        before = f" (+{_usd(self.spent_before_usd)} in earlier sessions)" if self.spent_before_usd else ""
+        return (
+            f"{self.name}: {self.ok}/{self.sent} sent ok, {self.failed} failed, {self.cancelled} cancelled; "
+            f"spent {_usd(self.spent_usd)}{before}{budget}; {self.wall_s:.1f} s"
+            + (" [simulated]" if self.simulated else "")
+        )
+
+
+def _usd(value: Decimal | None) -> str:
+    return "unknown" if value is None else f"${value:f}"
+
+
+# --- progress -------------------------------------------------------------------------------------------------
+
+
+class _Progress:
+    """Done, failed, spend and ETA on stderr: one updating line on a TTY, a line every ``every_s`` otherwise."""
+
+    def __init__(
+        self, total: int, budget: Budget, spent_before: Decimal, stream: TextIO | None, every_s: float
+    ):
+        self.total, self.budget, self.spent_before = total, budget, spent_before
+        self.stream = stream
+        self.tty = bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
+        self.every_s = 0.2 if self.tty else every_s
+        self.done = self.failed = 0
+        self.t0 = time.monotonic()
+        self._last = 0.0
+        self._width = 0
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.t0
+        spent = plain_usd(self.budget.spent_usd - self.spent_before)
+        cap = f" of ${self.budget.limit_usd:f}" if self.budget.limit_usd is not None else ""
+        eta = ""
+        if 0 < self.done < self.total:
+            eta = f", ETA {_duration(elapsed / self.done * (self.total - self.done))}"
+        return (
+            f"{self.done}/{self.total} done, {self.failed} failed, spent ${spent:f}{cap}, "
+            f"{_duration(elapsed)}{eta}"
+        )
+
+    def item_done(self, ok: bool) -> None:
+        self.done += 1
+        self.failed += not ok
+        self.tick()
+
+    def tick(self, force: bool = False) -> None:
+        if self.stream is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < self.every_s:
+            return
+        self._last = now
+        text = self.line()
+        if self.tty:
+            pad = max(0, self._width - len(text))
+            self._width = len(text)
+            self.stream.write("\r" + text + " " * pad)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def say(self, message: str) -> None:
+        if self.stream is None:
+            return
+        if self.tty and self._width:
+            self.stream.write("\n")
+            self._width = 0
+        self.stream.write(message + "\n")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        self.tick(force=True)
+        if self.tty and self.stream is not None:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._width = 0
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, s = divmod(int(seconds), 60)
+    return f"{minutes} min {s:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+# --- the run directory ----------------------------------------------------------------------------------------
+
+
+def _jsonable(obj: Any) -> Any:
+    return json.loads(json.dumps(obj, default=lambda v: format(v, "f") if isinstance(v, Decimal) else str(v)))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _previous_run(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / SPEC_AS_RUN
+    if not path.is_file():
+        return {}
+    with contextlib.suppress(yaml.YAMLError, OSError):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return data.get("run") or {} if isinstance(data, dict) else {}
+    return {}
+
+
+def _write_spec_as_run(plan: RunPlan, run_dir: Path, run: dict[str, Any], budget_usd: Decimal | None) -> None:
+    """``spec.yaml``: a runnable copy of the spec (prompts inline, inputs copied) plus what was resolved."""
+    spec = plan.spec
+    raw = dict(spec.raw)
+    raw["prompts"] = [p.model_dump(exclude_none=True) for p in spec.prompts]
+    if spec.input_images:
+        inputs = run_dir / "inputs"
+        inputs.mkdir(exist_ok=True)
+        raw["input_images"] = {}
+        for name, src in spec.input_images.items():
+            dest = inputs / f"{name}{src.suffix}"
+            if not dest.exists():
+                shutil.copyfile(src, dest)
+            raw["input_images"][name] = f"inputs/{dest.name}"
+    if budget_usd is not None:
+        raw["budget_usd"] = format(budget_usd, "f")  # money stays a decimal string
+    raw["output_dir"] = "."
+    raw["run"] = _jsonable(
+        {**run, "plan": {"total_usd": plan.total_usd, "targets": [t.record() for t in plan.targets]}}
+    )
+    header = (
+        "# The spec as run by `imgkit run` (prompts inline, input images copied to inputs/), with the\n"
+        "# resolved parameters and quotes of every target under `run:`. `imgkit run THIS_FILE --resume`\n"
+        "# continues the run in this directory.\n"
+    )
+    text = yaml.dump(raw, Dumper=_SpecDumper, sort_keys=False, allow_unicode=True, width=110)
+    _write_atomically(run_dir / SPEC_AS_RUN, header + text)
+
+
+class _SpecDumper(yaml.SafeDumper):
+    """YAML for the spec as run: numbers the spec gave (exact decimals when loaded) stay numbers."""
+
+
+_SpecDumper.add_representer(
+    Decimal, lambda d, v: d.represent_scalar("tag:yaml.org,2002:float", format(v, "f"))
+)
+
+
+def _new_run_id(name: str) -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{name}-{stamp}-{secrets.token_hex(3)}"
+
+
+# --- providers: real or simulated -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _provider_setup(spec: ExperimentSpec, catalog: Catalog) -> Iterator[dict[str, Any]]:
+    """Client settings for the run: the simulator's URLs and placeholder keys when simulated."""
+    if not spec.simulate:
+        yield {}
+        return
+    settings = spec.simulator
+    server = None
+    if settings.url:
+        root = settings.url.rstrip("/")
+    else:
+        from imgkit.simulator import FaultPlan, SimulatorServer
+
+        server = SimulatorServer(
+            time_scale=settings.time_scale,
+            seed=spec.seed,
+            faults=FaultPlan(fault_rate=settings.fault_rate),
+            apply_success_rate=settings.failures,
+            catalog=catalog,
+            record_limit=64,
+        ).start()
+        root = server.url
+    urls = {"openai": f"{root}/v1", "gateway": f"{root}/lumenfall/v1", "fal": f"{root}/fal"}
+    base_urls, keys = {}, {}
+    for provider in _providers(catalog):
+        if provider.adapter == "fal":
+            base_urls[provider.id] = urls["fal"]
+        elif provider.id == "openai":
+            base_urls[provider.id] = urls["openai"]
+        else:  # every other OpenAI-compatible provider is a gateway to the simulator
+            base_urls[provider.id] = urls["gateway"]
+        keys[provider.id] = SIMULATED_KEY
+    try:
+        yield {"base_urls": base_urls, "keys": keys}
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _providers(catalog: Catalog) -> list[Any]:
+    ids = {p for m in catalog.models for p in catalog.providers_for(m)}
+    return [catalog.provider(pid) for pid in sorted(ids)]
+
+
+def _rate_limits(spec: ExperimentSpec, plan: RunPlan) -> dict[str, Any]:
+    """Per-provider pacing: the catalog's limits with the spec's overrides; none for the simulator."""
+    from imgkit.providers import RateLimit
+
+    limits = {}
+    for pt in plan.targets:
+        provider = pt.resolved.provider
+        base = RateLimit() if spec.simulate else RateLimit.from_provider(provider)
+        changes = {}
+        if spec.requests_per_minute is not None:
+            changes["requests_per_minute"] = spec.requests_per_minute
+        if spec.images_per_minute is not None:
+            changes["images_per_minute"] = spec.images_per_minute
+        limits[provider.id] = dataclasses.replace(base, **changes)
+    return limits
+
+
+# --- the run ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Session:
+    """Mutable state of one session of a run (shared by the workers; one event loop, no locks needed)."""
+
+    plan: RunPlan
+    budget: Budget
+    journal: _RunJournal
+    client: Any
+    catalog: Catalog
+    run_id: str
+    summary: RunSummary
+    progress: _Progress
+    pending: Iterator[WorkItem]
+    stopping: bool = False
+    budget_refused: bool = False
+    in_flight: dict[asyncio.Task, tuple[WorkItem, Any, float]] = field(default_factory=dict)
+    failures: Counter = field(default_factory=Counter)
+
+
+async def _worker(session: _Session) -> None:
+    while not session.stopping:
+        item = next(session.pending, None)
+        if item is None:
+            return
+        quote = session.plan.quote_for(item)
+        try:
+            reservation = session.budget.reserve(quote if quote is not None else Decimal(0))
+        except BudgetExceededError:
+            session.budget_refused = session.stopping = True
+            session.summary.skipped_budget += 1
+            return
+        await _run_item(session, item, reservation)
+
+
+async def _run_item(session: _Session, item: WorkItem, reservation: Reservation) -> None:
+    summary, journal = session.summary, session.journal
+    resolved = session.plan.resolve(item, session.catalog)
+    labels = {
+        "prompt_id": item.prompt.id,
+        "target": item.target.label,
+        "repeat": item.repeat,
+        "category": item.prompt.category,
+    }
+    calls = resolved.calls or (resolved.n,)
+    call_ids = [call_item_id(item.item_id, i, len(calls)) for i in range(len(calls))]
+    task = asyncio.current_task()
+    session.in_flight[task] = (item, resolved, time.time())
+    summary.sent += 1
+    try:
+        result = await session.client.generate(
+            resolved,
+            item_id=item.item_id,
+            run_id=session.run_id,
+            labels={k: v for k, v in labels.items() if v is not None},
+            log=journal,
+            raise_on_error=False,
+        )
+    except asyncio.CancelledError:
+        session.in_flight.pop(task, None)
+        await _log_cancelled(session, item, resolved, labels, call_ids, reservation)
+        summary.cancelled += 1
+        session.progress.item_done(False)
+        raise
+    except ImgkitError as exc:  # before anything was sent (a missing key...): nothing billed
+        session.in_flight.pop(task, None)
+        session.budget.release(reservation)
+        journal.forget(call_ids)
+        session.stopping = True
+        raise exc
+    session.in_flight.pop(task, None)
+    journal.forget(call_ids)
+    spend = sum(
+        (
+            attempt_spend_usd(r.get("actual_cost_usd"), r.get("estimated_cost_usd"), r.get("cost_method"))
+            for r in result.attempts
+        ),
+        Decimal(0),
+    )
+    session.budget.settle(reservation, spend)
+    summary.spent_usd += spend
+    if result.ok:
+        summary.ok += 1
+    else:
+        summary.failed += 1
+        session.failures[result.error.error_class] += 1
+    session.progress.item_done(result.ok)
+
+
+async def _log_cancelled(
+    session: _Session,
+    item: WorkItem,
+    resolved: Any,
+    labels: dict[str, Any],
+    call_ids: list[str],
+    reservation: Reservation,
+) -> None:
+    """Record the calls of a cancelled item that had not ended; its quote counts as spent (bill unknown)."""
+    journal = session.journal
+    now = dt.datetime.now(dt.UTC)
+    quote = reservation.amount_usd / len(call_ids)
+    provenance = "simulated" if session.plan.spec.simulate else "measured"
+    for call_id in call_ids:
+        if call_id in journal.final:
+            continue
+        record = {
+            "run_id": session.run_id,
+            "item_id": call_id,
+            **{k: v for k, v in labels.items() if v is not None},
+            "attempt": journal.logged.get(call_id, 0) + 1,
+            "final": True,
+            "started_at": now,
+            "ended_at": now,
+            "outcome": "cancelled",
+            "provider": resolved.provider.id,
+            "model": resolved.model.id,
+            "provider_model_id": resolved.endpoint,
+            "mode": resolved.mode,
+            "quality": resolved.quality,
+            "size": resolved.size,
+            "width": resolved.width,
+            "height": resolved.height,
+            "n": resolved.calls[call_ids.index(call_id)] if resolved.calls else resolved.n,
+            "estimated_cost_usd": quote,
+            "actual_cost_usd": None,
+            "cost_method": "unknown",
+            "images_count": 0,
+            "error_message": "cancelled by the user after the grace period: the request may have been billed",
+            "provenance": provenance,
+        }
+        with contextlib.suppress(ImgkitError):
+            journal.append(record)  # synchronous: this task is being cancelled
+    journal.forget(call_ids)
+    session.budget.settle(reservation, None)
+    session.summary.spent_usd += reservation.amount_usd
+    session.summary.unknown_cost_attempts += 1
+
+
+def _install_interrupt(session: _Session, grace_s: float) -> Any:
+    """Ctrl-C: stop scheduling, wait ``grace_s`` for the requests in flight, then cancel them."""
+    loop = asyncio.get_running_loop()
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    presses = 0
+
+    def cancel_in_flight() -> None:
+        for task in list(session.in_flight):
+            task.cancel()
+
+    def on_interrupt() -> None:
+        nonlocal presses
+        presses += 1
+        session.summary.interrupted = session.stopping = True
+        n = len(session.in_flight)
+        if presses == 1 and n:
+            session.progress.say(
+                f"interrupted: no new requests; waiting up to {grace_s:g} s for {n} in flight "
+                "(Ctrl-C again to cancel them now)"
+            )
+            loop.call_later(grace_s, cancel_in_flight)
+        else:
+            cancel_in_flight()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_interrupt)
+    except (NotImplementedError, RuntimeError, ValueError):
+        return None
+    return lambda: loop.remove_signal_handler(signal.SIGINT)
+
+
+async def run_experiment_async(
+    spec: ExperimentSpec,
+    *,
+    dry_run: bool = False,
+    resume: bool = False,
+    budget_usd: Decimal | None = None,
+    catalog: Catalog | None = None,
+    progress: bool | TextIO = True,
+    client: Any = None,
+    grace_s: float = DEFAULT_GRACE_S,
+    progress_every_s: float = 10.0,
+) -> RunSummary:
+    """Run ``spec`` (module doc) and return its summary; ``budget_usd`` overrides the spec's budget.
+
+    ``progress``: ``True`` for stderr, a stream, or ``False``. ``client``: an
+    :class:`~imgkit.providers.ImageClient` to send with (its base URLs, keys, limits and image store; the
+    run's log is passed per request); by default one is made for the run. ``dry_run`` plans and returns
+    without creating the run directory or sending anything.
+    """
+    t0 = time.monotonic()
+    catalog = catalog or load_catalog()
+    plan = plan_run(spec, catalog)
+    budget_usd = spec.budget_usd if budget_usd is None else Decimal(budget_usd)
+    run_dir = Path(spec.output_dir)
+    summary = RunSummary(
+        name=spec.name,
+        run_id=None,
+        run_dir=run_dir,
+        simulated=spec.simulate,
+        dry_run=dry_run,
+        items=plan.n_items,
+        budget_usd=budget_usd,
+        planned_total_usd=plan.total_usd,
+    )
+    if budget_usd is not None:
+        for pt in plan.targets:
+            if pt.subtotal_usd is None:
+                raise SpecError(
+                    str(spec.path or "<spec>"),
+                    f"targets[{pt.target.spec_index}]",
+                    f"{pt.target.label} has no quote ({pt.unknown_reason}): the budget cannot be enforced; "
+                    "remove budget_usd to run it without a cap",
+                )
+    if dry_run:
+        summary.plan = plan.as_dict()
+        summary.plan["budget_usd"] = budget_usd
+        summary.plan["within_budget"] = (
+            None if budget_usd is None or plan.total_usd is None else plan.total_usd <= budget_usd
+        )
+        summary.wall_s = time.monotonic() - t0
+        return summary
+
+    journal = _RunJournal(run_dir / JOURNAL_NAME)
+    if journal.path.exists() and journal.path.stat().st_size > 0 and not resume:
+        raise RunDirectoryError(
+            f"{run_dir} already holds a run log ({journal.path.name}); pass --resume to continue it "
+            "(finished items are skipped, nothing is paid twice), or choose another output_dir"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    prior = _read_prior(journal)
+    previous = _previous_run(run_dir) if resume else {}
+    run_id = previous.get("run_id") or _new_run_id(spec.name)
+    summary.run_id = run_id
+    summary.spent_before_usd = plain_usd(prior.spent_usd)
+    sessions = list(previous.get("sessions") or [])
+    sessions.append(
+        {
+            "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "resume": bool(resume),
+            "budget_usd": budget_usd,
+        }
+    )
+    _write_spec_as_run(
+        plan, run_dir, {"run_id": run_id, "simulated": spec.simulate, "sessions": sessions}, budget_usd
+    )
+
+    counts = Counter()
+
+    def pending() -> Iterator[WorkItem]:
+        for item in spec.items():
+            if item.item_id in prior.finished:
+                summary.skipped_finished += 1
+            elif item.item_id in prior.not_retried:
+                summary.skipped_not_retried += 1
+                counts[prior.not_retried[item.item_id]] += 1
+            else:
+                yield item
+
+    to_send = plan.n_items - len(prior.finished) - len(prior.not_retried)
+    budget = Budget(budget_usd, spent_usd=prior.spent_usd)
+    stream = sys.stderr if progress is True else (progress or None)
+    bar = _Progress(max(0, to_send), budget, prior.spent_usd, stream, progress_every_s)
+    with _provider_setup(spec, catalog) as setup:
+        own_client = client is None
+        if own_client:
+            from imgkit.providers import ImageClient, RetryPolicy
+            from imgkit.runs.images import ImageStore
+
+            client = ImageClient(
+                catalog,
+                store=ImageStore(run_dir / "images"),
+                retry=RetryPolicy(max_attempts=spec.max_attempts),
+                limits=_rate_limits(spec, plan),
+                run_id=run_id,
+                **setup,
+            )
+        session = _Session(plan, budget, journal, client, catalog, run_id, summary, bar, pending())
+        if budget_usd is not None and plan.total_usd is not None:
+            left = plain_usd(budget_usd - prior.spent_usd)
+            if plan.total_usd > left:
+                bar.say(
+                    f"note: the plan's quote ${plan.total_usd:f} exceeds the budget left ${left:f}; "
+                    "the run stops before the budget would be exceeded"
+                )
+        restore = _install_interrupt(session, grace_s)
+        ticker = asyncio.create_task(_tick(bar)) if stream is not None else None
+        workers = [asyncio.create_task(_worker(session)) for _ in range(spec.concurrency)]
+        try:
+            results = await asyncio.gather(*workers, return_exceptions=True)
+        finally:
+            if restore is not None:
+                restore()
+            if ticker is not None:
+                ticker.cancel()
+            for task in workers:
+                task.cancel()
+            if own_client:
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+            journal.close()
+        errors = [
+            r for r in results if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
+        ]
+        if session.budget_refused:
+            summary.skipped_budget += sum(1 for _ in session.pending)
+        bar.finish()
+    summary.spent_usd = plain_usd(summary.spent_usd)
+    summary.failures = dict(session.failures)
+    summary.not_retried = dict(counts)
+    summary.unknown_cost_attempts += prior.unknown_cost_attempts
+    summary.targets = target_table(journal, plan)
+    summary.wall_s = time.monotonic() - t0
+    _write_atomically(run_dir / SUMMARY, json.dumps(_jsonable(summary.as_dict()), indent=2) + "\n")
+    if errors:
+        raise errors[0]
+    return summary
+
+
+async def _tick(bar: _Progress) -> None:
+    while True:
+        await asyncio.sleep(bar.every_s)
+        bar.tick()
+
+
+def run_experiment(
+    spec: ExperimentSpec,
+    *,
+    dry_run: bool = False,
+    resume: bool = False,
+    budget_usd: Decimal | None = None,
+    catalog: Catalog | None = None,
+    progress: bool | TextIO = True,
+    client: Any = None,
+    grace_s: float = DEFAULT_GRACE_S,
+) -> RunSummary:
+    """:func:`run_experiment_async` from synchronous code (the CLI, scripts); not inside a running loop."""
+    return asyncio.run(
+        run_experiment_async(
+            spec,
+            dry_run=dry_run,
+            resume=resume,
+            budget_usd=budget_usd,
+            catalog=catalog,
+            progress=progress,
+            client=client,
+            grace_s=grace_s,
+        )
+    )
+
+
+# --- the per-target table -------------------------------------------------------------------------------------------
+
+
+def target_table(log: RequestLog, plan: RunPlan) -> list[dict[str, Any]]:
+    """Per target, over the whole log: items, ok, failed, images, p50/p95 latency (s), spend (exact).
+
+    Items count each item once by its latest final outcome; latency percentiles are those of
+    :func:`imgkit.analysis.performance.performance_table` (successful final attempts); ``spent_usd`` sums the
+    known bills of every attempt (``unknown_cost_attempts`` says how many bills are unknown).
+    """
+    from imgkit.analysis.performance import performance_table
+
+    rows = {
+        pt.target.label: {
+            "target": pt.target.label,
+            "items": pt.n_items,
+            "ok": 0,
+            "failed": 0,
+            "images": 0,
+            "p50_s": None,
+            "p95_s": None,
+            "spent_usd": Decimal(0),
+            "unknown_cost_attempts": 0,
+            "quoted_usd": pt.subtotal_usd,
+        }
+        for pt in plan.targets
+    }
+    lf = log.scan()
+    if lf.select(pl.len()).collect().item() == 0:
+        return list(rows.values())
+    perf = performance_table(lf.filter(pl.col("target").is_not_null()), by="target")
+    for rec in perf.iter_rows(named=True):
+        row = rows.get(rec["target"])
+        if row is None:
+            continue
+        row["p50_s"] = _seconds(rec["latency_p50_ms"])
+        row["p95_s"] = _seconds(rec["latency_p95_ms"])
+        row["unknown_cost_attempts"] = rec["cost_unknown_attempts"]
+    known = lf.group_by("target").agg(pl.col("actual_cost_usd").sum().alias("spent")).collect()
+    for target, spent in known.iter_rows():
+        if target in rows and spent is not None:
+            rows[target]["spent_usd"] = plain_usd(Decimal(spent))
+    latest = (
+        lf.with_row_index("_line")
+        .filter(pl.col("final"))
+        .group_by("item_id")
+        .agg(
+            pl.col("target").sort_by("_line").last(),
+            pl.col("outcome").sort_by("_line").last(),
+            pl.col("images_count").sort_by("_line").last(),
+        )
+        .with_columns(pl.col("item_id").map_elements(parent_item_id, return_dtype=pl.String).alias("_item"))
+        .group_by("target", "_item")
+        .agg((pl.col("outcome") == OUTCOME_OK).all().alias("ok"), pl.col("images_count").sum())
+        .group_by("target")
+        .agg(
+            pl.col("ok").sum().alias("ok"),
+            pl.len().alias("ended"),
+            pl.col("images_count").filter(pl.col("ok")).sum().alias("images"),
+        )
+        .collect()
+    )
+    for target, ok, ended, images in latest.iter_rows():
+        if target in rows:
+            rows[target].update(ok=int(ok), failed=int(ended - ok), images=int(images or 0))
+    return list(rows.values())
+
+
+def _seconds(ms: float | None) -> float | None:
+    return None if ms is None or math.isnan(ms) else round(ms / 1000.0, 3)
