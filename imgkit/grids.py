@@ -48,6 +48,7 @@ class GridResult:
     cols: tuple[str, ...]
     cells: int
     failed: int
+    provenance: str = ""
 
 
 def _axis_list(value: str | Sequence[str]) -> list[str]:
@@ -176,6 +177,18 @@ def _caption(cell: dict[str, Any]) -> tuple[str, bool]:
     return " · ".join(p for p in (cost_s, lat_s, rec.get("size") or "") if p) + more + fails, False
 
 
+def _provenance_line(frame: pl.DataFrame) -> str:
+    """Where the captions' figures come from, e.g. ``figures: simulated (20 requests)``."""
+    if "provenance" not in frame.columns or frame.height == 0:
+        return "figures: provenance not recorded"
+    counts = frame.group_by("provenance").len().sort("provenance")
+    parts = [
+        f"{row['provenance'] or 'unlabelled'} ({row['len']} requests)" for row in counts.iter_rows(named=True)
+    ]
+    note = " · latency and cost are not real provider figures" if "simulated" in counts["provenance"] else ""
+    return "figures: " + ", ".join(parts) + note
+
+
 def _font(size: int) -> ImageFont.ImageFont:
     try:
         return ImageFont.load_default(size=size)
@@ -210,9 +223,10 @@ def make_grid(
     row_keys, col_keys, cells = layout["rows"], layout["cols"], layout["cells"]
     label_w = 200
     cell = max(64, min(cell_px, (max_width_px - label_w) // max(1, len(col_keys))))
-    caption_h, header_h = 34, 22 * len(col_axes) + 8
+    caption_h, header_h, footer_h = 34, 22 * len(col_axes) + 8, 24
     width = label_w + cell * len(col_keys)
-    height = header_h + (cell + caption_h) * len(row_keys)
+    height = header_h + (cell + caption_h) * len(row_keys) + footer_h
+    provenance = _provenance_line(frame)
     canvas = Image.new("RGB", (width, height), _BG)
     draw = ImageDraw.Draw(canvas)
     font, small = _font(14), _font(11)
@@ -255,16 +269,21 @@ def make_grid(
                 fill=_FAIL if is_failed else _MUTED,
                 font=small,
             )
+    draw.text(
+        (6, height - footer_h + 4), _fit_text(draw, provenance, small, width - 12), fill=_MUTED, font=small
+    )
     png = Path(out) if out else run_dir / "grid.png"
     png.parent.mkdir(parents=True, exist_ok=True)
     canvas.save(png)
     html_path = (
-        _write_html(png.with_suffix(".html"), run_dir, row_axes, col_axes, layout) if html_page else None
+        _write_html(png.with_suffix(".html"), run_dir, row_axes, col_axes, layout, provenance)
+        if html_page
+        else None
     )
-    return GridResult(png, html_path, tuple(row_axes), tuple(col_axes), len(cells), failed)
+    return GridResult(png, html_path, tuple(row_axes), tuple(col_axes), len(cells), failed, provenance)
 
 
-def _write_html(path: Path, run_dir: Path, row_axes, col_axes, layout) -> Path:
+def _write_html(path: Path, run_dir: Path, row_axes, col_axes, layout, provenance: str) -> Path:
     """An HTML table of the grid; each cell links to its full-size image (paths relative to the page)."""
     esc = html.escape
     head = "".join(f"<th>{esc(' / '.join(ck))}</th>" for ck in layout["cols"])
@@ -290,6 +309,7 @@ def _write_html(path: Path, run_dir: Path, row_axes, col_axes, layout) -> Path:
 img{{max-width:256px;max-height:256px;display:block}} .failed{{color:#b22}} .empty{{color:#999}}</style>
 <h1>Comparison grid: {esc(run_dir.name)}</h1><p>rows: {esc(", ".join(row_axes))} · columns: {esc(", ".join(col_axes))}</p>
 <table><tr><th></th>{head}</tr>{"".join(body)}</table>
+<p class=empty>{esc(provenance)}</p>
 """
     path.write_text(doc, encoding="utf-8")
     return path

@@ -275,12 +275,14 @@ def test_a_grid_shows_failed_cells_and_resume_does_not_retry_policy_blocks(tmp_p
 
     grid = make_grid(run_dir, rows="prompt", cols="model,quality", out=tmp_path / "g.png")
     assert (grid.cells, grid.failed) == (12, 4)
+    assert grid.provenance.startswith("figures: simulated (12 requests)")
     with Image.open(grid.png) as png:
         assert png.format == "PNG" and png.width > 3 * 64
     page = grid.html.read_text()
     assert page.count("FAILED: content_policy") == 4
     links = [part.split('"')[0] for part in page.split('<a href="')[1:]]
     assert len(links) == 8 and all((grid.html.parent / link).is_file() for link in links)
+    assert "figures: simulated (12 requests)" in page
 
     sent = len(api_requests(sim))
     again = run_experiment(load_spec(path), resume=True, progress=False)
