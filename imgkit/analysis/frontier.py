@@ -1,0 +1,670 @@
+"""Quality against cost and speed: join ratings with $/image and generation time, find the Pareto frontier.
+
+Inputs (pure polars frames, each tagged with where its numbers come from):
+
+* **ratings**: one row per model with ``model, rating`` and optionally ``ci_low, ci_high, votes``: one's own
+  fit (:class:`~imgkit.analysis.ratings.RatingsResult` or its ``table``; ``measured``) or a published
+  leaderboard (:func:`imgkit.analysis.published.lmarena_leaderboard`; ``published``).
+* **costs** per image: :func:`catalog_costs` (``pricing.quote`` for one quality and size, per offering),
+  a performance table's ``cost_per_image_usd`` (``measured`` / ``simulated``), or
+  :func:`imgkit.analysis.published.lmarena_prices`.
+* **latency**: a performance table (``latency_p50_ms``) or the published seed figures.
+
+:func:`frontier_inputs` joins them into one row per *option* (a model, or a model at a provider when costs or
+times are per provider, as Artificial Analysis plots one point per endpoint) with the columns
+``rating, ci_low, ci_high, cost_usd, p50_ms, p95_ms`` and, per input, ``<input>_provenance``,
+``<input>_source``, ``<input>_source_date`` (input = rating, cost, latency).
+
+Dominance (RATINGS §9.1, LMArena's ``isParetoOptimal``): option *j* dominates *i* when ``rating_j >= rating_i``
+and ``cost_j <= cost_i`` with at least one strict. Exact ties on both axes dominate neither way (both stay on
+the frontier). With ``statistical=True`` *j* dominates *i* only when also ``ci_low_j >= ci_high_i``; a
+point-estimate dominance that the intervals do not confirm is reported in ``unresolved_with`` instead (and a
+missing interval leaves the comparison unresolved). Options without a rating or without a value on the
+axis are excluded with a reason, never silently dropped. Costs are compared exactly (``Decimal``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from imgkit.catalog import Catalog, load_catalog, parse_wxh
+from imgkit.errors import ImgkitError, InvalidParameterError
+from imgkit.provenance import Provenance
+
+__all__ = [
+    "COST",
+    "DEFAULT_QUALITY",
+    "INPUTS",
+    "OBJECTIVES",
+    "Recommendation",
+    "catalog_costs",
+    "combine_provenance",
+    "frontier_inputs",
+    "pareto_frontier",
+    "provenance_caption",
+    "recommend",
+]
+
+#: dtype of cost per image: exact decimals at the log's money scale (1e-10 USD)
+COST = pl.Decimal(20, 10)
+#: the tier :func:`catalog_costs` prices when a model's default quality is ``auto``
+DEFAULT_QUALITY = "medium"
+#: the inputs whose provenance the joined frame carries
+INPUTS = ("rating", "cost", "latency")
+#: what :func:`recommend` optimises: (column kind, direction)
+OBJECTIVES = {"max_quality": "quality", "min_cost": "cost", "min_latency": "latency"}
+
+_TAG_COLUMNS = ("provenance", "source", "source_url", "source_date")
+_AXIS_NAMES = {"cost": "cost per image", "latency": "generation time"}
+
+
+def combine_provenance(kinds: Iterable[str | None]) -> str:
+    """Distinct provenance kinds joined by ``+`` (sorted, as the performance table writes them)."""
+    return "+".join(sorted({str(k) for k in kinds if k}))
+
+
+# --- inputs ----------------------------------------------------------------------------------------------
+
+
+def catalog_costs(
+    models: Sequence[str] | None = None,
+    *,
+    quality: str | Mapping[str, str] | None = None,
+    size: str = "1024x1024",
+    mode: str = "generate",
+    method: Literal["auto", "table", "tokens"] = "auto",
+    on: dt.date | None = None,
+    catalog: Catalog | None = None,
+) -> pl.DataFrame:
+    """Cost of one image per catalog offering (model x provider) by :func:`imgkit.pricing.quote`.
+
+    ``quality``: one tier for every model, or ``{model: quality}``; ``None`` takes each model's default
+    quality, and ``medium`` where that default is ``auto`` (the provider picks, so no exact price exists;
+    ``cost_note`` says so). Models without a quality parameter are priced without one; offerings that do not
+    serve ``mode`` are left out. An offering that cannot be priced this way (the quality is not offered, the
+    model was retired on or before ``on`` (default today), no price row) keeps a row with a null ``cost_usd``
+    and the reason in ``cost_note``. Columns: ``model, provider, quality, size, cost_usd, cost_method,
+    cost_note, provenance, source, source_date`` (the latest date the price's sources were checked).
+    """
+    from imgkit.pricing import quote
+
+    cat = catalog or load_catalog()
+    width, height = parse_wxh(size)
+    wanted = set(models) if models is not None else None
+    rows = []
+    for (provider, model_id), offering in sorted(cat.offerings.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        if wanted is not None and model_id not in wanted:
+            continue
+        if mode not in offering.modes:
+            continue
+        model = cat.model(model_id)
+        q = quality.get(model_id) if isinstance(quality, Mapping) else quality
+        row: dict[str, Any] = {"model": model_id, "provider": provider, "quality": q, "size": size}
+        row.update(cost_usd=None, cost_method=None, cost_note=None, provenance=None, source=None)
+        row["source_date"] = None
+        assumed_tier = None
+        if q is None and model.qualities:
+            q = model.default_quality if model.default_quality in model.qualities else DEFAULT_QUALITY
+            row["quality"] = q
+            if model.default_quality != q:
+                assumed_tier = f"default quality {model.default_quality!r} priced as {q!r}"
+        if _retired(model, offering, on):
+            row["cost_note"] = f"retired{f' on {model.status_date}' if model.status_date else ''}"
+        elif not model.qualities:
+            row["quality"] = None
+        elif q is not None and q not in model.qualities:
+            row["cost_note"] = f"quality {q!r} not offered ({', '.join(model.qualities)})"
+        if row["cost_note"] is None:
+            try:
+                price = cat.price(model_id, provider, on=on)
+                cost = quote(
+                    model_id,
+                    provider,
+                    mode=mode,
+                    quality=row["quality"],
+                    width=width,
+                    height=height,
+                    method=method,
+                    on=on,
+                    catalog=cat,
+                )
+            except ImgkitError as exc:
+                row["cost_note"] = str(exc)
+            else:
+                row["cost_method"] = cost.method
+                if cost.total_usd is None:
+                    row["cost_note"] = cost.unknown_reason
+                else:
+                    row["cost_usd"] = cost.total_usd
+                    row["cost_note"] = assumed_tier
+                    row["provenance"] = combine_provenance(ln.provenance for ln in cost.lines)
+                    row["source"] = f"imgkit catalog, {cat.provider(provider).name} prices"
+                    checked = [cat.sources[t].checked for t in price.source if t in cat.sources]
+                    row["source_date"] = max(checked) if checked else None
+        rows.append(row)
+    schema = {
+        "model": pl.String,
+        "provider": pl.String,
+        "quality": pl.String,
+        "size": pl.String,
+        "cost_usd": COST,
+        "cost_method": pl.String,
+        "cost_note": pl.String,
+        "provenance": pl.String,
+        "source": pl.String,
+        "source_date": pl.Date,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _retired(model: Any, offering: Any, on: dt.date | None) -> bool:
+    """Retired on or before ``on`` (default today); an undated retirement counts as retired."""
+    if "retired" not in (model.status, offering.status):
+        return False
+    return model.status_date is None or model.status_date <= (on or dt.date.today())
+
+
+def _tag(
+    frame: pl.DataFrame, prefix: str, provenance: str, source: str | None, source_date: dt.date | None
+) -> pl.DataFrame:
+    """Rename ``provenance/source/source_url/source_date`` to ``<prefix>_...`` (defaults where missing)."""
+    frame = frame.rename({c: f"{prefix}_{c}" for c in _TAG_COLUMNS if c in frame.columns})
+    defaults = {
+        f"{prefix}_provenance": pl.lit(str(provenance), dtype=pl.String),
+        f"{prefix}_source": pl.lit(source, dtype=pl.String),
+        f"{prefix}_source_date": pl.lit(source_date, dtype=pl.Date),
+    }
+    return frame.with_columns(
+        expr.alias(name) for name, expr in defaults.items() if name not in frame.columns
+    )
+
+
+def _require(frame: pl.DataFrame, what: str, *alternatives: Sequence[str]) -> None:
+    for columns in alternatives:
+        if all(c in frame.columns for c in columns):
+            return
+    wanted = " or ".join(", ".join(c) for c in alternatives)
+    raise InvalidParameterError(f"{what} columns", sorted(frame.columns), wanted)
+
+
+def _ratings_frame(ratings: Any, provenance: str, source: str | None) -> pl.DataFrame:
+    from imgkit.analysis.ratings import RatingsResult
+
+    if isinstance(ratings, RatingsResult):
+        source = source or ratings.caption()
+        ratings = ratings.table
+    _require(ratings, "ratings", ("model", "rating"))
+    frame = ratings.with_columns(
+        *(pl.lit(None, dtype=pl.Float64).alias(c) for c in ("ci_low", "ci_high") if c not in ratings.columns)
+    )
+    keep = ["model", "rating", "ci_low", "ci_high", *(c for c in ("votes", "category") if c in frame.columns)]
+    frame = frame.select(*keep, *(c for c in _TAG_COLUMNS if c in frame.columns))
+    frame = frame.with_columns(pl.col("rating", "ci_low", "ci_high").cast(pl.Float64))
+    _unique(frame, ["model"], "ratings")
+    return _tag(frame, "rating", provenance, source, None)
+
+
+def _cost_frame(costs: pl.DataFrame, source: str | None) -> pl.DataFrame:
+    _require(costs, "costs", ("model", "cost_usd"), ("model", "cost_per_image_usd"))
+    if "cost_usd" not in costs.columns:
+        costs = costs.rename({"cost_per_image_usd": "cost_usd"})
+    keys = [c for c in ("model", "provider") if c in costs.columns]
+    extra = [c for c in ("quality", "size", "cost_method", "cost_note") if c in costs.columns]
+    frame = costs.select(
+        *keys, pl.col("cost_usd").cast(COST), *extra, *(c for c in _TAG_COLUMNS if c in costs.columns)
+    )
+    _unique(frame, keys, "costs")
+    return _tag(frame, "cost", Provenance.MEASURED, source, None)
+
+
+def _latency_frame(latency: pl.DataFrame, source: str | None) -> pl.DataFrame:
+    _require(latency, "latency", ("model", "p50_ms"), ("model", "latency_p50_ms"))
+    latency = latency.rename(
+        {c: c.removeprefix("latency_") for c in latency.columns if c.startswith("latency_p")}
+    )
+    keys = [c for c in ("model", "provider") if c in latency.columns]
+    if "p95_ms" not in latency.columns:
+        latency = latency.with_columns(pl.lit(None, dtype=pl.Float64).alias("p95_ms"))
+    tags = [c for c in _TAG_COLUMNS if c in latency.columns]
+    frame = latency.select(*keys, pl.col("p50_ms", "p95_ms").cast(pl.Float64), *tags)
+    _unique(frame, keys, "latency")
+    return _tag(frame, "latency", Provenance.MEASURED, source, None)
+
+
+def _unique(frame: pl.DataFrame, keys: list[str], what: str) -> None:
+    dup = frame.group_by(keys).len().filter(pl.col("len") > 1)
+    if dup.height:
+        first = dup.row(0, named=True)
+        raise InvalidParameterError(
+            f"{what} rows",
+            {k: first[k] for k in keys},
+            f"one row per {' x '.join(keys)} (filter or group the input first)",
+        )
+
+
+def frontier_inputs(
+    ratings: Any,
+    costs: pl.DataFrame | None = None,
+    latency: pl.DataFrame | None = None,
+    *,
+    aliases: Mapping[str, str] | None = None,
+    rating_provenance: str = Provenance.MEASURED,
+    rating_source: str | None = None,
+    cost_source: str | None = None,
+    latency_source: str | None = None,
+) -> pl.DataFrame:
+    """One row per option: every rated model and every costed or timed model (x provider), joined.
+
+    An option is a model, or a model at a provider when the costs or times are per provider. A rated model
+    without a cost or time row keeps one row with nulls there; a costed or timed model without a rating
+    gets a row with a null rating, so :func:`pareto_frontier` can say why it is excluded (nothing is
+    dropped silently). ``aliases`` maps rating model names to the names the cost and latency frames use
+    (e.g. a leaderboard's id to a catalog id); ``model`` keeps the rating's name, ``catalog_model`` the
+    joined name. Frames without provenance columns get ``rating_provenance`` (ratings) or ``measured``
+    (costs and times from a log) and the given ``*_source``. Columns: ``option, model, catalog_model,
+    provider, rating, ci_low, ci_high, cost_usd, p50_ms, p95_ms`` (nulls where unknown), any ``quality,
+    size, cost_method, cost_note, votes, category`` the inputs carry, then the tags of each input
+    (``<input>_provenance``, ``_source``, ``_source_url``, ``_source_date``; null where the value is).
+    """
+    frame = _ratings_frame(ratings, rating_provenance, rating_source)
+    frame = frame.with_columns(pl.col("model").replace(dict(aliases or {})).alias("catalog_model"))
+    _unique(frame, ["catalog_model"], "ratings (after aliases)")
+    parts: dict[str, pl.DataFrame] = {}
+    if costs is not None:
+        parts["cost"] = _cost_frame(costs, cost_source).rename({"model": "catalog_model"})
+    if latency is not None:
+        parts["latency"] = _latency_frame(latency, latency_source).rename({"model": "catalog_model"})
+    options = _options(frame, parts.values())
+    out = options.join(frame, on="catalog_model", how="left")
+    for kind, part in parts.items():
+        on = [c for c in ("catalog_model", "provider") if c in part.columns]
+        out = out.join(part, on=on, how="left", suffix=f"_{kind}")
+    if "cost" not in parts:
+        out = _tag(out.with_columns(pl.lit(None, dtype=COST).alias("cost_usd")), "cost", "", None, None)
+    if "latency" not in parts:
+        out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in ("p50_ms", "p95_ms"))
+        out = _tag(out, "latency", "", None, None)
+    named = pl.coalesce("model", "catalog_model")
+    option = (
+        pl.when(pl.col("provider").is_not_null())
+        .then(pl.format("{} @ {}", named, "provider"))
+        .otherwise(named)
+    )
+    # a tag says where a value comes from: none where there is no value
+    tagged = {"rating": "rating", "cost": "cost_usd", "latency": "p50_ms"}
+    out = out.with_columns(
+        named.alias("model"),
+        option.alias("option"),
+        *(
+            pl.when(pl.col(value).is_null())
+            .then(pl.lit(None, dtype=out.schema[tag]))
+            .otherwise(pl.col(tag))
+            .alias(tag)
+            for kind, value in tagged.items()
+            for tag in (f"{kind}_{t}" for t in _TAG_COLUMNS)
+            if tag in out.columns
+        ),
+    )
+    first = ["option", "model", "catalog_model", "provider", "rating", "ci_low", "ci_high", "cost_usd"]
+    first += ["p50_ms", "p95_ms"]
+    tags = [f"{kind}_{t}" for kind in INPUTS for t in _TAG_COLUMNS if f"{kind}_{t}" in out.columns]
+    rest = [c for c in out.columns if c not in (*first, *tags)]
+    return out.select(*first, *rest, *tags)
+
+
+def _options(ratings: pl.DataFrame, parts: Iterable[pl.DataFrame]) -> pl.DataFrame:
+    """``catalog_model, provider`` of every option, in a stable order (rated models first, best first).
+
+    A model that has per-provider rows anywhere is offered per provider only; otherwise it is one option
+    with a null provider.
+    """
+    keys = [ratings.select("catalog_model", pl.lit(None, dtype=pl.String).alias("provider"))]
+    for part in parts:
+        provider = pl.col("provider") if "provider" in part.columns else pl.lit(None, dtype=pl.String)
+        keys.append(part.select("catalog_model", provider.cast(pl.String).alias("provider")))
+    options = pl.concat(keys).unique(maintain_order=True)
+    per_provider = options.filter(pl.col("provider").is_not_null())["catalog_model"].implode()
+    return options.filter(pl.col("provider").is_not_null() | ~pl.col("catalog_model").is_in(per_provider))
+
+
+def provenance_caption(frame: pl.DataFrame, kinds: Sequence[str] = INPUTS, max_sources: int = 3) -> str:
+    """Where the numbers come from, e.g. ``rating: published, LMArena (...), 2025-12-17; cost: ...``.
+
+    Per input: its provenance kinds, up to ``max_sources`` source names (then "and N more") and the
+    source date or date range, over the rows that have a value.
+    """
+    parts = []
+    for kind in kinds:
+        col = f"{kind}_provenance"
+        if col not in frame.columns:
+            continue
+        used = frame.filter(pl.col(col).is_not_null() & (pl.col(col) != ""))
+        if not used.height:
+            continue
+        text = f"{kind}: {combine_provenance(used[col].to_list())}"
+        src, date = f"{kind}_source", f"{kind}_source_date"
+        names = sorted({s for s in used[src].to_list() if s}) if src in used.columns else []
+        if names:
+            more = len(names) - max_sources
+            text += ", " + "; ".join(names[:max_sources]) + (f" and {more} more" if more > 0 else "")
+        dates = sorted({d for d in used[date].to_list() if d}) if date in used.columns else []
+        if dates:
+            text += f", {dates[0]}" + (f" to {dates[-1]}" if dates[-1] != dates[0] else "")
+        parts.append(text)
+    return "; ".join(parts) if parts else "no provenance recorded"
+
+
+# --- the frontier ----------------------------------------------------------------------------------------
+
+
+def _axis(cost: str | None, latency: str | None) -> tuple[str, str]:
+    if cost is not None and latency is not None:
+        raise InvalidParameterError("axis", f"cost={cost!r}, latency={latency!r}", "either cost or latency")
+    return ("latency", latency) if latency is not None else ("cost", cost or "cost_usd")
+
+
+def _ranks(values: Sequence[Any]) -> np.ndarray:
+    """Dense ranks of non-null values (exact for ``Decimal``); -1 for nulls."""
+    order = {v: i for i, v in enumerate(sorted({v for v in values if v is not None}))}
+    return np.array([order[v] if v is not None else -1 for v in values], dtype=np.int64)
+
+
+def _floats(frame: pl.DataFrame, column: str | None) -> np.ndarray:
+    if column is None or column not in frame.columns:
+        return np.full(frame.height, np.nan)
+    return frame[column].cast(pl.Float64).fill_null(np.nan).to_numpy().astype(float)
+
+
+def pareto_frontier(
+    frame: pl.DataFrame,
+    quality: str = "rating",
+    cost: str | None = None,
+    latency: str | None = None,
+    *,
+    statistical: bool = False,
+    key: str | None = None,
+    ci_low: str = "ci_low",
+    ci_high: str = "ci_high",
+) -> pl.DataFrame:
+    """The frame with ``on_frontier, status, dominated_by, unresolved_with, excluded_reason`` added.
+
+    Higher ``quality`` is better; lower ``cost`` (default ``cost_usd``) or ``latency`` (e.g. ``p50_ms``) is
+    better. ``status`` is ``frontier``, ``dominated``, ``unresolved`` (kept on the frontier only because the
+    intervals cannot confirm a point-estimate dominance) or ``excluded`` (``on_frontier`` null, with
+    ``excluded_reason``). ``key`` names the options in the lists (default ``option``, else ``model``).
+    """
+    kind, axis = _axis(cost, latency)
+    key = key or ("option" if "option" in frame.columns else "model")
+    for col in (quality, axis, key):
+        if col not in frame.columns:
+            raise InvalidParameterError("column", col, sorted(frame.columns))
+    n = frame.height
+    q = _floats(frame, quality)
+    values = frame[axis].to_list()
+    values = [None if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in values]
+    reasons: list[str | None] = [None] * n
+    notes = frame["cost_note"].to_list() if kind == "cost" and "cost_note" in frame.columns else [None] * n
+    for i in range(n):
+        if np.isnan(q[i]):
+            reasons[i] = f"no {quality}"
+        elif values[i] is None:
+            reasons[i] = f"no {_AXIS_NAMES[kind]}" + (f" ({notes[i]})" if notes[i] else "")
+        elif values[i] < 0:
+            reasons[i] = f"negative {_AXIS_NAMES[kind]} {values[i]}"
+    ok = np.array([r is None for r in reasons])
+    c = _ranks([v if ok[i] else None for i, v in enumerate(values)])
+    # dominates[j, i]: option j dominates option i on the point estimates
+    qj, qi, cj, ci = q[:, None], q[None, :], c[:, None], c[None, :]
+    both = ok[:, None] & ok[None, :]
+    dominates = both & (qj >= qi) & (cj <= ci) & ((qj > qi) | (cj < ci))
+    if statistical:
+        lo, hi = _floats(frame, ci_low), _floats(frame, ci_high)
+        with np.errstate(invalid="ignore"):
+            confirmed = dominates & (lo[:, None] >= hi[None, :])
+    else:
+        confirmed = dominates
+    unresolved = dominates & ~confirmed
+    names = frame[key].cast(pl.String).to_list()
+    order = sorted(range(n), key=lambda j: (c[j], -q[j] if not np.isnan(q[j]) else 0.0, names[j]))
+
+    def listed(matrix: np.ndarray, i: int) -> list[str]:
+        return [names[j] for j in order if matrix[j, i]]
+
+    dominated_by = [listed(confirmed, i) for i in range(n)]
+    unresolved_with = [listed(unresolved, i) for i in range(n)]
+    on_frontier = [None if not ok[i] else not dominated_by[i] for i in range(n)]
+    status = [
+        "excluded"
+        if not ok[i]
+        else "dominated"
+        if dominated_by[i]
+        else "unresolved"
+        if unresolved_with[i]
+        else "frontier"
+        for i in range(n)
+    ]
+    return frame.with_columns(
+        pl.Series("on_frontier", on_frontier, dtype=pl.Boolean),
+        pl.Series("status", status, dtype=pl.String),
+        pl.Series("dominated_by", dominated_by, dtype=pl.List(pl.String)),
+        pl.Series("unresolved_with", unresolved_with, dtype=pl.List(pl.String)),
+        pl.Series("excluded_reason", reasons, dtype=pl.String),
+    )
+
+
+# --- recommendation --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The best option under the constraints, or ``None`` with the reason none qualifies.
+
+    ``candidates``: every option with ``qualifies`` and ``rejected_because`` (the constraints it fails).
+    ``close_calls``: options whose intervals overlap the choice's on the objective (quality objective only),
+    i.e. the lead is not beyond the confidence intervals.
+    """
+
+    choice: dict[str, Any] | None
+    reason: str
+    objective: str
+    constraints: dict[str, Any]
+    candidates: pl.DataFrame
+    close_calls: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "choice": self.choice,
+            "reason": self.reason,
+            "objective": self.objective,
+            "constraints": self.constraints,
+            "close_calls": list(self.close_calls),
+            "candidates": self.candidates.select(
+                c for c in self.candidates.columns if c in ("option", "qualifies", "rejected_because")
+            ).to_dicts(),
+        }
+
+
+def _money(value: Any, name: str) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, float) or isinstance(value, bool):
+        raise InvalidParameterError(name, value, "a Decimal, an integer or a decimal string (money is exact)")
+    try:
+        money = Decimal(str(value))
+    except ArithmeticError:
+        raise InvalidParameterError(name, value, "a decimal amount in USD") from None
+    if not money.is_finite() or money < 0:
+        raise InvalidParameterError(name, value, "a non-negative amount in USD")
+    return money
+
+
+def _fmt_usd(value: Any) -> str:
+    return "?" if value is None else f"${Decimal(value).normalize():f}"
+
+
+def _describe(row: Mapping[str, Any], quality: str, cost: str, latency: str) -> str:
+    parts = []
+    if row.get(quality) is not None:
+        ci = ""
+        if row.get("ci_low") is not None and row.get("ci_high") is not None:
+            ci = f", 95 % CI {row['ci_low']:.1f}–{row['ci_high']:.1f}"
+        parts.append(f"rating {row[quality]:.1f}{ci}")
+    if row.get(cost) is not None:
+        parts.append(f"{_fmt_usd(row[cost])}/image")
+    if row.get(latency) is not None:
+        parts.append(f"p50 {row[latency] / 1000:.1f} s")
+    return ", ".join(parts)
+
+
+def recommend(
+    frame: pl.DataFrame,
+    quality_floor: float | None = None,
+    latency_ceiling_ms: float | None = None,
+    budget_usd_per_image: Decimal | str | int | None = None,
+    objective: str = "max_quality",
+    *,
+    quality: str = "rating",
+    cost: str = "cost_usd",
+    latency: str = "p50_ms",
+    key: str | None = None,
+) -> Recommendation:
+    """The best option meeting every constraint, by ``objective``, and why (or why none qualifies).
+
+    Objectives: ``max_quality`` (ties: cheaper, then faster), ``min_cost`` (ties: better, then faster),
+    ``min_latency`` (ties: better, then cheaper). A constraint or objective on a value an option lacks
+    rejects that option ("no cost per image known"). The budget is exact money (``Decimal``/str/int).
+    """
+    if objective not in OBJECTIVES:
+        raise InvalidParameterError("objective", objective, sorted(OBJECTIVES))
+    budget = _money(budget_usd_per_image, "budget_usd_per_image")
+    key = key or ("option" if "option" in frame.columns else "model")
+    columns = {"quality": quality, "cost": cost, "latency": latency}
+    needed = {
+        "quality": quality_floor is not None,
+        "cost": budget is not None,
+        "latency": latency_ceiling_ms is not None,
+    }
+    needed[OBJECTIVES[objective]] = True
+    for kind, wanted in needed.items():
+        if wanted and columns[kind] not in frame.columns:
+            raise InvalidParameterError("column", columns[kind], sorted(frame.columns))
+    constraints = {
+        "quality_floor": quality_floor,
+        "latency_ceiling_ms": latency_ceiling_ms,
+        "budget_usd_per_image": budget,
+    }
+    rows = frame.to_dicts()
+    rejected: list[list[str]] = []
+    excess: list[float] = []  # relative distance to the constraints, for the nearest miss
+    for row in rows:
+        why, over = [], 0.0
+        for kind, wanted in needed.items():
+            if wanted and row.get(columns[kind]) is None:
+                why.append(f"no {_AXIS_NAMES.get(kind, 'rating')} known")
+        if quality_floor is not None and row.get(quality) is not None and row[quality] < quality_floor:
+            why.append(f"rating {row[quality]:.1f} < floor {quality_floor:g}")
+            over += (quality_floor - row[quality]) / max(abs(quality_floor), 1.0)
+        if budget is not None and row.get(cost) is not None and row[cost] > budget:
+            why.append(f"{_fmt_usd(row[cost])}/image > budget {_fmt_usd(budget)}")
+            over += float((row[cost] - budget) / budget) if budget else float("inf")
+        if (
+            latency_ceiling_ms is not None
+            and row.get(latency) is not None
+            and row[latency] > latency_ceiling_ms
+        ):
+            why.append(f"p50 {row[latency]:,.0f} ms > ceiling {latency_ceiling_ms:,.0f} ms")
+            over += (row[latency] - latency_ceiling_ms) / max(latency_ceiling_ms, 1.0)
+        rejected.append(why)
+        excess.append(over)
+    candidates = frame.with_columns(
+        pl.Series("qualifies", [not w for w in rejected], dtype=pl.Boolean),
+        pl.Series("rejected_because", ["; ".join(w) for w in rejected], dtype=pl.String),
+    )
+    qualified = [row for row, why in zip(rows, rejected, strict=True) if not why]
+    stated = _constraint_text(quality_floor, latency_ceiling_ms, budget)
+    if not qualified:
+        reason = _none_reason(rows, rejected, excess, stated, key)
+        return Recommendation(None, reason, objective, constraints, candidates)
+
+    def rank(row: Mapping[str, Any]) -> tuple:
+        big = float("inf")
+        q = -row[quality] if row.get(quality) is not None else big
+        c = row[cost] if row.get(cost) is not None else Decimal("Infinity")
+        t = row[latency] if row.get(latency) is not None else big
+        return {"max_quality": (q, c, t), "min_cost": (c, q, t), "min_latency": (t, q, c)}[objective]
+
+    qualified.sort(key=lambda r: (rank(r), str(r[key])))
+    best = qualified[0]
+    close = _close_calls(best, qualified[1:], objective, quality, key)
+    what = {"max_quality": "highest rating", "min_cost": "cheapest", "min_latency": "fastest (p50)"}[
+        objective
+    ]
+    reason = (
+        f"{best[key]}: {what} of {len(qualified)} qualifying option{'s' * (len(qualified) > 1)}"
+        f"{f' ({stated})' if stated else ''}: {_describe(best, quality, cost, latency)}"
+    )
+    if len(qualified) > 1:
+        runner = qualified[1]
+        reason += f"; next: {runner[key]} ({_describe(runner, quality, cost, latency)})"
+    if close:
+        reason += f"; not beyond the 95 % intervals of {', '.join(close)}"
+    return Recommendation(best, reason, objective, constraints, candidates, tuple(close))
+
+
+def _constraint_text(floor: float | None, ceiling: float | None, budget: Decimal | None) -> str:
+    parts = []
+    if floor is not None:
+        parts.append(f"rating >= {floor:g}")
+    if budget is not None:
+        parts.append(f"<= {_fmt_usd(budget)}/image")
+    if ceiling is not None:
+        parts.append(f"p50 <= {ceiling:,.0f} ms")
+    return ", ".join(parts)
+
+
+def _close_calls(
+    best: Mapping[str, Any], others: list[Mapping[str, Any]], objective: str, quality: str, key: str
+):
+    """Options whose rating interval overlaps the choice's (only meaningful for ``max_quality``)."""
+    if objective != "max_quality" or best.get("ci_low") is None:
+        return []
+    return [
+        str(o[key])
+        for o in others
+        if o.get("ci_high") is not None and o["ci_high"] >= best["ci_low"] and o.get(quality) is not None
+    ]
+
+
+def _none_reason(
+    rows: list[Mapping[str, Any]], rejected: list[list[str]], excess: list[float], stated: str, key: str
+) -> str:
+    """Why nothing qualifies: how many options each constraint rejects, and the nearest miss.
+
+    The nearest miss has the fewest unknown values, then the fewest failed constraints, then the smallest
+    relative excess over them.
+    """
+    if not rows:
+        return "no options to choose from"
+    counts: dict[str, int] = {}
+    for why in rejected:
+        for w in why:
+            label = w if w.startswith("no ") else "over budget" if w.startswith("$") else w.split(" ")[0]
+            label = {"rating": "below the rating floor", "p50": "over the latency ceiling"}.get(label, label)
+            counts[label] = counts.get(label, 0) + 1
+    summary = ", ".join(f"{n} {label}" for label, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def miss(i: int) -> tuple:
+        return (sum(w.startswith("no ") for w in rejected[i]), len(rejected[i]), excess[i])
+
+    nearest = min(range(len(rows)), key=miss)
+    return (
+        f"no option qualifies{f' ({stated})' if stated else ''}: {summary}; "
+        f"nearest: {rows[nearest][key]} ({'; '.join(rejected[nearest])})"
+    )
