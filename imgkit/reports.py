@@ -14,8 +14,10 @@ Parameters, lowest precedence first: the notebook's own defaults (its one cell t
 parameters file (YAML; see :func:`load_params_file`), then explicit ``parameters``. A relative path given as
 a parameter is made absolute when it names an existing file or directory relative to where it was given (the
 caller's working directory, or the parameters file's folder), because the notebook itself runs in
-``notebooks/`` as it does in JupyterLab. Parameters that look like secrets are refused
-(:class:`~imgkit.errors.SecretParameterError`): notebooks read keys from the environment. As a second guard,
+``notebooks/`` as it does in JupyterLab. A notebook declaring a ``report_dir`` parameter (default None) is
+given its run folder there, so that what it writes (e.g. a simulated run) stays with the report. Parameters
+that look like secrets are refused (:class:`~imgkit.errors.SecretParameterError`): notebooks read keys from
+the environment. As a second guard,
 the values of secret-looking environment variables are replaced by ``[REDACTED]`` in everything written.
 
 A failing cell marks the run ``failed`` in ``run.json`` and the index, keeps the partial output notebook and
@@ -52,6 +54,7 @@ from imgkit.errors import (
 __all__ = [
     "DEFAULT_KERNEL",
     "NOTEBOOKS_DIR",
+    "REPORT_DIR_PARAMETER",
     "Notebook",
     "ParamsFile",
     "ReportRun",
@@ -75,6 +78,8 @@ DEFAULT_KERNEL = "imgkit"
 _RUN_FILE = "run.json"
 _STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 _PARAMETERS_TAG = "parameters"
+#: a notebook declaring this parameter gets its run folder in it (files it writes belong to the report run)
+REPORT_DIR_PARAMETER = "report_dir"
 
 
 # --- notebooks and their parameters --------------------------------------------------------------------------
@@ -436,6 +441,8 @@ def run_report(
     out_dir = Path(out_dir)
     started = dt.datetime.now(dt.UTC).replace(microsecond=0)
     run_dir = _new_run_dir(out_dir, notebook.name, started)
+    if REPORT_DIR_PARAMETER in notebook.parameters and values.get(REPORT_DIR_PARAMETER) is None:
+        values[REPORT_DIR_PARAMETER] = str(run_dir.resolve())
     output = run_dir / f"{notebook.name}.ipynb"
     record: dict[str, Any] = {
         "name": notebook.name,

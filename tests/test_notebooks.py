@@ -42,6 +42,7 @@ KEY_VARS = ("OPENAI_API_KEY", "FAL_KEY", "FAL_API_KEY", "LUMENFALL_API_KEY", "IM
 NON_DEFAULT = {
     "provider_performance": ("by", "provider,model", "groups by provider, model."),
     "model_ratings": ("category", "image-editing", "category image-editing"),
+    "elo_vs_speed": ("quality_floor", "1110", "rating >= 1110"),
 }
 
 
