@@ -579,14 +579,16 @@ def resolve_options(
 
 
 def _retired(model: Model, offering: Offering, on: dt.date | None) -> str | None:
-    """Why ``all`` leaves a retired model or offering out (retired before the projection's first month)."""
-    day = on or dt.date.today()
-    for what in (model, offering):
-        if what.status == "retired":
-            date = getattr(what, "status_date", None)
-            if date is None or date <= day:
-                return f"retired{f' on {date}' if date else ''}"
-    return None
+    """Why ``all`` leaves a retired model or offering out: retired before the projection's first month.
+
+    An offering marked retired without a date takes the model's retirement date.
+    """
+    if "retired" not in (model.status, offering.status):
+        return None
+    date = model.status_date if model.status == "retired" else None
+    if date is not None and date > (on or dt.date.today()):
+        return None
+    return f"retired on {date}" if date else "retired"
 
 
 def _unpriceable(pricer: _Pricer, option: Option, workload: Workload, on: dt.date | None) -> str | None:
@@ -1118,7 +1120,9 @@ def sensitivity(
                 {
                     "option": key,
                     "assumption": name,
-                    "base_value": base_text,
+                    "base_value": _percent(option.batch_share)
+                    if name == "batch_share" and option.batch_share is not None
+                    else base_text,
                     "total_usd": base[key],
                     "low_total_usd": low[key],
                     "high_total_usd": high[key],
