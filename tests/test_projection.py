@@ -186,6 +186,11 @@ def test_batch_share_only_where_the_offering_has_a_batch_price():
     assert "no Batch API price at lumenfall" in lumenfall["note"]
 
 
+def test_no_batch_note_when_no_batch_share_is_asked_for():
+    data = workload(targets=[{"model": "gpt-image-1-mini", "provider": "lumenfall"}])
+    assert project(parse_workload(data), 1)["note"].to_list() == [None]
+
+
 def test_streamed_partial_images_are_never_batched():
     mix = [{"share": "1", "quality": "low", "partial_images": 1}]
     data = workload(mix=mix, batch_share="1", targets=[{"model": "gpt-image-1.5", "provider": "openai"}])
@@ -459,11 +464,22 @@ def test_cli_project_log_gives_measured_failure_rates(tmp_path, capsys):
     assert kinds == {"interactive": "simulated", "gi15 batch": "assumed"}
 
 
+def test_cli_project_reads_the_workloads_reliability_log_beside_it(tmp_path, capsys):
+    synthetic_log(300, seed=5).write_parquet(tmp_path / "log.parquet")
+    path = write_workload(tmp_path, SIMPLE.replace("max_attempts: 2}", "max_attempts: 2, log: log.parquet}"))
+    assert main(["project", str(path), "--months", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["failure_rate_logs"] == [str(tmp_path / "log.parquet")]
+    assert "reliability assumed+simulated" in out["caption"]
+
+
 @pytest.mark.parametrize(
     ("text", "args", "message"),
     [
         (SIMPLE.replace("share: 1,", "share: 0.9,"), [], "mix: shares 0.9 sum to 0.9"),
         (SIMPLE, ["--months", "0"], "--months=0"),
+        (SIMPLE, ["--sensitivity", "--delta", "ten"], "delta='ten'"),
+        (SIMPLE.replace("label: interactive", "label: x, setup_usd: -5"), [], "targets[0].setup_usd"),
         ("name: [unclosed", [], "YAML syntax"),
     ],
 )

@@ -42,7 +42,8 @@ interactively (a note says so). Targets may add a monthly fixed fee and a one-of
 **Exact money**: prices are ``Decimal``; volumes are expected values computed with 60 significant digits
 and stored as ``Decimal`` (1e-6 request resolution); money is rounded half-even to 1e-10 USD (the request
 log's money scale) only when a row is stored, and totals are sums of the stored rows. With whole volumes
-and no growth every amount is exact (10,000 images at $0.005 = $50.00).
+and no growth every amount is exact (10,000 images at $0.005 = $50.00). Numbers in the YAML file are read
+from their text (``0.05`` is ``Decimal("0.05")``); a binary ``float`` given by a Python caller is refused.
 
 **Break-even** (:func:`break_even`): two options whose costs are linear in volume without fixed costs never
 cross (one is cheaper at every volume); a fixed monthly fee or a setup cost makes them cross. For a pair
@@ -471,6 +472,7 @@ class _Price:
     provenance: str  # of the interactive price's lines, joined by "+"
     batch_provenance: str | None  # of the batch discount (added to the row's provenance only when used)
     note: str
+    batch_note: str  # why this component is not batched (shown only where a batch share is asked for)
 
 
 class _Pricer:
@@ -516,13 +518,14 @@ class _Pricer:
         if cost.total_usd is None:
             raise UnknownPriceError(cost.unknown_reason or "no price")
         batch = batch_provenance = None
+        batch_note = ""
         if comp.partial_images:
-            notes.append("streamed partial images cannot go through a Batch API: sent interactively")
+            batch_note = "streamed partial images cannot go through a Batch API: sent interactively"
         else:
             try:
                 batch_cost = quote(option.model, option.provider, batch=True, **kw)
             except UnknownPriceError:
-                notes.append(f"no Batch API price at {option.provider}: sent interactively")
+                batch_note = f"no Batch API price at {option.provider}: sent interactively"
             else:
                 batch = batch_cost.total_usd
                 batch_provenance = "+".join(
@@ -536,6 +539,7 @@ class _Pricer:
             provenance="+".join(sorted({str(ln.provenance) for ln in cost.lines})),
             batch_provenance=batch_provenance or None,
             note="; ".join(notes),
+            batch_note=batch_note,
         )
 
 
@@ -720,7 +724,8 @@ def _rows(
                             "mix_provenance": prov["mix"],
                             "reliability_provenance": f_prov,
                             "batch_provenance": prov["batch"] if b else None,
-                            "note": price.note or None,
+                            "note": "; ".join(filter(None, (price.note, price.batch_note if beta else "")))
+                            or None,
                         }
                     )
                 fees = (("platform fee", "fixed_fee", option.fixed_usd_per_month * knobs.fees),)
@@ -1068,6 +1073,18 @@ def _perturbations(workload: Workload, options: Sequence[Option]) -> list[tuple[
     return out
 
 
+def _option_base_value(
+    name: str, text: str, option: Option, measured: Mapping[tuple[str, str], tuple[Decimal, str]]
+) -> str:
+    """The stated value of an assumption for one option: its own batch share, its measured failure rate."""
+    if name == "batch_share" and option.batch_share is not None:
+        return _percent(option.batch_share)
+    if name == "failure_rate" and (option.model, option.provider) in measured:
+        rate, kind = measured[(option.model, option.provider)]
+        return f"{_percent(rate.quantize(Decimal('1e-4'), ROUND_HALF_EVEN))} {kind}"
+    return text
+
+
 def sensitivity(
     workload: Workload | str | Path,
     months: int = 12,
@@ -1086,7 +1103,10 @@ def sensitivity(
     """
     if not isinstance(workload, Workload):
         workload = load_workload(workload, catalog)
-    delta = Decimal(str(delta))
+    try:
+        delta = Decimal(str(delta))
+    except decimal.InvalidOperation:
+        raise InvalidParameterError("delta", delta, "a fraction between 0 and 1 (0.1 = ±10 %)") from None
     if not 0 < delta < 1:
         raise InvalidParameterError("delta", delta, "a fraction between 0 and 1 (0.1 = ±10 %)")
     pricer = _Pricer(catalog)
@@ -1120,9 +1140,7 @@ def sensitivity(
                 {
                     "option": key,
                     "assumption": name,
-                    "base_value": _percent(option.batch_share)
-                    if name == "batch_share" and option.batch_share is not None
-                    else base_text,
+                    "base_value": _option_base_value(name, base_text, option, measured),
                     "total_usd": base[key],
                     "low_total_usd": low[key],
                     "high_total_usd": high[key],
