@@ -43,6 +43,7 @@ NON_DEFAULT = {
     "provider_performance": ("by", "provider,model", "groups by provider, model."),
     "model_ratings": ("category", "image-editing", "category image-editing"),
     "elo_vs_speed": ("quality_floor", "1110", "rating >= 1110"),
+    "cost_projection": ("months", "6", "Over 6 months"),
 }
 
 
