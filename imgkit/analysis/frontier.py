@@ -298,12 +298,16 @@ def frontier_inputs(
         .otherwise(named)
     )
     # a tag says where a value comes from: none where there is no value
-    tagged = {"rating": "rating", "cost": "cost_usd", "latency": "p50_ms"}
+    tagged = {
+        "rating": pl.col("rating"),
+        "cost": pl.col("cost_usd"),
+        "latency": pl.coalesce("p50_ms", "p95_ms"),
+    }
     out = out.with_columns(
         named.alias("model"),
         option.alias("option"),
         *(
-            pl.when(pl.col(value).is_null())
+            pl.when(value.is_null())
             .then(pl.lit(None, dtype=out.schema[tag]))
             .otherwise(pl.col(tag))
             .alias(tag)
@@ -519,7 +523,7 @@ def _describe(row: Mapping[str, Any], quality: str, cost: str, latency: str) -> 
     if row.get(cost) is not None:
         parts.append(f"{_fmt_usd(row[cost])}/image")
     if row.get(latency) is not None:
-        parts.append(f"p50 {row[latency] / 1000:.1f} s")
+        parts.append(f"{_stat(latency)} {row[latency] / 1000:.1f} s")
     return ", ".join(parts)
 
 
@@ -579,7 +583,7 @@ def recommend(
             and row.get(latency) is not None
             and row[latency] > latency_ceiling_ms
         ):
-            why.append(f"p50 {row[latency]:,.0f} ms > ceiling {latency_ceiling_ms:,.0f} ms")
+            why.append(f"{_stat(latency)} {row[latency]:,.0f} ms > ceiling {latency_ceiling_ms:,.0f} ms")
             over += (row[latency] - latency_ceiling_ms) / max(latency_ceiling_ms, 1.0)
         rejected.append(why)
         excess.append(over)
@@ -588,7 +592,7 @@ def recommend(
         pl.Series("rejected_because", ["; ".join(w) for w in rejected], dtype=pl.String),
     )
     qualified = [row for row, why in zip(rows, rejected, strict=True) if not why]
-    stated = _constraint_text(quality_floor, latency_ceiling_ms, budget)
+    stated = _constraint_text(quality_floor, latency_ceiling_ms, budget, _stat(latency))
     if not qualified:
         reason = _none_reason(rows, rejected, excess, stated, key)
         return Recommendation(None, reason, objective, constraints, candidates)
@@ -603,9 +607,11 @@ def recommend(
     qualified.sort(key=lambda r: (rank(r), str(r[key])))
     best = qualified[0]
     close = _close_calls(best, qualified[1:], objective, quality, key)
-    what = {"max_quality": "highest rating", "min_cost": "cheapest", "min_latency": "fastest (p50)"}[
-        objective
-    ]
+    what = {
+        "max_quality": "highest rating",
+        "min_cost": "cheapest",
+        "min_latency": f"fastest ({_stat(latency)})",
+    }[objective]
     reason = (
         f"{best[key]}: {what} of {len(qualified)} qualifying option{'s' * (len(qualified) > 1)}"
         f"{f' ({stated})' if stated else ''}: {_describe(best, quality, cost, latency)}"
@@ -618,14 +624,19 @@ def recommend(
     return Recommendation(best, reason, objective, constraints, candidates, tuple(close))
 
 
-def _constraint_text(floor: float | None, ceiling: float | None, budget: Decimal | None) -> str:
+def _stat(latency: str) -> str:
+    """``p50`` for ``p50_ms``/``latency_p50_ms``: how the constraint and the reason name the time."""
+    return latency.removeprefix("latency_").removesuffix("_ms")
+
+
+def _constraint_text(floor: float | None, ceiling: float | None, budget: Decimal | None, stat: str) -> str:
     parts = []
     if floor is not None:
         parts.append(f"rating >= {floor:g}")
     if budget is not None:
         parts.append(f"<= {_fmt_usd(budget)}/image")
     if ceiling is not None:
-        parts.append(f"p50 <= {ceiling:,.0f} ms")
+        parts.append(f"{stat} <= {ceiling:,.0f} ms")
     return ", ".join(parts)
 
 
@@ -655,8 +666,10 @@ def _none_reason(
     counts: dict[str, int] = {}
     for why in rejected:
         for w in why:
-            label = w if w.startswith("no ") else "over budget" if w.startswith("$") else w.split(" ")[0]
-            label = {"rating": "below the rating floor", "p50": "over the latency ceiling"}.get(label, label)
+            label = w
+            for marker, text in (("floor", "below the rating floor"), ("budget", "over budget")):
+                label = text if marker in w else label
+            label = "over the latency ceiling" if "ceiling" in w else label
             counts[label] = counts.get(label, 0) + 1
     summary = ", ".join(f"{n} {label}" for label, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 

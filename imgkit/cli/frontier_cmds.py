@@ -1,0 +1,281 @@
+"""``imgkit frontier``: which options are not dominated on quality vs cost (or vs generation time).
+
+With no arguments it works offline on the shipped published data: LMArena's text-to-image ratings (category
+``full``, 95 % intervals) against the $/image LMArena shows beside them (arena-catalog @ c9558b60,
+2025-12-17). Other inputs:
+
+* ratings: ``--ratings FILE``: a votes file (CSV/Parquet, fitted here: Bradley–Terry, sandwich intervals), a
+  ratings table (CSV/Parquet with ``model, rating[, ci_low, ci_high]``) or the JSON of ``imgkit ratings --json``;
+* costs: ``--costs lmarena`` (published), ``catalog`` (``pricing.quote`` per offering at ``--quality`` and
+  ``--size``) or a request LOG (measured cost per successful image per provider x model);
+* times: ``--latency seed`` (the seed page's published figures) or a request LOG (p50/p95 of successes).
+
+``--statistical`` counts an option as dominated only when the other option's lower bound is at or above its
+upper bound; the rest are reported as unresolved. ``--quality-floor``/``--latency-ceiling-ms``/
+``--budget-usd`` add a recommendation. ``--json`` prints ``{"axis", "statistical", "frontier": [...],
+"options": [...], "excluded": {...}, "caption", "recommendation"}`` with money as decimal strings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from imgkit.cli._output import emit_json, format_table
+from imgkit.errors import InvalidParameterError
+from imgkit.provenance import Provenance
+
+_PUBLISHED = ("lmarena",)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "frontier",
+        help="Pareto frontier of rating vs $/image or generation time (default: published LMArena data, offline)",
+    )
+    src = p.add_mutually_exclusive_group()
+    src.add_argument(
+        "--ratings",
+        metavar="FILE",
+        help="votes (CSV/Parquet), a ratings table, or `imgkit ratings --json` output",
+    )
+    src.add_argument(
+        "--published", choices=_PUBLISHED, help="a shipped published leaderboard (default: lmarena)"
+    )
+    p.add_argument("--category", default="full", help="published leaderboard category (default full)")
+    p.add_argument(
+        "--costs",
+        metavar="lmarena|catalog|LOG",
+        help="$/image: published (lmarena), catalog quotes, or a request log (default: lmarena for the "
+        "published board, else catalog)",
+    )
+    p.add_argument(
+        "--quality", help="quality tier for catalog costs (default: each model's default, auto → medium)"
+    )
+    p.add_argument("--size", default="1024x1024", help="image size for catalog costs (default 1024x1024)")
+    p.add_argument("--on", metavar="YYYY-MM-DD", help="price date for catalog costs (default today)")
+    p.add_argument(
+        "--latency",
+        metavar="seed|LOG",
+        help="generation time: the seed page's published figures or a request log (default seed when needed)",
+    )
+    p.add_argument(
+        "--latency-stat", choices=("p50", "p95"), default="p50", help="time statistic (default p50)"
+    )
+    p.add_argument(
+        "--alias",
+        action="append",
+        default=[],
+        metavar="NAME=ID",
+        help="rating name = catalog/log model id (repeatable), e.g. flux-1-dev-fp8=flux-1-dev",
+    )
+    p.add_argument(
+        "--axis", choices=("cost", "latency"), default="cost", help="the frontier's axis (default cost)"
+    )
+    p.add_argument(
+        "--statistical",
+        action="store_true",
+        help="dominated only beyond the 95 % intervals (else unresolved)",
+    )
+    p.add_argument(
+        "--ci", choices=("sandwich", "bootstrap"), default="sandwich", help="intervals when fitting votes"
+    )
+    p.add_argument("--quality-floor", type=float, metavar="R", help="recommend: minimum rating")
+    p.add_argument(
+        "--latency-ceiling-ms", type=float, metavar="MS", help="recommend: maximum generation time"
+    )
+    p.add_argument("--budget-usd", metavar="USD", help="recommend: maximum $/image (exact decimal)")
+    p.add_argument(
+        "--objective",
+        choices=("max_quality", "min_cost", "min_latency"),
+        default="max_quality",
+        help="recommend: what to optimise under the constraints (default max_quality)",
+    )
+    p.add_argument("--plot", metavar="OUT.png", help="write the rating vs cost/time figure")
+    p.add_argument("--all", action="store_true", help="also list the excluded options and why")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(func=cmd_frontier)
+
+
+def cmd_frontier(args: argparse.Namespace) -> int:
+    from imgkit.analysis.frontier import frontier_inputs, pareto_frontier, provenance_caption, recommend
+
+    ratings, rating_kind, rating_source = _ratings(args)
+    costs = _costs(args, published_board=args.ratings is None)
+    wants_time = (
+        args.axis == "latency" or args.latency_ceiling_ms is not None or args.objective == "min_latency"
+    )
+    latency = _latency(args.latency or ("seed" if wants_time else None))
+    frame = frontier_inputs(
+        ratings,
+        costs,
+        latency,
+        aliases=dict(_pair(a, "alias") for a in args.alias),
+        rating_provenance=rating_kind,
+        rating_source=rating_source,
+        cost_source=_log_name(args.costs),
+        latency_source=_log_name(args.latency),
+    )
+    time_column = f"{args.latency_stat}_ms"
+    axis = {"cost": "cost_usd"} if args.axis == "cost" else {"latency": time_column}
+    result = pareto_frontier(frame, **axis, statistical=args.statistical)
+    caption = provenance_caption(result)
+    recommendation = None
+    if any(v is not None for v in (args.quality_floor, args.latency_ceiling_ms, args.budget_usd)):
+        recommendation = recommend(
+            result,
+            quality_floor=args.quality_floor,
+            latency_ceiling_ms=args.latency_ceiling_ms,
+            budget_usd_per_image=args.budget_usd,
+            objective=args.objective,
+            latency=time_column,
+        )
+    if args.plot:
+        _plot(result, args, time_column)
+    shown = result if args.all else result.filter(pl.col("status") != "excluded")
+    excluded = Counter(r for r in result["excluded_reason"].to_list() if r)
+    frontier = result.filter(pl.col("on_frontier"))["option"].to_list()
+    if args.json:
+        emit_json(
+            {
+                "axis": args.axis,
+                "value_column": next(iter(axis.values())),
+                "statistical": args.statistical,
+                "frontier": frontier,
+                "options": shown.to_dicts(),
+                "excluded": dict(excluded),
+                "caption": caption,
+                "recommendation": recommendation.to_dict() if recommendation else None,
+                "plot": args.plot,
+            }
+        )
+        return 0
+    print(format_table([_text_row(row, time_column) for row in _best_first(shown).to_dicts()]))
+    print(f"\nfrontier ({args.axis}{', statistical' if args.statistical else ''}): {', '.join(frontier)}")
+    if excluded and not args.all:
+        reasons = "; ".join(f"{n} {why}" for why, n in excluded.most_common(4))
+        print(f"excluded {sum(excluded.values())} option(s) ({reasons}); --all lists them")
+    print(caption)
+    if recommendation is not None:
+        print(f"recommendation: {recommendation.reason}")
+    if args.plot:
+        print(f"figure: {args.plot}")
+    return 0
+
+
+# --- inputs -----------------------------------------------------------------------------------------------
+
+
+def _ratings(args: argparse.Namespace) -> tuple[Any, str, str | None]:
+    """The ratings, their provenance kind and a source name."""
+    if args.ratings is None:
+        from imgkit.analysis.published import lmarena_leaderboard
+
+        return lmarena_leaderboard(args.category), Provenance.PUBLISHED, None
+    path = Path(args.ratings)
+    if path.suffix.lower() == ".json":
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InvalidParameterError("ratings", str(path), f"a readable JSON file ({exc})") from None
+        rows = doc.get("ratings") if isinstance(doc, dict) else doc
+        if not isinstance(rows, list):
+            raise InvalidParameterError("ratings", str(path), 'a JSON list or {"ratings": [...]}')
+        return pl.DataFrame(rows), Provenance.MEASURED, path.name
+    from imgkit.analysis.ratings import fit_bradley_terry, read_votes
+
+    table = read_votes(path)
+    if "rating" in table.columns:
+        return table, Provenance.MEASURED, path.name
+    result = fit_bradley_terry(table, ci=args.ci, bootstrap=1000 if args.ci == "bootstrap" else 0)
+    return result, Provenance.MEASURED, f"{path.name}: {result.caption()}"
+
+
+def _costs(args: argparse.Namespace, *, published_board: bool) -> pl.DataFrame | None:
+    choice = args.costs or ("lmarena" if published_board else "catalog")
+    if choice == "lmarena":
+        from imgkit.analysis.published import lmarena_prices
+
+        return lmarena_prices()
+    if choice == "catalog":
+        import datetime as dt
+
+        from imgkit.analysis.frontier import catalog_costs
+
+        on = dt.date.fromisoformat(args.on) if args.on else None
+        return catalog_costs(quality=args.quality, size=args.size, on=on)
+    return _log_table(choice)
+
+
+def _latency(choice: str | None) -> pl.DataFrame | None:
+    if choice is None:
+        return None
+    if choice == "seed":
+        from imgkit.analysis.published import seed_performance
+
+        return seed_performance()
+    return _log_table(choice)
+
+
+def _log_table(path: str) -> pl.DataFrame:
+    """Per provider x model: measured cost per successful image and generation-time percentiles."""
+    from imgkit.analysis.performance import performance_table, scan_log
+
+    if not Path(path).exists():
+        raise InvalidParameterError("log", path, "lmarena, catalog, seed or an existing log path")
+    return performance_table(scan_log(path), by=("provider", "model"))
+
+
+def _log_name(choice: str | None) -> str | None:
+    return Path(choice).name if choice and choice not in ("lmarena", "catalog", "seed") else None
+
+
+def _pair(text: str, field: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise InvalidParameterError(field, text, "NAME=VALUE")
+    return name, value
+
+
+def _plot(result: pl.DataFrame, args: argparse.Namespace, time_column: str) -> None:
+    from imgkit.plots.frontier import plot_rating_vs_cost, plot_rating_vs_latency
+
+    if args.axis == "cost":
+        fig = plot_rating_vs_cost(result, statistical=args.statistical)
+    else:
+        fig = plot_rating_vs_latency(result, latency=time_column, statistical=args.statistical)
+    fig.savefig(args.plot, dpi=150)
+
+
+# --- text output ------------------------------------------------------------------------------------------
+
+
+def _best_first(frame: pl.DataFrame) -> pl.DataFrame:
+    order = pl.col("status").replace_strict(
+        {"frontier": 0, "unresolved": 1, "dominated": 2, "excluded": 3}, return_dtype=pl.Int8
+    )
+    return frame.sort(order, pl.col("rating"), descending=[False, True], nulls_last=True)
+
+
+def _text_row(row: dict[str, Any], time_column: str) -> dict[str, Any]:
+    def one(x: float | None) -> float | None:
+        return None if x is None else round(x, 1)
+
+    cost = row["cost_usd"]
+    seconds = row.get(time_column)
+    return {
+        "option": row["option"],
+        "rating": one(row["rating"]),
+        "95% CI": "" if row["ci_low"] is None else f"{row['ci_low']:.1f}-{row['ci_high']:.1f}",
+        "usd/image": None if cost is None else Decimal(cost).normalize(),
+        f"{time_column.removesuffix('_ms')} s": None if seconds is None else round(seconds / 1000, 1),
+        "status": row["status"],
+        "dominated by / unresolved with / why excluded": row["excluded_reason"]
+        or ", ".join(row["dominated_by"] or row["unresolved_with"] or []),
+    }
