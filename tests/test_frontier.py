@@ -553,3 +553,18 @@ def test_cli_bad_budget_is_one_line_exit_2(capsys):
     assert cli_main(["frontier", "--budget-usd", "0.1.2"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("imgkit: error:") and "budget_usd_per_image" in err and err.count("\n") == 1
+
+
+def test_cli_fits_votes_then_joins_catalog_costs(repo_dir, capsys):
+    votes = repo_dir / "data" / "votes" / "genai_arena_20240220" / "votes.csv"
+    args = ["frontier", "--ratings", str(votes), "--costs", "catalog", "--quality", "medium"]
+    args += ["--alias", "PlayGroundV2=gpt-image-1.5", "--alias", "SDXLTurbo=flux-1-schnell"]
+    assert cli_main(args) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("frontier (cost)"))
+    assert set(line.split(": ", 1)[1].split(", ")) == {
+        "PlayGroundV2 @ openai",
+        "PlayGroundV2 @ fal",
+        "SDXLTurbo @ fal",
+    }
+    assert "rating: measured, votes.csv: " in out and "sandwich 95 % intervals" in out

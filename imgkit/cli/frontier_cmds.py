@@ -156,7 +156,10 @@ def cmd_frontier(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    print(format_table([_text_row(row, time_column) for row in _best_first(shown).to_dicts()]))
+    rows = [_text_row(row, time_column) for row in _best_first(shown).to_dicts()]
+    print(
+        format_table([{k: v for k, v in row.items() if any(r[k] is not None for r in rows)} for row in rows])
+    )
     print(f"\nfrontier ({args.axis}{', statistical' if args.statistical else ''}): {', '.join(frontier)}")
     if excluded and not args.all:
         reasons = "; ".join(f"{n} {why}" for why, n in excluded.most_common(4))
@@ -194,7 +197,7 @@ def _ratings(args: argparse.Namespace) -> tuple[Any, str, str | None]:
     if "rating" in table.columns:
         return table, Provenance.MEASURED, path.name
     result = fit_bradley_terry(table, ci=args.ci, bootstrap=1000 if args.ci == "bootstrap" else 0)
-    return result, Provenance.MEASURED, f"{path.name}: {result.caption()}"
+    return result, Provenance.MEASURED, result.caption(source=path.name)
 
 
 def _costs(args: argparse.Namespace, *, published_board: bool) -> pl.DataFrame | None:
