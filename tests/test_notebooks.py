@@ -44,6 +44,7 @@ NON_DEFAULT = {
     "model_ratings": ("category", "image-editing", "category image-editing"),
     "elo_vs_speed": ("quality_floor", "1110", "rating >= 1110"),
     "cost_projection": ("months", "6", "Over 6 months"),
+    "comparison_grid": ("cols", "target", "columns: target"),
 }
 
 
