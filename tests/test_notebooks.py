@@ -327,7 +327,8 @@ def test_report_ran_with_its_non_default_parameter(weekly_run, name):
     key, value, expected = NON_DEFAULT[name]
     (run_dir,) = (out / name).iterdir()
     record = json.loads((run_dir / "run.json").read_text())
-    assert record["status"] == "ok" and record["parameters"][key] == value
+    declared = resolve_notebook(name).parameters[key]
+    assert record["status"] == "ok" and record["parameters"][key] == parse_value(value, declared)
     assert expected in _cell_text(nbformat.read(run_dir / f"{name}.ipynb", as_version=4))
 
 
@@ -355,6 +356,19 @@ def test_index_lists_every_run_newest_first(weekly_run):
     assert sorted(name for _, name, _ in rows) == NAMES
     assert [t for _, _, t in rows] == sorted((t for _, _, t in rows), reverse=True)
     assert {status for status, _, _ in rows} == {"ok"}
+
+
+@pytest.mark.slow
+def test_the_default_grid_is_a_simulated_run_inside_its_report_folder(weekly_run):
+    _, out = weekly_run
+    (run_dir,) = (out / "comparison_grid").iterdir()
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["parameters"]["report_dir"] == str(run_dir.resolve())
+    attempts = [json.loads(line) for line in (run_dir / "run" / "log.jsonl").read_text().splitlines()]
+    assert len(attempts) >= 20 and {a["provenance"] for a in attempts} == {"simulated"}
+    assert "against the simulated provider" in _cell_text(
+        nbformat.read(run_dir / "comparison_grid.ipynb", as_version=4)
+    )
 
 
 @pytest.mark.slow
