@@ -293,7 +293,9 @@ def test_nbval_lax_runs_every_notebook(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "--nbval-lax", "-p", "no:cacheprovider", str(NOTEBOOKS)],
         cwd=REPO,
-        env=_clean_env(IMGKIT_HOME=str(tmp_path)),
+        env=_clean_env(
+            IMGKIT_HOME=str(tmp_path), TMPDIR=str(tmp_path)
+        ),  # comparison_grid runs into a temp dir
         capture_output=True,
         text=True,
         timeout=600,
