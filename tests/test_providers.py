@@ -43,6 +43,7 @@ from imgkit.keys import KeyResolver, KeysFileError, MissingKeyError, Secret, scr
 from imgkit.params import ImageRequest, inspect_image, resolve
 from imgkit.pricing import input_image_tokens
 from imgkit.providers import (
+    DEFAULT_LIMITS,
     CallRequest,
     Downloads,
     FalAdapter,
@@ -54,6 +55,7 @@ from imgkit.providers import (
     RetryPolicy,
     error_from_fal,
     error_from_openai,
+    make_http_client,
     parse_retry_after,
 )
 from imgkit.runs.images import ImageStore
@@ -806,8 +808,9 @@ def test_log_strips_signed_url_queries_and_keys(tmp_path, monkeypatch):
     assert "t0k3n" not in text and "fal-secret-value" not in text and "https://v3.fal.media/a.png" in text
 
 
-def test_log_is_safe_with_threads_and_tasks_at_once(tmp_path):
-    log = RequestLog(tmp_path / "log.jsonl")
+@pytest.mark.parametrize("commit", ["write", "fsync"])
+def test_log_is_safe_with_threads_and_tasks_at_once(tmp_path, commit):
+    log = RequestLog(tmp_path / "log.jsonl", commit=commit)
 
     def thread_writer(t):
         for i in range(100):
@@ -822,8 +825,40 @@ def test_log_is_safe_with_threads_and_tasks_at_once(tmp_path):
     asyncio.run(task_writers())
     for th in threads:
         th.join()
-    lines = (tmp_path / "log.jsonl").read_text().splitlines()
+    lines = (tmp_path / "log.jsonl").read_text().splitlines()  # read before close(): on disk on return
     assert len(lines) == 600 and len({json.loads(line)["item_id"] for line in lines}) == 600
+    log.close()
+    log.append(record("after-close"))  # appending again reopens the journal
+    log.close()
+    assert (tmp_path / "log.jsonl").read_text().count("\n") == 601
+
+
+def test_an_unknown_commit_mode_is_refused_with_the_allowed_ones(tmp_path):
+    with pytest.raises(InvalidParameterError, match=r"commit.*fsync"):
+        RequestLog(tmp_path / "log.jsonl", commit="sometimes")
+
+
+def test_sharded_transport_splits_the_limits_and_spreads_requests_over_shards(simulator):
+    from imgkit.providers._pool import ShardedTransport
+
+    transport = ShardedTransport(16, limits=DEFAULT_LIMITS)
+    shard_limits = transport._transports[0]._pool  # httpcore pool of one shard
+    assert (shard_limits._max_connections, shard_limits._max_keepalive_connections) == (16, 8)
+    seen: list[tuple[int, ...]] = []
+
+    async def main():
+        async with make_http_client(transport=transport) as http:
+
+            async def one():
+                async with http.stream("GET", simulator.base_url + "/models") as resp:
+                    seen.append(transport.in_flight)
+                    await resp.aread()
+
+            await asyncio.gather(*(one() for _ in range(64)))
+
+    asyncio.run(main())
+    assert transport.in_flight == (0,) * 16  # every response closed gave its slot back
+    assert max(max(s) for s in seen) <= 4 and max(sum(s) for s in seen) > 16  # spread, not piled on one pool
 
 
 def test_a_torn_last_line_is_skipped_and_cut_before_the_next_append(tmp_path):
