@@ -365,6 +365,24 @@ def test_frontier_inputs_from_a_log_is_measured_per_provider():
     assert provenance_caption(frame) == "rating: measured; cost: simulated, log.jsonl; latency: simulated"
 
 
+def test_a_provider_neutral_cost_applies_to_the_model_at_every_provider_without_its_own_row():
+    ratings = pl.DataFrame({"model": ["m", "k"], "rating": [1000.0, 990.0]})
+    costs = pl.DataFrame(
+        {
+            "model": ["m", "m", "k"],
+            "provider": ["x", None, None],
+            "cost_usd": [Decimal("0.01"), Decimal("0.03"), Decimal("0.002")],
+            "provenance": ["measured", "published", "published"],
+        }
+    )
+    times = pl.DataFrame({"model": ["m", "m"], "provider": ["x", "y"], "latency_p50_ms": [100.0, 200.0]})
+    rows = _by(frontier_inputs(ratings, costs, times), "option")
+    assert sorted(rows) == ["k", "m @ x", "m @ y"]
+    assert (rows["m @ x"]["cost_usd"], rows["m @ x"]["cost_provenance"]) == (Decimal("0.01"), "measured")
+    assert (rows["m @ y"]["cost_usd"], rows["m @ y"]["cost_provenance"]) == (Decimal("0.03"), "published")
+    assert (rows["k"]["cost_usd"], rows["k"]["cost_provenance"]) == (Decimal("0.002"), "published")
+
+
 def test_frontier_inputs_rejects_duplicate_ratings():
     with pytest.raises(InvalidParameterError, match="one row per"):
         frontier_inputs(published.lmarena_leaderboard(None))

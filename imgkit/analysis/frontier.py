@@ -284,8 +284,7 @@ def frontier_inputs(
     options = _options(frame, parts.values())
     out = options.join(frame, on="catalog_model", how="left")
     for kind, part in parts.items():
-        on = [c for c in ("catalog_model", "provider") if c in part.columns]
-        out = out.join(part, on=on, how="left", suffix=f"_{kind}")
+        out = _join_part(out, part, kind)
     if "cost" not in parts:
         out = _tag(out.with_columns(pl.lit(None, dtype=COST).alias("cost_usd")), "cost", "", None, None)
     if "latency" not in parts:
@@ -321,6 +320,34 @@ def frontier_inputs(
     tags = [f"{kind}_{t}" for kind in INPUTS for t in _TAG_COLUMNS if f"{kind}_{t}" in out.columns]
     rest = [c for c in out.columns if c not in (*first, *tags)]
     return out.select(*first, *rest, *tags)
+
+
+def _join_part(out: pl.DataFrame, part: pl.DataFrame, kind: str) -> pl.DataFrame:
+    """Left-join one input's values onto the options: a row with a provider matches that model at that
+    provider; a row without one (a provider-neutral price or time) matches the model at every provider."""
+    if "provider" not in part.columns:
+        return out.join(part, on="catalog_model", how="left", suffix=f"_{kind}")
+    before = set(out.columns)
+    out = out.join(
+        part.filter(pl.col("provider").is_not_null()),
+        on=["catalog_model", "provider"],
+        how="left",
+        suffix=f"_{kind}",
+    )
+    general = part.filter(pl.col("provider").is_null()).drop("provider")
+    if general.is_empty():
+        return out
+    values = [c for c in general.columns if c != "catalog_model"]
+    named = {c: f"{c}_{kind}" if c in before else c for c in values}  # the names the first join gave them
+    spare = {c: f"__{kind}_neutral_{c}" for c in values}
+    out = out.join(general.rename(spare), on="catalog_model", how="left")
+    # a provider's own row wins; otherwise the neutral row's values, all columns from the same row
+    has_own = pl.col(named[values[0]]).is_not_null() if values else pl.lit(True)
+    for c in values[1:]:
+        has_own = has_own | pl.col(named[c]).is_not_null()
+    return out.with_columns(
+        pl.when(has_own).then(pl.col(named[c])).otherwise(pl.col(spare[c])).alias(named[c]) for c in values
+    ).drop(list(spare.values()))
 
 
 def _options(ratings: pl.DataFrame, parts: Iterable[pl.DataFrame]) -> pl.DataFrame:
