@@ -109,8 +109,11 @@ def scrub(text: str) -> str:
     for value in values:
         if value in text:
             text = text.replace(value, "[REDACTED]")
-    text = _DATA_URI.sub(lambda m: f"data:{m.group(1) or ''}[...]", text)
-    return redact(strip_url_queries(text))
+    if "data:" in text:
+        text = _DATA_URI.sub(lambda m: f"data:{m.group(1) or ''}[...]", text)
+    if "://" in text:
+        text = strip_url_queries(text)
+    return redact(text)
 
 
 # --- the keys file --------------------------------------------------------------------------------------------
