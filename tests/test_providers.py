@@ -39,7 +39,7 @@ from imgkit.errors import (
     RateLimitError,
     UnknownNameError,
 )
-from imgkit.keys import KeyResolver, KeysFileError, MissingKeyError, Secret, scrub
+from imgkit.keys import KeyResolver, KeysFileError, MissingKeyError, Secret, scrub, scrub_all
 from imgkit.params import ImageRequest, inspect_image, resolve
 from imgkit.pricing import input_image_tokens
 from imgkit.providers import (
@@ -592,6 +592,26 @@ def test_secret_repr_and_scrub_hide_the_value():
     assert "opaque" not in repr(secret) and "opaque" not in str(secret) and "MY_VAR" in repr(secret)
     assert scrub("got opaque-token-without-a-known-shape back") == "got [REDACTED] back"
     assert scrub("https://cdn/x.png?X-Amz-Signature=abc&t=1 ok") == "https://cdn/x.png ok"
+
+
+def test_scrubbing_a_records_texts_together_equals_scrubbing_each(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    texts = [
+        "Bearer",  # a token split over two fields is two harmless fields, not one match
+        "abcdefghijklmnop",
+        f"error with {FAKE_KEY} inside",
+        "GET https://v3.fal.media/a.png?token=t0k3n&x=1 failed",
+        '{"url":"https://cdn.example/x.png?X-Amz-Signature=abc","n":1}',
+        "data:image/png;base64," + "A" * 40,
+        "api key",
+        "sk-proj-abcdefgh12345678 leaked",
+        "plain text",
+    ]
+    assert scrub_all(texts) == [scrub(t) for t in texts]
+    assert scrub_all(texts)[:2] == ["Bearer", "abcdefghijklmnop"]
+    assert FAKE_KEY not in "".join(scrub_all(texts))
+    odd = ["has \n\x00\n the separator", "sk-proj-abcdefgh12345678"]
+    assert scrub_all(odd) == [scrub(t) for t in odd]
 
 
 # --- keys ------------------------------------------------------------------------------------------------------

@@ -293,7 +293,10 @@ class ImageClient:
         resolved = request if isinstance(request, ResolvedRequest) else resolve(request, self.catalog)
         ctx = self._prepare(resolved, item_id, run_id, labels, self.log if log is _DEFAULT else log)
         calls = resolved.calls or (resolved.n,)
-        results = await asyncio.gather(*(self._run_call(ctx, i, count) for i, count in enumerate(calls)))
+        if len(calls) == 1:  # the usual case: no task to schedule
+            results = [await self._run_call(ctx, 0, calls[0])]
+        else:
+            results = await asyncio.gather(*(self._run_call(ctx, i, n) for i, n in enumerate(calls)))
         result = self._combine(ctx, results)
         if result.error is not None and raise_on_error:
             raise result.error

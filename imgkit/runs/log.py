@@ -42,7 +42,7 @@ from typing import Any, Literal
 import polars as pl
 
 from imgkit.errors import ImgkitError, InvalidParameterError, UnknownNameError
-from imgkit.keys import scrub
+from imgkit.keys import scrub_all
 from imgkit.runs.schema import LOG_SCHEMA, MONEY, MONEY_PRECISION, MONEY_SCALE, OUTCOME_OK, TS
 
 __all__ = ["JOURNAL_NAME", "OUTCOMES", "RequestLog", "call_item_id", "encode_record", "parent_item_id"]
@@ -89,12 +89,12 @@ def _bad(name: str, value: Any, allowed: str) -> InvalidParameterError:
 
 
 def _text(name: str, value: Any) -> str:
+    """A string column's text, not yet scrubbed (:func:`encode_record` scrubs a record's texts at once)."""
     if name in _JSON_COLUMNS and not isinstance(value, str):
         value = json.dumps(value, default=_json_default, separators=(",", ":"), ensure_ascii=False)
     if not isinstance(value, str):
         raise _bad(name, value, "a string")
-    # nothing shorter than 6 characters can hold a key (scrub's shortest), a signed URL or a data: URI
-    return value if len(value) < 6 else scrub(value)
+    return value
 
 
 def _int(name: str, value: Any) -> int:
@@ -180,9 +180,15 @@ def encode_record(record: Mapping[str, Any]) -> bytes:
     if record["outcome"] not in OUTCOMES:
         raise InvalidParameterError("record.outcome", record["outcome"], sorted(OUTCOMES))
     out = {}
+    texts = []
     for name, encode in _ENCODERS.items():
         value = record.get(name)
         out[name] = None if value is None else encode(name, value)
+        # nothing shorter than 6 characters can hold a key (scrub's shortest), a signed URL or a data: URI
+        if encode is _text and value is not None and len(out[name]) >= 6:
+            texts.append(name)
+    for name, clean in zip(texts, scrub_all([out[n] for n in texts]), strict=True):
+        out[name] = clean
     return (json.dumps(out, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
 
