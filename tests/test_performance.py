@@ -187,6 +187,25 @@ def test_success_percentiles_any_percentile_per_group_equal_numpy():
         assert [p1, p25, p75] == pytest.approx(np.percentile(ok.to_numpy(), [1, 25, 75]), rel=1e-12)
 
 
+def test_percentiles_are_the_same_whether_groups_are_numbered_by_keys_or_by_a_join(monkeypatch):
+    from imgkit.analysis import performance
+
+    log = synthetic_log(3_000, seed=7).with_columns(  # a null key must group with the other nulls
+        pl.when(pl.col("item_id").str.ends_with("3"))
+        .then(None)
+        .otherwise(pl.col("provider"))
+        .alias("provider")
+    )
+    by_keys = performance_table(log, by=["provider", "model"])
+    monkeypatch.setattr(performance, "_CODED_GROUPS", 0)
+    by_join = performance_table(log, by=["provider", "model"])
+    assert by_keys.equals(by_join) and by_keys["provider"].null_count() > 0
+    nulls = log.filter(pl.col("provider").is_null(), pl.col("final"), pl.col("outcome") == "ok")
+    for model, p50 in by_keys.filter(pl.col("provider").is_null()).select("model", "latency_p50_ms").rows():
+        values = nulls.filter(pl.col("model") == model)["latency_ms"].to_numpy()
+        assert p50 == pytest.approx(np.percentile(values, 50), rel=1e-12)
+
+
 def test_percentiles_do_not_depend_on_how_the_log_is_chunked():
     from imgkit.analysis import performance
 
