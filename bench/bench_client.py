@@ -69,6 +69,13 @@ class Simulator:
         self.proc.wait(timeout=10)
 
 
+def _settle() -> None:
+    """Collect garbage and flush dirty pages (the SDK + write client leaves 50 MB of them) before a run."""
+    gc.collect()
+    os.sync()
+    time.sleep(0.5)
+
+
 def rss_mib() -> float:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -129,6 +136,7 @@ async def _throughput(base_url: str, requests: int, concurrency: int, repeats: i
             ("openai SDK + decode + write", one_sdk_to_disk),
         ]
         for label, fn in order if repeat % 2 == 0 else order[::-1]:
+            _settle()  # each client starts from the same state, whatever the previous one left behind
             runs[label].append(await _pool(requests, concurrency, fn))
     await imgkit.aclose()
     await sdk.close()
