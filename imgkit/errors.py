@@ -209,6 +209,18 @@ class MalformedResponseError(ProviderError):
     error_class = "malformed_response"
 
 
+def provider_error_classes(*, retryable: bool | None = None) -> frozenset[str]:
+    """The ``error_class`` of :class:`ProviderError` and its subclasses (only the retryable ones, or only the
+    others, when ``retryable`` is given): the outcomes a request log may hold besides "ok"."""
+    found, todo = set(), [ProviderError]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if retryable is None or cls.retryable == retryable:
+            found.add(cls.error_class)
+    return frozenset(found)
+
+
 # --- secret redaction -------------------------------------------------------------------------------------
 
 _SECRET_PATTERNS = [

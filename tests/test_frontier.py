@@ -18,10 +18,12 @@ import pytest
 from imgkit.analysis import published
 from imgkit.analysis.frontier import (
     catalog_costs,
+    costs_with_published,
     frontier_inputs,
     pareto_frontier,
     provenance_caption,
     recommend,
+    times_with_published,
 )
 from imgkit.cli import main as cli_main
 from imgkit.errors import InvalidParameterError
@@ -381,6 +383,39 @@ def test_a_provider_neutral_cost_applies_to_the_model_at_every_provider_without_
     assert (rows["m @ x"]["cost_usd"], rows["m @ x"]["cost_provenance"]) == (Decimal("0.01"), "measured")
     assert (rows["m @ y"]["cost_usd"], rows["m @ y"]["cost_provenance"]) == (Decimal("0.03"), "published")
     assert (rows["k"]["cost_usd"], rows["k"]["cost_provenance"]) == (Decimal("0.002"), "published")
+
+
+def test_published_prices_fill_in_only_models_the_catalog_does_not_price():
+    costs = costs_with_published(
+        catalog_costs(quality="medium", size="1024x1024"), published.lmarena_prices()
+    )
+    rows = {(r["model"], r["provider"]): r for r in costs.iter_rows(named=True)}
+    assert rows["photon", "replicate.com"]["cost_usd"] == Decimal("0.03")  # LMArena's price, its seller
+    assert rows["flux-1-dev-fp8", "fireworks.ai"]["cost_usd"] == Decimal("0.014")
+    assert rows["gpt-image-1-mini", "openai"]["cost_usd"] == Decimal("0.011")  # PRICING.md, medium 1024²
+    # the catalog knows dall-e-3 (retired, so unpriced today): LMArena's old price does not stand in for it
+    assert [p for m, p in rows if m == "dall-e-3"] == ["openai"]
+
+
+def test_measured_times_replace_published_ones_pair_by_pair():
+    measured = pl.DataFrame(
+        {
+            "provider": ["openai"],
+            "model": ["gpt-image-1-mini"],
+            "latency_p50_ms": [1000.0],
+            "provenance": ["measured"],
+        }
+    )
+    times = times_with_published(measured, published.seed_performance())
+    rows = {(r["provider"], r["model"]): r for r in times.iter_rows(named=True)}
+    assert rows["openai", "gpt-image-1-mini"]["latency_p50_ms"] == 1000.0
+    assert rows["openai", "gpt-image-1-mini"]["provenance"] == "measured"
+    assert {k for k, r in rows.items() if r["provenance"] == "published"} == {
+        ("lumenfall", "flux-1-schnell"),
+        ("lumenfall", "gpt-image-1.5"),
+    }
+    alone = times_with_published(None, published.seed_performance())
+    assert alone.filter(pl.col("model") == "gpt-image-1-mini")["latency_p50_ms"].to_list() == [17840.0]
 
 
 def test_frontier_inputs_rejects_duplicate_ratings():

@@ -46,10 +46,12 @@ __all__ = [
     "Recommendation",
     "catalog_costs",
     "combine_provenance",
+    "costs_with_published",
     "frontier_inputs",
     "pareto_frontier",
     "provenance_caption",
     "recommend",
+    "times_with_published",
 ]
 
 #: dtype of cost per image: exact decimals at the log's money scale (1e-10 USD)
@@ -169,6 +171,30 @@ def _retired(model: Any, offering: Any, on: dt.date | None) -> bool:
     if "retired" not in (model.status, offering.status):
         return False
     return model.status_date is None or model.status_date <= (on or dt.date.today())
+
+
+def costs_with_published(quoted: pl.DataFrame, published: pl.DataFrame) -> pl.DataFrame:
+    """Cost per image: ``quoted`` (e.g. :func:`catalog_costs`), then ``published`` prices (e.g.
+    :func:`imgkit.analysis.published.lmarena_prices`) for the models ``quoted`` does not price.
+
+    A published price with a ``price_source`` URL names the seller it was read from: that host becomes the
+    option's provider (LMArena cites e.g. replicate.com for photon), so it is not mistaken for a catalog offer.
+    """
+    missing = published.filter(~pl.col("model").is_in(quoted["model"].implode()))
+    if "price_source" in missing.columns:
+        missing = missing.with_columns(provider=pl.col("price_source").str.extract(r"://([^/]+)"))
+    return pl.concat([quoted, missing], how="diagonal_relaxed")
+
+
+def times_with_published(measured: pl.DataFrame | None, published: pl.DataFrame) -> pl.DataFrame:
+    """Generation times per provider x model: the ``measured`` rows (a performance table, or None), then the
+    ``published`` figures (e.g. :func:`imgkit.analysis.published.seed_performance`) for the pairs it lacks."""
+    keep = ["provider", "model", "latency_p50_ms", "latency_p95_ms", *_TAG_COLUMNS]
+    published = published.select(c for c in keep if c in published.columns)
+    if measured is None:
+        return published
+    published = published.join(measured, on=["provider", "model"], how="anti")
+    return pl.concat([measured, published], how="diagonal_relaxed")
 
 
 def _tag(
@@ -324,30 +350,21 @@ def frontier_inputs(
 
 def _join_part(out: pl.DataFrame, part: pl.DataFrame, kind: str) -> pl.DataFrame:
     """Left-join one input's values onto the options: a row with a provider matches that model at that
-    provider; a row without one (a provider-neutral price or time) matches the model at every provider."""
+    provider; a row without one (a provider-neutral price or time) matches the model at every provider that
+    has no row of its own."""
     if "provider" not in part.columns:
         return out.join(part, on="catalog_model", how="left", suffix=f"_{kind}")
-    before = set(out.columns)
-    out = out.join(
-        part.filter(pl.col("provider").is_not_null()),
-        on=["catalog_model", "provider"],
-        how="left",
-        suffix=f"_{kind}",
+    keys = ["catalog_model", "provider"]
+    own = part.filter(pl.col("provider").is_not_null())
+    neutral = part.filter(pl.col("provider").is_null()).drop("provider")
+    fill = (
+        out.select(keys)
+        .join(own.select(keys), on=keys, how="anti", nulls_equal=True)
+        .join(neutral, on="catalog_model")
+        .select(part.columns)
     )
-    general = part.filter(pl.col("provider").is_null()).drop("provider")
-    if general.is_empty():
-        return out
-    values = [c for c in general.columns if c != "catalog_model"]
-    named = {c: f"{c}_{kind}" if c in before else c for c in values}  # the names the first join gave them
-    spare = {c: f"__{kind}_neutral_{c}" for c in values}
-    out = out.join(general.rename(spare), on="catalog_model", how="left")
-    # a provider's own row wins; otherwise the neutral row's values, all columns from the same row
-    has_own = pl.col(named[values[0]]).is_not_null() if values else pl.lit(True)
-    for c in values[1:]:
-        has_own = has_own | pl.col(named[c]).is_not_null()
-    return out.with_columns(
-        pl.when(has_own).then(pl.col(named[c])).otherwise(pl.col(spare[c])).alias(named[c]) for c in values
-    ).drop(list(spare.values()))
+    lookup = pl.concat([own, fill], how="vertical_relaxed")
+    return out.join(lookup, on=keys, how="left", suffix=f"_{kind}", nulls_equal=True)
 
 
 def _options(ratings: pl.DataFrame, parts: Iterable[pl.DataFrame]) -> pl.DataFrame:

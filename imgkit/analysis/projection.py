@@ -20,7 +20,7 @@ assumption with a provenance (``assumed`` unless the file says otherwise)::
       failure_rate: "0.02"           # probability that an attempt fails (retried up to max_attempts)
       max_attempts: 3
       billed_failure_share: "0"      # share of failed attempts billed anyway
-      log: runs/week/log.jsonl       # optional: measured failure rates per provider/model (read by the CLI)
+      log: runs/week/log.jsonl       # optional: measured failure rates per provider/model (beside this file; read by the CLI)
     batch_share: "0.25"              # share of requests sent through a Batch API where the offering has one
     targets:                         # model x provider x tier; or "all" (every offering that prices the mix)
       - {model: gpt-image-1-mini, provider: openai}
@@ -353,7 +353,7 @@ class Workload:
     batch_share: Decimal = _ZERO
     start: dt.date | None = None
     price_date: dt.date | None = None
-    reliability_log: str | None = None
+    reliability_log: str | None = None  # load_workload: relative to the workload file
     description: str | None = None
     provenance: Mapping[str, str] = field(default_factory=dict)  # assumption -> provenance
 
@@ -365,7 +365,10 @@ def load_workload(path: str | Path, catalog: Catalog | None = None) -> Workload:
         data = load_yaml(path)
     except CatalogError as exc:
         raise SpecError(str(path), exc.key_path, exc.problem) from None
-    return parse_workload(data, file=str(path), catalog=catalog)
+    workload = parse_workload(data, file=str(path), catalog=catalog)
+    if workload.reliability_log:  # a log named in the file is found beside it, wherever it is read from
+        workload = replace(workload, reliability_log=str(path.parent / workload.reliability_log))
+    return workload
 
 
 def parse_workload(data: Any, *, file: str = "<workload>", catalog: Catalog | None = None) -> Workload:

@@ -47,13 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _performance(args: argparse.Namespace, workload: Any) -> tuple[pl.DataFrame | None, list[str]]:
-    """The performance table of ``--log`` or of the workload's ``reliability.log`` (relative to the file)."""
+    """The performance table of ``--log`` or of the workload's ``reliability.log``."""
     from imgkit.analysis.performance import performance_table, scan_log
 
-    paths = list(args.log or [])
-    if not paths and workload.reliability_log:
-        log = Path(workload.reliability_log)
-        paths = [str(log if log.is_absolute() else Path(args.workload).parent / log)]
+    paths = list(args.log or []) or ([workload.reliability_log] if workload.reliability_log else [])
     if not paths:
         return None, []
     return performance_table(scan_log(paths, mapping=args.mapping), by=("provider", "model")), paths

@@ -41,28 +41,23 @@ from typing import Any, Literal
 
 import polars as pl
 
-from imgkit.errors import ImgkitError, InvalidParameterError, UnknownNameError
+from imgkit.errors import ImgkitError, InvalidParameterError, UnknownNameError, provider_error_classes
 from imgkit.keys import scrub_all
-from imgkit.runs.schema import LOG_SCHEMA, MONEY, MONEY_PRECISION, MONEY_SCALE, OUTCOME_OK, TS
+from imgkit.runs.schema import (
+    LOG_SCHEMA,
+    MONEY,
+    MONEY_PRECISION,
+    MONEY_SCALE,
+    OUTCOME_CANCELLED,
+    OUTCOME_OK,
+    TS,
+)
 
 __all__ = ["JOURNAL_NAME", "OUTCOMES", "RequestLog", "call_item_id", "encode_record", "parent_item_id"]
 
 JOURNAL_NAME = "log.jsonl"
-#: "ok" and the error classes of :mod:`imgkit.errors` (``ProviderError.error_class``)
-OUTCOMES = frozenset(
-    {
-        OUTCOME_OK,
-        "rate_limit",
-        "timeout",
-        "unavailable",
-        "content_policy",
-        "bad_request",
-        "authentication",
-        "malformed_response",
-        "cancelled",
-        "provider_error",
-    }
-)
+#: "ok", "cancelled" and the error classes of :mod:`imgkit.errors` (``ProviderError.error_class``)
+OUTCOMES = frozenset({OUTCOME_OK, OUTCOME_CANCELLED}) | provider_error_classes()
 REQUIRED = ("run_id", "item_id", "attempt", "outcome")
 _JSON_COLUMNS = ("requested_params", "resolved_params", "images")
 _CALL_SUFFIX = "#call"

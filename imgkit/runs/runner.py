@@ -63,11 +63,11 @@ import polars as pl
 import yaml
 
 from imgkit.catalog import Catalog, load_catalog
-from imgkit.errors import BudgetExceededError, ImgkitError, SpecError
+from imgkit.errors import BudgetExceededError, ImgkitError, SpecError, provider_error_classes
 from imgkit.runs.budget import Budget, Reservation
 from imgkit.runs.log import JOURNAL_NAME, RequestLog, call_item_id, parent_item_id
 from imgkit.runs.plan import RunPlan, plan_run
-from imgkit.runs.schema import OUTCOME_OK
+from imgkit.runs.schema import OUTCOME_CANCELLED, OUTCOME_OK
 from imgkit.runs.spec import ExperimentSpec, WorkItem
 
 __all__ = [
@@ -80,7 +80,7 @@ __all__ = [
 ]
 
 #: error classes whose items a resumed run sends again (the others need a change of spec or key)
-RETRIED_ON_RESUME = frozenset({"rate_limit", "timeout", "unavailable", "malformed_response", "cancelled"})
+RETRIED_ON_RESUME = provider_error_classes(retryable=True) | {OUTCOME_CANCELLED}
 #: seconds the requests in flight may take to finish after Ctrl-C before they are cancelled
 DEFAULT_GRACE_S = 10.0
 #: the placeholder key every provider gets when the run is simulated (the simulator accepts any key)
@@ -563,7 +563,7 @@ async def _log_cancelled(
             "final": True,
             "started_at": now,
             "ended_at": now,
-            "outcome": "cancelled",
+            "outcome": OUTCOME_CANCELLED,
             "provider": resolved.provider.id,
             "model": resolved.model.id,
             "provider_model_id": resolved.endpoint,

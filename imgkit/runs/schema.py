@@ -107,5 +107,7 @@ LOG_SCHEMA: dict[str, pl.DataType] = {
 }
 
 OUTCOME_OK = "ok"
+#: a request stopped by Ctrl-C before it finished (recorded by the runner)
+OUTCOME_CANCELLED = "cancelled"
 
-__all__ = ["LOG_SCHEMA", "MONEY", "MONEY_PRECISION", "MONEY_SCALE", "OUTCOME_OK", "TS"]
+__all__ = ["LOG_SCHEMA", "MONEY", "MONEY_PRECISION", "MONEY_SCALE", "OUTCOME_CANCELLED", "OUTCOME_OK", "TS"]
