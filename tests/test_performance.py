@@ -197,7 +197,7 @@ def test_percentiles_are_the_same_whether_groups_are_numbered_by_keys_or_by_a_jo
         .alias("provider")
     )
     by_keys = performance_table(log, by=["provider", "model"])
-    monkeypatch.setattr(performance, "_CODED_GROUPS", 0)
+    monkeypatch.setattr(performance, "_CODED_COMBINATIONS", 0)
     by_join = performance_table(log, by=["provider", "model"])
     assert by_keys.equals(by_join) and by_keys["provider"].null_count() > 0
     nulls = log.filter(pl.col("provider").is_null(), pl.col("final"), pl.col("outcome") == "ok")
@@ -337,6 +337,22 @@ def test_provenance_column_says_measured_or_simulated():
     table = performance_table(frame(rows), by="provider")
     assert table["provenance"].to_list() == ["measured", "simulated"]
     assert performance_table(frame(rows), by=None)["provenance"].to_list() == ["measured+simulated"]
+
+
+def test_provenance_of_a_group_without_any_is_empty_whether_the_log_has_one_kind_or_more():
+    unlabelled = attempt("c", provider="gateway", provenance=None)
+    one_kind = [attempt("a"), attempt("b"), unlabelled]
+    table = performance_table(frame(one_kind), by="provider")
+    assert table.select("provider", "provenance").rows() == [("gateway", ""), ("openai", "measured")]
+    assert performance_table(frame(one_kind), by=None)["provenance"].to_list() == ["measured"]
+    mixed = [*one_kind, attempt("d", provenance="simulated")]
+    table = performance_table(frame(mixed), by="provider")
+    assert table.select("provider", "provenance").rows() == [
+        ("gateway", ""),
+        ("openai", "measured+simulated"),
+    ]
+    nothing = [unlabelled]
+    assert performance_table(frame(nothing), by=None)["provenance"].to_list() == [""]
 
 
 # --- reading logs ------------------------------------------------------------------------------------------
@@ -636,3 +652,34 @@ def test_bench_huge_path_counts_every_request_and_cleans_up(bench, tmp_path):
     assert (figures["requests"], figures["files"]) == (3_000, 6)  # 3 chunks x 2 providers
     assert figures["peak_rss_gib"] > 0
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 10, 100, 101, 4_097])
+def test_percentiles_linear_equals_numpy_bit_for_bit(n):
+    from imgkit.analysis.performance import percentiles_linear
+
+    rng = np.random.default_rng(n)
+    wanted = [[50, 95, 99], [50, 95], [0, 100, 25, 75], [1, 2, 3, 99.9], [33.3, 66.6, 99.99], [95, 50]]
+    for trial in range(20):
+        values = rng.lognormal(7, 0.8, n)
+        if trial % 2:  # ties
+            values = np.round(values, -2)
+        for percentiles in wanted:
+            expected = np.percentile(values, percentiles, method="linear")
+            assert np.array_equal(percentiles_linear(values.copy(), percentiles), expected)
+
+
+def test_percentiles_leave_out_rows_whose_keys_are_not_among_the_groups(monkeypatch):
+    # a log that grew between the two passes: rows of a group the first pass did not see are left out
+    from imgkit.analysis import performance
+
+    log = (
+        synthetic_log(3_000, seed=8)
+        .lazy()
+        .with_columns((pl.col("final") & (pl.col("outcome") == "ok")).alias("_success"))
+    )
+    only_fal = performance._streamed_percentiles(log, pl.DataFrame({"provider": ["fal"]}))
+    fal = log.filter(pl.col("_success"), pl.col("provider") == "fal").collect()["latency_ms"].to_numpy()
+    assert only_fal[0].to_list() == [np.percentile(fal, 50)]
+    monkeypatch.setattr(performance, "_CODED_COMBINATIONS", 0)  # the join path agrees
+    assert performance._streamed_percentiles(log, pl.DataFrame({"provider": ["fal"]}))[0].equals(only_fal[0])

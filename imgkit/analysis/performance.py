@@ -93,6 +93,7 @@ __all__ = [
     "log_summary",
     "lognormal_from_p50_p95",
     "parse_time_bound",
+    "percentiles_linear",
     "performance_table",
     "scan_log",
     "success_percentiles",
@@ -573,9 +574,20 @@ def performance_table(
         pl.col("actual_cost_usd").sum().alias("_cost_sum"),
         pl.col("actual_cost_usd").null_count().cast(pl.Int64).alias("cost_unknown_attempts"),
     ]
-    # provenance kinds per group as a list, sorted and joined on the small aggregated table
-    kinds = pl.col("provenance").unique().alias("_provenance_kinds")
-    grouped = lf.group_by(keys).agg(*aggs, kinds) if keys else lf.select(*aggs, kinds.implode())
+    # provenance kinds per group, sorted and joined: "+".join(sorted(set(kinds) - {None}))
+    sole, mixed = _sole_provenance(lf)
+    if mixed:  # the kinds per group as a list (a string aggregation, the slow part of this pass)
+        unique = pl.col("provenance").unique()
+        grouped = (
+            lf.group_by(keys).agg(*aggs, unique.alias("_kinds"))
+            if keys
+            else lf.select(*aggs, unique.implode().alias("_kinds"))
+        )
+        kinds = pl.col("_kinds").list.drop_nulls().list.sort().list.join("+")
+    else:  # one kind in the whole log (the usual case): a group has it unless all its rows lack one
+        known = pl.col("provenance").null_count().cast(pl.Int64).alias("_kinds")
+        grouped = lf.group_by(keys).agg(*aggs, known) if keys else lf.select(*aggs, known)
+        kinds = pl.when(pl.col("_kinds") < pl.col("attempts")).then(pl.lit(sole or "")).otherwise(pl.lit(""))
     table = grouped.with_columns(
         (pl.col("successes") / pl.when(pl.col("requests") > 0).then(pl.col("requests"))).alias(
             "success_rate"
@@ -586,7 +598,7 @@ def performance_table(
             / pl.when(pl.col("successes") > 0).then(pl.col("successes"))
         ).alias("retries_per_success"),
         pl.when(pl.col("cost_unknown_attempts") == 0).then(pl.col("_cost_sum")).alias("total_cost_usd"),
-        pl.col("_provenance_kinds").list.drop_nulls().list.sort().list.join("+").alias("provenance"),
+        kinds.alias("provenance"),
     )
     if keys:
         table = table.sort(keys, nulls_last=True)
@@ -622,22 +634,60 @@ def performance_table(
     return df.select(columns)
 
 
+def _sole_provenance(lf: pl.LazyFrame) -> tuple[str | None, bool]:
+    """The log's provenance kind if it has only one (None when no row has one), and whether it has more.
+
+    One comparison per row, far cheaper than collecting each group's distinct kinds from a string column.
+    """
+    first = pl.col("provenance").drop_nulls().first()
+    row = (
+        lf.select(first.alias("sole"), (pl.col("provenance") != first).any().alias("mixed"))
+        .collect(engine="streaming")
+        .row(0)
+    )
+    return row[0], bool(row[1])
+
+
 def _percentile_column(metric: str, percentile: int) -> str:
     return f"{metric.removesuffix('_ms')}_p{percentile}_ms"
 
 
-#: up to this many groups, rows are numbered by a when/then chain over the keys instead of a join
-_CODED_GROUPS = 32
+#: when each key's distinct values multiply to at most this many combinations, rows are numbered by
+#: comparisons per key and a lookup table; beyond it, by a join of the keys against the table's groups
+_CODED_COMBINATIONS = 1 << 16
 
 
-def _group_code(groups: pl.DataFrame) -> pl.Expr:
-    """``_group``: the row index in ``groups`` of each row's keys (null keys match null)."""
-    code = pl.lit(None, dtype=pl.UInt32)
-    for index in reversed(range(groups.height)):
-        row = groups.row(index, named=True)
-        same = [pl.col(k).is_null() if v is None else pl.col(k) == v for k, v in row.items()]
-        code = pl.when(pl.all_horizontal(same)).then(pl.lit(index, dtype=pl.UInt32)).otherwise(code)
-    return code.alias("_group")
+def _key_codes(groups: pl.DataFrame) -> tuple[pl.Expr, np.ndarray] | None:
+    """``_code``: each row's keys numbered per key and combined, and the table mapping a code to its row in
+    ``groups`` (``groups.height`` for keys not among them); None when the codes would be too many.
+
+    One comparison per distinct value of each key costs less than comparing every key of every group
+    (about 1.6x less for provider x model), and far less than hashing the keys again for a join.
+    """
+    values = [groups[k].unique(maintain_order=True).to_list() for k in groups.columns]
+    radices = [len(v) + 1 for v in values]  # the last digit of each key: a value not among its groups
+    if math.prod(radices) > _CODED_COMBINATIONS:
+        return None
+    code: pl.Expr | None = None
+    for key, known in zip(groups.columns, values, strict=True):
+        digit = pl.lit(len(known), dtype=pl.UInt32)
+        for i in reversed(range(len(known))):
+            same = pl.col(key).is_null() if known[i] is None else pl.col(key) == known[i]
+            digit = pl.when(same).then(pl.lit(i, dtype=pl.UInt32)).otherwise(digit)
+        code = digit if code is None else code * (len(known) + 1) + digit
+    lookup = np.full(math.prod(radices), groups.height, dtype=_code_dtype(groups.height + 1))
+    digits = [{v: i for i, v in enumerate(known)} for known in values]
+    for row, keys in enumerate(groups.iter_rows()):
+        combined = 0
+        for key_value, index, radix in zip(keys, digits, radices, strict=True):
+            combined = combined * radix + index[key_value]
+        lookup[combined] = row
+    assert code is not None
+    return code.alias("_code"), lookup
+
+
+def _code_dtype(count: int) -> type[np.unsignedinteger]:
+    return np.uint16 if count <= np.iinfo(np.uint16).max else np.uint32  # numpy radix-sorts 16-bit codes
 
 
 def _streamed_percentiles(
@@ -650,32 +700,38 @@ def _streamed_percentiles(
 
     ``groups`` holds the key columns in the table's row order (no columns: one group, the whole log).
 
-    Streams ``(group index, latency_ms, ttfb_ms)`` of successes in chunks and keeps per group only those
-    values (a polars group-by quantile over a scan holds about ten times more, and sorts where numpy selects
-    in linear time), then takes each group's percentiles. Nulls (and NaN) are left out.
+    Streams ``(group code, latency_ms, ttfb_ms)`` of successes in chunks and keeps per group only those
+    values (a polars group-by quantile over a scan holds about ten times more, and sorts where this
+    selects in linear time), then takes each group's percentiles. Nulls (and NaN) are left out, and so are
+    rows whose keys are not in ``groups`` (a log that grew after the groups were counted).
     """
     metrics, keys = list(percentiles), groups.columns
     count = groups.height if keys else 1
     successes = lf.filter(pl.col("_success")).select(*keys, *metrics)
-    if keys and count <= _CODED_GROUPS:
-        # few groups: a when/then chain numbers the rows about 2.5x faster than a hash join on the keys
-        successes = successes.select(_group_code(groups), *metrics)
+    coded = _key_codes(groups) if keys else None
+    lookup = None
+    if coded is not None:
+        code, lookup = coded
+        successes = successes.select(code, *metrics)
     elif keys:
-        index = groups.with_row_index("_group").lazy()
-        successes = successes.join(index, on=keys, nulls_equal=True).select("_group", *metrics)
+        index = groups.with_row_index("_code").lazy()
+        successes = successes.join(index, on=keys, nulls_equal=True).select("_code", *metrics)
     else:
-        successes = successes.select(pl.lit(0, dtype=pl.UInt32).alias("_group"), *metrics)
-    parts: dict[str, list[list[np.ndarray]]] = {m: [[] for _ in range(count)] for m in metrics}
-    code = np.uint16 if count <= np.iinfo(np.uint16).max else np.uint32  # numpy radix-sorts 16-bit codes
+        successes = successes.select(pl.lit(0, dtype=pl.UInt32).alias("_code"), *metrics)
+    # one bucket per group, and a last one for keys not among the groups
+    parts: dict[str, list[list[np.ndarray]]] = {m: [[] for _ in range(count + 1)] for m in metrics}
+    dtype = _code_dtype(count + 1)
     for chunk in successes.collect_batches(chunk_size=chunk_rows, maintain_order=False):
-        group = chunk["_group"].to_numpy().astype(code, copy=False)
-        order = np.argsort(group, kind="stable") if count > 1 else None
-        counts = np.bincount(group, minlength=count)
+        codes = chunk["_code"].to_numpy()
+        group = lookup[codes] if lookup is not None else codes.astype(dtype, copy=False)
+        counts = np.bincount(group, minlength=count + 1)
+        filled = np.flatnonzero(counts)
+        order = np.argsort(group, kind="stable") if len(filled) > 1 else None
         ends = np.cumsum(counts)
         for metric in metrics:
             values = chunk[metric].cast(pl.Float64).to_numpy()  # nulls become NaN
             values = values[order] if order is not None else values
-            for g in np.flatnonzero(counts):
+            for g in filled[filled < count]:
                 parts[metric][g].append(values[ends[g] - counts[g] : ends[g]])
 
     def percentiles_of(metric: str, g: int) -> np.ndarray | None:
@@ -685,7 +741,7 @@ def _streamed_percentiles(
         values = values[~missing] if missing.any() else values
         if not len(values):
             return None
-        return np.percentile(values, percentiles[metric], method="linear", overwrite_input=True)
+        return percentiles_linear(values, percentiles[metric])
 
     # numpy selects without the GIL: the groups' percentiles run on the polars thread count
     with ThreadPoolExecutor(max_workers=pl.thread_pool_size()) as pool:
@@ -702,6 +758,42 @@ def _streamed_percentiles(
             for q, column in zip(wanted, found, strict=True)
         ]
     return columns
+
+
+def percentiles_linear(values: np.ndarray, percentiles: Sequence[float]) -> np.ndarray:
+    """``numpy.percentile(values, percentiles, method="linear")``, bit for bit, about 3x faster.
+
+    ``values``: a 1-D float array without NaN, reordered in place. numpy partitions around every index it
+    needs plus the first and the last in one call; this selects the needed order statistics in ascending
+    order, each within what is left above the previous one, so the work shrinks with every percentile.
+    """
+    n = len(values)
+    if not n:
+        raise InvalidParameterError("values", "an empty array", "one or more values")
+    q = np.asarray(percentiles, dtype=np.float64) / 100
+    virtual = (n - 1) * q  # numpy's virtual index for the linear method
+    floor = np.floor(virtual)
+    above = virtual >= n - 1  # numpy takes the last value there
+    lower = np.where(above, n - 1, floor).astype(np.intp)
+    upper = np.where(above, n - 1, floor + 1).astype(np.intp)
+    gamma = virtual - np.where(above, -1, floor)  # as numpy computes it (its index is -1 there)
+    found: dict[int, float] = {}
+    start = 0  # values[start:] holds the order statistics start..n-1, in some order
+    for k in sorted({*lower.tolist(), *upper.tolist()}):
+        tail = values[start:]
+        if k == start:  # the smallest of the rest: a scan, not a partition
+            i = int(tail.argmin())
+            tail[0], tail[i] = tail[i], tail[0]
+        else:
+            tail.partition(k - start)
+        found[k] = values[k]
+        start = k + 1
+    a = np.array([found[k] for k in lower.tolist()])
+    b = np.array([found[k] for k in upper.tolist()])
+    diff = b - a
+    out = a + diff * gamma  # numpy's _lerp: from the nearer end
+    np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5)
+    return out
 
 
 def success_percentiles(
