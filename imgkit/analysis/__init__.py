@@ -1,4 +1,39 @@
-"""Pure analysis functions over polars frames: performance, ratings, frontiers, projections."""
+"""Pure analysis functions over polars frames: performance, ratings, frontiers, projections.
 
-from imgkit.analysis.performance import performance_table as performance_table
-from imgkit.analysis.performance import scan_log as scan_log
+The names below are imported on first use from the module named beside each; the modules hold the rest.
+"""
+
+from __future__ import annotations
+
+from imgkit._lazy import lazy_exports
+
+_EXPORTS = {
+    # performance: speed, reliability and cost per group of a request log
+    "scan_log": "imgkit.analysis.performance",
+    "performance_table": "imgkit.analysis.performance",
+    "success_percentiles": "imgkit.analysis.performance",
+    "log_summary": "imgkit.analysis.performance",
+    "export_parquet": "imgkit.analysis.performance",
+    "wilson_interval": "imgkit.analysis.performance",
+    # ratings from pairwise votes
+    "read_votes": "imgkit.analysis.ratings",
+    "fit_bradley_terry": "imgkit.analysis.ratings",
+    "fit_by_category": "imgkit.analysis.ratings",
+    "online_elo": "imgkit.analysis.ratings",
+    "win_rate_matrices": "imgkit.analysis.ratings",
+    "RatingsResult": "imgkit.analysis.ratings",
+    # frontiers and recommendations
+    "frontier_inputs": "imgkit.analysis.frontier",
+    "pareto_frontier": "imgkit.analysis.frontier",
+    "recommend": "imgkit.analysis.frontier",
+    # monthly cost projections
+    "load_workload": "imgkit.analysis.projection",
+    "project": "imgkit.analysis.projection",
+    "break_even": "imgkit.analysis.projection",
+    "sensitivity": "imgkit.analysis.projection",
+    # published figures shipped in data/published
+    "lmarena_leaderboard": "imgkit.analysis.published",
+    "seed_performance": "imgkit.analysis.published",
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

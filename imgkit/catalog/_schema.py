@@ -326,6 +326,7 @@ class ModelsFile(_Strict):
 
 
 def _parse_wxh(s: str) -> tuple[int, int]:
+    """``"1024x1536"`` as ``(width, height)`` in pixels; ValueError unless both are positive integers."""
     parts = str(s).lower().split("x")
     if len(parts) != 2 or not all(p.isdigit() for p in parts) or min(int(p) for p in parts) <= 0:
         raise ValueError(f"size {s!r} is not WIDTHxHEIGHT with positive integers")
@@ -333,6 +334,7 @@ def _parse_wxh(s: str) -> tuple[int, int]:
 
 
 def _parse_ratio(s: str) -> tuple[int, int]:
+    """``"16:9"`` as ``(16, 9)``; ValueError unless both parts are positive integers."""
     parts = str(s).split(":")
     if len(parts) != 2 or not all(p.isdigit() for p in parts) or min(int(p) for p in parts) <= 0:
         raise ValueError(f"aspect ratio {s!r} is not W:H with positive integers")

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 
 from imgkit.errors import ImgkitError, redact
 
-# Command-group modules, each with ``register(subparsers) -> None``. Missing modules are skipped so that a
-# partially installed tree still gives a working CLI.
+# Command-group modules, each with ``register(subparsers) -> None``, in the order ``--help`` lists them.
 COMMAND_MODULES = (
     "imgkit.cli.catalog_cmds",  # models, quote, cost
     "imgkit.cli.prices_cmds",  # prices
@@ -38,13 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 

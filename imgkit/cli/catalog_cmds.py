@@ -26,8 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("quote", help="price a request before sending it (itemised, exact)")
-    p.add_argument("model")
-    p.add_argument("--provider")
+    p.add_argument("model", help="catalog model id (see: imgkit models)")
+    p.add_argument("--provider", help="default: the model's creator, else the first provider serving it")
     p.add_argument("--quality", help="a quality of the model, or auto (gives a low/high range)")
     p.add_argument("--size", help="WxH, W:H (= aspect ratio) or auto")
     p.add_argument("--aspect-ratio", help="W:H; nearest supported ratio")
@@ -37,18 +37,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--input-image", action="append", default=[], metavar="FILE", help="edit input (repeatable)"
     )
-    p.add_argument("--input-fidelity", choices=("low", "high"))
+    p.add_argument("--input-fidelity", choices=("low", "high"), help="edit input fidelity (priced in tokens)")
     p.add_argument("--prompt", default="", help="prompt text (its tokens are estimated as ceil(chars / 4))")
     p.add_argument("--batch", action="store_true", help="price at the Batch API multiplier")
-    p.add_argument("--method", choices=("auto", "table", "tokens"), default="auto")
+    p.add_argument(
+        "--method",
+        choices=("auto", "table", "tokens"),
+        default="auto",
+        help="auto: the published per-image price where one exists, else token math (default auto)",
+    )
     p.add_argument("--on", help="price in force on this date (YYYY-MM-DD; default today)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=cmd_quote)
 
     p = sub.add_parser("cost", help="the actual cost of a saved API response body")
-    p.add_argument("response", metavar="RESPONSE.json")
-    p.add_argument("--model", required=True)
-    p.add_argument("--provider")
+    p.add_argument(
+        "response", metavar="RESPONSE.json", help="a saved response body (with usage when present)"
+    )
+    p.add_argument("--model", required=True, help="catalog model id the request was sent to")
+    p.add_argument("--provider", help="default: the model's creator, else the first provider serving it")
     p.add_argument("--quality", help="the requested quality (used when the response does not echo it)")
     p.add_argument("--size", help="the requested WxH (used when the response does not echo it)")
     p.add_argument("--on", help="price in force on this date (YYYY-MM-DD; default today)")

@@ -81,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--statistical",
         action="store_true",
-        help="dominated only beyond the 95 % intervals (else unresolved)",
+        help="dominated only beyond the 95 %% intervals (else unresolved)",
     )
     p.add_argument(
         "--ci", choices=("sandwich", "bootstrap"), default="sandwich", help="intervals when fitting votes"

@@ -17,17 +17,19 @@ from imgkit.params import ImageRequest, inspect_image, resolve
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("resolve", help="resolve size, aspect ratio, tier and provider fields of a request")
-    p.add_argument("model")
+    p.add_argument("model", help="catalog model id (see: imgkit models)")
     p.add_argument("--provider", help="default: the model's creator, else the first provider serving it")
     p.add_argument("--size", help="WxH (strict), W:H (= aspect ratio) or auto")
     p.add_argument("--aspect-ratio", help="W:H; mapped to the nearest supported ratio")
     p.add_argument("--resolution", help="tier such as 0.5K, 1K, 2K, 4K or megapixels (0.25, 1)")
     p.add_argument("--quality", help="a quality of the model, or auto")
     p.add_argument("--n", type=int, default=1, help="images wanted (default 1)")
-    p.add_argument("--mode", choices=("generate", "edit"), default="generate")
+    p.add_argument("--mode", choices=("generate", "edit"), default="generate", help="default generate")
     p.add_argument("--output-format", help="png, jpeg, webp, gif or avif (converted locally if needed)")
     p.add_argument("--output-compression", type=int, help="0-100, lossy formats only")
-    p.add_argument("--background", choices=("transparent", "opaque", "auto"))
+    p.add_argument(
+        "--background", choices=("transparent", "opaque", "auto"), help="transparent needs png or webp output"
+    )
     p.add_argument(
         "--input-image", action="append", default=[], metavar="FILE", help="edit input (repeatable)"
     )

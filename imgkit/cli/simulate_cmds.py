@@ -68,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.set_defaults(func=_serve)
 
     profiles = sub.add_parser("profiles", help="list the default latency profiles and where they come from")
-    profiles.add_argument("--json", action="store_true")
+    profiles.add_argument("--json", action="store_true", help="one JSON object on stdout")
     profiles.set_defaults(func=_profiles)
 
 

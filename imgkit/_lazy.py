@@ -1,0 +1,31 @@
+"""Package-level names imported on first use (PEP 562), so ``import imgkit`` stays cheap and cycle-free.
+
+A package lists ``{name: "imgkit.module"}``; ``from imgkit.analysis import performance_table`` then imports
+``imgkit.analysis.performance`` only when the name is first asked for, and caches it in the package.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+def lazy_exports(
+    package: str, exports: Mapping[str, str], eager: Mapping[str, Any] | None = None
+) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
+    """``(__getattr__, __dir__, __all__)`` for ``package``, re-exporting ``exports`` lazily."""
+    namespace = importlib.import_module(package).__dict__
+
+    def __getattr__(name: str) -> Any:
+        home = exports.get(name)
+        if home is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(home), name)
+        namespace[name] = value  # later look-ups skip this function
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *exports})
+
+    return __getattr__, __dir__, sorted({*exports, *(eager or {})})
