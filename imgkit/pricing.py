@@ -93,6 +93,8 @@ class Cost:
     lines: tuple[CostLine, ...] = ()
     notes: tuple[str, ...] = ()
     unknown_reason: str | None = None
+    #: tags of the catalog sources the rates come from (``Catalog.sources``: title, URL, date checked)
+    sources: tuple[str, ...] = ()
 
 
 def _clean(d: Decimal) -> Decimal:
@@ -107,9 +109,13 @@ def _line(item, quantity, unit, rate, method, basis, provenance) -> CostLine:
     )
 
 
-def _known(lines: Sequence[CostLine], method: str, notes: Iterable[str] = ()) -> Cost:
+def _known(
+    lines: Sequence[CostLine], method: str, notes: Iterable[str] = (), sources: Iterable[str] = ()
+) -> Cost:
     total = _clean(sum((ln.amount_usd for ln in lines), Decimal(0)))
-    return Cost(total, total, total, method, tuple(lines), tuple(notes))
+    return Cost(
+        total, total, total, method, tuple(lines), tuple(notes), sources=tuple(dict.fromkeys(sources))
+    )
 
 
 def _unknown(reason: str, notes: Iterable[str] = (), low=None, high=None) -> Cost:
@@ -264,8 +270,13 @@ def _finish(
     *,
     calls: Sequence[int] = (1,),
     batch: bool = False,
+    sources: Sequence[str] = (),
 ) -> Cost:
-    """Apply batch multiplier, gateway markup and per-request rounding to itemised lines, then total them."""
+    """Apply batch multiplier, gateway markup and per-request rounding to itemised lines, then total them.
+
+    The cost's ``sources``: the price's, then ``sources`` (the model facts used), batch and rounding.
+    """
+    used = [*price.source, *sources]
     if batch:
         if price.batch is None:
             raise UnknownPriceError(f"no batch price published at {provider_id}")
@@ -274,6 +285,7 @@ def _finish(
         lines.append(
             _batch_line(lines, b.multiplier, basis + (f" ({b.notes})" if b.notes else ""), b.provenance)
         )
+        used += b.source
     markup = cat.provider(provider_id).markup
     if markup:
         lines.append(
@@ -283,6 +295,7 @@ def _finish(
         notes.append(f"{provider_id}: no markup over the provider's price")
     rounding = price.rounding
     if rounding.mode != "none":
+        used += rounding.source
         subtotal = sum((ln.amount_usd for ln in lines), Decimal(0))
         images = sum(calls)
         mode = ROUND_CEILING if rounding.mode == "ceil" else ROUND_HALF_UP
@@ -302,7 +315,7 @@ def _finish(
                     price.provenance,
                 )
             )
-    return _known(lines, method, notes)
+    return _known(lines, method, notes, used)
 
 
 # --- quotes -----------------------------------------------------------------------------------------------
@@ -565,7 +578,8 @@ def _range(variants, notes: list[str], *, auto_quality: bool, auto_size: bool) -
     ]
     methods = {c.method for _, _, c in known}
     method = methods.pop() if len(methods) == 1 else "mixed"
-    return Cost(None, lo[2].total_usd, hi[2].total_usd, method, (), (*notes, *ends), reason)
+    sources = tuple(dict.fromkeys(tag for _, _, c in known for tag in c.sources))
+    return Cost(None, lo[2].total_usd, hi[2].total_usd, method, (), (*notes, *ends), reason, sources)
 
 
 def _choose_method(price: Price, table, out, method: str) -> str | None:
@@ -684,7 +698,14 @@ def _price_request(
         )
     )
     method_name = {"table": "per_image_table"}.get(chosen, chosen)
-    return _finish(cat, provider_id, price, lines, method_name, notes, calls=calls, batch=batch)
+    facts: list[str] = []  # the model's published token counts, where the lines used them
+    if m.output_tokens is not None and (chosen == "tokens" or partial_images):
+        facts += m.output_tokens.source
+    if input_images and m.input_image_tokens is not None and price.input_image_tokens_per_image is None:
+        facts += m.input_image_tokens.source
+    return _finish(
+        cat, provider_id, price, lines, method_name, notes, calls=calls, batch=batch, sources=facts
+    )
 
 
 def quote_resolved(resolved: ResolvedRequest, **kw: Any) -> Cost:

@@ -864,3 +864,84 @@ def test_cli_quote_table_output(capsys):
 def test_cli_quote_errors_are_one_line_and_exit_2(capsys, tmp_path, argv, message):
     code, out, err = run_cli(capsys, *(a.format(missing=str(tmp_path / "none.png")) for a in argv))
     assert code == 2 and out == "" and err.count("\n") == 1 and message in err
+
+
+# --- where a figure comes from ---------------------------------------------------------------------------------
+
+
+def test_a_quote_names_the_sources_of_the_price_it_used(cat):
+    cost = quote("gpt-image-1-mini", "openai", quality="low", width=1024, height=1024, catalog=cat)
+    price = cat.price("gpt-image-1-mini", "openai")
+    assert cost.total_usd == D("0.005") and cost.sources == price.source
+    assert all(tag in cat.sources for tag in cost.sources)
+
+
+def test_token_math_adds_the_models_published_token_counts_to_the_sources(cat):
+    cost = quote(
+        "gpt-image-1-mini", "openai", quality="low", width=1024, height=1024, method="tokens", catalog=cat
+    )
+    output_tokens = cat.model("gpt-image-1-mini").output_tokens
+    assert output_tokens.source and set(output_tokens.source) <= set(cost.sources)
+    assert len(cost.sources) == len(set(cost.sources))  # each once
+
+
+def test_batch_and_rounding_add_their_own_sources(cat):
+    batch = quote("gpt-image-1.5", "openai", quality="low", width=1024, height=1024, batch=True, catalog=cat)
+    assert "GI15-THIRD-PARTY" in batch.sources  # the weakly sourced batch rate stays visible
+    assert (
+        "GI15-THIRD-PARTY"
+        not in quote("gpt-image-1.5", "openai", quality="low", width=1024, height=1024, catalog=cat).sources
+    )
+    fal = quote(
+        "gpt-image-1-mini",
+        "fal",
+        mode="edit",
+        quality="low",
+        width=1024,
+        height=1024,
+        input_images=[(1024, 1024)],
+        catalog=cat,
+    )
+    price = cat.price("gpt-image-1-mini", "fal")
+    assert price.rounding.source and set(price.rounding.source) <= set(fal.sources)
+
+
+def test_a_range_and_a_bill_from_usage_carry_sources_and_a_gateway_charge_none(cat):
+    auto = quote("gpt-image-1-mini", "openai", quality="auto", width=1024, height=1024, catalog=cat)
+    assert auto.total_usd is None and auto.sources
+    usage = {"input_tokens": 25, "output_tokens": 272, "input_tokens_details": {"text_tokens": 25}}
+    bill = cost_from_response({"data": [{}], "usage": usage}, model="gpt-image-1", catalog=cat)
+    assert bill.total_usd is not None and bill.sources[: len(cat.price("gpt-image-1", "openai").source)]
+    gateway = cost_from_response(
+        {"data": [], "metadata": {"cost": 0.1}}, model="gpt-image-1-mini", provider="lumenfall", catalog=cat
+    )
+    assert gateway.method == "gateway_metadata" and gateway.sources == ()  # measured: the gateway's own bill
+
+
+def test_source_records_flag_a_source_checked_more_than_the_stale_limit_ago(cat):
+    from imgkit.catalog import STALE_AFTER_DAYS
+
+    checked = cat.sources["OAI-PRICING"].checked
+    fresh = cat.source_records(["OAI-PRICING", "NO-SUCH-TAG"], today=checked + dt.timedelta(STALE_AFTER_DAYS))
+    stale = cat.source_records(["OAI-PRICING"], today=checked + dt.timedelta(STALE_AFTER_DAYS + 1))
+    assert [(r["tag"], r["age_days"], r["stale"]) for r in fresh] == [
+        ("OAI-PRICING", STALE_AFTER_DAYS, False)
+    ]
+    assert stale[0]["stale"] and stale[0]["url"].startswith("https://")
+
+
+def test_cli_quote_prints_and_returns_its_sources(capsys):
+    code, out, _ = run_cli(capsys, "quote", "gpt-image-1-mini", "--quality", "low", "--size", "1024x1024")
+    assert code == 0 and "source: OpenAI API pricing page (checked 20" in out
+    code, out, _ = run_cli(
+        capsys, "quote", "gpt-image-1-mini", "--quality", "low", "--size", "1024x1024", "--json"
+    )
+    first = json.loads(out)["sources"][0]
+    assert first["tag"] == "OAI-PRICING" and set(first) == {
+        "tag",
+        "title",
+        "url",
+        "checked",
+        "age_days",
+        "stale",
+    }

@@ -29,6 +29,7 @@ from imgkit.analysis.projection import (
     sensitivity,
     summarise,
 )
+from imgkit.catalog import load_catalog
 from imgkit.cli import main
 from imgkit.errors import SpecError
 
@@ -184,6 +185,22 @@ def test_batch_share_only_where_the_offering_has_a_batch_price():
     assert lumenfall["batch_share"] == 0
     assert lumenfall["cost_usd"] == 10000 * MINI_LOW_SQUARE_USD
     assert "no Batch API price at lumenfall" in lumenfall["note"]
+
+
+def test_each_row_names_the_sources_of_its_price_and_the_batch_sources_only_where_batched():
+    cat = load_catalog()
+    gi15 = {"model": "gpt-image-1.5", "provider": "openai"}
+    targets = [{**gi15, "label": "interactive"}, {**gi15, "label": "batched", "batch_share": "1"}]
+    frame = project(parse_workload(workload(targets=targets)), 1)
+    rows = {r["option"]: r for r in frame.iter_rows(named=True)}
+    price = cat.price("gpt-image-1.5", "openai")
+    interactive = rows["interactive"]["price_sources"].split("+")
+    batched = rows["batched"]["price_sources"].split("+")
+    assert interactive == list(price.source)
+    assert batched == [*price.source, *(t for t in price.batch.source if t not in price.source)]
+    oldest = min(cat.sources[t].checked for t in batched)
+    assert rows["batched"]["price_checked"] == oldest
+    assert summarise(frame).filter(pl.col("option") == "batched")["price_sources"].item() == "+".join(batched)
 
 
 def test_no_batch_note_when_no_batch_share_is_asked_for():
@@ -390,7 +407,11 @@ def test_plots_are_drawn_with_a_provenance_caption(tmp_path):
     frame = project(w, 3)
     caption = projection_caption(frame, "w.yaml")
     assert caption.startswith("workload w.yaml: volume assumed, mix assumed, reliability assumed")
-    assert "prices published (imgkit catalog)" in caption and "fees and setup assumed" in caption
+    cat = load_catalog()
+    tags = {t for row in frame["price_sources"].drop_nulls() for t in row.split("+")}
+    oldest = min(cat.sources[t].checked for t in tags)
+    assert f"prices published (imgkit catalog; oldest source check {oldest})" in caption
+    assert "fees and setup assumed" in caption
     figures = {
         "monthly": plot_projection(frame, source="w.yaml"),
         "cumulative": plot_projection(frame, cumulative=True, source="w.yaml"),

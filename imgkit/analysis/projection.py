@@ -474,6 +474,10 @@ class _Price:
     method: str
     provenance: str  # of the interactive price's lines, joined by "+"
     batch_provenance: str | None  # of the batch discount (added to the row's provenance only when used)
+    sources: tuple[str, ...]  # catalog source tags of the interactive price
+    batch_sources: tuple[str, ...]  # ... and of the batch price (used only where batching is)
+    checked: dt.date | None  # the oldest date any of the interactive price's sources was checked
+    batch_checked: dt.date | None
     note: str
     batch_note: str  # why this component is not batched (shown only where a batch share is asked for)
 
@@ -521,6 +525,7 @@ class _Pricer:
         if cost.total_usd is None:
             raise UnknownPriceError(cost.unknown_reason or "no price")
         batch = batch_provenance = None
+        batch_sources: tuple[str, ...] = ()
         batch_note = ""
         if comp.partial_images:
             batch_note = "streamed partial images cannot go through a Batch API: sent interactively"
@@ -531,6 +536,7 @@ class _Pricer:
                 batch_note = f"no Batch API price at {option.provider}: sent interactively"
             else:
                 batch = batch_cost.total_usd
+                batch_sources = batch_cost.sources
                 batch_provenance = "+".join(
                     sorted({ln.provenance for ln in batch_cost.lines if ln.method == "batch"})
                 )
@@ -541,9 +547,17 @@ class _Pricer:
             method=cost.method,
             provenance="+".join(sorted({str(ln.provenance) for ln in cost.lines})),
             batch_provenance=batch_provenance or None,
+            sources=cost.sources,
+            batch_sources=batch_sources,
+            checked=self._oldest_check(cost.sources),
+            batch_checked=self._oldest_check(batch_sources),
             note="; ".join(notes),
             batch_note=batch_note,
         )
+
+    def _oldest_check(self, tags: tuple[str, ...]) -> dt.date | None:
+        dates = [self.catalog.sources[t].checked for t in tags if t in self.catalog.sources]
+        return min(dates) if dates else None
 
 
 def resolve_options(
@@ -723,6 +737,14 @@ def _rows(
                             "price_provenance": _joined(
                                 price.provenance, price.batch_provenance if b else None
                             ),
+                            "price_sources": "+".join(
+                                dict.fromkeys((*price.sources, *(price.batch_sources if b else ())))
+                            )
+                            or None,
+                            "price_checked": min(
+                                filter(None, (price.checked, price.batch_checked if b else None)),
+                                default=None,
+                            ),
                             "volume_provenance": prov["volume"],
                             "mix_provenance": prov["mix"],
                             "reliability_provenance": f_prov,
@@ -772,6 +794,8 @@ _SCHEMA = {
     "cost_usd": MONEY,
     "price_method": pl.String,
     "price_provenance": pl.String,
+    "price_sources": pl.String,
+    "price_checked": pl.Date,
     "volume_provenance": pl.String,
     "mix_provenance": pl.String,
     "reliability_provenance": pl.String,
@@ -829,6 +853,14 @@ def summarise(frame: pl.DataFrame) -> pl.DataFrame:
             .sort()
             .str.join("+")
             .alias("price_provenance"),
+            pl.col("price_sources")
+            .drop_nulls()
+            .str.split("+")
+            .explode()
+            .unique(maintain_order=True)
+            .str.join("+")
+            .alias("price_sources"),
+            pl.col("price_checked").min().alias("price_checked"),
         )
         .with_columns(
             pl.when(pl.col("images") > 0)
@@ -853,8 +885,11 @@ def projection_caption(frame: pl.DataFrame, source: str | None = None) -> str:
     reliability simulated; prices assumed+published (imgkit catalog); volumes are expected values``."""
     parts = [f"{name} {kinds}" for name in _ASSUMPTIONS if (kinds := _kinds(frame, f"{name}_provenance"))]
     head = f"workload {source}: " if source else "workload: "
-    prices = _kinds(frame.filter(pl.col("kind") == "usage"), "price_provenance")
-    text = head + ", ".join(parts) + (f"; prices {prices} (imgkit catalog)" if prices else "")
+    usage = frame.filter(pl.col("kind") == "usage")
+    prices = _kinds(usage, "price_provenance")
+    checked = usage["price_checked"].min() if "price_checked" in usage.columns else None
+    where = f"imgkit catalog; oldest source check {checked}" if checked else "imgkit catalog"
+    text = head + ", ".join(parts) + (f"; prices {prices} ({where})" if prices else "")
     fees = frame.filter(pl.col("kind") != "usage")
     if fees.height:
         text += f"; fees and setup {_kinds(fees, 'price_provenance')}"

@@ -42,6 +42,7 @@ from imgkit.catalog._schema import (
 from imgkit.errors import CatalogError, UnknownNameError, UnknownPriceError
 
 __all__ = [
+    "STALE_AFTER_DAYS",
     "Auth",
     "Batch",
     "Catalog",
@@ -64,6 +65,9 @@ __all__ = [
     "parse_ratio",
     "parse_wxh",
 ]
+
+#: a source checked longer ago than this is flagged: the price it gave may have changed since (assumed policy)
+STALE_AFTER_DAYS = 180
 
 parse_wxh = _parse_wxh
 parse_ratio = _parse_ratio
@@ -191,6 +195,31 @@ class Catalog:
             return self.sources[tag]
         except KeyError:
             raise UnknownNameError("source", tag, list(self.sources)) from None
+
+    def source_records(self, tags: Iterable[str], today: dt.date | None = None) -> list[dict[str, Any]]:
+        """``{"tag", "title", "url", "checked", "age_days", "stale"}`` per known tag, in order.
+
+        ``stale``: checked more than :data:`STALE_AFTER_DAYS` before ``today`` (default: the current date),
+        so the published figure may have changed since; unknown tags are left out.
+        """
+        today = today or dt.date.today()
+        records = []
+        for tag in dict.fromkeys(tags):
+            source = self.sources.get(tag)
+            if source is None:
+                continue
+            age = (today - source.checked).days
+            records.append(
+                {
+                    "tag": tag,
+                    "title": source.title,
+                    "url": source.url,
+                    "checked": source.checked,
+                    "age_days": age,
+                    "stale": age > STALE_AFTER_DAYS,
+                }
+            )
+        return records
 
     def cite(self, tags: Iterable[str]) -> str:
         """A short human citation for source tags: ``title (checked YYYY-MM-DD)``; unknown tags as is."""

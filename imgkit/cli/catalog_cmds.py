@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from imgkit.catalog import Catalog, Model, load_catalog
+from imgkit.catalog import STALE_AFTER_DAYS, Catalog, Model, load_catalog
 from imgkit.cli._output import emit_json, format_table
 from imgkit.errors import InvalidParameterError, UnknownPriceError
 from imgkit.pricing import Cost, cost_from_response, quote_resolved
@@ -176,7 +176,7 @@ def _date(value: str | None) -> dt.date | None:
         raise InvalidParameterError("on", value, "a date YYYY-MM-DD") from None
 
 
-def _cost_json(cost: Cost) -> dict[str, Any]:
+def _cost_json(cost: Cost, sources: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "total_usd": cost.total_usd,
         "low_usd": cost.low_usd,
@@ -184,10 +184,20 @@ def _cost_json(cost: Cost) -> dict[str, Any]:
         "method": cost.method,
         "unknown_reason": cost.unknown_reason,
         "lines": list(cost.lines),
+        "sources": sources,
     }
 
 
-def _print_cost(header: str, cost: Cost, notes: list[str]) -> None:
+def _stale_notes(sources: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"source {s['tag']} was last checked {s['checked']} ({s['age_days']} days ago, more than "
+        f"{STALE_AFTER_DAYS}): the published price may have changed; check {s['url'] or s['title']}"
+        for s in sources
+        if s["stale"]
+    ]
+
+
+def _print_cost(header: str, cost: Cost, notes: list[str], sources: list[dict[str, Any]]) -> None:
     print(header)
     if cost.lines:
         cols = ("item", "quantity", "unit", "rate_usd", "amount_usd", "method", "basis")
@@ -197,6 +207,9 @@ def _print_cost(header: str, cost: Cost, notes: list[str]) -> None:
     else:
         span = f"  range {cost.low_usd} .. {cost.high_usd}" if cost.low_usd is not None else ""
         print(f"total_usd: unknown{span}  ({cost.unknown_reason})")
+    for source in sources:
+        where = f" {source['url']}" if source["url"] else ""
+        print(f"source: {source['title']} (checked {source['checked']}){where}")
     for note in notes:
         print(f"note: {note}")
 
@@ -222,7 +235,8 @@ def cmd_quote(args: argparse.Namespace) -> int:
     )
     resolved = resolve(request)
     cost = quote_resolved(resolved, batch=args.batch, method=args.method, on=_date(args.on))
-    notes = [*resolved.notes, *cost.notes]
+    sources = load_catalog().source_records(cost.sources)
+    notes = [*resolved.notes, *cost.notes, *_stale_notes(sources)]
     if args.json:
         emit_json(
             {
@@ -236,7 +250,7 @@ def cmd_quote(args: argparse.Namespace) -> int:
                 "n": resolved.n,
                 "calls": list(resolved.calls),
                 "batch": args.batch,
-                **_cost_json(cost),
+                **_cost_json(cost, sources),
                 "notes": notes,
             }
         )
@@ -245,7 +259,7 @@ def cmd_quote(args: argparse.Namespace) -> int:
         f"quote {resolved.model.id} at {resolved.provider.id}: {resolved.mode} {resolved.size}"
         f" quality {resolved.quality or '-'} n={resolved.n}{' (batch)' if args.batch else ''}"
     )
-    _print_cost(header, cost, notes)
+    _print_cost(header, cost, notes, sources)
     return 0
 
 
@@ -267,9 +281,12 @@ def cmd_cost(args: argparse.Namespace) -> int:
         requested_size=args.size,
         on=_date(args.on),
     )
-    provider = args.provider or load_catalog().providers_for(args.model)[0]
+    catalog = load_catalog()
+    provider = args.provider or catalog.providers_for(args.model)[0]
+    sources = catalog.source_records(cost.sources)
+    notes = [*cost.notes, *_stale_notes(sources)]
     if args.json:
-        emit_json({"model": args.model, "provider": provider, **_cost_json(cost), "notes": list(cost.notes)})
+        emit_json({"model": args.model, "provider": provider, **_cost_json(cost, sources), "notes": notes})
         return 0
-    _print_cost(f"cost of {path.name}: {args.model} at {provider}", cost, list(cost.notes))
+    _print_cost(f"cost of {path.name}: {args.model} at {provider}", cost, notes, sources)
     return 0
