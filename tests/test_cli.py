@@ -17,6 +17,7 @@ COMMANDS = [
     "simulate",
     "run",
     "grid",
+    "vote",
     "perf",
     "ratings",
     "frontier",

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "imgkit.cli.simulate_cmds",  # simulate serve
     "imgkit.cli.run_cmds",  # run
     "imgkit.cli.grid_cmds",  # grid
+    "imgkit.cli.vote_cmds",  # vote
     "imgkit.cli.perf_cmds",  # perf
     "imgkit.cli.ratings_cmds",  # ratings
     "imgkit.cli.frontier_cmds",  # frontier

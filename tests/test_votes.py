@@ -1,0 +1,198 @@
+"""Blind pairwise votes on a run's images, over real loopback HTTP: the page names no target, every answer
+is one synced CSV row that ``imgkit ratings`` reads, and a new session resumes where the voter stopped."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from imgkit.analysis.ratings import fit_bradley_terry, read_votes
+from imgkit.cli import main
+from imgkit.errors import InvalidParameterError
+from imgkit.runs.runner import run_experiment
+from imgkit.runs.spec import load_spec
+from imgkit.votes import VOTE_COLUMNS, VoteServer, VoteStore, contenders, plan_pairs
+
+TARGETS = [
+    {"model": "gpt-image-1-mini", "provider": "openai", "quality": ["low", "high"], "size": "1024x1024"},
+    {"model": "flux-1-schnell", "provider": "fal", "size": "1024x1024"},
+]
+OPTIONS = [  # the target labels of the run
+    "flux-1-schnell/fal/1024x1024",
+    "gpt-image-1-mini/openai/high/1024x1024",
+    "gpt-image-1-mini/openai/low/1024x1024",
+]
+CLI = "import sys; from imgkit.cli import main; sys.exit(main())"
+PROMPTS = [
+    {"id": f"p{i}", "text": f"A lighthouse at dusk, study {i}", "category": "scenes"} for i in range(4)
+]
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path, simulator) -> Path:
+    """A finished run: 4 prompts x 3 targets, one image each, from the loopback simulator."""
+    spec = {
+        "name": "vote-test",
+        "prompts": PROMPTS,
+        "targets": TARGETS,
+        "concurrency": 4,
+        "simulate": {"url": simulator.url},
+        "output_dir": "run",
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    run_experiment(load_spec(path), progress=False)
+    return tmp_path / "run"
+
+
+def test_pairs_are_every_two_targets_on_the_same_prompt_and_sides_are_drawn(run_dir):
+    found = contenders(run_dir)
+    assert sorted({c.option for c in found}) == OPTIONS and len(found) == 12
+    pairs = plan_pairs(found, seed=1)
+    assert len(pairs) == 4 * 3  # C(3, 2) pairs for each of 4 prompts
+    assert all(p.a.prompt_id == p.b.prompt_id and p.a.option != p.b.option for p in pairs)
+    per_prompt = {
+        pid: {frozenset((p.a.option, p.b.option)) for p in pairs if p.a.prompt_id == pid}
+        for pid in "p0 p1 p2 p3".split()
+    }
+    assert all(v == {frozenset(x) for x in itertools.combinations(OPTIONS, 2)} for v in per_prompt.values())
+    assert {p.a.option for p in pairs} == set(OPTIONS)  # each target is shown as A somewhere
+    assert [p.pair_id for p in plan_pairs(found, seed=1)] == [p.pair_id for p in pairs]  # seeded
+    assert [p.pair_id for p in plan_pairs(found, seed=2)] != [p.pair_id for p in pairs]
+    assert pairs[0].a.prompt.startswith("A lighthouse at dusk, study")
+    skipped = plan_pairs(found, seed=1, skip=[pairs[0].pair_id], limit=5)
+    assert len(skipped) == 5 and pairs[0].pair_id not in {p.pair_id for p in skipped}
+
+
+def test_the_page_names_no_target_and_serves_the_images_by_pair_and_side(run_dir, tmp_path):
+    pairs = plan_pairs(contenders(run_dir))
+    with VoteServer(pairs, VoteStore(tmp_path / "votes.csv"), voter="ana") as server:
+        assert server.host == "127.0.0.1"
+        page = httpx.get(server.url).text
+        first = pairs[0]
+        assert first.a.prompt in page and "0 of 12 pairs answered" in page
+        named = [*OPTIONS, "gpt-image-1-mini", "flux-1-schnell", "openai", "fal", "high", "low", ".png"]
+        for word in [*named, first.a.image.stem[:12], first.b.image.stem[:12]]:
+            assert not re.search(rf"\b{re.escape(word)}\b", page, flags=re.I), word
+        for side, contender in (("a", first.a), ("b", first.b)):
+            response = httpx.get(f"{server.url}image/{first.pair_id}/{side}")
+            assert response.headers["content-type"] == f"image/{contender.image_format}"  # png, or fal's jpeg
+            assert response.content == contender.image.read_bytes()
+        assert httpx.get(f"{server.url}image/{first.pair_id}/c").status_code == 404
+
+
+def test_each_answer_is_one_csv_row_that_imgkit_ratings_reads(run_dir, tmp_path):
+    votes = tmp_path / "votes.csv"
+    pairs = plan_pairs(contenders(run_dir))
+    preferred = {"gpt-image-1-mini/openai/high/1024x1024": 2, "gpt-image-1-mini/openai/low/1024x1024": 1}
+    with (
+        VoteServer(pairs, VoteStore(votes), voter="ana") as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
+        for _ in pairs:  # a voter who prefers high over low over flux, and says so through the form
+            pair_id = client.get("/").text.split("name='pair_id' value='")[1].split("'")[0]
+            pair = server.pairs[pair_id]
+            a, b = preferred.get(pair.a.option, 0), preferred.get(pair.b.option, 0)
+            choice = "a" if a > b else "b"
+            response = client.post("/vote", data={"pair_id": pair_id, "choice": choice})
+            assert response.status_code == 303 and response.headers["location"] == "/"
+        assert "Every pair is answered" in client.get("/").text
+    with votes.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == VOTE_COLUMNS and len(rows) == 12
+    assert {r["voter"] for r in rows} == {"ana"} and {r["category"] for r in rows} == {"scenes"}
+    first = rows[0]
+    shown = server.pairs[first["pair_id"]]
+    assert (first["model_a"], first["model_b"]) == (shown.a.option, shown.b.option)
+    result = fit_bradley_terry(read_votes(votes), bootstrap=50)
+    assert result.table.sort("rating", descending=True)["model"].to_list() == [
+        "gpt-image-1-mini/openai/high/1024x1024",
+        "gpt-image-1-mini/openai/low/1024x1024",
+        "flux-1-schnell/fal/1024x1024",
+    ]
+
+
+def test_bad_answers_are_refused_with_the_field_the_value_and_what_is_allowed(run_dir, tmp_path):
+    pairs = plan_pairs(contenders(run_dir))
+    votes = tmp_path / "votes.csv"
+    with VoteServer(pairs, VoteStore(votes), voter="ana") as server:
+        bad = httpx.post(f"{server.url}vote", data={"pair_id": pairs[0].pair_id, "choice": "left"})
+        assert bad.status_code == 400 and "choice='left'" in bad.text and "bothbad" in bad.text
+        unknown = httpx.post(f"{server.url}vote", data={"pair_id": "nope", "choice": "a"})
+        assert unknown.status_code == 400 and "pair_id='nope'" in unknown.text
+        assert (
+            httpx.post(f"{server.url}vote", data={"pair_id": pairs[0].pair_id, "choice": "tie"}).status_code
+            == 303
+        )
+        twice = httpx.post(f"{server.url}vote", data={"pair_id": pairs[0].pair_id, "choice": "a"})
+        assert twice.status_code == 400 and "not yet answered" in twice.text
+    assert len(votes.read_text().splitlines()) == 2  # the header and the one accepted answer
+    with pytest.raises(InvalidParameterError, match=re.escape("host='0.0.0.0'")):
+        VoteServer(pairs, VoteStore(votes), host="0.0.0.0")
+
+
+def test_a_new_session_skips_what_this_voter_answered_but_not_what_others_did(run_dir, tmp_path):
+    votes = tmp_path / "votes.csv"
+    pairs = plan_pairs(contenders(run_dir))
+    with VoteServer(pairs, VoteStore(votes), voter="ana") as server:
+        for pair in pairs[:5]:
+            httpx.post(f"{server.url}vote", data={"pair_id": pair.pair_id, "choice": "bothbad"})
+    again = VoteServer(pairs, VoteStore(votes), voter="ana")
+    other = VoteServer(pairs, VoteStore(votes), voter="ben")
+    try:
+        assert again.progress() == (5, 12) and again.next_pair() == pairs[5]
+        assert other.progress() == (0, 12)
+    finally:
+        again.stop()
+        other.stop()
+    assert read_votes(votes)["winner"].unique().to_list() == ["tie (bothbad)"]
+
+
+def test_a_votes_file_of_another_shape_is_refused(tmp_path):
+    other = tmp_path / "votes.csv"
+    other.write_text("model_a,model_b,winner\nx,y,model_a\n")
+    with pytest.raises(InvalidParameterError, match="votes file"):
+        VoteStore(other)
+
+
+def test_cli_plan_counts_pairs_and_answers(run_dir, capsys):
+    assert main(["vote", str(run_dir), "--plan", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["pairs"] == 12 and plan["answered"] == 0 and plan["targets"] == OPTIONS
+    assert plan["prompts"] == 4 and plan["votes"] == str(run_dir / "votes.csv")
+    assert main(["vote", str(run_dir), "--plan", "--max-pairs", "5"]) == 0
+    assert capsys.readouterr().out.startswith("5 pairs over 4 prompts and 3 targets; 0 answered by anonymous")
+
+
+def test_cli_serves_until_interrupted_and_says_how_to_rate_the_votes(run_dir):
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLI, "vote", str(run_dir), "--voter", "cli"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first_line = proc.stdout.readline()
+        url = first_line.split()[1]
+        assert first_line.startswith("open http://127.0.0.1:") and "0 of 12 pairs answered" in first_line
+        page = httpx.get(url).text
+        pair_id = page.split("name='pair_id' value='")[1].split("'")[0]
+        assert httpx.post(f"{url}vote", data={"pair_id": pair_id, "choice": "a"}).status_code == 303
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "1 votes this session, 1 of 12 pairs answered" in err
+    assert f"imgkit ratings {run_dir / 'votes.csv'}" in err
+    assert read_votes(run_dir / "votes.csv")["voter"].to_list() == ["cli"]
