@@ -7,6 +7,7 @@ import csv
 import itertools
 import json
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -196,3 +197,30 @@ def test_cli_serves_until_interrupted_and_says_how_to_rate_the_votes(run_dir):
     assert "1 votes this session, 1 of 12 pairs answered" in err
     assert f"imgkit ratings {run_dir / 'votes.csv'}" in err
     assert read_votes(run_dir / "votes.csv")["voter"].to_list() == ["cli"]
+
+
+def test_a_runs_frontier_joins_its_own_votes_costs_and_times_target_by_target(run_dir, capsys):
+    from imgkit.analysis.frontier import run_targets
+    from imgkit.analysis.performance import performance_table, scan_log
+
+    assert main(["frontier", "--run", str(run_dir)]) == 2  # no votes yet: one line, exit status 2
+    assert "votes.csv: none yet; imgkit vote" in capsys.readouterr().err
+    store = VoteStore(run_dir / "votes.csv")
+    rank = {option: i for i, option in enumerate(OPTIONS)}  # flux < high < low: any order will do
+    for voter in ("ana", "ben"):
+        for pair in plan_pairs(contenders(run_dir)):
+            store.append(pair, "a" if rank[pair.a.option] > rank[pair.b.option] else "b", voter)
+    assert main(["frontier", "--run", str(run_dir), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    options = {o["option"]: o for o in result["options"]}
+    assert sorted(options) == OPTIONS
+    logged = performance_table(scan_log(run_dir / "log.jsonl"), by="target")
+    for row in logged.iter_rows(named=True):
+        option = options[row["target"]]
+        assert Decimal(option["cost_usd"]) == row["cost_per_image_usd"]  # exact money, as logged
+        assert option["p50_ms"] == pytest.approx(row["latency_p50_ms"])
+        assert (option["rating_provenance"], option["cost_provenance"]) == ("measured", "simulated")
+    ratings = sorted(options.values(), key=lambda o: o["rating"])
+    assert [o["option"] for o in ratings] == OPTIONS  # the votes' order
+    assert run_targets(run_dir)["model"].sort().to_list() == OPTIONS
+    assert "cost: simulated, run/log.jsonl" in result["caption"]

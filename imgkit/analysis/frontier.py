@@ -29,6 +29,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -51,6 +52,7 @@ __all__ = [
     "pareto_frontier",
     "provenance_caption",
     "recommend",
+    "run_targets",
     "times_with_published",
 ]
 
@@ -273,6 +275,22 @@ def _unique(frame: pl.DataFrame, keys: list[str], what: str) -> None:
             {k: first[k] for k in keys},
             f"one row per {' x '.join(keys)} (filter or group the input first)",
         )
+
+
+def run_targets(run_dir: str | Path) -> pl.DataFrame:
+    """A run directory's performance per target, with the target's label as ``model`` (and no provider).
+
+    The labels are the names ``imgkit vote`` writes, so a run's own votes, costs and times join option by
+    option: ``frontier_inputs(fit_bradley_terry(votes), run_targets(d), run_targets(d))``. Costs are the
+    logged cost per delivered image, times the logged percentiles, tagged with the log's provenance.
+    """
+    from imgkit.analysis.performance import performance_table, scan_log
+
+    log = Path(run_dir) / "log.jsonl"
+    if not log.is_file():
+        raise InvalidParameterError("run_dir", str(run_dir), "a run directory holding log.jsonl")
+    table = performance_table(scan_log(log), by="target")
+    return table.rename({"target": "model"})
 
 
 def frontier_inputs(

@@ -48,6 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument(
         "--published", choices=_PUBLISHED, help="a shipped published leaderboard (default: lmarena)"
     )
+    p.add_argument(
+        "--run",
+        metavar="RUN_DIR",
+        help="a run directory, per target: ratings from its votes.csv (imgkit vote) unless --ratings, "
+        "$/image and times from its log unless --costs / --latency",
+    )
     p.add_argument("--category", default="full", help="published leaderboard category (default full)")
     p.add_argument(
         "--costs",
@@ -106,12 +112,33 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_frontier(args: argparse.Namespace) -> int:
     from imgkit.analysis.frontier import frontier_inputs, pareto_frontier, provenance_caption, recommend
 
+    run_log = None
+    if args.run:  # the run's own votes, costs and times, option by option (target labels)
+        from imgkit.analysis.frontier import run_targets
+
+        if args.published:
+            raise InvalidParameterError("--published", args.published, "no published board with --run")
+        votes = Path(args.run) / "votes.csv"
+        if args.ratings is None and not votes.is_file():
+            raise InvalidParameterError(
+                "--run", args.run, f"a run with votes ({votes}: none yet; imgkit vote)"
+            )
+        args.ratings = args.ratings or str(votes)
+        per_target = run_targets(args.run)
+        run_log = f"{Path(args.run).name}/log.jsonl"
     ratings, rating_kind, rating_source = _ratings(args)
-    costs = _costs(args, published_board=args.ratings is None)
+    cost_source, latency_source = _log_name(args.costs), _log_name(args.latency)
+    if run_log and args.costs is None:
+        costs, cost_source = per_target, run_log
+    else:
+        costs = _costs(args, published_board=args.ratings is None)
     wants_time = (
         args.axis == "latency" or args.latency_ceiling_ms is not None or args.objective == "min_latency"
     )
-    latency = _latency(args.latency or ("seed" if wants_time else None))
+    if run_log and args.latency is None:
+        latency, latency_source = per_target, run_log
+    else:
+        latency = _latency(args.latency or ("seed" if wants_time else None))
     frame = frontier_inputs(
         ratings,
         costs,
@@ -119,8 +146,8 @@ def cmd_frontier(args: argparse.Namespace) -> int:
         aliases=dict(_pair(a, "alias") for a in args.alias),
         rating_provenance=rating_kind,
         rating_source=rating_source,
-        cost_source=_log_name(args.costs),
-        latency_source=_log_name(args.latency),
+        cost_source=cost_source,
+        latency_source=latency_source,
     )
     time_column = f"{args.latency_stat}_ms"
     axis = {"cost": "cost_usd"} if args.axis == "cost" else {"latency": time_column}
