@@ -224,3 +224,26 @@ def test_a_runs_frontier_joins_its_own_votes_costs_and_times_target_by_target(ru
     assert [o["option"] for o in ratings] == OPTIONS  # the votes' order
     assert run_targets(run_dir)["model"].sort().to_list() == OPTIONS
     assert "cost: simulated, run/log.jsonl" in result["caption"]
+
+
+@pytest.mark.slow
+def test_the_quality_cost_speed_report_runs_on_a_judged_run(run_dir, tmp_path, capsys):
+    import nbformat
+
+    store = VoteStore(run_dir / "votes.csv")
+    rank = {option: i for i, option in enumerate(OPTIONS)}
+    for pair in plan_pairs(contenders(run_dir)):
+        store.append(pair, "a" if rank[pair.a.option] > rank[pair.b.option] else "b", "ana")
+    out = tmp_path / "reports"
+    argv = ["report", "elo_vs_speed", "-p", "run_dir", str(run_dir), "--out", str(out), "--no-progress"]
+    assert main(argv) == 0, capsys.readouterr().err
+    (folder,) = (out / "elo_vs_speed").iterdir()
+    executed = nbformat.read(folder / "elo_vs_speed.ipynb", as_version=4)
+    text = "\n".join(
+        str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
+        for cell in executed.cells
+        for o in cell.get("outputs", [])
+    )
+    # the votes preferred low over high over flux: the conclusion recommends the run's own best target
+    assert "Recommended: gpt-image-1-mini/openai/low/1024x1024: highest rating" in text
+    assert "rating: measured" in text and "cost: simulated" in text and "run/log.jsonl" in text
