@@ -667,3 +667,61 @@ def test_benchmark_runs_at_tiny_size_and_agrees_with_the_notebook_baseline(repo_
         votes=3000, models=6, rounds=20, baseline_rounds=4, baseline_measured_rounds=2, repeats=1
     )
     assert figures["max_rating_diff"] < 0.5 and figures["baseline_extrapolated"]
+
+
+# --- checks on the votes themselves -----------------------------------------------------------------------------
+
+
+def test_side_bias_check_on_evalica_food_counts_left_wins_exactly(votes_dir):
+    from scipy.stats import binomtest
+
+    from imgkit.analysis.ratings import vote_diagnostics
+
+    raw = pl.read_csv(votes_dir / "evalica_toy" / "food.csv")  # counted here independently of imgkit
+    left, right = (raw["winner"] == "left").sum(), (raw["winner"] == "right").sum()
+    d = vote_diagnostics(evalica_votes(votes_dir, "food"))
+    assert (d.a_wins, d.decisive, d.ties) == (left, left + right, (raw["winner"] == "tie").sum())
+    assert d.a_share == pytest.approx(left / (left + right))
+    assert d.position_p_value == pytest.approx(binomtest(left, left + right, 0.5).pvalue)
+    assert not d.side_bias and "no side bias detected" in d.lines()[0]
+
+
+def test_aggregated_counts_carry_no_seats_so_no_side_check(votes_dir):
+    from imgkit.analysis.ratings import vote_diagnostics
+
+    pairs = votes_dir / "genai_arena_20240220" / "pairs_t2i_generation_anony.csv"
+    d = vote_diagnostics(pl.read_csv(pairs).select("model_a", "model_b", "a_wins", "b_wins"))
+    assert d.a_share is None and d.position_p_value is None and not d.side_bias
+    assert d.lines() == ["position: not checked (aggregated counts carry no seats)"]
+
+
+def test_a_voter_who_always_picks_a_shows_a_side_bias_and_agreement_counts_alike_answers():
+    from imgkit.analysis.ratings import vote_diagnostics
+
+    models = ["m1", "m2", "m3", "m4"]
+    rows = []
+    for k, (x, y) in enumerate((x, y) for x in models for y in models if x != y):  # 12 ordered pairs
+        pair_id = f"p{k}"
+        rows.append({"model_a": x, "model_b": y, "winner": "model_a", "voter": "lazy", "pair_id": pair_id})
+        # "fair" prefers the lower-numbered model; "tied" says tie on every pair
+        fair = "model_a" if x < y else "model_b"
+        rows.append({"model_a": x, "model_b": y, "winner": fair, "voter": "fair", "pair_id": pair_id})
+        rows.append({"model_a": x, "model_b": y, "winner": "tie", "voter": "tied", "pair_id": pair_id})
+    votes = pl.DataFrame(rows)
+    lazy = vote_diagnostics(votes.filter(pl.col("voter") == "lazy"))
+    assert lazy.a_share == 1.0 and lazy.side_bias and lazy.position_p_value < 0.001
+    assert "side bias: A is chosen more often than chance" in lazy.lines()[0]
+    both = vote_diagnostics(votes)
+    # per item, three voters give three voter pairs; "lazy" and "fair" agree on the 6 pairs shown low-first
+    assert (both.shared_items, both.voter_pairs) == (12, 36)
+    assert both.agreement == pytest.approx(6 / 36)
+    assert {v["voter"]: v["a_share"] for v in both.per_voter} == {"fair": 0.5, "lazy": 1.0, "tied": None}
+
+
+def test_cli_ratings_prints_and_returns_the_vote_checks(votes_dir, capsys):
+    food = str(votes_dir / "evalica_toy" / "food.csv")
+    assert cli_main(["ratings", food, "--bootstrap", "20"]) == 0
+    assert "position: A won 46.4% of 28 decisive votes" in capsys.readouterr().out
+    assert cli_main(["ratings", food, "--bootstrap", "20", "--json"]) == 0
+    diagnostics = json.loads(capsys.readouterr().out)["diagnostics"]
+    assert diagnostics["decisive"] == 28 and diagnostics["side_bias"] is False

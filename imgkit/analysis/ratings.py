@@ -35,8 +35,10 @@ from imgkit.errors import InvalidParameterError, UnknownNameError
 __all__ = [
     "CENTRE_RATING",
     "ELO_PER_NAT",
+    "POSITION_ALPHA",
     "WINNER_OUTCOMES",
     "RatingsResult",
+    "VoteDiagnostics",
     "Votes",
     "anchor_ratings",
     "category_leaderboards",
@@ -47,6 +49,7 @@ __all__ = [
     "parse_anchor",
     "rank_by_interval",
     "read_votes",
+    "vote_diagnostics",
     "win_rate_matrices",
 ]
 
@@ -64,8 +67,19 @@ WINNER_OUTCOMES: Mapping[str, float] = {
 }
 #: evalica's seat names, accepted only in a file whose model columns are ``left``/``right``.
 _SEAT_OUTCOMES: Mapping[str, float] = {"left": 1.0, "right": 0.0}
-_TEXT_COLUMNS = ("model_a", "model_b", "left", "right", "winner", "category", "voter", "prompt_id", "judge")
-_CONTEXT_COLUMNS = ("category", "voter", "prompt_id", "timestamp")
+_TEXT_COLUMNS = (
+    "model_a",
+    "model_b",
+    "left",
+    "right",
+    "winner",
+    "category",
+    "voter",
+    "prompt_id",
+    "pair_id",
+    "judge",
+)
+_CONTEXT_COLUMNS = ("category", "voter", "prompt_id", "pair_id", "timestamp")
 _COUNT_COLUMNS = ("a_wins", "b_wins", "ties")
 _Z95 = 1.959963984540054
 _SANDWICH_RIDGE = 1e-5  # arena-rank hessian_reg, times the total weight
@@ -887,4 +901,151 @@ def category_leaderboards(
     results = fit_by_category(votes, categories=categories, **fit_options)
     return pl.concat(
         [r.table.select(pl.lit(c).alias("category"), pl.all()) for c, r in results.items()], how="vertical"
+    )
+
+
+# --- how trustworthy are the votes? ------------------------------------------------------------------------
+
+#: a side preference is reported when the two-sided binomial test rejects "either side equally" at this level
+POSITION_ALPHA = 0.01
+
+
+@dataclass(frozen=True)
+class VoteDiagnostics:
+    """Checks on the votes themselves, before their ratings are believed.
+
+    *Position*: in per-vote data ``model_a`` is the side shown first (left, or "A"); with sides drawn at
+    random, A should win about half of the decisive votes. ``a_share`` is A's share with a Wilson 95 %
+    interval and an exact two-sided binomial p-value (``None`` for aggregated counts, which carry no seats).
+    *Agreement*: where two or more voters judged the same item (``pair_id`` from ``imgkit vote``, else the
+    same prompt and pair of models), the share of voter pairs that gave the same answer (the same winner,
+    or both a tie).
+    """
+
+    decisive: float
+    a_wins: float
+    ties: float
+    a_share: float | None
+    a_share_ci: tuple[float, float] | None
+    position_p_value: float | None
+    side_bias: bool
+    per_voter: tuple[dict[str, Any], ...] = ()
+    shared_items: int = 0
+    voter_pairs: int = 0
+    agreement: float | None = None
+
+    def lines(self) -> list[str]:
+        """One line per check, in words."""
+        out = []
+        if self.a_share is None:
+            out.append("position: not checked (aggregated counts carry no seats)")
+        elif self.decisive:
+            low, high = self.a_share_ci or (math.nan, math.nan)
+            verdict = (
+                f"side bias: A is chosen {'more' if self.a_share > 0.5 else 'less'} often than chance"
+                if self.side_bias
+                else "no side bias detected"
+            )
+            out.append(
+                f"position: A won {self.a_share:.1%} of {self.decisive:,.0f} decisive votes "
+                f"(95 % CI {low:.1%}–{high:.1%}, p = {self.position_p_value:.3g}): {verdict}"
+            )
+        if self.agreement is not None:
+            out.append(
+                f"agreement: {self.agreement:.1%} of {self.voter_pairs:,} voter pairs answered alike on "
+                f"{self.shared_items:,} items judged by two or more voters"
+            )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decisive": _number(self.decisive),
+            "a_wins": _number(self.a_wins),
+            "ties": _number(self.ties),
+            "a_share": self.a_share,
+            "a_share_ci": list(self.a_share_ci) if self.a_share_ci else None,
+            "position_p_value": self.position_p_value,
+            "side_bias": self.side_bias,
+            "per_voter": list(self.per_voter),
+            "shared_items": self.shared_items,
+            "voter_pairs": self.voter_pairs,
+            "agreement": self.agreement,
+        }
+
+
+def vote_diagnostics(votes: Any, *, category: str | None = None) -> VoteDiagnostics:
+    """Position (side) bias and, with ``voter`` and ``prompt_id`` columns, agreement between voters."""
+    from scipy.stats import binomtest
+
+    from imgkit.analysis.performance import wilson_interval
+
+    normalised = normalise_votes(votes, category=category)
+    rows = normalised.frame
+    weight = rows["weight"].to_numpy()
+    outcome = rows["outcome"].to_numpy()
+    a_wins = float(weight[outcome == 1.0].sum())
+    b_wins = float(weight[outcome == 0.0].sum())
+    ties = float(weight[outcome == 0.5].sum())
+    decisive = a_wins + b_wins
+    a_share = ci = p_value = None
+    if normalised.per_vote and decisive:
+        a_share = a_wins / decisive
+        low, high = wilson_interval(int(a_wins), int(decisive))
+        ci = (low, high)
+        p_value = float(binomtest(int(a_wins), int(decisive), 0.5).pvalue)
+    per_voter: list[dict[str, Any]] = []
+    if normalised.per_vote and "voter" in rows.columns:
+        per = (
+            rows.group_by("voter")
+            .agg(
+                pl.len().alias("votes"),
+                (pl.col("outcome") == 1.0).sum().alias("a_wins"),
+                (pl.col("outcome") != 0.5).sum().alias("decisive"),
+            )
+            .sort("voter")
+        )
+        per_voter = [
+            {**r, "a_share": r["a_wins"] / r["decisive"] if r["decisive"] else None}
+            for r in per.iter_rows(named=True)
+        ]
+    shared = pairs = agree = 0
+    # an item: the pair as imgkit vote showed it (pair_id), else the prompt and the two models
+    item = ["pair_id"] if "pair_id" in rows.columns else ["prompt_id", "first", "second"]
+    if (
+        normalised.per_vote
+        and "voter" in rows.columns
+        and set(item) - {"first", "second"} <= set(rows.columns)
+    ):
+        answer = (
+            pl.when(pl.col("outcome") == 1.0)
+            .then(pl.col("model_a"))
+            .when(pl.col("outcome") == 0.0)
+            .then(pl.col("model_b"))
+            .otherwise(pl.lit("(tie)"))
+        )
+        judged = rows.with_columns(
+            pl.min_horizontal("model_a", "model_b").alias("first"),
+            pl.max_horizontal("model_a", "model_b").alias("second"),
+            answer.alias("answer"),
+        ).unique(subset=["voter", *item], keep="last")  # a voter's last answer on an item
+        items = judged.group_by(item).agg(pl.col("answer"))
+        for answers in items["answer"].to_list():
+            if len(answers) < 2:
+                continue
+            shared += 1
+            for x, y in zip(*np.triu_indices(len(answers), 1), strict=True):
+                pairs += 1
+                agree += answers[x] == answers[y]
+    return VoteDiagnostics(
+        decisive=decisive,
+        a_wins=a_wins,
+        ties=ties,
+        a_share=a_share,
+        a_share_ci=ci,
+        position_p_value=p_value,
+        side_bias=p_value is not None and p_value < POSITION_ALPHA,
+        per_voter=tuple(per_voter),
+        shared_items=shared,
+        voter_pairs=pairs,
+        agreement=agree / pairs if pairs else None,
     )

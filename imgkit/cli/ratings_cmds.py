@@ -1,15 +1,15 @@
 """``imgkit ratings VOTES``: Bradley–Terry ratings with 95 % intervals from pairwise votes (CSV or Parquet).
 
 ``--json`` prints ``{"ratings": [{"model", "rating", "ci_low", "ci_high", "rank", "votes", "online_elo", ...}],
-"n_votes", "method", "ci_method", ..., "warnings": [...]}``; without it, an aligned table, best first, then the
-provenance line and any warnings.
+"n_votes", "method", "ci_method", ..., "warnings": [...], "diagnostics": {...}}``; without it, an aligned table,
+best first, then the provenance line, the vote checks (side bias, agreement between voters) and any warnings.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from imgkit.analysis.ratings import fit_bradley_terry
+from imgkit.analysis.ratings import fit_bradley_terry, vote_diagnostics
 from imgkit.cli._output import emit_json, format_table
 
 
@@ -40,8 +40,9 @@ def cmd_ratings(args: argparse.Namespace) -> int:
         anchor=args.anchor,
         category=args.category,
     )
+    diagnostics = vote_diagnostics(args.votes, category=args.category)
     if args.json:
-        emit_json(result.to_dict())
+        emit_json({**result.to_dict(), "diagnostics": diagnostics.to_dict()})
         return 0
     rows = [
         {
@@ -61,6 +62,8 @@ def cmd_ratings(args: argparse.Namespace) -> int:
     print(f"\n{result.caption()}; 95 % intervals: {result.ci_method}")
     for note in result.table.filter(result.table["note"] != "").select("model", "note").iter_rows():
         print(f"  {note[0]}: {note[1]}")
+    for line in diagnostics.lines():
+        print(line)
     for warning in result.warnings:
         print(f"warning: {warning}")
     return 0
