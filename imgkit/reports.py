@@ -42,6 +42,7 @@ from typing import Any
 
 import yaml
 
+from imgkit._files import write_atomically
 from imgkit.errors import (
     InvalidParameterError,
     ReportError,
@@ -533,7 +534,7 @@ def _cell_name(exc: Any) -> str:
 
 def _write_record(run_dir: Path, record: Mapping[str, Any]) -> None:
     text = json.dumps(record, indent=2, default=str, ensure_ascii=False)
-    (run_dir / _RUN_FILE).write_text(redact_environment_secrets(text) + "\n", encoding="utf-8")
+    write_atomically(run_dir / _RUN_FILE, redact_environment_secrets(text) + "\n")
 
 
 # --- outputs: redaction, figures, HTML ------------------------------------------------------------------------------
@@ -553,7 +554,7 @@ def _render_outputs(
         nbformat.write(nb, str(output))
     figures = _extract_figures(nb, output.parent / "figures")
     html_path = output.with_suffix(".html")
-    html_path.write_text(redact_environment_secrets(_to_html(nb, name, record), secrets), encoding="utf-8")
+    write_atomically(html_path, redact_environment_secrets(_to_html(nb, name, record), secrets))
     return html_path, figures
 
 
@@ -709,9 +710,7 @@ page and its figures as PNG.</p>
 {others}
 </html>
 """
-    index = out_dir / "index.html"
-    index.write_text(doc, encoding="utf-8")
-    return index
+    return write_atomically(out_dir / "index.html", doc)  # a scheduled run may rewrite it while it is served
 
 
 def _other_reports(out_dir: Path) -> str:

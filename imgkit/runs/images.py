@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from imgkit._files import write_atomically
 from imgkit.errors import InvalidParameterError
 
 __all__ = ["EXTENSIONS", "ImageStore", "StoredImage", "default_image_root", "sniff_image"]
@@ -95,25 +95,8 @@ class ImageStore:
         except FileNotFoundError:
             present = False
         if not present:
-            self._write_atomically(path, data)
+            write_atomically(path, data, fsync=self.fsync)
         return StoredImage(sha, path, width, height, len(data), actual)
-
-    def _write_atomically(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            if self.fsync:
-                os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            tmp.unlink(missing_ok=True)
-            raise
-        os.close(fd)
-        os.replace(tmp, path)
 
     def __contains__(self, sha256: object) -> bool:
         if not isinstance(sha256, str) or len(sha256) != 64:

@@ -45,7 +45,6 @@ import dataclasses
 import datetime as dt
 import json
 import math
-import os
 import secrets
 import shutil
 import signal
@@ -62,6 +61,7 @@ from typing import Any, TextIO
 import polars as pl
 import yaml
 
+from imgkit._files import write_atomically
 from imgkit.catalog import Catalog, load_catalog
 from imgkit.errors import BudgetExceededError, ImgkitError, SpecError, provider_error_classes
 from imgkit.runs.budget import Budget, Reservation
@@ -325,12 +325,6 @@ def _jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=lambda v: format(v, "f") if isinstance(v, Decimal) else str(v)))
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _previous_run(run_dir: Path) -> dict[str, Any]:
     path = run_dir / SPEC_AS_RUN
     if not path.is_file():
@@ -367,7 +361,7 @@ def _write_spec_as_run(plan: RunPlan, run_dir: Path, run: dict[str, Any], budget
         "# continues the run in this directory.\n"
     )
     text = yaml.dump(raw, Dumper=_SpecDumper, sort_keys=False, allow_unicode=True, width=110)
-    _write_atomically(run_dir / SPEC_AS_RUN, header + text)
+    write_atomically(run_dir / SPEC_AS_RUN, header + text)
 
 
 class _SpecDumper(yaml.SafeDumper):
@@ -762,7 +756,7 @@ async def run_experiment_async(
     summary.unknown_cost_attempts += prior.unknown_cost_attempts
     summary.targets = target_table(journal, plan)
     summary.wall_s = time.monotonic() - t0
-    _write_atomically(run_dir / SUMMARY, json.dumps(_jsonable(summary.as_dict()), indent=2) + "\n")
+    write_atomically(run_dir / SUMMARY, json.dumps(_jsonable(summary.as_dict()), indent=2) + "\n")
     if errors:
         raise errors[0]
     return summary
