@@ -220,7 +220,7 @@ class VoteServer:
     """A loopback web page that asks one voter to judge ``pairs`` blind, one at a time.
 
     ``GET /`` shows the next unanswered pair; ``POST /vote`` (``pair_id``, ``choice`` in :data:`CHOICES`)
-    records an answer and shows the next; ``GET /image/<pair_id>/<a|b>`` serves an image. Nothing sent to
+    records an answer and shows the next (``choice=skip`` records nothing and puts the pair last); ``GET /image/<pair_id>/<a|b>`` serves an image. Nothing sent to
     the browser names a target: images are addressed by pair and side, not by file name.
     """
 
@@ -259,6 +259,14 @@ class VoteServer:
                 if pair_id not in self.answered:
                     return self.pairs[pair_id]
         return None
+
+    def skip(self, pair_id: str) -> None:
+        """Put a pair last in this session's order (nothing is recorded: it comes back after the others)."""
+        if pair_id not in self.pairs:
+            raise InvalidParameterError("pair_id", pair_id, "a pair of this session")
+        with self._lock:
+            self.order.remove(pair_id)
+            self.order.append(pair_id)
 
     def record(self, pair_id: str, choice: str) -> dict[str, str]:
         pair = self.pairs.get(pair_id)
@@ -330,8 +338,12 @@ def _handler(server: VoteServer) -> type[BaseHTTPRequestHandler]:
                 )
                 return
             form = parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
+            pair_id, choice = form.get("pair_id", [""])[0], form.get("choice", [""])[0]
             try:
-                server.record(form.get("pair_id", [""])[0], form.get("choice", [""])[0])
+                if choice == "skip":
+                    server.skip(pair_id)
+                else:
+                    server.record(pair_id, choice)
             except InvalidParameterError as exc:
                 self._send(HTTPStatus.BAD_REQUEST, f"{exc}\n", "text/plain; charset=utf-8")
                 return
@@ -394,9 +406,10 @@ def _page(server: VoteServer) -> str:
             ("b", "B is better", "2"),
             ("tie", "Tie", "3"),
             ("bothbad", "Both bad", "4"),
+            ("skip", "Skip for now", "5"),
         )
     )
-    keys = "{'1':'a','2':'b','3':'tie','4':'bothbad'}"
+    keys = "{'1':'a','2':'b','3':'tie','4':'bothbad','5':'skip'}"
     return head + (
         f"<p class='prompt'>{html.escape(pair.a.prompt or pair.a.prompt_id)}</p>"
         "<div class='pair'>"
@@ -405,7 +418,8 @@ def _page(server: VoteServer) -> str:
         "</div>"
         f"<form method='post' action='/vote'><input type='hidden' name='pair_id' value='{pair.pair_id}'>"
         f"{buttons}</form>"
-        "<p class='meta'>Which image follows the prompt better and looks better? Keys 1–4 answer.</p>"
+        "<p class='meta'>Which image follows the prompt better and looks better? Keys 1–4 answer; 5 skips "
+        "(the pair comes back after the others, nothing is recorded).</p>"
         "<script>document.addEventListener('keydown',e=>{const c="
         f"{keys}[e.key];if(c){{const b=document.querySelector(`button[value='${{c}}']`);if(b)b.click();}}}});"
         "</script></body></html>"

@@ -247,3 +247,17 @@ def test_the_quality_cost_speed_report_runs_on_a_judged_run(run_dir, tmp_path, c
     # the votes preferred low over high over flux: the conclusion recommends the run's own best target
     assert "Recommended: gpt-image-1-mini/openai/low/1024x1024: highest rating" in text
     assert "rating: measured" in text and "cost: simulated" in text and "run/log.jsonl" in text
+
+
+def test_skip_records_nothing_and_puts_the_pair_after_the_others(run_dir, tmp_path):
+    votes = tmp_path / "votes.csv"
+    pairs = plan_pairs(contenders(run_dir))
+    with VoteServer(pairs, VoteStore(votes), voter="ana") as server:
+        first = server.next_pair()
+        assert (
+            httpx.post(f"{server.url}vote", data={"pair_id": first.pair_id, "choice": "skip"}).status_code
+            == 303
+        )
+        assert server.next_pair() == pairs[1] and server.order[-1] == first.pair_id
+        assert server.progress() == (0, 12) and not votes.exists()
+        assert "Skip for now" in httpx.get(server.url).text
