@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from imgkit.errors import InvalidParameterError
 
-__all__ = ["AXES", "GridResult", "grid_cells", "make_grid"]
+__all__ = ["AXES", "GridResult", "final_attempts", "grid_cells", "image_file", "make_grid"]
 
 #: axis name -> log column
 AXES = {
@@ -61,13 +61,14 @@ def _axis_list(value: str | Sequence[str]) -> list[str]:
     return names
 
 
-def _read_final_attempts(run_dir: Path) -> pl.DataFrame:
+def final_attempts(run_dir: str | Path) -> pl.DataFrame:
+    """The latest final attempt of every item of a run directory's log (a resumed run's later success
+    replaces an earlier failure), in the log schema."""
     from imgkit.analysis.performance import scan_log
 
-    log = run_dir / "log.jsonl"
+    log = Path(run_dir) / "log.jsonl"
     if not log.is_file():
         raise InvalidParameterError("run_dir", str(run_dir), "a run directory holding log.jsonl")
-    # the latest final attempt of each item: a resumed run's later success replaces an earlier failure
     return (
         scan_log(log)
         .filter(pl.col("final"))
@@ -148,9 +149,10 @@ def grid_cells(frame: pl.DataFrame, rows: Sequence[str], cols: Sequence[str], or
     return {"rows": row_keys, "cols": col_keys, "cells": cells}
 
 
-def _image_path(image: dict[str, Any], run_dir: Path) -> Path:
-    """Where a logged image is: its path (relative ones from the run directory), else, for a moved run
-    directory, the content-addressed file under ``run_dir/images``."""
+def image_file(image: dict[str, Any], run_dir: str | Path) -> Path:
+    """Where a logged image (one entry of a record's ``images``) is: its path (relative ones from the run
+    directory), else, for a moved run directory, the content-addressed file under ``run_dir/images``."""
+    run_dir = Path(run_dir)
     path = Path(image["path"])
     path = path if path.is_absolute() else run_dir / path
     if not path.is_file() and image.get("sha256"):
@@ -218,7 +220,7 @@ def make_grid(
     """Draw the comparison grid of a run directory (or of ``frame``, final attempts in the log schema)."""
     run_dir = Path(run_dir)
     row_axes, col_axes = _axis_list(rows), _axis_list(cols)
-    frame = _read_final_attempts(run_dir) if frame is None else frame
+    frame = final_attempts(run_dir) if frame is None else frame
     layout = grid_cells(frame, row_axes, col_axes, _spec_order(run_dir))
     row_keys, col_keys, cells = layout["rows"], layout["cols"], layout["cells"]
     label_w = 200
@@ -254,7 +256,7 @@ def make_grid(
                 continue
             text, is_failed = _caption(c)
             failed += is_failed
-            img_path = _image_path(c["images"][0], run_dir) if c["images"] else None
+            img_path = image_file(c["images"][0], run_dir) if c["images"] else None
             if img_path is not None and img_path.is_file():
                 with Image.open(img_path) as im:
                     thumb = im.convert("RGB")
@@ -297,7 +299,7 @@ def _write_html(path: Path, run_dir: Path, row_axes, col_axes, layout, provenanc
                 continue
             text, is_failed = _caption(c)
             if c["images"]:
-                rel = os.path.relpath(_image_path(c["images"][0], run_dir), path.parent)
+                rel = os.path.relpath(image_file(c["images"][0], run_dir), path.parent)
                 img = f'<a href="{esc(rel)}"><img src="{esc(rel)}" loading=lazy></a>'
             else:
                 img = "<div class=failed>failed</div>"

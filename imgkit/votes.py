@@ -91,17 +91,17 @@ class Pair:
 
 def contenders(run_dir: str | Path) -> list[Contender]:
     """The first image of every successful item of a run directory (its latest final attempt)."""
-    from imgkit.grids import _image_path, _read_final_attempts
+    from imgkit.grids import final_attempts, image_file
 
     run = Path(run_dir)
-    frame = _read_final_attempts(run).filter(pl.col("outcome") == "ok")
+    frame = final_attempts(run).filter(pl.col("outcome") == "ok")
     prompts = _prompt_texts(run)
     found = []
     for rec in frame.iter_rows(named=True):
         images = json.loads(rec.get("images") or "[]")
         if not images:
             continue
-        path = _image_path(images[0], run)
+        path = image_file(images[0], run)
         if not path.is_file():
             continue  # an image deleted since the run cannot be judged
         found.append(
