@@ -78,6 +78,7 @@ class Contender:
     image: Path
     image_format: str
     run_id: str
+    inputs: tuple[Path, ...] = ()  # the images an edit target was given (and its mask), in order
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ def contenders(run_dir: str | Path) -> list[Contender]:
     run = Path(run_dir)
     frame = final_attempts(run).filter(pl.col("outcome") == "ok")
     prompts = _prompt_texts(run)
+    inputs = _target_inputs(run)
     found = []
     for rec in frame.iter_rows(named=True):
         images = json.loads(rec.get("images") or "[]")
@@ -114,6 +116,7 @@ def contenders(run_dir: str | Path) -> list[Contender]:
                 image=path,
                 image_format=str(images[0].get("format") or path.suffix.lstrip(".")).lower(),
                 run_id=str(rec.get("run_id") or ""),
+                inputs=inputs.get(str(rec["target"]), ()),
             )
         )
     return found
@@ -128,6 +131,28 @@ def _prompt_texts(run: Path) -> dict[str, str]:
         return {}
     data = yaml.safe_load(spec.read_text(encoding="utf-8")) or {}
     return {str(p["id"]): str(p.get("text", "")) for p in data.get("prompts") or () if isinstance(p, dict)}
+
+
+def _target_inputs(run: Path) -> dict[str, tuple[Path, ...]]:
+    """Target label → the input images (then the mask) of its edits, from the spec as run (copied to
+    ``inputs/``); empty when the spec no longer loads: the outputs can still be judged."""
+    from imgkit.errors import ImgkitError
+    from imgkit.runs.spec import load_spec
+
+    spec_path = run / "spec.yaml"
+    if not spec_path.is_file():
+        return {}
+    try:
+        spec = load_spec(spec_path)
+    except ImgkitError:
+        return {}
+    found = {}
+    for target in spec.targets:
+        names = [*target.images, *([target.mask] if target.mask else [])]
+        paths = tuple(spec.input_images[n] for n in names if n in spec.input_images)
+        if paths:
+            found[target.label] = paths
+    return found
 
 
 def _pair_id(a: Contender, b: Contender) -> str:
@@ -324,6 +349,8 @@ def _handler(server: VoteServer) -> type[BaseHTTPRequestHandler]:
                 self._send(HTTPStatus.OK, _page(server), "text/html; charset=utf-8")
             elif path.startswith("/image/"):
                 self._image(path.removeprefix("/image/"))
+            elif path.startswith("/input/"):
+                self._input(path.removeprefix("/input/"))
             else:
                 self._send(HTTPStatus.NOT_FOUND, "not found\n", "text/plain; charset=utf-8")
 
@@ -363,6 +390,20 @@ def _handler(server: VoteServer) -> type[BaseHTTPRequestHandler]:
             kind = _IMAGE_TYPES.get(contender.image_format, "application/octet-stream")
             self._send(HTTPStatus.OK, body, kind, cache=True)
 
+        def _input(self, rest: str) -> None:
+            pair_id, _, rest = rest.partition("/")
+            side, _, index = rest.partition("/")
+            pair = server.pairs.get(pair_id)
+            inputs = (
+                () if pair is None or side not in ("a", "b") else (pair.a if side == "a" else pair.b).inputs
+            )
+            if not index.isdigit() or int(index) >= len(inputs):
+                self._send(HTTPStatus.NOT_FOUND, "no such input image\n", "text/plain; charset=utf-8")
+                return
+            path = inputs[int(index)]
+            kind = _IMAGE_TYPES.get(path.suffix.lower().lstrip("."), "application/octet-stream")
+            self._send(HTTPStatus.OK, path.read_bytes(), kind, cache=True)
+
         def _send(self, status: HTTPStatus, body: str | bytes, kind: str, cache: bool = False) -> None:
             data = body.encode("utf-8") if isinstance(body, str) else body
             self.send_response(status)
@@ -375,6 +416,26 @@ def _handler(server: VoteServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _inputs_row(pair: Pair) -> str:
+    """The edit inputs: once when both sides were given the same, else under each side's letter."""
+    if not pair.a.inputs and not pair.b.inputs:
+        return ""
+
+    def thumbs(side: str, inputs: tuple[Path, ...]) -> str:
+        return "".join(
+            f"<img class='input' src='/input/{pair.pair_id}/{side}/{i}' alt='input {i + 1}'>"
+            for i in range(len(inputs))
+        )
+
+    if pair.a.inputs == pair.b.inputs:
+        return f"<div class='inputs'>edited from: {thumbs('a', pair.a.inputs)}</div>"
+    parts = [
+        f"{letter}: {thumbs(side, c.inputs) or 'no input'}"
+        for letter, side, c in (("A", "a", pair.a), ("B", "b", pair.b))
+    ]
+    return f"<div class='inputs'>edited from, {' · '.join(parts)}</div>"
+
+
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5rem auto;max-width:1400px;padding:0 1rem;color:#222}
 h1{font-size:1.1rem;font-weight:600;margin:0 0 .25rem} .meta{color:#666;font-size:.9rem}
@@ -382,6 +443,7 @@ h1{font-size:1.1rem;font-weight:600;margin:0 0 .25rem} .meta{color:#666;font-siz
 figure{flex:1;margin:0;text-align:center} img{max-width:100%;max-height:70vh;border:1px solid #ddd}
 figcaption{font-weight:600;margin-top:.3rem} form{display:flex;gap:.6rem;justify-content:center;margin:1rem 0}
 button{font-size:1rem;padding:.5rem 1.1rem;cursor:pointer} kbd{font-size:.8rem;color:#666}
+.inputs{color:#666;font-size:.9rem;margin:.5rem 0} img.input{max-height:18vh;margin:0 .3rem;vertical-align:middle}
 """
 
 
@@ -412,6 +474,7 @@ def _page(server: VoteServer) -> str:
     keys = "{'1':'a','2':'b','3':'tie','4':'bothbad','5':'skip'}"
     return head + (
         f"<p class='prompt'>{html.escape(pair.a.prompt or pair.a.prompt_id)}</p>"
+        f"{_inputs_row(pair)}"
         "<div class='pair'>"
         f"<figure><img src='/image/{pair.pair_id}/a' alt='image A'><figcaption>A</figcaption></figure>"
         f"<figure><img src='/image/{pair.pair_id}/b' alt='image B'><figcaption>B</figcaption></figure>"

@@ -183,6 +183,24 @@ def test_a_run_directory_with_a_log_is_not_run_again_without_resume(tmp_path, si
     assert len(api_requests(simulator)) == 4
 
 
+def test_the_spec_as_run_resumes_its_own_run_directory_without_paying_again(tmp_path, simulator, capsys):
+    # RUN_DIR/spec.yaml says "imgkit run THIS_FILE --resume continues the run in this directory"
+    path = write_spec(tmp_path, simulator, input_images={"room": "room.png"})
+    Image.new("RGB", (64, 64), (200, 100, 50)).save(tmp_path / "room.png")
+    assert main(["run", str(path), "--no-progress"]) == 0
+    as_run = tmp_path / "run" / "spec.yaml"
+    assert "run" in yaml.safe_load(as_run.read_text())  # the record of the run, ignored when loading
+    spec = load_spec(as_run)
+    assert (
+        spec.output_dir == tmp_path / "run"
+        and spec.input_images["room"] == tmp_path / "run" / "inputs" / "room.png"
+    )
+    capsys.readouterr()
+    assert main(["run", str(as_run), "--resume", "--no-progress"]) == 0
+    assert "skipped 4 items finished earlier (not paid again)" in capsys.readouterr().out
+    assert len(api_requests(simulator)) == 4
+
+
 # --- crashes, resume, Ctrl-C ------------------------------------------------------------------------------------------
 
 

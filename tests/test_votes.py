@@ -261,3 +261,38 @@ def test_skip_records_nothing_and_puts_the_pair_after_the_others(run_dir, tmp_pa
         assert server.next_pair() == pairs[1] and server.order[-1] == first.pair_id
         assert server.progress() == (0, 12) and not votes.exists()
         assert "Skip for now" in httpx.get(server.url).text
+
+
+def test_edits_are_judged_beside_the_image_they_were_edited_from(tmp_path, simulator):
+    from PIL import Image
+
+    Image.new("RGB", (64, 48), (200, 100, 50)).save(tmp_path / "room.png")
+    spec = {
+        "name": "edits",
+        "prompts": [{"id": "sofa", "text": "Add a green sofa by the window"}],
+        "input_images": {"room": "room.png"},
+        "targets": [
+            {"model": m, "provider": "openai", "mode": "edit", "images": ["room"], "quality": "low"}
+            for m in ("gpt-image-1.5", "gpt-image-1-mini")
+        ],
+        "simulate": {"url": simulator.url},
+        "output_dir": "run",
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    run_experiment(load_spec(path), progress=False)
+    (pair,) = plan_pairs(contenders(tmp_path / "run"))
+    copied = tmp_path / "run" / "inputs" / "room.png"
+    assert pair.a.inputs == pair.b.inputs == (copied,)
+    with VoteServer([pair], VoteStore(tmp_path / "votes.csv")) as server:
+        page = httpx.get(server.url).text
+        assert f"edited from: <img class='input' src='/input/{pair.pair_id}/a/0'" in page
+        assert httpx.get(f"{server.url}input/{pair.pair_id}/a/0").content == copied.read_bytes()
+        assert httpx.get(f"{server.url}input/{pair.pair_id}/a/1").status_code == 404
+
+
+def test_a_generation_run_shows_no_input_row(run_dir, tmp_path):
+    pairs = plan_pairs(contenders(run_dir))
+    assert all(not p.a.inputs and not p.b.inputs for p in pairs)
+    with VoteServer(pairs, VoteStore(tmp_path / "votes.csv")) as server:
+        assert "edited from" not in httpx.get(server.url).text

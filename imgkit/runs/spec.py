@@ -241,6 +241,9 @@ def parse_spec(
     fname = str(path) if path else "<spec>"
     if not isinstance(data, dict):
         raise SpecError(fname, "", "expected a mapping at the top level")
+    # a spec as run (RUN_DIR/spec.yaml) carries the record of its run under `run:`; the runner reads that
+    # from the run directory itself, so loading the file to resume it ignores the record
+    data = {k: v for k, v in data.items() if k != "run"}
     try:
         spec = SpecModel.model_validate(data)
     except ValidationError as exc:
