@@ -7,7 +7,7 @@
     alternating. Goal: under 2 s and at least 5x faster.
 (b) ``--huge``: ``--huge-rows`` requests (default 100,000,000) written chunk by chunk as hive-partitioned
     Parquet under a temporary directory, then analysed by ``scan_log`` + ``performance_table`` (lazy,
-    streaming) in a fresh child process whose peak RSS (``getrusage`` ru_maxrss) is reported against the
+    streaming) in a fresh child process whose peak RSS (``VmHWM``) is reported against the
     machine's 24 GiB. The files are deleted afterwards (unless ``--keep``).
 
     .venv/bin/python bench/bench_performance.py [--rows 10000000] [--repeats 5] [--huge] [--huge-rows N]
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import resource
 import shutil
 import statistics
 import subprocess
@@ -190,36 +189,79 @@ def write_huge(out_dir: Path, rows: int, chunks: int, seed: int) -> dict:
     }
 
 
+_PERCENTILE_COLUMNS = ["latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "ttfb_p50_ms", "ttfb_p95_ms"]
+
+
+def _peak_rss_gib() -> float:
+    """This process's peak RSS (VmHWM). Not ``ru_maxrss``: Linux carries that over fork and exec, so a child
+    would report its parent's peak (the in-memory part's 10M-request frames)."""
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) / 2**20
+
+
 def analyse_child(log_dir: str) -> dict:
     """In a fresh process: scan + table over the partitioned log; wall time and this process's peak RSS."""
     t0 = time.perf_counter()
     table = performance_table(scan_log(log_dir), by=KEYS)
     wall_s = time.perf_counter() - t0
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {
         "wall_s": wall_s,
-        "peak_rss_gib": peak_kib / 2**20,
+        "peak_rss_gib": _peak_rss_gib(),
         "requests": int(table["requests"].sum()),
         "attempts": int(table["attempts"].sum()),
         "rows": table.select(*KEYS, "requests", "success_rate", "latency_p50_ms", "latency_p95_ms").rows(),
+        "percentiles": table.select(*KEYS, *_PERCENTILE_COLUMNS).rows(),
     }
 
 
-def run_huge(rows: int, chunks: int, seed: int, tmp: str | None, keep: bool) -> dict:
+def baseline_child(log_dir: str) -> dict:
+    """The baseline of (b), in a fresh process: polars' own grouped quantiles (linear) on the streaming
+    engine over the same scan, the percentiles alone."""
+    t0 = time.perf_counter()
+    ok = scan_log(log_dir).filter(pl.col("final") & (pl.col("outcome") == "ok"))
+    wanted = [
+        (c, c.split("_p")[0] + "_ms", int(c.split("_p")[1].removesuffix("_ms"))) for c in _PERCENTILE_COLUMNS
+    ]
+    table = (
+        ok.group_by(KEYS)
+        .agg(pl.col(metric).quantile(q / 100, "linear").alias(name) for name, metric, q in wanted)
+        .sort(KEYS)
+        .collect(engine="streaming")
+    )
+    return {
+        "wall_s": time.perf_counter() - t0,
+        "peak_rss_gib": _peak_rss_gib(),
+        "percentiles": table.select(*KEYS, *_PERCENTILE_COLUMNS).rows(),
+    }
+
+
+def _child(mode: str, log_dir: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, mode, str(log_dir)], capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run_huge(rows: int, chunks: int, seed: int, tmp: str | None, keep: bool, baseline: bool = True) -> dict:
     base = Path(tempfile.mkdtemp(prefix="imgkit-bench-perf-", dir=tmp))
     try:
         log_dir = base / "log"
         figures = write_huge(log_dir, rows, chunks, seed)
-        child = subprocess.run(
-            [sys.executable, __file__, "--analyse-child", str(log_dir)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        figures.update(json.loads(child.stdout.strip().splitlines()[-1]))
+        figures.update(_child("--analyse-child", log_dir))
         figures["log_dir"] = str(log_dir)
         figures["goal_memory_met"] = figures["peak_rss_gib"] < MEMORY_LIMIT_GIB
         figures["requests_expected"] = rows
+        if baseline:
+            theirs = _child("--baseline-child", log_dir)
+            ours = {tuple(r[: len(KEYS)]): r[len(KEYS) :] for r in figures["percentiles"]}
+            figures["baseline"] = {
+                **theirs,
+                "max_relative_difference": max(
+                    abs(a - b) / abs(b)
+                    for r in theirs["percentiles"]
+                    for a, b in zip(ours[tuple(r[: len(KEYS)])], r[len(KEYS) :], strict=True)
+                ),
+            }
         return figures
     finally:
         if not keep:
@@ -236,10 +278,12 @@ def main(
     tmp: str | None = None,
     keep: bool = False,
 ) -> dict:
-    """Run (a), and (b) when ``huge``; return the figures."""
-    result = {"in_memory": run_in_memory(rows, repeats, seed)}
+    """Run (a), and (b) when ``huge`` (first: this process is still small while (b)'s children run, so the
+    machine's memory is theirs); return the figures."""
+    result = {}
     if huge:
         result["huge"] = run_huge(huge_rows, chunks, seed, tmp, keep)
+    result["in_memory"] = run_in_memory(rows, repeats, seed)
     return result
 
 
@@ -289,6 +333,14 @@ def _print(result: dict) -> None:
             print(
                 f"    {row[0]:<8}{row[1]:<18}{row[2]:>14,}  success {row[3]:.4f}  p50 {row[4]:,.0f} ms  p95 {row[5]:,.0f} ms"
             )
+        if "baseline" in b:
+            c = b["baseline"]
+            print(
+                f"    baseline, polars group_by quantile (streaming engine), fresh process: {c['wall_s']:.1f} s, "
+                f"peak RSS {c['peak_rss_gib']:.2f} GiB; ratio {c['wall_s'] / b['wall_s']:.1f}x time, "
+                f"{c['peak_rss_gib'] / b['peak_rss_gib']:.1f}x memory; percentiles differ by at most "
+                f"{c['max_relative_difference']:.1e} (relative)"
+            )
 
 
 if __name__ == "__main__":
@@ -304,9 +356,12 @@ if __name__ == "__main__":
     ap.add_argument("--tmp", help="where (b) writes its Parquet (default: the system temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep (b)'s Parquet files")
     ap.add_argument("--analyse-child", metavar="DIR", help=argparse.SUPPRESS)
+    ap.add_argument("--baseline-child", metavar="DIR", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.analyse_child:
         print(json.dumps(analyse_child(args.analyse_child)))
+    elif args.baseline_child:
+        print(json.dumps(baseline_child(args.baseline_child)))
     else:
         _print(
             main(

@@ -49,9 +49,11 @@ success rate with a Wilson score 95 % interval, p50/p95/p99 generation time and 
 final attempts), retries per success, and cost per successful image in exact ``Decimal``.
 Percentiles use :data:`PERCENTILE_METHOD` (numpy's default, pandas' default).
 
-Scale: counts and sums run on polars' streaming engine; percentiles are exact, taken by numpy from the
-successes' two time columns streamed in chunks (16 bytes held a request, not whole rows), so 100 M logged
-requests in partitioned Parquet are analysed within a few GiB (``bench/bench_performance.py --huge``).
+Scale: everything runs on polars' streaming engine, and percentiles stay exact without holding the times:
+one pass counts each group's times per histogram bucket (1/256 of an octave), which says the bucket and the
+rank there of every order statistic wanted; a second collects the distinct times of just those buckets. A
+table holds what its groups' histograms hold, not its requests, so 100 M logged requests in partitioned
+Parquet are analysed in well under 1 GiB (``bench/bench_performance.py --huge``).
 """
 
 from __future__ import annotations
@@ -62,7 +64,6 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -93,7 +94,6 @@ __all__ = [
     "log_summary",
     "lognormal_from_p50_p95",
     "parse_time_bound",
-    "percentiles_linear",
     "performance_table",
     "scan_log",
     "success_percentiles",
@@ -538,9 +538,10 @@ def performance_table(
     ``actual_cost_usd`` over all attempts, null if any is unknown), cost_per_image_usd (total / images,
     exact Decimal to 1e-10 USD), cost_unknown_attempts, provenance (the log's kinds, joined by "+").
 
-    Memory: counts and sums are aggregated by the streaming engine; percentiles come from
-    :func:`_streamed_percentiles`, which holds only the successes' two time columns (16 bytes a request),
-    so a scan of partitioned Parquet larger than memory works.
+    Memory: one streaming pass counts and sums per group and latency bucket, a second counts TTFB buckets
+    and a third collects the distinct times of the few buckets that hold the percentiles
+    (:func:`_exact_percentiles`), so a scan of partitioned Parquet larger than memory works and what is held
+    grows with the groups and their time ranges, not with the requests.
     """
     keys = group_columns(by)
     if period is not None and period not in _PERIODS:
@@ -563,32 +564,34 @@ def performance_table(
         # images of successes (null elsewhere): masks aggregate faster than filters inside groups
         pl.when(success).then(delivered).alias("_delivered"),
         (success & delivered.is_null()).alias("_delivered_unknown"),
-    )
-    success = pl.col("_success")
-    aggs = [
-        pl.col("final").sum().cast(pl.Int64).alias("requests"),
-        pl.len().cast(pl.Int64).alias("attempts"),
-        success.sum().cast(pl.Int64).alias("successes"),
-        pl.col("_delivered").sum().cast(pl.Int64).alias("images"),
-        pl.col("_delivered_unknown").sum().cast(pl.Int64).alias("_images_unknown"),
-        pl.col("actual_cost_usd").sum().alias("_cost_sum"),
-        pl.col("actual_cost_usd").null_count().cast(pl.Int64).alias("cost_unknown_attempts"),
-    ]
+    ).with_columns(_time_bucket(metric) for metric in _PERCENTILES)
+    sums = {
+        "requests": pl.col("final").sum(),
+        "attempts": pl.len(),
+        "successes": pl.col("_success").sum(),
+        "images": pl.col("_delivered").sum(),
+        "_images_unknown": pl.col("_delivered_unknown").sum(),
+        "cost_unknown_attempts": pl.col("actual_cost_usd").null_count(),
+    }
+    aggs = [e.cast(pl.Int64).alias(name) for name, e in sums.items()]
+    aggs.append(pl.col("actual_cost_usd").sum().alias("_cost_sum"))
     # provenance kinds per group, sorted and joined: "+".join(sorted(set(kinds) - {None}))
     sole, mixed = _sole_provenance(lf)
     if mixed:  # the kinds per group as a list (a string aggregation, the slow part of this pass)
-        unique = pl.col("provenance").unique()
-        grouped = (
-            lf.group_by(keys).agg(*aggs, unique.alias("_kinds"))
-            if keys
-            else lf.select(*aggs, unique.implode().alias("_kinds"))
-        )
+        aggs.append(pl.col("provenance").unique().alias("_kinds"))
+        regroup_kinds = pl.col("_kinds").explode().unique()
         kinds = pl.col("_kinds").list.drop_nulls().list.sort().list.join("+")
     else:  # one kind in the whole log (the usual case): a group has it unless all its rows lack one
-        known = pl.col("provenance").null_count().cast(pl.Int64).alias("_kinds")
-        grouped = lf.group_by(keys).agg(*aggs, known) if keys else lf.select(*aggs, known)
+        aggs.append(pl.col("provenance").null_count().cast(pl.Int64).alias("_kinds"))
+        regroup_kinds = pl.col("_kinds").sum()
         kinds = pl.when(pl.col("_kinds") < pl.col("attempts")).then(pl.lit(sole or "")).otherwise(pl.lit(""))
-    table = grouped.with_columns(
+    # one streaming pass: the sums per group and latency bucket, which are also latency's histogram
+    latency_bucket = _bucket_column("latency_ms")
+    fine = lf.group_by([*keys, latency_bucket]).agg(*aggs).collect(engine="streaming")
+    regroup = [pl.col(name).sum() for name in [*sums, "_cost_sum"]]
+    regroup.append(regroup_kinds.implode() if mixed and not keys else regroup_kinds)
+    df = fine.group_by(keys).agg(*regroup) if keys else fine.select(*regroup)
+    df = df.with_columns(
         (pl.col("successes") / pl.when(pl.col("requests") > 0).then(pl.col("requests"))).alias(
             "success_rate"
         ),
@@ -601,9 +604,14 @@ def performance_table(
         kinds.alias("provenance"),
     )
     if keys:
-        table = table.sort(keys, nulls_last=True)
-    df = table.collect(engine="streaming")
-    df = df.with_columns(_streamed_percentiles(lf, df.select(keys)))
+        df = df.sort(keys, nulls_last=True)
+    # a bucketed group's rows are all successes with a latency: its count is its successes
+    latency_histogram = fine.filter(pl.col(latency_bucket).is_not_null()).select(
+        *keys, latency_bucket, pl.col("successes").alias("count")
+    )
+    df = df.with_columns(
+        _exact_percentiles(lf, df.select(keys), histograms={"latency_ms": latency_histogram})
+    )
     cost_per_image = [
         _cost_per_image(total, images, unknown)
         for total, images, unknown in zip(
@@ -637,163 +645,206 @@ def performance_table(
 def _sole_provenance(lf: pl.LazyFrame) -> tuple[str | None, bool]:
     """The log's provenance kind if it has only one (None when no row has one), and whether it has more.
 
-    One comparison per row, far cheaper than collecting each group's distinct kinds from a string column.
+    The distinct kinds, one streaming group-by over a column of a few values (memory stays flat on a log of
+    any size), far cheaper than collecting each group's distinct kinds from a string column.
     """
-    first = pl.col("provenance").drop_nulls().first()
-    row = (
-        lf.select(first.alias("sole"), (pl.col("provenance") != first).any().alias("mixed"))
-        .collect(engine="streaming")
-        .row(0)
-    )
-    return row[0], bool(row[1])
+    kinds = lf.group_by("provenance").len().collect(engine="streaming")["provenance"].drop_nulls()
+    return (kinds[0] if len(kinds) else None), len(kinds) > 1
 
 
 def _percentile_column(metric: str, percentile: int) -> str:
     return f"{metric.removesuffix('_ms')}_p{percentile}_ms"
 
 
-#: when each key's distinct values multiply to at most this many combinations, rows are numbered by
-#: comparisons per key and a lookup table; beyond it, by a join of the keys against the table's groups
-_CODED_COMBINATIONS = 1 << 16
+# --- exact percentiles by histogram selection ---------------------------------------------------------------
+#
+# Two passes instead of holding every time: (1) count each group's successes per histogram bucket of their
+# time; the counts say which bucket holds each wanted order statistic and its rank there; (2) collect the
+# distinct times (with their counts) of just those buckets, and read the order statistics off them. Memory
+# is bounded by the groups' buckets and the distinct times of a few buckets, not by the number of requests.
+
+#: a time's bucket is its float64 order key shifted right by this many bits: sign, exponent and the top 8
+#: mantissa bits remain, so a bucket spans 1/256 of an octave (0.27 %) and a group has at most 256 buckets
+#: per octave its times span, however many requests it holds
+_BUCKET_SHIFT = 44
+_MAGNITUDE_BITS = 0x7FFF_FFFF_FFFF_FFFF
 
 
-def _key_codes(groups: pl.DataFrame) -> tuple[pl.Expr, np.ndarray] | None:
-    """``_code``: each row's keys numbered per key and combined, and the table mapping a code to its row in
-    ``groups`` (``groups.height`` for keys not among them); None when the codes would be too many.
+def _bucket_column(metric: str) -> str:
+    return f"_bucket_{metric}"
 
-    One comparison per distinct value of each key costs less than comparing every key of every group
-    (about 1.6x less for provider x model), and far less than hashing the keys again for a join.
+
+def _time_bucket(metric: str) -> pl.Expr:
+    """The histogram bucket of ``metric`` on rows with ``_success`` and a time (null on the other rows).
+
+    An Int32 that sorts as the times do: the IEEE-754 bits read as an integer, a negative's magnitude bits
+    flipped, shifted right by :data:`_BUCKET_SHIFT`. Null and NaN times are left out (-0.0 sorts just
+    before 0.0, which it equals).
     """
-    values = [groups[k].unique(maintain_order=True).to_list() for k in groups.columns]
-    radices = [len(v) + 1 for v in values]  # the last digit of each key: a value not among its groups
-    if math.prod(radices) > _CODED_COMBINATIONS:
-        return None
-    code: pl.Expr | None = None
-    for key, known in zip(groups.columns, values, strict=True):
-        digit = pl.lit(len(known), dtype=pl.UInt32)
-        for i in reversed(range(len(known))):
-            same = pl.col(key).is_null() if known[i] is None else pl.col(key) == known[i]
-            digit = pl.when(same).then(pl.lit(i, dtype=pl.UInt32)).otherwise(digit)
-        code = digit if code is None else code * (len(known) + 1) + digit
-    lookup = np.full(math.prod(radices), groups.height, dtype=_code_dtype(groups.height + 1))
-    digits = [{v: i for i, v in enumerate(known)} for known in values]
-    for row, keys in enumerate(groups.iter_rows()):
-        combined = 0
-        for key_value, index, radix in zip(keys, digits, radices, strict=True):
-            combined = combined * radix + index[key_value]
-        lookup[combined] = row
-    assert code is not None
-    return code.alias("_code"), lookup
+    bits = pl.col(metric).reinterpret(dtype=pl.Int64)
+    order = pl.when(bits < 0).then(bits.xor(pl.lit(_MAGNITUDE_BITS, dtype=pl.Int64))).otherwise(bits)
+    bucket = (order // (1 << _BUCKET_SHIFT)).cast(pl.Int32)
+    return (
+        pl.when(pl.col("_success") & pl.col(metric).is_not_nan()).then(bucket).alias(_bucket_column(metric))
+    )
 
 
-def _code_dtype(count: int) -> type[np.unsignedinteger]:
-    return np.uint16 if count <= np.iinfo(np.uint16).max else np.uint32  # numpy radix-sorts 16-bit codes
+def _percentile_ranks(
+    n: np.ndarray, percentiles: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """numpy's "linear" method for groups of ``n`` values (one group a row, one percentile a column): the
+    0-based ranks of the lower and upper order statistics, and the weight ``gamma`` of the upper one."""
+    q = np.asarray(percentiles, dtype=np.float64) / 100
+    n = np.asarray(n, dtype=np.int64)[:, None]
+    virtual = (n - 1) * q  # numpy's virtual index
+    floor = np.floor(virtual)
+    above = virtual >= n - 1  # numpy takes the last value there
+    lower = np.where(above, n - 1, floor).astype(np.int64)
+    upper = np.where(above, n - 1, floor + 1).astype(np.int64)
+    gamma = virtual - np.where(above, -1, floor)  # as numpy computes it (its index is -1 there)
+    return lower, upper, gamma
 
 
-def _streamed_percentiles(
+def _lerp(a: np.ndarray, b: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+    """numpy's ``_lerp``, from the nearer end, so that results are numpy's bit for bit."""
+    with np.errstate(invalid="ignore"):  # inf - inf is NaN, as in numpy
+        diff = b - a
+        out = a + diff * gamma
+        np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5)
+    return out
+
+
+@dataclass(frozen=True)
+class _Selection:
+    """Where one time column's wanted order statistics lie: for each group with times (``groups``, indexes
+    into the table's rows) and each rank (columns: every percentile's lower rank, then its upper rank), the
+    ``bucket`` holding it and its 0-based rank ``within`` that bucket; ``gamma`` weighs the upper ranks."""
+
+    groups: np.ndarray
+    bucket: np.ndarray
+    within: np.ndarray
+    gamma: np.ndarray
+
+
+def _select_buckets(
+    histogram: pl.DataFrame, bucket: str, groups: int, percentiles: Sequence[float]
+) -> _Selection:
+    """From a histogram ``_g, <bucket>, count``: the buckets holding each group's order statistics."""
+    histogram = histogram.sort("_g", bucket)
+    count = histogram["count"].to_numpy()
+    cum = np.cumsum(count)
+    n = np.bincount(histogram["_g"].to_numpy(), weights=count, minlength=groups).astype(np.int64)
+    with_times = np.flatnonzero(n)
+    before = (np.cumsum(n) - n)[with_times][:, None]  # times of the groups sorted before each group
+    lower, upper, gamma = _percentile_ranks(n[with_times], percentiles)
+    ranks = before + np.concatenate([lower, upper], axis=1)  # ranks among all the histogram's times
+    at = np.searchsorted(cum, ranks, side="right")  # the histogram row holding each rank
+    return _Selection(with_times, histogram[bucket].to_numpy()[at], ranks - (cum[at] - count[at]), gamma)
+
+
+def _order_statistics(values: pl.DataFrame, bucket: str, metric: str, selection: _Selection) -> np.ndarray:
+    """The selected order statistics, shaped like ``selection.bucket``, from ``values``: ``_g, <bucket>,
+    <metric>, count``, the distinct times of (at least) the selected buckets.
+
+    NaN where a bucket holds no times; a rank beyond a bucket's times clips to its largest (both only when
+    the log changed between the passes).
+    """
+    wanted = pl.DataFrame(
+        {
+            "_g": np.repeat(selection.groups, selection.bucket.shape[1]).astype(np.uint32),
+            bucket: selection.bucket.ravel(),
+            "_within": selection.within.ravel(),
+        }
+    )
+    values = values.sort("_g", bucket, metric).with_columns(
+        pl.col("count").cum_sum().alias("_cum"), pl.int_range(pl.len(), dtype=pl.Int64).alias("_row")
+    )
+    segments = values.group_by("_g", bucket).agg(
+        (pl.col("_cum") - pl.col("count")).first().alias("_before"), pl.col("_row").last().alias("_last")
+    )
+    found = wanted.join(segments, on=["_g", bucket], how="left", maintain_order="left")
+    present = found["_last"].is_not_null().to_numpy()
+    found = found.filter(pl.col("_last").is_not_null())
+    position = (found["_before"] + found["_within"]).to_numpy()
+    row = np.minimum(
+        np.searchsorted(values["_cum"].to_numpy(), position, side="right"), found["_last"].to_numpy()
+    )
+    out = np.full(len(present), np.nan)
+    out[present] = values[metric].to_numpy()[row]
+    return out.reshape(selection.bucket.shape)
+
+
+def _numbered(frame: pl.LazyFrame, index: pl.LazyFrame | None) -> pl.LazyFrame:
+    """``frame`` with ``_g``, the row of its keys in the table (rows whose keys are not there are dropped:
+    a log that grew after the table was counted); ``index`` None: one group, the whole log."""
+    if index is None:
+        return frame.with_columns(pl.lit(0, dtype=pl.UInt32).alias("_g"))
+    keys = [c for c in index.collect_schema().names() if c != "_g"]
+    return frame.join(index, on=keys, nulls_equal=True).drop(keys)
+
+
+def _collect_each(queries: Sequence[pl.LazyFrame]) -> list[pl.DataFrame]:
+    """Each query on the streaming engine, one after the other: ``pl.collect_all`` would cache the scan the
+    queries share, which holds the whole log in memory."""
+    return [query.collect(engine="streaming") for query in queries]
+
+
+def _exact_percentiles(
     lf: pl.LazyFrame,
     groups: pl.DataFrame,
     percentiles: Mapping[str, Sequence[int]] = _PERCENTILES,
-    chunk_rows: int = 1_000_000,
+    histograms: Mapping[str, pl.DataFrame] | None = None,
 ) -> list[pl.Series]:
-    """``percentiles`` of time columns over rows with ``_success``, per row of ``groups`` (numpy "linear").
+    """``percentiles`` of time columns over rows with ``_success``, per row of ``groups`` (numpy "linear",
+    bit for bit), as columns named by :func:`_percentile_column`; null for a group without times.
 
-    ``groups`` holds the key columns in the table's row order (no columns: one group, the whole log).
-
-    Streams ``(group code, latency_ms, ttfb_ms)`` of successes in chunks and keeps per group only those
-    values (a polars group-by quantile over a scan holds about ten times more, and sorts where this
-    selects in linear time), then takes each group's percentiles. Nulls (and NaN) are left out, and so are
-    rows whose keys are not in ``groups`` (a log that grew after the groups were counted).
+    ``lf`` carries ``_success`` and each metric's :func:`_time_bucket`; ``groups`` holds the key columns in
+    the table's row order (no columns: one group, the whole log). ``histograms`` may give a metric's
+    ``keys, <bucket>, count`` already counted (the table counts latency's with its other sums).
     """
-    metrics, keys = list(percentiles), groups.columns
-    count = groups.height if keys else 1
-    successes = lf.filter(pl.col("_success")).select(*keys, *metrics)
-    coded = _key_codes(groups) if keys else None
-    lookup = None
-    if coded is not None:
-        code, lookup = coded
-        successes = successes.select(code, *metrics)
-    elif keys:
-        index = groups.with_row_index("_code").lazy()
-        successes = successes.join(index, on=keys, nulls_equal=True).select("_code", *metrics)
-    else:
-        successes = successes.select(pl.lit(0, dtype=pl.UInt32).alias("_code"), *metrics)
-    # one bucket per group, and a last one for keys not among the groups
-    parts: dict[str, list[list[np.ndarray]]] = {m: [[] for _ in range(count + 1)] for m in metrics}
-    dtype = _code_dtype(count + 1)
-    for chunk in successes.collect_batches(chunk_size=chunk_rows, maintain_order=False):
-        codes = chunk["_code"].to_numpy()
-        group = lookup[codes] if lookup is not None else codes.astype(dtype, copy=False)
-        counts = np.bincount(group, minlength=count + 1)
-        filled = np.flatnonzero(counts)
-        order = np.argsort(group, kind="stable") if len(filled) > 1 else None
-        ends = np.cumsum(counts)
-        for metric in metrics:
-            values = chunk[metric].cast(pl.Float64).to_numpy()  # nulls become NaN
-            values = values[order] if order is not None else values
-            for g in filled[filled < count]:
-                parts[metric][g].append(values[ends[g] - counts[g] : ends[g]])
-
-    def percentiles_of(metric: str, g: int) -> np.ndarray | None:
-        values = np.concatenate(parts[metric][g]) if parts[metric][g] else np.empty(0)
-        parts[metric][g] = []
-        missing = np.isnan(values)
-        values = values[~missing] if missing.any() else values
-        if not len(values):
-            return None
-        return percentiles_linear(values, percentiles[metric])
-
-    # numpy selects without the GIL: the groups' percentiles run on the polars thread count
-    with ThreadPoolExecutor(max_workers=pl.thread_pool_size()) as pool:
-        results = {(m, g): pool.submit(percentiles_of, m, g) for m in metrics for g in range(count)}
+    keys, count = groups.columns, groups.height if groups.columns else 1
+    index = groups.with_row_index("_g").lazy() if keys else None
+    histograms = dict(histograms or {})
+    missing = [m for m in percentiles if m not in histograms]
+    queries = [
+        _numbered(
+            lf.filter(pl.col(_bucket_column(m)).is_not_null())
+            .group_by([*keys, _bucket_column(m)])
+            .agg(pl.len().cast(pl.Int64).alias("count")),
+            index,
+        )
+        for m in missing
+    ]
+    given = [_numbered(histograms[m].lazy(), index) for m in percentiles if m in histograms]
+    order = [*missing, *(m for m in percentiles if m in histograms)]
+    counted = dict(zip(order, _collect_each([*queries, *given]), strict=True))
+    selections = {
+        m: _select_buckets(counted[m], _bucket_column(m), count, wanted) for m, wanted in percentiles.items()
+    }
+    value_queries = [
+        _numbered(
+            lf.filter(pl.col(_bucket_column(m)).is_in(np.unique(selections[m].bucket).tolist()))
+            .group_by([*keys, _bucket_column(m), m])
+            .agg(pl.len().cast(pl.Int64).alias("count")),
+            index,
+        )
+        for m in percentiles
+    ]
     columns = []
-    for metric, wanted in percentiles.items():
-        found: list[list[float | None]] = [[] for _ in wanted]
-        for g in range(count):
-            result = results[metric, g].result()
-            for i, column in enumerate(found):
-                column.append(None if result is None else float(result[i]))
-        columns += [
-            pl.Series(_percentile_column(metric, q), column, dtype=pl.Float64)
-            for q, column in zip(wanted, found, strict=True)
-        ]
+    value_frames = _collect_each(value_queries)
+    for (metric, wanted), values in zip(percentiles.items(), value_frames, strict=True):
+        selection, p = selections[metric], len(wanted)
+        stats = _order_statistics(values, _bucket_column(metric), metric, selection)
+        result = _lerp(stats[:, :p], stats[:, p:], selection.gamma)
+        found = ~(np.isnan(stats[:, :p]) | np.isnan(stats[:, p:]))  # a time is never NaN, a lost bucket is
+        for i, q in enumerate(wanted):
+            column: list[float | None] = [None] * count
+            for group, value, ok in zip(
+                selection.groups.tolist(), result[:, i].tolist(), found[:, i].tolist(), strict=True
+            ):
+                column[group] = value if ok else None
+            columns.append(pl.Series(_percentile_column(metric, q), column, dtype=pl.Float64))
     return columns
-
-
-def percentiles_linear(values: np.ndarray, percentiles: Sequence[float]) -> np.ndarray:
-    """``numpy.percentile(values, percentiles, method="linear")``, bit for bit, about 3x faster.
-
-    ``values``: a 1-D float array without NaN, reordered in place. numpy partitions around every index it
-    needs plus the first and the last in one call; this selects the needed order statistics in ascending
-    order, each within what is left above the previous one, so the work shrinks with every percentile.
-    """
-    n = len(values)
-    if not n:
-        raise InvalidParameterError("values", "an empty array", "one or more values")
-    q = np.asarray(percentiles, dtype=np.float64) / 100
-    virtual = (n - 1) * q  # numpy's virtual index for the linear method
-    floor = np.floor(virtual)
-    above = virtual >= n - 1  # numpy takes the last value there
-    lower = np.where(above, n - 1, floor).astype(np.intp)
-    upper = np.where(above, n - 1, floor + 1).astype(np.intp)
-    gamma = virtual - np.where(above, -1, floor)  # as numpy computes it (its index is -1 there)
-    found: dict[int, float] = {}
-    start = 0  # values[start:] holds the order statistics start..n-1, in some order
-    for k in sorted({*lower.tolist(), *upper.tolist()}):
-        tail = values[start:]
-        if k == start:  # the smallest of the rest: a scan, not a partition
-            i = int(tail.argmin())
-            tail[0], tail[i] = tail[i], tail[0]
-        else:
-            tail.partition(k - start)
-        found[k] = values[k]
-        start = k + 1
-    a = np.array([found[k] for k in lower.tolist()])
-    b = np.array([found[k] for k in upper.tolist()])
-    diff = b - a
-    out = a + diff * gamma  # numpy's _lerp: from the nearer end
-    np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5)
-    return out
 
 
 def success_percentiles(
@@ -811,12 +862,16 @@ def success_percentiles(
         if metric not in _PERCENTILES:
             raise InvalidParameterError("metric", metric, sorted(_PERCENTILES))
     success = pl.col("final") & (pl.col("outcome") == OUTCOME_OK)
-    lf = lf.lazy().select(*keys, *percentiles, success.alias("_success"))
+    lf = (
+        lf.lazy()
+        .select(*keys, *percentiles, success.alias("_success"))
+        .with_columns(_time_bucket(metric) for metric in percentiles)
+    )
     successes = lf.filter(pl.col("_success"))
     counts = successes.group_by(keys).agg(pl.len()) if keys else successes.select(pl.len())
     counts = counts.rename({"len": "count"})
     counts = (counts.sort(keys, nulls_last=True) if keys else counts).collect(engine="streaming")
-    return counts.with_columns(_streamed_percentiles(lf, counts.select(keys), percentiles))
+    return counts.with_columns(_exact_percentiles(lf, counts.select(keys), percentiles))
 
 
 def _cost_per_image(total: Decimal | None, images: int | None, images_unknown: int) -> Decimal | None:
