@@ -83,7 +83,10 @@ def _rss_mib() -> float:
 
 
 def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak RSS (VmHWM). Not ``ru_maxrss``: Linux carries that over fork and exec, so a child
+    would report its parent's peak whenever the parent had used more."""
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) / 1024
 
 
 def _cpu_s() -> float:

@@ -332,3 +332,25 @@ def test_the_example_spec_runs_offline_end_to_end(tmp_path, capsys):
     assert recorded["run"]["run_id"] == frame["run_id"][0]
     assert main(["grid", str(tmp_path / "run"), "--no-html"]) == 0
     assert "20 cells" in capsys.readouterr().out
+
+
+def test_repeats_of_a_target_and_prompt_share_one_resolution_another_catalog_resolves_again(
+    tmp_path, simulator
+):
+    from imgkit.catalog import load_catalog
+    from imgkit.params import resolve
+    from imgkit.runs.plan import plan_run, request_for
+
+    spec = load_spec(write_spec(tmp_path, simulator, repeats=3))
+    catalog = load_catalog()
+    plan = plan_run(spec, catalog)
+    items = list(spec.items())
+    first = {}
+    for item in items:
+        resolved = plan.resolve(item, catalog)
+        same = first.setdefault((item.target.label, item.prompt.id), resolved)
+        assert resolved is same  # one object per (target, prompt), however many repeats
+        assert resolved == resolve(request_for(spec, item.target, item.prompt.text, plan.images), catalog)
+    assert len(first) < len(items)
+    # another catalog argument (here None: the default one) is resolved against, not served from the cache
+    assert plan.resolve(items[0], None) is not first[items[0].target.label, items[0].prompt.id]

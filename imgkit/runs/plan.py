@@ -107,6 +107,7 @@ class RunPlan:
     spec: ExperimentSpec
     targets: list[PlannedTarget]
     images: Mapping[str, Any] = field(default_factory=dict)  # input image name -> inspected InputImage
+    _resolved: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def total_usd(self) -> Decimal | None:
@@ -129,10 +130,16 @@ class RunPlan:
         return {t.target.label: t for t in self.targets}
 
     def resolve(self, item: WorkItem, catalog: Catalog | None = None) -> Any:
-        """The resolved request of one item (cheap; the plan already validated every pair)."""
+        """The resolved request of one item: the same (immutable) one for every repeat of its target and
+        prompt, resolved once (the plan already validated every pair)."""
         from imgkit.params import resolve
 
-        return resolve(request_for(self.spec, item.target, item.prompt.text, self.images), catalog)
+        key = (item.target.label, item.prompt.id)
+        cached = self._resolved.get(key)
+        if cached is None or cached[0] is not catalog:
+            request = request_for(self.spec, item.target, item.prompt.text, self.images)
+            cached = self._resolved[key] = (catalog, resolve(request, catalog))
+        return cached[1]
 
     def as_dict(self) -> dict[str, Any]:
         unknown = [t.target.label for t in self.targets if t.subtotal_usd is None]
