@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test lint format report bench lab clean
+.PHONY: install test lint format report bench lab lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name imgkit --display-name "imgkit (.venv)" >/dev/null
 	touch $(STAMP)
 
@@ -35,6 +35,17 @@ bench: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
+
+# constraints.txt pins every package the environment holds, as tested; `make lock` refreshes it from the
+# newest releases that pyproject.toml allows (then run `make test`)
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	( echo "# every package of the tested environment (make lock writes this file)"; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable ) > constraints.txt
+	rm -rf .lock-venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
