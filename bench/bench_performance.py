@@ -31,8 +31,10 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from imgkit.analysis.performance import _PERCENTILES as TABLE_PERCENTILES
 from imgkit.analysis.performance import (
     Z_95,
+    _percentile_column,
     export_parquet,
     performance_table,
     scan_log,
@@ -189,7 +191,9 @@ def write_huge(out_dir: Path, rows: int, chunks: int, seed: int) -> dict:
     }
 
 
-_PERCENTILE_COLUMNS = ["latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "ttfb_p50_ms", "ttfb_p95_ms"]
+#: the table's percentiles: (column, time column, percentile)
+_PERCENTILES = [(_percentile_column(m, q), m, q) for m, wanted in TABLE_PERCENTILES.items() for q in wanted]
+_PERCENTILE_COLUMNS = [column for column, _, _ in _PERCENTILES]
 
 
 def _peak_rss_gib() -> float:
@@ -219,12 +223,9 @@ def baseline_child(log_dir: str) -> dict:
     engine over the same scan, the percentiles alone."""
     t0 = time.perf_counter()
     ok = scan_log(log_dir).filter(pl.col("final") & (pl.col("outcome") == "ok"))
-    wanted = [
-        (c, c.split("_p")[0] + "_ms", int(c.split("_p")[1].removesuffix("_ms"))) for c in _PERCENTILE_COLUMNS
-    ]
     table = (
         ok.group_by(KEYS)
-        .agg(pl.col(metric).quantile(q / 100, "linear").alias(name) for name, metric, q in wanted)
+        .agg(pl.col(metric).quantile(q / 100, "linear").alias(name) for name, metric, q in _PERCENTILES)
         .sort(KEYS)
         .collect(engine="streaming")
     )
@@ -242,7 +243,7 @@ def _child(mode: str, log_dir: Path) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def run_huge(rows: int, chunks: int, seed: int, tmp: str | None, keep: bool, baseline: bool = True) -> dict:
+def run_huge(rows: int, chunks: int, seed: int, tmp: str | None, keep: bool) -> dict:
     base = Path(tempfile.mkdtemp(prefix="imgkit-bench-perf-", dir=tmp))
     try:
         log_dir = base / "log"
@@ -251,17 +252,16 @@ def run_huge(rows: int, chunks: int, seed: int, tmp: str | None, keep: bool, bas
         figures["log_dir"] = str(log_dir)
         figures["goal_memory_met"] = figures["peak_rss_gib"] < MEMORY_LIMIT_GIB
         figures["requests_expected"] = rows
-        if baseline:
-            theirs = _child("--baseline-child", log_dir)
-            ours = {tuple(r[: len(KEYS)]): r[len(KEYS) :] for r in figures["percentiles"]}
-            figures["baseline"] = {
-                **theirs,
-                "max_relative_difference": max(
-                    abs(a - b) / abs(b)
-                    for r in theirs["percentiles"]
-                    for a, b in zip(ours[tuple(r[: len(KEYS)])], r[len(KEYS) :], strict=True)
-                ),
-            }
+        theirs = _child("--baseline-child", log_dir)
+        ours = {tuple(r[: len(KEYS)]): r[len(KEYS) :] for r in figures["percentiles"]}
+        figures["baseline"] = {
+            **theirs,
+            "max_relative_difference": max(
+                abs(a - b) / abs(b)
+                for r in theirs["percentiles"]
+                for a, b in zip(ours[tuple(r[: len(KEYS)])], r[len(KEYS) :], strict=True)
+            ),
+        }
         return figures
     finally:
         if not keep:
@@ -333,14 +333,13 @@ def _print(result: dict) -> None:
             print(
                 f"    {row[0]:<8}{row[1]:<18}{row[2]:>14,}  success {row[3]:.4f}  p50 {row[4]:,.0f} ms  p95 {row[5]:,.0f} ms"
             )
-        if "baseline" in b:
-            c = b["baseline"]
-            print(
-                f"    baseline, polars group_by quantile (streaming engine), fresh process: {c['wall_s']:.1f} s, "
-                f"peak RSS {c['peak_rss_gib']:.2f} GiB; ratio {c['wall_s'] / b['wall_s']:.1f}x time, "
-                f"{c['peak_rss_gib'] / b['peak_rss_gib']:.1f}x memory; percentiles differ by at most "
-                f"{c['max_relative_difference']:.1e} (relative)"
-            )
+        c = b["baseline"]
+        print(
+            f"    baseline, polars group_by quantile (streaming engine), fresh process: {c['wall_s']:.1f} s, "
+            f"peak RSS {c['peak_rss_gib']:.2f} GiB; ratio {c['wall_s'] / b['wall_s']:.1f}x time, "
+            f"{c['peak_rss_gib'] / b['peak_rss_gib']:.1f}x memory; percentiles differ by at most "
+            f"{c['max_relative_difference']:.1e} (relative)"
+        )
 
 
 if __name__ == "__main__":

@@ -783,12 +783,6 @@ def _numbered(frame: pl.LazyFrame, index: pl.LazyFrame | None) -> pl.LazyFrame:
     return frame.join(index, on=keys, nulls_equal=True).drop(keys)
 
 
-def _collect_each(queries: Sequence[pl.LazyFrame]) -> list[pl.DataFrame]:
-    """Each query on the streaming engine, one after the other: ``pl.collect_all`` would cache the scan the
-    queries share, which holds the whole log in memory."""
-    return [query.collect(engine="streaming") for query in queries]
-
-
 def _exact_percentiles(
     lf: pl.LazyFrame,
     groups: pl.DataFrame,
@@ -801,40 +795,31 @@ def _exact_percentiles(
     ``lf`` carries ``_success`` and each metric's :func:`_time_bucket`; ``groups`` holds the key columns in
     the table's row order (no columns: one group, the whole log). ``histograms`` may give a metric's
     ``keys, <bucket>, count`` already counted (the table counts latency's with its other sums).
+
+    Each query runs on its own, one after the other: ``pl.collect_all`` would cache the scan the queries
+    share, which holds the whole log in memory.
     """
     keys, count = groups.columns, groups.height if groups.columns else 1
     index = groups.with_row_index("_g").lazy() if keys else None
-    histograms = dict(histograms or {})
-    missing = [m for m in percentiles if m not in histograms]
-    queries = [
-        _numbered(
-            lf.filter(pl.col(_bucket_column(m)).is_not_null())
-            .group_by([*keys, _bucket_column(m)])
-            .agg(pl.len().cast(pl.Int64).alias("count")),
-            index,
-        )
-        for m in missing
-    ]
-    given = [_numbered(histograms[m].lazy(), index) for m in percentiles if m in histograms]
-    order = [*missing, *(m for m in percentiles if m in histograms)]
-    counted = dict(zip(order, _collect_each([*queries, *given]), strict=True))
-    selections = {
-        m: _select_buckets(counted[m], _bucket_column(m), count, wanted) for m, wanted in percentiles.items()
-    }
-    value_queries = [
-        _numbered(
-            lf.filter(pl.col(_bucket_column(m)).is_in(np.unique(selections[m].bucket).tolist()))
-            .group_by([*keys, _bucket_column(m), m])
-            .agg(pl.len().cast(pl.Int64).alias("count")),
-            index,
-        )
-        for m in percentiles
-    ]
+
+    def counted(rows: pl.LazyFrame, by: list[str]) -> pl.DataFrame:
+        grouped = rows.group_by([*keys, *by]).agg(pl.len().cast(pl.Int64).alias("count"))
+        return _numbered(grouped, index).collect(engine="streaming")
+
     columns = []
-    value_frames = _collect_each(value_queries)
-    for (metric, wanted), values in zip(percentiles.items(), value_frames, strict=True):
-        selection, p = selections[metric], len(wanted)
-        stats = _order_statistics(values, _bucket_column(metric), metric, selection)
+    for metric, wanted in percentiles.items():
+        bucket, p = _bucket_column(metric), len(wanted)
+        given = (histograms or {}).get(metric)
+        histogram = (
+            _numbered(given.lazy(), index).collect()
+            if given is not None
+            else counted(lf.filter(pl.col(bucket).is_not_null()), [bucket])
+        )
+        selection = _select_buckets(histogram, bucket, count, wanted)
+        values = counted(
+            lf.filter(pl.col(bucket).is_in(np.unique(selection.bucket).tolist())), [bucket, metric]
+        )
+        stats = _order_statistics(values, bucket, metric, selection)
         result = _lerp(stats[:, :p], stats[:, p:], selection.gamma)
         found = ~(np.isnan(stats[:, :p]) | np.isnan(stats[:, p:]))  # a time is never NaN, a lost bucket is
         for i, q in enumerate(wanted):
