@@ -4,7 +4,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test lint format report bench lab lock clean
+.PHONY: install system test lint format report bench lab lock clean
+
+# programs the tests drive for real and that PyPI does not carry: Debian's Chromium (Playwright drives it; a
+# test tool's own browser download is refused on these machines). Installed once, as root or through sudo.
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  echo "installing Debian's chromium (browser tests of the vote page and the reports)"; \
+	  $(SUDO) apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q --no-install-recommends chromium >/dev/null; }; }
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +32,7 @@ format: $(STAMP)
 	$(BIN)/ruff format imgkit tests bench
 	$(BIN)/ruff check --fix imgkit tests bench
 
-test: lint
+test: system lint
 	$(BIN)/python -m pytest
 
 report: $(STAMP)

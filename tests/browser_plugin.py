@@ -1,0 +1,57 @@
+"""pytest plugin: one real headless Chromium for the whole session, driven by Playwright.
+
+The browser is Debian's ``chromium`` (``make system`` installs it when missing), never a download of
+Playwright's own: ``executable_path`` points at the system binary. The flags keep it off the network (this
+machine's network is closed; only loopback pages are opened).
+
+* ``browser``: the session's :class:`playwright.sync_api.Browser`.
+* ``page``: a fresh page in a fresh context per test (no cookies, cache or storage shared between tests);
+  console errors and failed requests are collected on ``page.problems`` so a test can assert there are none.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str:
+    found = os.environ.get("IMGKIT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        pytest.fail("Chromium is missing: `make system` installs Debian's chromium package")
+    return found
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:
+    context = browser.new_context()
+    pg = context.new_page()
+    problems: list[str] = []
+    pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    pg.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} ({r.failure})"))
+    pg.problems = problems
+    yield pg
+    context.close()
