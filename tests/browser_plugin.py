@@ -7,10 +7,15 @@ machine's network is closed; only loopback pages are opened).
 * ``browser``: the session's :class:`playwright.sync_api.Browser`.
 * ``page``: a fresh page in a fresh context per test (no cookies, cache or storage shared between tests);
   console errors and failed requests are collected on ``page.problems`` so a test can assert there are none.
+
+Playwright's sync API keeps its event loop marked as running in the main thread between calls, so once the
+browser is up, ``asyncio.run()`` there refuses to start. Every test that does not use the browser gets the
+mark lifted for its duration (and put back after); a browser test runs its asyncio code in another thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import Iterator
@@ -33,6 +38,19 @@ def chromium_path() -> str:
     if not found:
         pytest.fail("Chromium is missing: `make system` installs Debian's chromium package")
     return found
+
+
+@pytest.fixture(autouse=True)
+def _asyncio_runs_outside_browser_tests(request: pytest.FixtureRequest) -> Iterator[None]:
+    if {"browser", "page"} & set(request.fixturenames):
+        yield
+        return
+    marked = asyncio._get_running_loop()
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(marked)
 
 
 @pytest.fixture(scope="session")
