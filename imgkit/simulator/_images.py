@@ -1,7 +1,10 @@
 """Deterministic, cheap, real images: a two-colour gradient with a few blocks, all chosen by a digest.
 
-The digest comes from the server seed and the prompt; ``index`` (the image's position in the response) moves
-the blocks, and ``stage`` (a partial image of a stream) shows fewer of them. A transparent background keeps
+The digest (:func:`image_digest`) has two halves: the first comes from the server seed and the prompt and
+picks the gradient (the scene every target shares for a prompt); the second also comes from the target
+(model, provider, quality, size) and picks the blocks, so two targets draw recognisably different pictures
+of the same prompt, as real models do. ``index`` (the image's position in the response) moves the blocks,
+and ``stage`` (a partial image of a stream) shows fewer of them. A transparent background keeps
 the gradient's pixels at alpha 0. Encoded files are cached (LRU by bytes), and a file name carries every
 parameter, so ``/files/<name>`` is served by re-rendering: the server keeps no per-request image state.
 """
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-__all__ = ["CONTENT_TYPES", "ImageCache", "ImageSpec", "prompt_digest", "render_image"]
+__all__ = ["CONTENT_TYPES", "ImageCache", "ImageSpec", "image_digest", "render_image"]
 
 CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 _PIL_FORMAT = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
@@ -30,9 +33,16 @@ _BLOCKS = 4
 MAX_EDGE = 16384
 
 
-def prompt_digest(seed: int, prompt: str) -> str:
-    """32 hex digits identifying the images of ``prompt`` on a server seeded with ``seed``."""
-    return hashlib.sha256(f"{seed}\x00{prompt}".encode()).hexdigest()[:32]
+def image_digest(seed: int, prompt: str, target: tuple[str, ...] = ()) -> str:
+    """32 hex digits naming the images ``target`` draws for ``prompt`` on a server seeded with ``seed``.
+
+    The first 16 depend on the seed and the prompt only (the shared scene), the last 16 on the target too
+    (``(model, provider, quality, "WxH")``: what a voter compares). Deterministic: the same request on a
+    server with the same seed draws the same picture.
+    """
+    scene = hashlib.sha256(f"{seed}\x00{prompt}".encode()).hexdigest()[:16]
+    detail = hashlib.sha256("\x00".join((scene, *target)).encode()).hexdigest()[:16]
+    return scene + detail
 
 
 @dataclass(frozen=True)
@@ -81,10 +91,11 @@ class ImageSpec:
 
 
 def _pixels(spec: ImageSpec) -> np.ndarray:
-    key = bytes.fromhex(spec.digest) + spec.index.to_bytes(4, "big")
-    rnd = hashlib.sha256(key).digest()
+    index = spec.index.to_bytes(4, "big")
+    scene = hashlib.sha256(bytes.fromhex(spec.digest[:16]) + index).digest()  # the prompt's gradient
+    rnd = hashlib.sha256(bytes.fromhex(spec.digest) + index).digest()  # the target's blocks
     w, h = spec.width, spec.height
-    c0, c1 = np.frombuffer(rnd[0:3], np.uint8), np.frombuffer(rnd[3:6], np.uint8)
+    c0, c1 = np.frombuffer(scene[0:3], np.uint8), np.frombuffer(scene[3:6], np.uint8)
     ramp = np.linspace(0.0, 1.0, w, dtype=np.float32)[:, None]
     row = (c0 * (1 - ramp) + c1 * ramp).astype(np.uint8)
     channels = 4 if spec.transparent else 3

@@ -42,7 +42,7 @@ from imgkit.pricing import Cost, quote
 from imgkit.simulator._fal import FalEndpoint, FalError, FalInput, FalJob, fal_endpoints, parse_fal_input
 from imgkit.simulator._faults import FaultPlan
 from imgkit.simulator._http import Exchange, HttpServer, Request
-from imgkit.simulator._images import ImageCache, ImageSpec, prompt_digest
+from imgkit.simulator._images import ImageCache, ImageSpec, image_digest
 from imgkit.simulator._openai import ApiError, ImageJob, parse_image_request, response_body, stream_event
 from imgkit.simulator._profiles import Draw, Profile, ProfileSet, default_profiles
 
@@ -426,7 +426,8 @@ class SimulatorServer:
             ("x-imgkit-profile-provenance", str(profile.provenance)),
             ("openai-processing-ms", str(round(draw.total_ms * self.time_scale))),
         ]
-        digest = prompt_digest(self.seed, job.prompt)
+        target = (job.model.id, provider, job.quality or "", f"{job.width}x{job.height}")
+        digest = image_digest(self.seed, job.prompt, target)
         if fault in ("rate_limit", "auth", "moderation", "server_error", "unavailable"):
             await self._openai_error(ex, fault, job, draw, headers, gateway)
         elif fault == "timeout":
@@ -847,7 +848,9 @@ class SimulatorServer:
         self, req: Request, ep: FalEndpoint, inp: FalInput, job: FalJob
     ) -> dict[str, Any]:
         seed = inp.seed if inp.seed is not None else self.seed
-        digest = prompt_digest(seed, inp.prompt)
+        digest = image_digest(
+            seed, inp.prompt, (ep.model.id, "fal", ep.endpoint_id, f"{inp.width}x{inp.height}")
+        )
         images = []
         for index in range(inp.n):
             spec = ImageSpec(digest, index, inp.width, inp.height, inp.fmt, inp.transparent)
