@@ -1,22 +1,28 @@
 """Blind pairwise votes on a run's images: the step between ``imgkit run`` and ``imgkit ratings``.
 
 :func:`plan_pairs` pairs the images that different targets drew for the same prompt (and repeat), in a
-seeded random order with a random side for each. :class:`VoteServer` shows them one pair at a time on a
+random order with a random side for each, drawn from a seed and the voter's name (each voter gets their own
+order and sides, so position effects average out). :class:`VoteServer` shows them one pair at a time on a
 loopback-only web page: the prompt and two images called A and B, nothing that names a model, provider or
 tier. Each answer is appended to a CSV (``model_a`` = the target shown as A) in the format
 :func:`imgkit.analysis.ratings.read_votes` reads, flushed and synced before the page moves on, so a
 closed browser or a killed server loses no vote; a restarted session skips the pairs its voter has
 answered. Ratings then rank *targets* (model, provider, quality, size), which is what a team chooses.
 
-Images are shown as the run stored them (a provider's JPEG stays a JPEG, sizes stay as delivered): voters
-judge what users would get, so an attentive voter may still recognise a look; the order and sides are
-random so that no position or sequence gives a target away.
+Images are shown re-encoded, both sides alike (:class:`DisplayImages`: one format, quality and size), so
+neither the file format, nor its byte size, nor its pixel size gives a provider away; the run's files are
+never changed. Each image is served under the hash of its bytes, so a browser's cache can never show a
+picture other than the one the answer is recorded for, and each answer names the images the page showed:
+it is recorded for the targets on those sides, or, from an out-of-date page or a second tab, not at all
+(the page then shows the next pair with a short notice). An attentive voter may still recognise a model's
+look; nothing else tells the targets apart.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import html
 import io
@@ -26,6 +32,7 @@ import os
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -35,18 +42,26 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import polars as pl
+from PIL import Image, ImageOps
 
 from imgkit.errors import InvalidParameterError
 
 __all__ = [
+    "ANSWER_OUTCOMES",
     "CHOICES",
+    "DISPLAY_JPEG_QUALITY",
+    "INPUT_THUMBNAIL_EDGE",
+    "MAX_DISPLAY_EDGE",
     "VOTE_COLUMNS",
     "Contender",
+    "DisplayImages",
     "Pair",
     "VoteServer",
     "VoteStore",
     "contenders",
+    "display_jpeg",
     "plan_pairs",
+    "voter_seed",
 ]
 
 #: A voter's answer → the ``winner`` written for it (``model_a`` is the image shown as A).
@@ -63,7 +78,12 @@ VOTE_COLUMNS = (
     "pair_id",
     "run_id",
 )
-_IMAGE_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "jpg": "image/jpeg", "webp": "image/webp"}
+#: The vote page shows every image as a JPEG of this quality (4:4:4), whatever the provider delivered.
+DISPLAY_JPEG_QUALITY = 90
+#: Longer edge (px) above which both sides of a pair are shown scaled down.
+MAX_DISPLAY_EDGE = 2048
+#: Longer edge (px) of an edit's input images shown beside the pair.
+INPUT_THUMBNAIL_EDGE = 512
 
 
 @dataclass(frozen=True)
@@ -162,20 +182,33 @@ def _pair_id(a: Contender, b: Contender) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+def voter_seed(seed: int, voter: str) -> int:
+    """The seed of ``voter``'s own order and sides: each voter sees the pairs in a different order and
+    each pair on different sides, so position and sequence effects average out over voters."""
+    return int.from_bytes(hashlib.sha256(f"{seed}\x00{voter}".encode()).digest()[:8], "big")
+
+
 def plan_pairs(
-    found: Iterable[Contender], *, seed: int = 0, skip: Iterable[str] = (), limit: int | None = None
+    found: Iterable[Contender],
+    *,
+    seed: int = 0,
+    voter: str | None = None,
+    skip: Iterable[str] = (),
+    limit: int | None = None,
 ) -> list[Pair]:
     """Every pair of different targets' images for the same prompt and repeat, minus the ids in ``skip``.
 
-    The order and each pair's sides are drawn from ``seed``, so a session can be repeated; the order mixes
-    prompts, so the first votes already cover many of them. ``limit`` keeps the first ``limit`` pairs.
+    The order and each pair's sides are drawn from ``seed`` and, when given, ``voter`` (:func:`voter_seed`;
+    ``imgkit vote`` always gives it), so a voter's session can be repeated and two voters see different
+    orders and sides. The order mixes prompts, so the first votes already cover many of them. ``limit``
+    keeps the first ``limit`` pairs of that order. A pair's id does not depend on the order or the sides.
     """
     if limit is not None and limit < 1:
         raise InvalidParameterError("limit", limit, "1 or more pairs, or no limit")
     groups: dict[tuple[str, str, int], dict[str, Contender]] = {}
     for c in found:
         groups.setdefault((c.run_id, c.prompt_id, c.repeat), {}).setdefault(c.option, c)
-    rng = random.Random(seed)
+    rng = random.Random(seed if voter is None else voter_seed(seed, voter))
     done = set(skip)
     pairs = []
     for key in sorted(groups):
@@ -241,12 +274,117 @@ class VoteStore:
         return row
 
 
+class DisplayImages:
+    """What the page shows: every image re-encoded the same way, addressed by the hash of the bytes served.
+
+    Both sides of a pair become a JPEG (quality :data:`DISPLAY_JPEG_QUALITY`, transparency flattened on the
+    page's white) of the same longer edge: the larger of the two originals', at most
+    :data:`MAX_DISPLAY_EDGE` px. So a provider's format, compression or pixel size does not give its
+    images away, and both are seen at the same size. The run's files are only read. An image's URL is
+    ``/image/<sha256 of the served bytes>.jpg``: it can be cached for good (the same URL is always the
+    same picture, whatever the seed or session), and a page's answer names exactly what the voter saw.
+    Encoded images are kept up to ``max_bytes`` (least recently used dropped, re-encoded when asked again).
+    """
+
+    def __init__(self, max_bytes: int = 128 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._data: OrderedDict[str, bytes] = OrderedDict()  # image id -> served bytes
+        self._bytes = 0
+        self._ids: dict[tuple[Path, int], str] = {}  # (original, longer edge) -> image id
+        self._sources: dict[str, tuple[Path, int]] = {}  # image id -> (original, longer edge)
+        self._edges: dict[Path, int] = {}
+        self._lock = threading.Lock()
+
+    def longer_edge(self, path: Path) -> int:
+        """The original's longer edge in px (read from its header)."""
+        with self._lock:
+            edge = self._edges.get(path)
+        if edge is None:
+            with Image.open(path) as im:
+                edge = max(im.size)
+            with self._lock:
+                self._edges[path] = edge
+        return edge
+
+    def image_id(self, path: Path, longer_edge: int) -> str:
+        """The id (URL name) of ``path`` shown at ``longer_edge`` px, encoding it when not yet known."""
+        with self._lock:
+            found = self._ids.get((path, longer_edge))
+        if found is not None:
+            return found
+        data = display_jpeg(path, longer_edge)
+        image_id = hashlib.sha256(data).hexdigest()[:32]
+        self._keep(image_id, data, (path, longer_edge))
+        return image_id
+
+    def get(self, image_id: str) -> bytes | None:
+        """The bytes of an id this server handed out, or None."""
+        with self._lock:
+            data = self._data.get(image_id)
+            if data is not None:
+                self._data.move_to_end(image_id)
+                return data
+            source = self._sources.get(image_id)
+        if source is None:
+            return None
+        data = display_jpeg(*source)
+        self._keep(image_id, data, source)
+        return data
+
+    def _keep(self, image_id: str, data: bytes, source: tuple[Path, int]) -> None:
+        with self._lock:
+            self._ids[source], self._sources[image_id] = image_id, source
+            if image_id not in self._data:
+                self._data[image_id] = data
+                self._bytes += len(data)
+            while self._bytes > self.max_bytes and len(self._data) > 1:
+                _, dropped = self._data.popitem(last=False)
+                self._bytes -= len(dropped)
+
+
+def display_jpeg(path: str | Path, longer_edge: int) -> bytes:
+    """``path`` re-encoded for the vote page: RGB JPEG (transparency on white), longer edge ``longer_edge``
+    px (aspect ratio kept; EXIF orientation applied, as a browser would)."""
+    with Image.open(path) as original:
+        im = ImageOps.exif_transpose(original)
+        if "A" in im.getbands() or "transparency" in im.info:
+            rgba = im.convert("RGBA")
+            im = Image.new("RGB", rgba.size, (255, 255, 255))
+            im.paste(rgba, mask=rgba.getchannel("A"))
+        else:
+            im = im.convert("RGB")
+    w, h = im.size
+    if max(w, h) != longer_edge:
+        scale = longer_edge / max(w, h)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        im = im.resize(size, Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=DISPLAY_JPEG_QUALITY, subsampling=0)
+    return out.getvalue()
+
+
+#: What :meth:`VoteServer.answer` did with an answer from the page.
+ANSWER_OUTCOMES = ("recorded", "skipped", "answered", "stale")
+_NOTICES = {
+    "answered": "That pair was already answered (a second tab or a repeated key press): nothing more was "
+    "recorded. Here is the next pair.",
+    "stale": "That answer came from an out-of-date page (the vote was restarted, or the pair is not in this "
+    "session): nothing was recorded for it. Here is the current pair.",
+}
+#: What Pillow raises for a file it cannot decode.
+_UNDECODABLE = (OSError, ValueError, Image.DecompressionBombError)
+#: Key presses that answer (a press with Ctrl, Alt or Meta held, or a held key's repeats, do not).
+_KEYS = {"1": "a", "2": "b", "3": "tie", "4": "bothbad", "5": "skip"}
+
+
 class VoteServer:
     """A loopback web page that asks one voter to judge ``pairs`` blind, one at a time.
 
-    ``GET /`` shows the next unanswered pair; ``POST /vote`` (``pair_id``, ``choice`` in :data:`CHOICES`)
-    records an answer and shows the next (``choice=skip`` records nothing and puts the pair last); ``GET /image/<pair_id>/<a|b>`` serves an image. Nothing sent to
-    the browser names a target: images are addressed by pair and side, not by file name.
+    ``GET /`` shows the next unanswered pair; ``POST /vote`` (``pair_id``, ``choice`` in :data:`CHOICES` or
+    ``skip``, and ``image_a``/``image_b``: the image ids the page showed) answers it through
+    :meth:`answer` and redirects to the next pair, with a short notice when the answer was a repeat or came
+    from an out-of-date page. ``GET /image/<id>.jpg`` serves an image as :class:`DisplayImages` made it.
+    Nothing sent to the browser names a target, an original file or its format.
     """
 
     def __init__(
@@ -267,7 +405,9 @@ class VoteServer:
         self.order = [p.pair_id for p in pairs]
         self.store, self.voter, self.title = store, voter, title
         self.answered = store.answered(voter) & set(self.order)
+        self.unreadable: list[str] = []  # pairs left out because an image could not be decoded
         self.votes_this_session = 0
+        self.images = DisplayImages()
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, port), _handler(self))
         self._httpd.daemon_threads = True
@@ -285,25 +425,57 @@ class VoteServer:
                     return self.pairs[pair_id]
         return None
 
-    def skip(self, pair_id: str) -> None:
-        """Put a pair last in this session's order (nothing is recorded: it comes back after the others)."""
-        if pair_id not in self.pairs:
-            raise InvalidParameterError("pair_id", pair_id, "a pair of this session")
-        with self._lock:
-            self.order.remove(pair_id)
-            self.order.append(pair_id)
+    def shown(self, pair: Pair) -> tuple[str, str]:
+        """The image ids the page shows for ``pair``, A then B (both at the same longer edge)."""
+        edge = min(
+            MAX_DISPLAY_EDGE,
+            max(self.images.longer_edge(pair.a.image), self.images.longer_edge(pair.b.image)),
+        )
+        return self.images.image_id(pair.a.image, edge), self.images.image_id(pair.b.image, edge)
 
-    def record(self, pair_id: str, choice: str) -> dict[str, str]:
+    def answer(self, pair_id: str, choice: str, shown: tuple[str, str] | None = None) -> str:
+        """Record ``choice`` on a pair as the voter saw it; one of :data:`ANSWER_OUTCOMES`.
+
+        ``shown`` is the page's (image A, image B) ids: the answer is recorded for the targets whose images
+        were on those sides, also when this session draws the pair's sides the other way (a page from
+        before a restart with another seed). Nothing is recorded for a pair this voter already answered
+        (``"answered"``: a second tab, a repeated press), nor for a pair this session does not have or
+        images it did not show with it (``"stale"``). ``skip`` records nothing and puts the pair last.
+        ``shown=None`` takes the sides as planned.
+        """
+        if choice != "skip" and choice not in CHOICES:
+            raise InvalidParameterError("choice", choice, [*CHOICES, "skip"])
         pair = self.pairs.get(pair_id)
         if pair is None:
-            raise InvalidParameterError("pair_id", pair_id, "a pair of this session")
+            return "stale"
+        try:
+            planned = self.shown(pair) if shown is not None else None
+        except _UNDECODABLE:
+            return "stale"
+        if shown is None or shown == planned:
+            as_shown = pair
+        elif planned is not None and shown == planned[::-1]:
+            as_shown = Pair(pair.pair_id, pair.b, pair.a)
+        else:
+            return "stale"
         with self._lock:
             if pair_id in self.answered:
-                raise InvalidParameterError("pair_id", pair_id, "a pair not yet answered by this voter")
-            row = self.store.append(pair, choice, self.voter)
+                return "answered"
+            if choice == "skip":
+                self.order.remove(pair_id)
+                self.order.append(pair_id)
+                return "skipped"
+            self.store.append(as_shown, choice, self.voter)
             self.answered.add(pair_id)
             self.votes_this_session += 1
-        return row
+        return "recorded"
+
+    def leave_out(self, pair_id: str) -> None:
+        """Drop a pair from this session (an image of it cannot be decoded)."""
+        with self._lock:
+            if pair_id in self.order:
+                self.order.remove(pair_id)
+                self.unreadable.append(pair_id)
 
     def progress(self) -> tuple[int, int]:
         with self._lock:
@@ -338,122 +510,164 @@ class VoteServer:
         self.stop()
 
 
+_TEXT = "text/plain; charset=utf-8"
+_HTML = "text/html; charset=utf-8"
+_IMMUTABLE = "private, max-age=31536000, immutable"
+
+
 def _handler(server: VoteServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # quiet: the CLI reports progress
             pass
 
         def do_GET(self) -> None:
-            path = urlsplit(self.path).path
-            if path == "/":
-                self._send(HTTPStatus.OK, _page(server), "text/html; charset=utf-8")
-            elif path.startswith("/image/"):
-                self._image(path.removeprefix("/image/"))
-            elif path.startswith("/input/"):
-                self._input(path.removeprefix("/input/"))
+            parts = urlsplit(self.path)
+            if parts.path == "/":
+                notice = parse_qs(parts.query).get("notice", [""])[0]
+                self._send(HTTPStatus.OK, _page(server, _NOTICES.get(notice, "")), _HTML)
+            elif parts.path == "/favicon.ico":
+                self._send(HTTPStatus.OK, _favicon(), "image/x-icon", cache="private, max-age=86400")
+            elif parts.path.startswith("/image/") and parts.path.endswith(".jpg"):
+                data = server.images.get(parts.path.removeprefix("/image/").removesuffix(".jpg"))
+                if data is None:
+                    self._send(HTTPStatus.NOT_FOUND, "no such image\n", _TEXT)
+                else:
+                    self._send(HTTPStatus.OK, data, "image/jpeg", cache=_IMMUTABLE)
             else:
-                self._send(HTTPStatus.NOT_FOUND, "not found\n", "text/plain; charset=utf-8")
+                self._send(HTTPStatus.NOT_FOUND, "not found\n", _TEXT)
 
         def do_POST(self) -> None:
             if urlsplit(self.path).path != "/vote":
-                self._send(HTTPStatus.NOT_FOUND, "not found\n", "text/plain; charset=utf-8")
+                self._send(HTTPStatus.NOT_FOUND, "not found\n", _TEXT)
                 return
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > 4096:
-                self._send(
-                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "form too large\n", "text/plain; charset=utf-8"
-                )
+            length = self.headers.get("Content-Length") or "0"
+            if not length.isdigit() or int(length) > 4096:
+                self._error(HTTPStatus.BAD_REQUEST, "a vote form of at most 4096 bytes is expected")
                 return
-            form = parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
-            pair_id, choice = form.get("pair_id", [""])[0], form.get("choice", [""])[0]
+            form = parse_qs(self.rfile.read(int(length)).decode("utf-8", "replace"))
+            field = {name: form.get(name, [""])[0] for name in ("pair_id", "choice", "image_a", "image_b")}
             try:
-                if choice == "skip":
-                    server.skip(pair_id)
-                else:
-                    server.record(pair_id, choice)
+                outcome = server.answer(
+                    field["pair_id"], field["choice"], (field["image_a"], field["image_b"])
+                )
             except InvalidParameterError as exc:
-                self._send(HTTPStatus.BAD_REQUEST, f"{exc}\n", "text/plain; charset=utf-8")
+                self._error(HTTPStatus.BAD_REQUEST, str(exc))
                 return
             self.send_response(HTTPStatus.SEE_OTHER)
-            self.send_header("Location", "/")
+            self.send_header("Location", f"/?notice={outcome}" if outcome in _NOTICES else "/")
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def _image(self, rest: str) -> None:
-            pair_id, _, side = rest.partition("/")
-            pair = server.pairs.get(pair_id)
-            if pair is None or side not in ("a", "b"):
-                self._send(HTTPStatus.NOT_FOUND, "no such image\n", "text/plain; charset=utf-8")
-                return
-            contender = pair.a if side == "a" else pair.b
-            body = contender.image.read_bytes()
-            kind = _IMAGE_TYPES.get(contender.image_format, "application/octet-stream")
-            self._send(HTTPStatus.OK, body, kind, cache=True)
-
-        def _input(self, rest: str) -> None:
-            pair_id, _, rest = rest.partition("/")
-            side, _, index = rest.partition("/")
-            pair = server.pairs.get(pair_id)
-            inputs = (
-                () if pair is None or side not in ("a", "b") else (pair.a if side == "a" else pair.b).inputs
+        def _error(self, status: HTTPStatus, message: str) -> None:
+            body = (
+                f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(server.title)}</title>"
+                f"{_ICON_LINK}</head><body><p>{html.escape(message, quote=False)}</p>"
+                "<p><a href='/'>Back to the vote</a></p></body></html>"
             )
-            if not index.isdigit() or int(index) >= len(inputs):
-                self._send(HTTPStatus.NOT_FOUND, "no such input image\n", "text/plain; charset=utf-8")
-                return
-            path = inputs[int(index)]
-            kind = _IMAGE_TYPES.get(path.suffix.lower().lstrip("."), "application/octet-stream")
-            self._send(HTTPStatus.OK, path.read_bytes(), kind, cache=True)
+            self._send(status, body, _HTML)
 
-        def _send(self, status: HTTPStatus, body: str | bytes, kind: str, cache: bool = False) -> None:
+        def _send(self, status: HTTPStatus, body: str | bytes, kind: str, cache: str = "no-store") -> None:
             data = body.encode("utf-8") if isinstance(body, str) else body
             self.send_response(status)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(data)))
-            self.send_header("Cache-Control", "private, max-age=3600" if cache else "no-store")
+            self.send_header("Cache-Control", cache)
             self.end_headers()
             self.wfile.write(data)
 
     return Handler
 
 
-def _inputs_row(pair: Pair) -> str:
+@functools.cache
+def _favicon() -> bytes:
+    """A 32 px icon of two panes (A and B), drawn once."""
+    icon = Image.new("RGB", (32, 32), (255, 255, 255))
+    icon.paste((70, 110, 200), (2, 6, 15, 26))
+    icon.paste((220, 130, 50), (17, 6, 30, 26))
+    out = io.BytesIO()
+    icon.save(out, "ICO", sizes=[(32, 32)])
+    return out.getvalue()
+
+
+def _inputs_row(server: VoteServer, pair: Pair) -> str:
     """The edit inputs: once when both sides were given the same, else under each side's letter."""
     if not pair.a.inputs and not pair.b.inputs:
         return ""
 
-    def thumbs(side: str, inputs: tuple[Path, ...]) -> str:
+    def thumbs(inputs: tuple[Path, ...]) -> str:
         return "".join(
-            f"<img class='input' src='/input/{pair.pair_id}/{side}/{i}' alt='input {i + 1}'>"
-            for i in range(len(inputs))
+            f"<img class='input' src='/image/{_thumbnail_id(server, path)}.jpg' alt='input {i + 1}'>"
+            for i, path in enumerate(inputs)
         )
 
     if pair.a.inputs == pair.b.inputs:
-        return f"<div class='inputs'>edited from: {thumbs('a', pair.a.inputs)}</div>"
-    parts = [
-        f"{letter}: {thumbs(side, c.inputs) or 'no input'}"
-        for letter, side, c in (("A", "a", pair.a), ("B", "b", pair.b))
-    ]
+        return f"<div class='inputs'>edited from: {thumbs(pair.a.inputs)}</div>"
+    parts = [f"{letter}: {thumbs(c.inputs) or 'no input'}" for letter, c in (("A", pair.a), ("B", pair.b))]
     return f"<div class='inputs'>edited from, {' · '.join(parts)}</div>"
 
 
+def _thumbnail_id(server: VoteServer, path: Path) -> str:
+    return server.images.image_id(path, min(INPUT_THUMBNAIL_EDGE, server.images.longer_edge(path)))
+
+
+_ICON_LINK = "<link rel='icon' href='/favicon.ico'>"
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5rem auto;max-width:1400px;padding:0 1rem;color:#222}
 h1{font-size:1.1rem;font-weight:600;margin:0 0 .25rem} .meta{color:#666;font-size:.9rem}
+.notice{background:#fff6d6;border:1px solid #e6cf7a;padding:.5rem .8rem;margin:.8rem 0}
 .prompt{font-size:1.15rem;margin:1rem 0} .pair{display:flex;gap:1rem}
 figure{flex:1;margin:0;text-align:center} img{max-width:100%;max-height:70vh;border:1px solid #ddd}
 figcaption{font-weight:600;margin-top:.3rem} form{display:flex;gap:.6rem;justify-content:center;margin:1rem 0}
 button{font-size:1rem;padding:.5rem 1.1rem;cursor:pointer} kbd{font-size:.8rem;color:#666}
 .inputs{color:#666;font-size:.9rem;margin:.5rem 0} img.input{max-height:18vh;margin:0 .3rem;vertical-align:middle}
 """
+# Keys answer once both images are decoded and on screen for a moment (a bounced or repeated press, or one
+# with Ctrl/Alt/Meta, does not); a form is sent once (a double click or press sends nothing more).
+_SCRIPT = """
+(() => {
+  if (location.search) history.replaceState(null, '', '/');  // a notice is shown once, not on reload
+  const form = document.querySelector('form.vote');
+  const keys = %s;
+  let ready = false;
+  Promise.all([...document.images].map(i => i.decode().catch(() => null))).then(() => setTimeout(() => {
+    ready = true; document.body.dataset.ready = '1';
+  }, %d));
+  form.addEventListener('submit', e => {
+    if (form.dataset.sent) { e.preventDefault(); return; }
+    form.dataset.sent = '1';
+  });
+  document.addEventListener('keydown', e => {
+    if (e.repeat || e.ctrlKey || e.altKey || e.metaKey || e.isComposing || !ready || form.dataset.sent) return;
+    const choice = keys[e.key];
+    if (!choice) return;
+    e.preventDefault();
+    form.requestSubmit(form.querySelector(`button[value='${choice}']`));
+  });
+})();
+"""
+#: ms a pair is on screen (both images decoded) before a key press answers it
+_KEY_DELAY_MS = 200
 
 
-def _page(server: VoteServer) -> str:
-    done, total = server.progress()
+def _page(server: VoteServer, notice: str = "") -> str:
     pair = server.next_pair()
+    while pair is not None:
+        try:
+            image_a, image_b = server.shown(pair)
+            inputs = _inputs_row(server, pair)
+            break
+        except _UNDECODABLE:
+            server.leave_out(pair.pair_id)
+            pair = server.next_pair()
+    done, total = server.progress()
+    left_out = len(server.unreadable)
     head = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(server.title)}</title>"
-        f"<style>{_STYLE}</style></head><body><h1>{html.escape(server.title)}</h1>"
-        f"<div class='meta'>voter {html.escape(server.voter)} · {done} of {total} pairs answered</div>"
+        f"{_ICON_LINK}<style>{_STYLE}</style></head><body><h1>{html.escape(server.title)}</h1>"
+        f"<div class='meta'>voter {html.escape(server.voter)} · {done} of {total} pairs answered"
+        + (f" · {left_out} left out (an image could not be decoded)" if left_out else "")
+        + "</div>"
+        + (f"<p class='notice' role='status'>{html.escape(notice)}</p>" if notice else "")
     )
     if pair is None:
         return head + (
@@ -461,29 +675,30 @@ def _page(server: VoteServer) -> str:
             f"<p class='meta'>Votes are in <code>{html.escape(str(server.store.path))}</code>; rate them with "
             f"<code>imgkit ratings {html.escape(str(server.store.path))}</code>.</p></body></html>"
         )
+    labels = {
+        "a": "A is better",
+        "b": "B is better",
+        "tie": "Tie",
+        "bothbad": "Both bad",
+        "skip": "Skip for now",
+    }
     buttons = "".join(
-        f"<button name='choice' value='{value}' accesskey='{key}'>{label} <kbd>{key}</kbd></button>"
-        for value, label, key in (
-            ("a", "A is better", "1"),
-            ("b", "B is better", "2"),
-            ("tie", "Tie", "3"),
-            ("bothbad", "Both bad", "4"),
-            ("skip", "Skip for now", "5"),
-        )
+        f"<button name='choice' value='{value}'>{labels[value]} <kbd>{key}</kbd></button>"
+        for key, value in _KEYS.items()
     )
-    keys = "{'1':'a','2':'b','3':'tie','4':'bothbad','5':'skip'}"
+    hidden = "".join(
+        f"<input type='hidden' name='{name}' value='{value}'>"
+        for name, value in (("pair_id", pair.pair_id), ("image_a", image_a), ("image_b", image_b))
+    )
     return head + (
         f"<p class='prompt'>{html.escape(pair.a.prompt or pair.a.prompt_id)}</p>"
-        f"{_inputs_row(pair)}"
+        f"{inputs}"
         "<div class='pair'>"
-        f"<figure><img src='/image/{pair.pair_id}/a' alt='image A'><figcaption>A</figcaption></figure>"
-        f"<figure><img src='/image/{pair.pair_id}/b' alt='image B'><figcaption>B</figcaption></figure>"
+        f"<figure><img class='shown' src='/image/{image_a}.jpg' alt='image A'><figcaption>A</figcaption></figure>"
+        f"<figure><img class='shown' src='/image/{image_b}.jpg' alt='image B'><figcaption>B</figcaption></figure>"
         "</div>"
-        f"<form method='post' action='/vote'><input type='hidden' name='pair_id' value='{pair.pair_id}'>"
-        f"{buttons}</form>"
+        f"<form class='vote' method='post' action='/vote'>{hidden}{buttons}</form>"
         "<p class='meta'>Which image follows the prompt better and looks better? Keys 1–4 answer; 5 skips "
         "(the pair comes back after the others, nothing is recorded).</p>"
-        "<script>document.addEventListener('keydown',e=>{const c="
-        f"{keys}[e.key];if(c){{const b=document.querySelector(`button[value='${{c}}']`);if(b)b.click();}}}});"
-        "</script></body></html>"
+        f"<script>{_SCRIPT % (json.dumps(_KEYS), _KEY_DELAY_MS)}</script></body></html>"
     )

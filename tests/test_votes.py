@@ -4,15 +4,20 @@ is one synced CSV row that ``imgkit ratings`` reads, and a new session resumes w
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import itertools
 import json
 import re
+import socket
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import yaml
+from PIL import Image
 
 from imgkit.analysis.ratings import fit_bradley_terry, read_votes
 from imgkit.cli import main
@@ -36,21 +41,31 @@ PROMPTS = [
 ]
 
 
+def make_run(folder: Path, simulator_url: str, targets=TARGETS, prompts=PROMPTS) -> Path:
+    """Run ``targets`` x ``prompts`` (one image each) against the loopback simulator; the run directory."""
+    spec = {
+        "name": "vote-test",
+        "prompts": prompts,
+        "targets": targets,
+        "concurrency": 4,
+        "simulate": {"url": simulator_url},
+        "output_dir": "run",
+    }
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    run_experiment(load_spec(path), progress=False)
+    return folder / "run"
+
+
+def vote_form(page: str, choice: str) -> dict[str, str]:
+    """The vote form of a served page (its pair and the image ids it shows), answered with ``choice``."""
+    return {**dict(re.findall(r"name='(\w+)' value='([^']*)'", page.split("<form", 1)[1])), "choice": choice}
+
+
 @pytest.fixture
 def run_dir(tmp_path: Path, simulator) -> Path:
     """A finished run: 4 prompts x 3 targets, one image each, from the loopback simulator."""
-    spec = {
-        "name": "vote-test",
-        "prompts": PROMPTS,
-        "targets": TARGETS,
-        "concurrency": 4,
-        "simulate": {"url": simulator.url},
-        "output_dir": "run",
-    }
-    path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    run_experiment(load_spec(path), progress=False)
-    return tmp_path / "run"
+    return make_run(tmp_path, simulator.url)
 
 
 def test_pairs_are_every_two_targets_on_the_same_prompt_and_sides_are_drawn(run_dir):
@@ -72,21 +87,35 @@ def test_pairs_are_every_two_targets_on_the_same_prompt_and_sides_are_drawn(run_
     assert len(skipped) == 5 and pairs[0].pair_id not in {p.pair_id for p in skipped}
 
 
-def test_the_page_names_no_target_and_serves_the_images_by_pair_and_side(run_dir, tmp_path):
+def test_the_page_names_no_target_and_serves_each_image_under_the_hash_of_its_bytes(run_dir, tmp_path):
     pairs = plan_pairs(contenders(run_dir))
     with VoteServer(pairs, VoteStore(tmp_path / "votes.csv"), voter="ana") as server:
         assert server.host == "127.0.0.1"
         page = httpx.get(server.url).text
         first = pairs[0]
         assert first.a.prompt in page and "0 of 12 pairs answered" in page
-        named = [*OPTIONS, "gpt-image-1-mini", "flux-1-schnell", "openai", "fal", "high", "low", ".png"]
+        named = [
+            *OPTIONS,
+            "gpt-image-1-mini",
+            "flux-1-schnell",
+            "openai",
+            "fal",
+            "high",
+            "low",
+            "png",
+            "jpeg",
+        ]
         for word in [*named, first.a.image.stem[:12], first.b.image.stem[:12]]:
             assert not re.search(rf"\b{re.escape(word)}\b", page, flags=re.I), word
-        for side, contender in (("a", first.a), ("b", first.b)):
-            response = httpx.get(f"{server.url}image/{first.pair_id}/{side}")
-            assert response.headers["content-type"] == f"image/{contender.image_format}"  # png, or fal's jpeg
-            assert response.content == contender.image.read_bytes()
-        assert httpx.get(f"{server.url}image/{first.pair_id}/c").status_code == 404
+        form = vote_form(page, "a")
+        assert form["pair_id"] == first.pair_id and (form["image_a"], form["image_b"]) == server.shown(first)
+        for side in ("image_a", "image_b"):
+            response = httpx.get(f"{server.url}image/{form[side]}.jpg")
+            assert response.headers["content-type"] == "image/jpeg"  # png, or fal's jpeg: both shown alike
+            assert hashlib.sha256(response.content).hexdigest()[:32] == form[side]  # content-addressed
+            assert "immutable" in response.headers["cache-control"]
+        assert httpx.get(f"{server.url}image/{'0' * 32}.jpg").status_code == 404
+        assert httpx.get(f"{server.url}image/{first.pair_id}/a").status_code == 404
 
 
 def test_each_answer_is_one_csv_row_that_imgkit_ratings_reads(run_dir, tmp_path):
@@ -98,11 +127,10 @@ def test_each_answer_is_one_csv_row_that_imgkit_ratings_reads(run_dir, tmp_path)
         httpx.Client(base_url=server.url) as client,
     ):
         for _ in pairs:  # a voter who prefers high over low over flux, and says so through the form
-            pair_id = client.get("/").text.split("name='pair_id' value='")[1].split("'")[0]
-            pair = server.pairs[pair_id]
+            form = vote_form(client.get("/").text, "")
+            pair = server.pairs[form["pair_id"]]
             a, b = preferred.get(pair.a.option, 0), preferred.get(pair.b.option, 0)
-            choice = "a" if a > b else "b"
-            response = client.post("/vote", data={"pair_id": pair_id, "choice": choice})
+            response = client.post("/vote", data={**form, "choice": "a" if a > b else "b"})
             assert response.status_code == 303 and response.headers["location"] == "/"
         assert "Every pair is answered" in client.get("/").text
     with votes.open(newline="") as f:
@@ -120,20 +148,31 @@ def test_each_answer_is_one_csv_row_that_imgkit_ratings_reads(run_dir, tmp_path)
     ]
 
 
-def test_bad_answers_are_refused_with_the_field_the_value_and_what_is_allowed(run_dir, tmp_path):
+def test_bad_answers_are_refused_and_repeated_or_stale_ones_record_nothing(run_dir, tmp_path):
     pairs = plan_pairs(contenders(run_dir))
     votes = tmp_path / "votes.csv"
-    with VoteServer(pairs, VoteStore(votes), voter="ana") as server:
-        bad = httpx.post(f"{server.url}vote", data={"pair_id": pairs[0].pair_id, "choice": "left"})
+    with (
+        VoteServer(pairs, VoteStore(votes), voter="ana") as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
+        form = vote_form(client.get("/").text, "left")
+        bad = client.post("/vote", data=form)
         assert bad.status_code == 400 and "choice='left'" in bad.text and "bothbad" in bad.text
-        unknown = httpx.post(f"{server.url}vote", data={"pair_id": "nope", "choice": "a"})
-        assert unknown.status_code == 400 and "pair_id='nope'" in unknown.text
-        assert (
-            httpx.post(f"{server.url}vote", data={"pair_id": pairs[0].pair_id, "choice": "tie"}).status_code
-            == 303
-        )
-        twice = httpx.post(f"{server.url}vote", data={"pair_id": pairs[0].pair_id, "choice": "a"})
-        assert twice.status_code == 400 and "not yet answered" in twice.text
+        assert "<a href='/'>Back to the vote</a>" in bad.text
+        assert client.post("/vote", data={**form, "choice": "tie"}).status_code == 303
+        for stale in (  # another tab, a page from another session, images this pair was not shown with
+            {**form, "choice": "a"},
+            {**form, "pair_id": "nope", "choice": "a"},
+            {**vote_form(client.get("/").text, "a"), "image_a": "0" * 32},
+            {"pair_id": pairs[1].pair_id, "choice": "a"},
+        ):
+            response = client.post("/vote", data=stale)
+            notice = "answered" if stale["pair_id"] == form["pair_id"] else "stale"
+            assert response.status_code == 303 and response.headers["location"] == f"/?notice={notice}"
+        assert "already answered" in client.get("/?notice=answered").text
+        with socket.create_connection((server.host, server.port)) as raw:  # httpx refuses to send it
+            raw.sendall(b"POST /vote HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\nx")
+            assert raw.recv(100).startswith(b"HTTP/1.0 400 ")
     assert len(votes.read_text().splitlines()) == 2  # the header and the one accepted answer
     with pytest.raises(InvalidParameterError, match=re.escape("host='0.0.0.0'")):
         VoteServer(pairs, VoteStore(votes), host="0.0.0.0")
@@ -144,7 +183,7 @@ def test_a_new_session_skips_what_this_voter_answered_but_not_what_others_did(ru
     pairs = plan_pairs(contenders(run_dir))
     with VoteServer(pairs, VoteStore(votes), voter="ana") as server:
         for pair in pairs[:5]:
-            httpx.post(f"{server.url}vote", data={"pair_id": pair.pair_id, "choice": "bothbad"})
+            assert server.answer(pair.pair_id, "bothbad") == "recorded"
     again = VoteServer(pairs, VoteStore(votes), voter="ana")
     other = VoteServer(pairs, VoteStore(votes), voter="ben")
     try:
@@ -187,9 +226,8 @@ def test_cli_serves_until_interrupted_and_says_how_to_rate_the_votes(run_dir):
         first_line = proc.stdout.readline()
         url = first_line.split()[1]
         assert first_line.startswith("open http://127.0.0.1:") and "0 of 12 pairs answered" in first_line
-        page = httpx.get(url).text
-        pair_id = page.split("name='pair_id' value='")[1].split("'")[0]
-        assert httpx.post(f"{url}vote", data={"pair_id": pair_id, "choice": "a"}).status_code == 303
+        form = vote_form(httpx.get(url).text, "a")
+        assert httpx.post(f"{url}vote", data=form).status_code == 303
     finally:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
@@ -255,7 +293,7 @@ def test_skip_records_nothing_and_puts_the_pair_after_the_others(run_dir, tmp_pa
     with VoteServer(pairs, VoteStore(votes), voter="ana") as server:
         first = server.next_pair()
         assert (
-            httpx.post(f"{server.url}vote", data={"pair_id": first.pair_id, "choice": "skip"}).status_code
+            httpx.post(f"{server.url}vote", data=vote_form(httpx.get(server.url).text, "skip")).status_code
             == 303
         )
         assert server.next_pair() == pairs[1] and server.order[-1] == first.pair_id
@@ -264,8 +302,6 @@ def test_skip_records_nothing_and_puts_the_pair_after_the_others(run_dir, tmp_pa
 
 
 def test_edits_are_judged_beside_the_image_they_were_edited_from(tmp_path, simulator):
-    from PIL import Image
-
     Image.new("RGB", (64, 48), (200, 100, 50)).save(tmp_path / "room.png")
     spec = {
         "name": "edits",
@@ -286,9 +322,11 @@ def test_edits_are_judged_beside_the_image_they_were_edited_from(tmp_path, simul
     assert pair.a.inputs == pair.b.inputs == (copied,)
     with VoteServer([pair], VoteStore(tmp_path / "votes.csv")) as server:
         page = httpx.get(server.url).text
-        assert f"edited from: <img class='input' src='/input/{pair.pair_id}/a/0'" in page
-        assert httpx.get(f"{server.url}input/{pair.pair_id}/a/0").content == copied.read_bytes()
-        assert httpx.get(f"{server.url}input/{pair.pair_id}/a/1").status_code == 404
+        (thumb,) = re.findall(r"edited from: <img class='input' src='/image/(\w+)\.jpg'", page)
+        shown = Image.open(io.BytesIO(httpx.get(f"{server.url}image/{thumb}.jpg").content))
+        assert shown.size == (64, 48)  # small inputs are not enlarged
+        original = np.asarray(Image.open(copied), dtype=float)
+        assert np.abs(np.asarray(shown, dtype=float) - original).mean() < 2  # the input, re-encoded
 
 
 def test_a_generation_run_shows_no_input_row(run_dir, tmp_path):
@@ -296,3 +334,41 @@ def test_a_generation_run_shows_no_input_row(run_dir, tmp_path):
     assert all(not p.a.inputs and not p.b.inputs for p in pairs)
     with VoteServer(pairs, VoteStore(tmp_path / "votes.csv")) as server:
         assert "edited from" not in httpx.get(server.url).text
+
+
+def test_simulated_targets_draw_different_pictures_of_a_prompt_the_same_way_every_time(
+    run_dir, tmp_path, simulator_factory
+):
+    """An offline demo compares different pictures: each target's image of a prompt differs from the
+    others' (model, provider, quality), and a run against another simulator with the same seed draws the
+    very same files."""
+    found = contenders(run_dir)
+    for prompt_id in {c.prompt_id for c in found}:
+        pixels = {
+            c.option: np.asarray(Image.open(c.image).convert("RGB"), dtype=float)
+            for c in found
+            if c.prompt_id == prompt_id
+        }
+        assert sorted(pixels) == OPTIONS
+        for one, other in itertools.combinations(OPTIONS, 2):
+            differing = (np.abs(pixels[one] - pixels[other]).max(axis=2) > 40).mean()
+            assert differing > 0.05, (prompt_id, one, other, differing)  # whole blocks, not noise
+    (tmp_path / "again").mkdir()
+    again = make_run(tmp_path / "again", simulator_factory(seed=0).url)
+    files = {(c.option, c.prompt_id): c.image.read_bytes() for c in found}
+    assert {(d.option, d.prompt_id): d.image.read_bytes() for d in contenders(again)} == files
+
+
+def test_a_pair_whose_image_cannot_be_decoded_is_left_out_and_said_so(run_dir, tmp_path):
+    pairs = plan_pairs(contenders(run_dir))
+    broken = pairs[0].a
+    broken.image.write_bytes(b"not an image")  # two pairs show it: with each of the other targets
+    with VoteServer(pairs, VoteStore(tmp_path / "votes.csv"), voter="ana") as server:
+        page = httpx.get(server.url).text
+        assert "1 left out (an image could not be decoded)" in page
+        assert vote_form(page, "a")["pair_id"] == pairs[1].pair_id
+        while "<form" in page:
+            assert httpx.post(f"{server.url}vote", data=vote_form(page, "a")).status_code == 303
+            page = httpx.get(server.url).text
+    assert "Every pair is answered" in page and "10 of 10 pairs answered · 2 left out" in page
+    assert {p.pair_id for p in pairs if broken in (p.a, p.b)} == set(server.unreadable)

@@ -25,8 +25,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (holds log.jsonl and images/)")
     p.add_argument("--out", metavar="FILE.csv", help="the votes CSV, appended to (default RUN_DIR/votes.csv)")
     p.add_argument("--voter", default="anonymous", help="who votes; each voter judges every pair once")
-    p.add_argument("--seed", type=int, default=0, help="order of the pairs and their sides (default 0)")
-    p.add_argument("--max-pairs", type=int, help="ask at most this many pairs (default: all)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="with the voter's name, draws the order of the pairs and their sides (default 0); "
+        "each voter gets their own",
+    )
+    p.add_argument(
+        "--max-pairs",
+        type=int,
+        help="ask at most this many pairs, the first of the voter's order (default: all)",
+    )
     p.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
     p.add_argument(
         "--plan", action="store_true", help="count the pairs and the answers so far; serve nothing"
@@ -41,7 +51,7 @@ def cmd_vote(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     store = VoteStore(Path(args.out) if args.out else run_dir / "votes.csv")
     found = contenders(run_dir)
-    pairs = plan_pairs(found, seed=args.seed, limit=args.max_pairs)
+    pairs = plan_pairs(found, seed=args.seed, voter=args.voter, limit=args.max_pairs)
     answered = store.answered(args.voter) & {p.pair_id for p in pairs}
     if args.plan:
         summary = {
