@@ -12,7 +12,7 @@ import copy
 import datetime as dt
 import decimal
 import json
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import polars as pl
@@ -461,17 +461,44 @@ def test_cli_project_json_has_exact_money_as_strings(tmp_path, capsys):
     assert "reliability assumed" in out["caption"]
 
 
-def test_cli_project_table_prints_exact_totals_and_writes_plots(tmp_path, capsys):
+def test_cli_project_table_prints_rounded_totals_and_writes_plots(tmp_path, capsys):
     path = write_workload(tmp_path, SIMPLE)
     assert main(["project", str(path), "--months", "1", "--monthly", "--plot", str(tmp_path / "fig")]) == 0
     out = capsys.readouterr().out
-    assert "49.5000000000" in out  # 9,900 x $0.005
+    assert "$49.50" in out and "49.5000000000" not in out  # 9,900 x $0.005, to the cent
     assert "2027-01" in out
     assert sorted(p.name for p in (tmp_path / "fig").iterdir()) == [
         "projection_cumulative.png",
         "projection_mix.png",
         "projection_monthly.png",
     ]
+
+
+def _cents(text: str) -> str:
+    return f"${Decimal(text).quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
+
+
+def _four_significant(text: str) -> str:
+    value = Decimal(text)
+    return f"${value.quantize(Decimal(1).scaleb(value.adjusted() - 3), ROUND_HALF_UP).normalize():f}"
+
+
+def test_cli_project_table_is_for_people_and_json_stays_exact(repo_dir, capsys):
+    # the example: 3183425.304089 requests and 55576.1126888492 USD were printed as they are
+    args = ["project", str(repo_dir / "data" / "workloads" / "example.yaml"), "--months", "12"]
+    assert main([*args, "--json"]) == 0
+    exact = {row["option"]: row for row in json.loads(capsys.readouterr().out)["summary"]}
+    assert any(len(row["total_cost_usd"].split(".")[1]) > 2 for row in exact.values())  # exact, unrounded
+    assert main(args) == 0
+    lines = {line.split("  ")[0]: line for line in capsys.readouterr().out.splitlines()}
+    for option, row in exact.items():
+        cells = lines[option][len(option) :].split()
+        requests, images, total, first, last, per_image = cells[:6]
+        assert requests == f"{round(Decimal(row['requests'])):,}"  # whole requests, separators
+        assert images == f"{round(Decimal(row['images'])):,}"
+        assert total == _cents(row["total_cost_usd"]) and "," in total  # cents and separators
+        assert first == _cents(row["month_1_cost_usd"]) and last == _cents(row["last_month_cost_usd"])
+        assert per_image == _four_significant(row["cost_per_image_usd"])  # $/image: 4 significant digits
 
 
 def test_cli_project_log_gives_measured_failure_rates(tmp_path, capsys):

@@ -599,7 +599,7 @@ def test_cli_table_with_anchor_and_sandwich(votes_dir, capsys):
         "online_elo",
         "flags",
     ]
-    assert lines[2].split()[1:3] == ["Tacos", "1,200.0"]
+    assert lines[2].split()[1:3] == ["Tacos", "1200.0"]  # a rating, one decimal, no thousands separator
     assert any("anchor Tacos = 1200" in line and "sandwich" in line for line in lines)
 
 

@@ -72,6 +72,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from imgkit.catalog import Catalog, Model, Offering, _key_path, load_catalog, load_yaml, parse_wxh
 from imgkit.errors import CatalogError, ImgkitError, InvalidParameterError, SpecError, UnknownPriceError
+from imgkit.formats import format_value
 from imgkit.provenance import Provenance
 
 __all__ = [
@@ -1006,9 +1007,11 @@ def _pair(ma: list[dict[str, Any]], mb: list[dict[str, Any]], a: str, b: str) ->
         else:
             low = a if unit_a < unit_b else b
             if volume is not None:
-                text += f"; per month {low} is cheaper above {volume.normalize():f} requests"
+                text += f"; per month {low} is cheaper above {format_value(volume, 'count')} requests"
             if payback is not None:
-                text += f"; {low}'s setup cost is repaid after {payback.normalize():f} requests in total"
+                text += (
+                    f"; {low}'s setup cost is repaid after {format_value(payback, 'count')} requests in total"
+                )
         if unit_a != unit_b and fixed_a == fixed_b and payback is None:
             text += "; no fixed fees: costs are linear in volume and never cross"
         return {
@@ -1031,7 +1034,7 @@ def _pair(ma: list[dict[str, Any]], mb: list[dict[str, Any]], a: str, b: str) ->
 
 
 def _usd(x: Decimal) -> str:
-    return f"${x.quantize(Decimal('0.01'), ROUND_HALF_EVEN):,f}"
+    return format_value(x, "money")
 
 
 # --- sensitivity -----------------------------------------------------------------------------------------
@@ -1057,7 +1060,7 @@ def _perturbations(workload: Workload, options: Sequence[Option]) -> list[tuple[
     out: list[tuple[str, str, Any]] = [
         (
             "volume",
-            f"{workload.volume.normalize():f} {workload.volume_unit}/month",
+            f"{workload.volume.normalize():,f} {workload.volume_unit}/month",
             lambda w, f: (replace(w, volume=w.volume * f), {}),
         ),
         (

@@ -1,4 +1,4 @@
-"""Output helpers shared by the CLI commands: JSON with exact money, aligned text tables."""
+"""Output helpers shared by the CLI commands: JSON with exact money, aligned text tables for people."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from imgkit.tables import text_table
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -40,36 +42,11 @@ def emit_json(obj: Any, stream=None) -> None:
     stream.write("\n")
 
 
-def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
-    """Aligned plain-text table; numbers (and Decimals) right-aligned."""
-    if not rows:
-        return "(no rows)"
-    columns = list(columns or rows[0].keys())
-    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    numeric = [all(_is_number(r.get(c)) for r in rows if r.get(c) is not None) for c in columns]
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(
-            v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)
-        ).rstrip()
-
-    out = [line(columns), line(["-" * w for w in widths])]
-    out += [line(row) for row in cells]
-    return "\n".join(out)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float, Decimal)) and not isinstance(v, bool)
-
-
-def _cell(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, Decimal):
-        return format(v, "f")
-    if isinstance(v, float):
-        return f"{v:,.1f}" if abs(v) >= 100 else f"{v:.3g}"
-    if isinstance(v, (list, tuple)):
-        return ", ".join(_cell(x) for x in v)
-    return str(v)
+def format_table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str] | None = None,
+    kinds: Mapping[str, str] | None = None,
+) -> str:
+    """Aligned plain-text table for people (:func:`imgkit.tables.text_table`): money to the cent, counts
+    whole, percentages, durations; numbers right-aligned. ``kinds`` names what a column's name cannot tell."""
+    return text_table(rows, columns, kinds)

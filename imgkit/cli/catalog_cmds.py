@@ -16,6 +16,7 @@ from typing import Any
 from imgkit.catalog import STALE_AFTER_DAYS, Catalog, Model, load_catalog
 from imgkit.cli._output import emit_json, format_table
 from imgkit.errors import InvalidParameterError, UnknownPriceError
+from imgkit.formats import format_value
 from imgkit.pricing import Cost, cost_from_response, quote_resolved
 
 
@@ -110,6 +111,10 @@ def _cheapest(cat: Catalog, m: Model, providers: list[str], on: dt.date) -> dict
     }
 
 
+def _usd(value: Decimal) -> str:
+    return format_value(value, "exact_usd")  # catalog prices as published
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     cat = load_catalog()
     if args.provider:
@@ -141,13 +146,13 @@ def cmd_models(args: argparse.Namespace) -> int:
     table = []
     for r in rows:
         cheapest = (
-            f"{r['cheapest_per_image_usd']} ({r['cheapest_per_image_provider']})"
+            f"{_usd(r['cheapest_per_image_usd'])} ({r['cheapest_per_image_provider']})"
             if r["cheapest_per_image_usd"]
             else ""
         )
-        per_mp = ", ".join(f"{v}/MP ({k})" for k, v in r["per_megapixel_usd"].items())
+        per_mp = ", ".join(f"{_usd(v)}/MP ({k})" for k, v in r["per_megapixel_usd"].items())
         per_mp = per_mp or ", ".join(
-            f"{v}/1M out tokens ({k})" for k, v in r["image_out_usd_per_1m_tokens"].items()
+            f"{_usd(v)}/1M out tokens ({k})" for k, v in r["image_out_usd_per_1m_tokens"].items()
         )
         table.append(
             {
@@ -157,7 +162,7 @@ def cmd_models(args: argparse.Namespace) -> int:
                 "modes": r["modes"],
                 "qualities": r["qualities"] or "-",
                 "sizes": r["sizes"],
-                "from (USD)": cheapest or per_mp,
+                "from": cheapest or per_mp,
             }
         )
     print(format_table(table))
@@ -201,7 +206,8 @@ def _print_cost(header: str, cost: Cost, notes: list[str], sources: list[dict[st
     print(header)
     if cost.lines:
         cols = ("item", "quantity", "unit", "rate_usd", "amount_usd", "method", "basis")
-        print(format_table([{c: getattr(ln, c) for c in cols} for ln in cost.lines], cols))
+        exact = {"rate_usd": "exact_usd", "amount_usd": "exact_usd"}  # a quote is exact, never rounded
+        print(format_table([{c: getattr(ln, c) for c in cols} for ln in cost.lines], cols, exact))
     if cost.total_usd is not None:
         print(f"total_usd: {cost.total_usd}  (method: {cost.method})")
     else:

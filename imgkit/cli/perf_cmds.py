@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from imgkit.cli._output import emit_json, format_table
+from imgkit.formats import format_value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -71,25 +72,29 @@ def cmd_perf(args: argparse.Namespace) -> int:
         return 0
     keys = [c for c in table.columns if c in (*args.by.split(","), "period")]
     print(caption)
-    print(format_table([_text_row(row, keys) for row in table.to_dicts()]))
+    print(format_table([_text_row(row, keys) for row in table.to_dicts()], kinds=_KINDS))
     print(f"success: Wilson 95 % interval; percentiles: {PERCENTILE_METHOD}; times of successful requests")
     return 0
 
 
+_KINDS = {
+    "retries/success": "number",
+    **{f"{w}_{p}": "ms" for w in ("gen", "ttfb") for p in ("p50", "p95", "p99")},
+}
+
+
 def _text_row(row: dict[str, Any], keys: list[str]) -> dict[str, Any]:
-    def pct(x: float | None) -> str:
-        return "" if x is None else f"{100 * x:.1f}%"
-
-    def ms(x: float | None) -> str:
-        return "" if x is None else f"{x:,.0f}"
-
     out: dict[str, Any] = {k: row[k] for k in keys}
     out["requests"] = row["requests"]
-    out["success"] = f"{pct(row['success_rate'])} ({row['successes']}/{row['requests']})"
-    out["95% CI"] = f"{pct(row['success_ci_low'])}-{pct(row['success_ci_high'])}" if row["requests"] else ""
+    out["success"] = f"{format_value(row['success_rate'], 'percent')} ({row['successes']}/{row['requests']})"
+    out["95% CI"] = (
+        f"{format_value(row['success_ci_low'], 'percent')}–{format_value(row['success_ci_high'], 'percent')}"
+        if row["requests"]
+        else None
+    )
     for name in ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "ttfb_p50_ms", "ttfb_p95_ms"):
-        out[name.replace("latency_", "gen_")] = ms(row[name])
-    out["retries/success"] = "" if row["retries_per_success"] is None else f"{row['retries_per_success']:.3f}"
+        out[name.replace("latency_", "gen_").removesuffix("_ms")] = row[name]
+    out["retries/success"] = row["retries_per_success"]
     out["usd/image"] = row["cost_per_image_usd"]
     out["provenance"] = row["provenance"]
     return out

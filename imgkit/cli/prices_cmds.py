@@ -6,7 +6,7 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from imgkit.cli._output import emit_json
+from imgkit.cli._output import emit_json, format_table
 from imgkit.price_table import price_table, write_price_report
 
 
@@ -40,7 +40,6 @@ def cmd_prices(args: argparse.Namespace) -> int:
             "published_usd",
             "token_math_usd",
         ]
-        from imgkit.cli._output import format_table
-
-        print(format_table(frame.select(cols).to_dicts(), cols))
+        exact = {c: "exact_usd" for c in cols if c.endswith("_usd")}  # catalog prices, as published
+        print(format_table(frame.select(cols).to_dicts(), cols, exact))
     return 0

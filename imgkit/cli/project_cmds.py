@@ -1,7 +1,7 @@
 """``imgkit project WORKLOAD.yaml``: monthly cost of a workload per model x provider x tier over N months.
 
-Text output: a caption saying where the numbers come from, the per-option summary (money printed with its
-exact value), options that ``targets: all`` left out and why, and on request the monthly totals, the
+Text output: a caption saying where the numbers come from, the per-option summary (requests and images as
+whole numbers, money to the cent, cost per image to 4 significant digits: :mod:`imgkit.formats`), options that ``targets: all`` left out and why, and on request the monthly totals, the
 break-even table and the sensitivity table. ``--json`` prints one object with money as decimal strings:
 ``{"workload", "months", "caption", "summary", "monthly", "rows", "skipped", "notes", "break_even"?,
 "sensitivity"?, "figures"?}``. ``--log`` (or the workload's ``reliability.log``) replaces the assumed failure
@@ -120,7 +120,8 @@ def cmd_project(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     if args.monthly:
         print()
-        print(format_table(_monthly_rows(monthly)))
+        rows = _monthly_rows(monthly)
+        print(format_table(rows, kinds={option: "money" for option in rows[0] if option != "month"}))
     if pairs is not None:
         print()
         print("break-even (cumulative cost, setup and fees included):")
@@ -182,7 +183,7 @@ def _pair_row(row: dict[str, Any]) -> dict[str, Any]:
         "option_b": row["option_b"],
         "cheaper_first": row["cheaper_first"] or "(equal)",
         "break_even_month": row["break_even_month"],
-        "per_month_volume": row["break_even_requests_per_month"],
+        "per_month_requests": row["break_even_requests_per_month"],
         "payback_requests": row["payback_requests"],
         "explanation": row["explanation"],
     }

@@ -123,7 +123,7 @@ def format_plan(plan: dict[str, Any]) -> str:
                 "method": row["method"],
             }
         )
-    out.append(format_table(rows))
+    out.append(format_table(rows, kinds={"subtotal_usd": "exact_usd"}))  # a quote: exact
     out.append("")
     total = f"total {_money(plan['total_usd'])}"
     if any(row["quote_is_range"] for row in plan["targets"]):
