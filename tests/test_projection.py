@@ -426,6 +426,27 @@ def test_plots_are_drawn_with_a_provenance_caption(tmp_path):
     assert len(figures["monthly"].axes[0].lines) == 2
 
 
+def test_identical_series_do_not_hide_each_other(repo_dir):
+    # the example workload prices gpt-image-1-mini at openai and through the lumenfall gateway identically
+    from imgkit.plots.projection import plot_projection
+
+    frame = project(repo_dir / "data" / "workloads" / "example.yaml", 6)
+    a, b = "gpt-image-1-mini @ openai", "gpt-image-1-mini @ lumenfall"
+    assert summarise(frame).filter(pl.col("option").is_in([a, b]))["total_cost_usd"].n_unique() == 1
+    for cumulative in (False, True):
+        ax = plot_projection(frame, cumulative=cumulative).axes[0]
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        first, second = (a, b) if a in lines else (b, a)
+        assert first in legend and f"{second} (same as {first})" in legend
+        shown, hidden = lines[first], lines[f"{second} (same as {first})"]
+        assert list(shown.get_ydata()) == list(hidden.get_ydata())  # the same numbers ...
+        assert (shown.get_linestyle(), shown.get_marker()) != (hidden.get_linestyle(), hidden.get_marker())
+        assert hidden.get_zorder() > shown.get_zorder()  # ... drawn so that both are seen
+        distinct = [label for label in legend if "same as" not in label]
+        assert len(distinct) == len({tuple(line.get_ydata()) for line in ax.get_lines()})
+
+
 # --- CLI -----------------------------------------------------------------------------------------------------
 
 

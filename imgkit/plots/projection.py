@@ -8,6 +8,7 @@ provenance) and the prices' provenance; :func:`projection_caption` builds it.
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 from collections.abc import Sequence
 
@@ -21,6 +22,10 @@ from imgkit.analysis.projection import projection_caption
 from imgkit.errors import InvalidParameterError
 
 __all__ = ["plot_projection", "plot_projection_mix", "plot_sensitivity", "projection_caption"]
+
+
+#: line style and marker of a series identical to one drawn before it, in turn
+_SAME_AS_STYLES = (("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 2, 1, 2)), "v"))
 
 
 def draw_caption(fig: Figure, text: str) -> None:
@@ -52,19 +57,34 @@ def plot_projection(
     source: str | None = None,
     caption: str | None = None,
 ) -> Figure:
-    """One line per option: monthly (or cumulative) cost, fixed fees and setup costs included."""
+    """One line per option: monthly (or cumulative) cost, fixed fees and setup costs included.
+
+    An option whose costs equal an earlier option's month for month (the same model at a gateway that
+    charges the provider's price) would hide under it: it is drawn dashed with hollow markers on top, and
+    its legend entry says ``(same as OTHER)``.
+    """
     per = frame.group_by("option", "month", maintain_order=True).agg(
         pl.col("cost_usd").sum(), pl.col("month_start").first()
     )
     names = list(options) if options else list(dict.fromkeys(frame["option"].to_list()))
     fig, ax = _figure()
+    drawn: dict[tuple, str] = {}  # an exact series -> the first option drawn with it
+    same_styles = itertools.cycle(_SAME_AS_STYLES)
     for name in names:
         rows = per.filter(pl.col("option") == name).sort("month")
         if not rows.height:
             raise InvalidParameterError("option", name, sorted(set(per["option"].to_list())))
-        values = np.array([float(v) for v in rows["cost_usd"].to_list()])
+        exact = rows["cost_usd"].to_list()
+        values = np.array([float(v) for v in exact])
         x, xlabel = _months(rows)
-        ax.plot(x, np.cumsum(values) if cumulative else values, marker="o", ms=3, label=name)
+        y = np.cumsum(values) if cumulative else values
+        same = drawn.setdefault((tuple(x), tuple(exact)), name)
+        if same == name:
+            ax.plot(x, y, marker="o", ms=3, label=name)
+        else:  # the same costs as an option already drawn: dashed, hollow markers, on top, named in the legend
+            linestyle, marker = next(same_styles)
+            label = f"{name} (same as {same})"
+            ax.plot(x, y, linestyle=linestyle, marker=marker, ms=7, mfc="none", lw=1.8, zorder=3, label=label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(f"{'cumulative ' if cumulative else ''}cost (USD)")
     _usd_axis(ax)
