@@ -5,7 +5,8 @@
 
     reports/model_ratings/20260124T101530Z/
         model_ratings.ipynb     the executed notebook: the immutable record of the run
-        model_ratings.html      standalone page (figures embedded; code hidden, a button shows it)
+        model_ratings.html      self-contained page (nbconvert template imgkit/templates/imgkit_report:
+                                figures embedded, nothing fetched; code hidden, a button shows it)
         figures/fig-01-cell07.png ...   every figure of the run as PNG
         run.json                name, status, UTC start, duration, parameters, failing cell
     reports/index.html          every run, newest first, regenerated from the folders
@@ -28,12 +29,14 @@ from __future__ import annotations
 
 import ast
 import base64
+import contextlib
 import datetime as dt
 import html
 import json
 import os
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -462,16 +465,18 @@ def run_report(
     clock = time.perf_counter()
     error = failed_cell = None
     try:
-        papermill.execute_notebook(
-            str(notebook.path),
-            str(output),
-            parameters=values,
-            kernel_name=kernel_name,
-            start_timeout=start_timeout,
-            progress_bar=progress,
-            cwd=str(notebook.path.parent),
-            request_save_on_cell_execute=True,
-        )
+        with _kernel_sockets() as kernel_options:
+            papermill.execute_notebook(
+                str(notebook.path),
+                str(output),
+                parameters=values,
+                kernel_name=kernel_name,
+                start_timeout=start_timeout,
+                progress_bar=progress,
+                cwd=str(notebook.path.parent),
+                request_save_on_cell_execute=True,
+                **kernel_options,
+            )
     except PapermillExecutionError as exc:
         failed_cell = _cell_name(exc)
         error = f"{exc.ename}: {exc.evalue}"
@@ -522,6 +527,29 @@ def run_report(
         exc.run = run  # type: ignore[attr-defined]
         raise exc
     return run
+
+
+@contextlib.contextmanager
+def _kernel_sockets() -> Iterator[dict[str, Any]]:
+    """Papermill options that connect to the kernel over Unix domain sockets in a private folder (0700).
+
+    Nothing then listens on a TCP port, not even on loopback, and the kernel has no reason to print its
+    "running over TCP without encryption" warning for every report. Windows has no such sockets: TCP there.
+    """
+    if os.name == "nt":
+        yield {}
+        return
+    from traitlets.config import Config
+
+    # a Unix socket path must stay under ~104 bytes: fall back to /tmp when TMPDIR is deep
+    base = tempfile.gettempdir()
+    with tempfile.TemporaryDirectory(
+        prefix="imgkit-kernel-", dir=base if len(base) < 60 or not os.path.isdir("/tmp") else "/tmp"
+    ) as folder:
+        config = Config()
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = os.path.join(folder, "kernel")
+        yield {"config": config}
 
 
 def _cell_name(exc: Any) -> str:
@@ -592,50 +620,40 @@ def _extract_figures(nb: Any, folder: Path) -> list[Path]:
     return figures
 
 
-_TOGGLE_STYLE = """<style>
-body:not(.imgkit-show-code) .jp-CodeCell .jp-Cell-inputWrapper,
-body:not(.imgkit-show-code) .jp-CodeCell .jp-InputArea { display: none; }
-#imgkit-banner { font: 14px system-ui, sans-serif; padding: 10px 16px; margin: 0 0 8px;
-  border-bottom: 1px solid #ddd; background: #f7f7f9; display: flex; gap: 16px; align-items: baseline;
-  flex-wrap: wrap; }
-#imgkit-banner .failed { color: #b00020; font-weight: 600; } #imgkit-banner .ok { color: #1b7f3b; }
-#imgkit-banner code { font-size: 12px; } #imgkit-toggle-code { margin-left: auto; }
-</style>"""
-_TOGGLE_SCRIPT = """<script>
-function imgkitToggleCode(button) {
-  var shown = document.body.classList.toggle('imgkit-show-code');
-  button.textContent = shown ? 'Hide code' : 'Show code';
-}
-</script>"""
+#: nbconvert template of the report pages (``imgkit/templates/imgkit_report``): nbconvert's lab template made
+#: self-contained (no CDN scripts), with the run banner and the show/hide-code button
+_TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+_TEMPLATE = "imgkit_report"
 
 
 def _to_html(nb: Any, name: str, record: Mapping[str, Any]) -> str:
-    """A standalone page (figures embedded as data URIs) with a run banner and a show/hide-code button."""
+    """A self-contained page (figures embedded as data URIs, no script or style fetched from elsewhere) with a
+    run banner and a show/hide-code button, rendered by the ``imgkit_report`` nbconvert template."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab", embed_images=True)
-    body, _ = exporter.from_notebook_node(nb)
+    exporter = HTMLExporter(
+        template_name=_TEMPLATE,
+        extra_template_basedirs=[str(_TEMPLATE_DIR)],
+        embed_images=True,
+    )
     status = "failed" if record.get("error") else "ok"
     params = ", ".join(f"{k} = {v!r}" for k, v in (record.get("parameters") or {}).items()) or "defaults"
     failure = (
-        f' <span class="failed">failed at {html.escape(record.get("failed_cell") or "?")}: '
-        f"{html.escape(record.get('error') or '')}</span>"
+        f"failed at {record.get('failed_cell') or '?'}: {record.get('error') or ''}"
         if status == "failed"
         else ""
     )
-    banner = (
-        f'<div id="imgkit-banner"><strong>imgkit report · {html.escape(name)}</strong>'
-        f"<span>{html.escape(_display_time(record.get('started_at')))}</span>"
-        f'<span class="{status}">{status}</span>{failure}'
-        f"<span>parameters: <code>{html.escape(params)}</code></span>"
-        f'<a href="{html.escape(name)}.ipynb">executed notebook</a>'
-        '<button id="imgkit-toggle-code" onclick="imgkitToggleCode(this)">Show code</button></div>'
-    )
-    body = body.replace("</head>", f"{_TOGGLE_STYLE}\n{_TOGGLE_SCRIPT}\n</head>", 1)
-    body = re.sub(
-        r"(<title>)(.*?)(</title>)", rf"\g<1>{html.escape(name)} · imgkit report\g<3>", body, count=1
-    )
-    return re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + banner, body, count=1)
+    nb.metadata["title"] = f"{name} · imgkit report"
+    run = {
+        "name": name,
+        "started": _display_time(record.get("started_at")),
+        "status": status,
+        "failure": failure,
+        "parameters": params,
+        "notebook": f"{name}.ipynb",
+    }
+    body, _ = exporter.from_notebook_node(nb, resources={"imgkit": run})
+    return body
 
 
 def _display_time(iso: str | None) -> str:

@@ -380,3 +380,130 @@ def test_fake_api_key_appears_in_no_report_file(weekly_run):
     assert files
     leaked = [p for p in files if FAKE_KEY.encode() in p.read_bytes()]
     assert leaked == []
+
+
+# --- the report pages, as a person's browser shows them -------------------------------------------------------------
+
+#: a page narrower than the widest tables, so that they must scroll inside their box rather than the page
+VIEWPORT = {"width": 900, "height": 900}
+LOCAL_URL = re.compile(r"^(file://|data:|blob:|about:|https?://(127\.\d+\.\d+\.\d+|localhost|\[::1\])[:/])")
+DTYPE_CELL = re.compile(
+    r"^(str|bool|date|time|null|object|cat|enum|binary|[iuf](8|16|32|64|128)|decimal\[\d+,\s*\d+\]"
+    r"|datetime\[.*\]|duration\[.*\]|list\[.*\]|array\[.*\]|struct\[.*\])$"
+)
+
+_TABLES_JS = """() => [...document.querySelectorAll('.jp-OutputArea-output table')].map(t => {
+  const cells = [...t.querySelectorAll('th, td')].map(c => c.innerText.trim());
+  const headRows = [...t.querySelectorAll('thead tr')].map(r => [...r.children].map(c => c.innerText.trim()));
+  let box = t.parentElement, scrolls = false;
+  while (box && !box.classList.contains('jp-OutputArea-child')) {
+    const s = getComputedStyle(box);
+    if (['auto', 'scroll'].includes(s.overflowX) && box.scrollWidth > box.clientWidth) { scrolls = true; break; }
+    box = box.parentElement;
+  }
+  const r = t.getBoundingClientRect(), b = (box || t).getBoundingClientRect();
+  return {cells, headRows, width: r.width, left: r.left, right: r.right, scrolls,
+          boxLeft: b.left, boxRight: b.right, visibleRight: Math.min(b.right, window.innerWidth)};
+})"""
+
+_WORDS_SPLIT_JS = """() => {
+  const split = [];
+  for (const root of document.querySelectorAll('ul.imgkit-conclusion, .jp-OutputArea-output pre')) {
+    if (!root.offsetParent) continue;
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node; (node = walker.nextNode()); ) {
+      for (const m of node.data.matchAll(/[^\\s\\-\\/]+/g)) {  // breaking after a hyphen or slash is fine
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].filter(x => x.width > 0).map(x => Math.round(x.top)));
+        if (lines.size > 1 && range.getBoundingClientRect().width < root.clientWidth) split.push(m[0]);
+      }
+    }
+  }
+  return split;
+}"""
+
+
+def _open_report(page, path: Path) -> list[str]:
+    """Open ``path`` as file://, every request recorded; any request leaving the machine is refused."""
+    requested: list[str] = []
+
+    def route(r) -> None:
+        requested.append(r.request.url)
+        if LOCAL_URL.match(r.request.url):
+            r.continue_()
+        else:
+            r.abort()
+
+    page.context.route("**/*", route)
+    page.set_viewport_size(VIEWPORT)
+    page.goto(path.resolve().as_uri(), wait_until="load")
+    page.wait_for_load_state("networkidle")
+    return requested
+
+
+def _open_run_page(page, out: Path, name: str) -> tuple[Path, list[str]]:
+    """The HTML page of report ``name``'s one run under ``out``: its folder and the URLs it requested."""
+    (run_dir,) = (out / name).iterdir()
+    return run_dir, _open_report(page, run_dir / f"{name}.html")
+
+
+@pytest.mark.slow
+def test_report_runs_print_no_tcp_encryption_warning(weekly_run):
+    result, _ = weekly_run
+    assert "without encryption" not in result.stderr and "TCP" not in result.stderr, result.stderr[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_report_page_is_self_contained_in_a_browser(weekly_run, page, name):
+    run_dir, requested = _open_run_page(page, weekly_run[1], name)
+    assert [url for url in requested if not LOCAL_URL.match(url)] == []
+    assert page.problems == []  # no console error, no failed request
+    # every figure of the notebook is on the page and decoded
+    nb = nbformat.read(run_dir / f"{name}.ipynb", as_version=4)
+    pngs = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    drawn = page.evaluate(
+        "() => [...document.querySelectorAll('.jp-OutputArea-output img')]"
+        ".filter(i => i.complete && i.naturalWidth > 100 && i.getBoundingClientRect().width > 100).length"
+    )
+    assert drawn >= pngs > 0
+    # the code is hidden until asked for
+    assert not page.locator(".jp-CodeCell .jp-InputArea").first.is_visible()
+    page.click("#imgkit-toggle-code")
+    assert page.locator(".jp-CodeCell .jp-InputArea").first.is_visible()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_report_tables_are_for_people_and_fit_or_scroll(weekly_run, page, name):
+    _open_run_page(page, weekly_run[1], name)
+    tables = page.evaluate(_TABLES_JS)
+    assert tables, "every report shows at least one table"
+    for table in tables:
+        assert not any(DTYPE_CELL.match(cell) for row in table["headRows"] for cell in row), table["headRows"]
+        assert not [c for c in table["cells"] if re.fullmatch(r'".*"', c, re.S)], "strings shown in quotes"
+        assert "null" not in table["cells"] and "None" not in table["cells"] and "NaN" not in table["cells"]
+        # fits inside the page, or scrolls inside its own box that does
+        assert table["scrolls"] or table["right"] <= table["visibleRight"] + 1, table["headRows"]
+        assert table["boxRight"] <= VIEWPORT["width"] + 1
+    widest = max(tables, key=lambda t: t["width"])
+    assert widest["scrolls"] or widest["width"] <= VIEWPORT["width"]
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= VIEWPORT["width"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_report_text_wraps_between_words(weekly_run, page, name):
+    _open_run_page(page, weekly_run[1], name)
+    assert page.locator("ul.imgkit-conclusion li").count() >= 2  # the conclusion, one sentence a line
+    assert page.evaluate(_WORDS_SPLIT_JS) == []
+
+
+@pytest.mark.slow
+def test_report_index_page_is_self_contained(weekly_run, page):
+    _, out = weekly_run
+    requested = _open_report(page, out / "index.html")
+    assert [url for url in requested if not LOCAL_URL.match(url)] == [] and page.problems == []
+    assert page.locator("tr.ok").count() == len(NAMES)
