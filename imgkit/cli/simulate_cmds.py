@@ -92,6 +92,7 @@ def _serve(args: argparse.Namespace) -> int:
         "openai_base_url": sim.base_url,
         "gateway_base_url": sim.gateway_base_url,
         "fal_base_url": sim.fal_base_url,
+        "fal_run_url": sim.fal_run_url,
         "time_scale": sim.time_scale,
         "fault_rate": args.fault_rate,
         "seed": sim.seed,

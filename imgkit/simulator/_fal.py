@@ -14,16 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from imgkit.catalog import Catalog, Model
+from imgkit.catalog import Catalog, Model, parse_wxh
+from imgkit.params import size_limit_problems
 from imgkit.simulator._images import ImageSpec
-from imgkit.simulator._openai import (
-    QUALITY_AUTO,
-    ApiError,
-    InputImage,
-    check_flexible,
-    image_from_url,
-    resolve_size,
-)
+from imgkit.simulator._openai import QUALITY_AUTO, ApiError, InputImage, auto_size, image_from_url
 
 __all__ = [
     "FAL_IMAGE_SIZE_PRESETS",
@@ -183,42 +177,72 @@ def _as_int(body: Mapping[str, Any], name: str, default: int, lo: int, hi: int) 
     return raw
 
 
+def expected_text(allowed: Sequence[Any]) -> str:
+    """pydantic's wording of the allowed literals: ``'a', 'b' or 'c'``."""
+    quoted = [repr(a) for a in allowed]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
 def _enum(body: Mapping[str, Any], name: str, allowed: Sequence[str], default: str) -> str:
     raw = body.get(name, default)
     if raw not in allowed:
-        raise FalError.validation(
-            [name],
-            f"Input should be {' or '.join(repr(a) for a in allowed)}",
-            "enum",
-            raw,
-            {"expected": ", ".join(allowed)},
-        )
+        expected = expected_text(allowed)
+        raise FalError.validation([name], f"Input should be {expected}", "enum", raw, {"expected": expected})
     return raw
 
 
 def _image_size(ep: FalEndpoint, raw: Any, inputs: Sequence[InputImage]) -> tuple[int, int]:
-    model = ep.model
+    """The output size for fal's ``image_size``, or a 422 about ``image_size`` in fal's own terms.
+
+    gpt-image endpoints with fixed sizes take only their literals (``auto`` and the OpenAI size strings);
+    other endpoints take a preset name or ``{width, height}`` (and ``auto`` where the model has it), within
+    the model's limits.
+    """
+    model, rules = ep.model, ep.model.sizes
+    gpt = model.family == "gpt-image"
+    if gpt and rules.fixed is not None:
+        allowed = [*(["auto"] if rules.auto else []), *rules.fixed]
+        if not isinstance(raw, str) or raw not in allowed:
+            expected = expected_text(allowed)
+            raise FalError.validation(
+                ["image_size"], f"Input should be {expected}", "enum", raw, {"expected": expected}
+            )
+        return parse_wxh(auto_size(model, inputs) if raw == "auto" else raw)
+    if gpt and rules.auto and raw == "auto":
+        return parse_wxh(auto_size(model, inputs))
     if isinstance(raw, str) and raw in FAL_IMAGE_SIZE_PRESETS:
-        return FAL_IMAGE_SIZE_PRESETS[raw]
-    if isinstance(raw, Mapping) and set(raw) == {"width", "height"}:
+        w, h = FAL_IMAGE_SIZE_PRESETS[raw]
+    elif isinstance(raw, Mapping) and set(raw) == {"width", "height"}:
         w, h = raw["width"], raw["height"]
         if not all(
             isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= _CUSTOM_EDGE_MAX for v in (w, h)
         ):
             raise FalError.validation(
-                ["image_size"], f"width and height must be integers 1..{_CUSTOM_EDGE_MAX}", "value_error", raw
+                ["image_size"],
+                f"width and height should be integers from 1 to {_CUSTOM_EDGE_MAX}",
+                "value_error",
+                raw,
+                {"ge": 1, "le": _CUSTOM_EDGE_MAX},
             )
-        raw = f"{w}x{h}"
-    if isinstance(raw, str) and (model.family == "gpt-image" or "x" in raw):
-        try:
-            w, h, _ = resolve_size(model, raw, inputs, gateway=False)
-        except ApiError as exc:
-            raise FalError.validation(["image_size"], exc.message, "value_error", raw) from None
-        return w, h
-    allowed = ", ".join(FAL_IMAGE_SIZE_PRESETS)
-    raise FalError.validation(
-        ["image_size"], f"Input should be one of {allowed} or {{width, height}}", "value_error", raw
-    )
+    else:
+        presets = expected_text([*(["auto"] if gpt and rules.auto else []), *FAL_IMAGE_SIZE_PRESETS])
+        raise FalError.validation(
+            ["image_size"],
+            f"Input should be {presets} or an object with width and height",
+            "value_error",
+            raw,
+            {"expected": presets},
+        )
+    problems = size_limit_problems(rules, w, h) if rules.fixed is None else []
+    if problems:
+        raise FalError.validation(
+            ["image_size"],
+            f"image_size {w}x{h} is not supported by {ep.endpoint_id}: {'; '.join(problems)}",
+            "value_error",
+            raw,
+            {"width": w, "height": h},
+        )
+    return w, h
 
 
 def _input_image(url: Any, i: int, local_file_spec: Callable[[str], ImageSpec | None]) -> InputImage:
@@ -264,13 +288,6 @@ def parse_fal_input(
     gpt = model.family == "gpt-image"
     default_size = "auto" if gpt else "landscape_4_3"
     width, height = _image_size(ep, body.get("image_size", default_size), inputs)
-    if not gpt and not model.sizes.fixed:
-        try:
-            check_flexible(model, width, height, f"{width}x{height}")
-        except ApiError as exc:
-            raise FalError.validation(
-                ["image_size"], exc.message, "value_error", body.get("image_size")
-            ) from None
     n = _as_int(body, "num_images", 1, 1, ep.n_max)
     fmt = _enum(body, "output_format", model.output_formats, "png" if gpt else "jpeg")
     transparent = False

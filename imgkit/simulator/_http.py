@@ -2,6 +2,10 @@
 streamed (chunked) responses, and the deliberate misbehaviour the simulator needs (abort mid-response,
 truncate a body, hold a request until the client gives up).
 
+Requests are parsed by ``h11`` (heads and bodies: malformed lengths, chunk sizes or request lines are a 400
+and a close, a head that does not arrive in time a 408); responses are written by hand, since the faults the
+simulator injects (a head cut mid-line, a body shorter than its Content-Length) are what h11 refuses to send.
+
 Chosen over ``http.server.ThreadingHTTPServer`` for throughput and because thousands of requests sleeping
 through simulated latency cost a coroutine each, not a thread (``bench/bench_simulator.py`` compares them).
 """
@@ -17,15 +21,24 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+import h11
+
 __all__ = ["Exchange", "HttpServer", "Part", "ProtocolError", "Request", "parse_multipart"]
 
 MAX_HEAD_BYTES = 1024 * 1024
 MAX_BODY_BYTES = 1024 * 1024 * 1024  # 16 edit inputs of up to 50 MB each, with room to spare
+DEFAULT_HEAD_TIMEOUT_S = 10.0
+DEFAULT_IDLE_TIMEOUT_S = 75.0
+LINGER_S = 1.0  # how long a refused connection is read (and dropped) before it is closed
 _REASONS = {499: "Client Closed Request"}
 
 
 class ProtocolError(Exception):
-    """The request is not valid HTTP (or not a form the simulator can parse); answered with 400."""
+    """The request is not valid HTTP (or not a form the simulator can parse); answered with ``status``."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -212,10 +225,25 @@ Handler = Callable[[Request, Exchange], Awaitable[None]]
 
 
 class HttpServer:
-    """Serve ``handler`` on ``host:port`` (port 0 = any free port) until :meth:`stop`."""
+    """Serve ``handler`` on ``host:port`` (port 0 = any free port) until :meth:`stop`.
 
-    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0) -> None:
+    ``head_timeout_s``: a request head must arrive whole within this time of its first byte, and a body must
+    not stall longer (else 408 and a close; a client that never finishes its head, or a TLS client waiting
+    for a handshake, is refused instead of held). ``idle_timeout_s``: an idle connection (no request
+    begun) is closed after this long (nginx's keep-alive default, 75 s; clients drop theirs sooner).
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        head_timeout_s: float = DEFAULT_HEAD_TIMEOUT_S,
+        idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+    ) -> None:
         self.handler, self.host, self.port = handler, host, port
+        self.head_timeout_s, self.idle_timeout_s = head_timeout_s, idle_timeout_s
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
 
@@ -241,23 +269,13 @@ class HttpServer:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
+        requests = _RequestReader(reader, writer, self.head_timeout_s, self.idle_timeout_s)
         try:
             while True:
                 try:
-                    request = await _read_request(reader, writer)
+                    request = await requests.next()
                 except ProtocolError as exc:
-                    body = json.dumps(
-                        {
-                            "error": {
-                                "message": str(exc),
-                                "type": "invalid_request_error",
-                                "param": None,
-                                "code": None,
-                            }
-                        }
-                    ).encode()
-                    exchange = Exchange(reader, writer, keep_alive=False)
-                    await exchange.send(400, [("content-type", "application/json")], body)
+                    await _refuse(reader, writer, exc)
                     break
                 if request is None:
                     break
@@ -279,54 +297,124 @@ class HttpServer:
                 writer.close()
 
 
-async def _read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Request | None:
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError as exc:
-        if exc.partial.strip():
-            raise ProtocolError("connection closed inside the request head") from None
-        return None
-    except asyncio.LimitOverrunError:
-        raise ProtocolError(f"request head larger than {MAX_HEAD_BYTES} bytes") from None
-    lines = head.decode("latin-1").split("\r\n")
-    try:
-        method, target, version = lines[0].split(" ")
-    except ValueError:
-        raise ProtocolError(f"bad request line {lines[0][:100]!r}") from None
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, sep, value = line.partition(":")
-        if not sep:
-            raise ProtocolError(f"bad header line {line[:100]!r}")
-        name = name.strip().lower()
-        headers[name] = f"{headers[name]}, {value.strip()}" if name in headers else value.strip()
-    if headers.get("expect", "").lower() == "100-continue":
-        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        body = await _read_chunked(reader)
-    else:
-        length = int(headers.get("content-length", "0") or 0)
-        if length > MAX_BODY_BYTES:
-            raise ProtocolError(f"request body larger than {MAX_BODY_BYTES} bytes")
-        body = await reader.readexactly(length) if length else b""
-    parts = urlsplit(target)
-    if version == "HTTP/1.0" and headers.get("connection", "").lower() != "keep-alive":
-        headers["connection"] = "close"
-    return Request(method.upper(), unquote(parts.path), dict(parse_qsl(parts.query)), headers, body, target)
+async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, exc: ProtocolError) -> None:
+    """Answer a request that is not valid HTTP with its status and close, after a short lingering read.
+
+    Closing a socket with unread bytes makes the kernel send a reset, which can destroy the answer before the
+    client reads it; so the write side is shut first and what the client still sends is read and dropped.
+    """
+    body = json.dumps(
+        {"error": {"message": str(exc), "type": "invalid_request_error", "param": None, "code": None}}
+    ).encode()
+    exchange = Exchange(reader, writer, keep_alive=False)
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await exchange.send(exc.status, [("content-type", "application/json")], body)
+        await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(LINGER_S):
+                while await reader.read(65536):
+                    pass
 
 
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    out = bytearray()
-    while True:
-        size_line = await reader.readuntil(b"\r\n")
-        size = int(size_line.split(b";")[0].strip() or b"0", 16)
-        if size == 0:
-            while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                pass
-            return bytes(out)
-        out += await reader.readexactly(size)
-        await reader.readexactly(2)
-        if len(out) > MAX_BODY_BYTES:
-            raise ProtocolError(f"request body larger than {MAX_BODY_BYTES} bytes")
+class _RequestReader:
+    """The requests of one connection, parsed by h11 (request line, headers, Content-Length or chunked body).
+
+    h11 parses; it does not send: responses are written by :class:`Exchange`, so each request gets a fresh
+    ``h11.Connection`` fed with the bytes that followed the previous request (pipelining keeps working).
+    """
+
+    __slots__ = ("_head_timeout_s", "_idle_timeout_s", "_leftover", "_reader", "_writer")
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        head_timeout_s: float,
+        idle_timeout_s: float,
+    ) -> None:
+        self._reader, self._writer = reader, writer
+        self._head_timeout_s, self._idle_timeout_s = head_timeout_s, idle_timeout_s
+        self._leftover = b""
+
+    async def next(self) -> Request | None:
+        """The next request; ``None`` when the client closed (or idled out) between requests."""
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
+        loop = asyncio.get_running_loop()
+        data = self._leftover
+        if not data:  # idle until the first byte of a request (asking h11 first would only say NEED_DATA)
+            data = await self._read(loop.time() + self._idle_timeout_s, None)
+            if data is None:
+                return None
+        deadline = loop.time() + self._head_timeout_s
+        conn.receive_data(data)
+        while True:
+            event = _next_event(conn)
+            if event is h11.NEED_DATA:
+                conn.receive_data(await self._read(deadline, "request head"))
+            elif type(event) is h11.Request:
+                break
+            else:  # ConnectionClosed before any byte of a request
+                return None
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in event.headers:
+            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        # h11 has validated the framing: a Content-Length body ends after that many bytes of Data (h11's
+        # EndOfMessage would consume nothing more), a chunked one at h11's EndOfMessage
+        length = None if "transfer-encoding" in headers else int(headers.get("content-length") or 0)
+        if length is not None and length > MAX_BODY_BYTES:
+            raise ProtocolError(f"request body larger than {MAX_BODY_BYTES} bytes", status=413)
+        if conn.they_are_waiting_for_100_continue:
+            self._writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        body = await self._body(conn, loop, length) if length != 0 else b""
+        self._leftover = conn.trailing_data[0]
+        target = event.target.decode("latin-1")
+        if event.http_version == b"1.0" and headers.get("connection", "").lower() != "keep-alive":
+            headers["connection"] = "close"
+        parts = urlsplit(target)
+        return Request(
+            event.method.decode("ascii").upper(),
+            unquote(parts.path),
+            dict(parse_qsl(parts.query)),
+            headers,
+            body,
+            target,
+        )
+
+    async def _body(self, conn: h11.Connection, loop: asyncio.AbstractEventLoop, length: int | None) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            event = _next_event(conn)
+            if type(event) is h11.Data:
+                parts.append(event.data)
+                size += len(event.data)
+                if size > MAX_BODY_BYTES:
+                    raise ProtocolError(f"request body larger than {MAX_BODY_BYTES} bytes", status=413)
+                if size == length:
+                    return parts[0] if len(parts) == 1 else b"".join(parts)
+            elif type(event) is h11.EndOfMessage:
+                return b"".join(parts)
+            else:  # NEED_DATA: the body must keep arriving (an upload may be long, but not stall)
+                conn.receive_data(await self._read(loop.time() + self._head_timeout_s, "request body"))
+
+    async def _read(self, deadline: float, waiting_for: str | None) -> bytes | None:
+        """Bytes from the socket (``b""`` at EOF) by ``deadline``; past it ``None`` when idle, else a 408."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._reader.read(65536)
+        except TimeoutError:
+            if waiting_for is None:
+                return None
+            raise ProtocolError(
+                f"{waiting_for} not received within {self._head_timeout_s:g} s", status=408
+            ) from None
+
+
+def _next_event(conn: h11.Connection) -> Any:
+    try:
+        return conn.next_event()
+    except h11.RemoteProtocolError as exc:
+        raise ProtocolError(f"malformed HTTP request: {exc}", status=exc.error_status_hint) from None

@@ -382,7 +382,8 @@ def _candidate_sizes(model: Model) -> list[str]:
     return sizes or [rules.default]
 
 
-def _auto_size(model: Model, inputs: Sequence[InputImage]) -> str:
+def auto_size(model: Model, inputs: Sequence[InputImage]) -> str:
+    """``size=auto``: the supported size nearest in aspect ratio to the first input image, else the square."""
     candidates = _candidate_sizes(model)
     if not inputs:
         return "1024x1024" if "1024x1024" in candidates else candidates[0]
@@ -408,7 +409,7 @@ def resolve_size(model: Model, raw: Any, inputs: Sequence[InputImage], gateway: 
     if size == "auto":
         if not rules.auto:
             raise _invalid("size", size, _candidate_sizes(model))
-        size = _auto_size(model, inputs)
+        size = auto_size(model, inputs)
     elif gateway and ":" in size:
         try:
             parse_ratio(size)

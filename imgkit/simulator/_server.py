@@ -4,10 +4,11 @@ Routes (``{prefix}`` = ``/v1`` for OpenAI, ``/lumenfall/v1`` for the gateway fla
 
     POST {prefix}/images/generations            JSON
     POST {prefix}/images/edits                  multipart (image, image[], mask) or JSON (images, mask)
-    POST /fal/{endpoint_id...}                  fal queue submit
+    POST /fal/{endpoint_id...}                  fal queue submit        (https://queue.fal.run/...)
     GET  /fal/{owner}/{alias}/requests/{id}/status
     GET  /fal/{owner}/{alias}/requests/{id}     result
     PUT  /fal/{owner}/{alias}/requests/{id}/cancel
+    POST /fal-run/{endpoint_id...}              fal synchronous run     (https://fal.run/...)
     GET  /files/{name}                          images returned as URLs (re-rendered on demand)
 
 Every response carries ``x-imgkit-simulated: true`` and ``x-imgkit-profile-provenance``; OpenAI-style
@@ -41,7 +42,13 @@ from imgkit.errors import ImgkitError, InvalidParameterError, redact
 from imgkit.pricing import Cost, quote
 from imgkit.simulator._fal import FalEndpoint, FalError, FalInput, FalJob, fal_endpoints, parse_fal_input
 from imgkit.simulator._faults import FaultPlan
-from imgkit.simulator._http import Exchange, HttpServer, Request
+from imgkit.simulator._http import (
+    DEFAULT_HEAD_TIMEOUT_S,
+    DEFAULT_IDLE_TIMEOUT_S,
+    Exchange,
+    HttpServer,
+    Request,
+)
 from imgkit.simulator._images import ImageCache, ImageSpec, image_digest
 from imgkit.simulator._openai import ApiError, ImageJob, parse_image_request, response_body, stream_event
 from imgkit.simulator._profiles import Draw, Profile, ProfileSet, default_profiles
@@ -63,7 +70,7 @@ class RecordedRequest:
 
     method: str
     path: str
-    kind: str  # generate | edit | fal_submit | fal_status | fal_result | fal_cancel | file | other
+    kind: str  # generate | edit | fal_submit | fal_status | fal_result | fal_cancel | fal_run | file | other
     headers: dict[str, str]
     provider: str | None = None
     model: str | None = None
@@ -128,6 +135,8 @@ class SimulatorServer:
     ``fal_min_polls``: a fal job reports IN_QUEUE on its first status poll and IN_PROGRESS until this many
     polls have been made (tests of queue clients at time scale 0). ``gateway_cost_as``: ``"number"`` or
     ``"string"`` for ``metadata.cost``. ``record_limit``: how many requests :attr:`requests` keeps.
+    ``head_timeout_s`` / ``idle_timeout_s``: how long a begun request head (or a stalled body) and an idle
+    connection are waited for (:class:`~imgkit.simulator._http.HttpServer`).
     """
 
     def __init__(
@@ -146,9 +155,14 @@ class SimulatorServer:
         gateway_cost_as: str = "number",
         record_limit: int = 4096,
         image_cache_bytes: int = 64 * 1024 * 1024,
+        head_timeout_s: float = DEFAULT_HEAD_TIMEOUT_S,
+        idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
     ) -> None:
         if time_scale < 0:
             raise InvalidParameterError("time_scale", time_scale, "0 or more")
+        for name, value in (("head_timeout_s", head_timeout_s), ("idle_timeout_s", idle_timeout_s)):
+            if not value > 0:
+                raise InvalidParameterError(name, value, "more than 0 seconds")
         if gateway_cost_as not in ("number", "string"):
             raise InvalidParameterError("gateway_cost_as", gateway_cost_as, ("number", "string"))
         self.catalog = catalog or load_catalog()
@@ -167,7 +181,9 @@ class SimulatorServer:
         self._count = 0
         self._counters: dict[tuple[str, str], int] = {}
         self._jobs: OrderedDict[str, FalJob] = OrderedDict()
-        self._http = HttpServer(self._handle, host, port)
+        self._http = HttpServer(
+            self._handle, host, port, head_timeout_s=head_timeout_s, idle_timeout_s=idle_timeout_s
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -253,8 +269,14 @@ class SimulatorServer:
 
     @property
     def fal_base_url(self) -> str:
-        """The fal queue root (``…/fal``): submit to ``{fal_base_url}/{endpoint_id}``."""
+        """The fal queue root (``…/fal``, fal's ``https://queue.fal.run``): submit to ``{fal_base_url}/{endpoint_id}``."""
         return f"{self.url}/fal"
+
+    @property
+    def fal_run_url(self) -> str:
+        """The fal synchronous root (``…/fal-run``, fal's ``https://fal.run``): POST ``{fal_run_url}/{endpoint_id}``
+        answers with the result once the model is done."""
+        return f"{self.url}/fal-run"
 
     @property
     def request_count(self) -> int:
@@ -347,7 +369,7 @@ class SimulatorServer:
             if path.startswith("/files/"):
                 rec.kind = "file"
                 await self._serve_file(req, ex)
-            elif path.startswith("/fal/"):
+            elif path.startswith(("/fal/", "/fal-run/")):
                 await self._fal(req, ex, rec)
             else:
                 for prefix, gateway in (("/lumenfall/v1", True), ("/v1", self.gateway)):
@@ -660,11 +682,19 @@ class SimulatorServer:
 
     async def _fal(self, req: Request, ex: Exchange, rec: RecordedRequest) -> None:
         rec.provider = "fal"
+        run = req.path.startswith("/fal-run/")
         auth = req.header("authorization")
         if not auth.lower().startswith("key ") or not auth[4:].strip():
-            rec.kind = "fal_submit" if req.method == "POST" else "fal_status"
+            rec.kind = "fal_run" if run else "fal_submit" if req.method == "POST" else "fal_status"
             err = FalError(401, "Authentication required: send 'Authorization: Key <FAL_KEY>'.")
             await self._fal_send(ex, 401, err.body())
+            return
+        if run:
+            rec.kind = "fal_run"
+            if req.method != "POST":
+                await self._fal_send(ex, 405, {"detail": f"Method {req.method} not allowed"})
+                return
+            await self._fal_run(req, ex, rec)
             return
         if req.method == "POST":
             rec.kind = "fal_submit"
@@ -692,18 +722,25 @@ class SimulatorServer:
         else:
             await self._fal_send(ex, 405, {"detail": f"Method {req.method} not allowed"}, headers)
 
-    async def _fal_submit(self, req: Request, ex: Exchange, rec: RecordedRequest) -> None:
-        endpoint_id = req.path[len("/fal/") :].strip("/")
+    async def _fal_accept(
+        self, req: Request, ex: Exchange, rec: RecordedRequest, prefix: str
+    ) -> tuple[FalJob, Draw, list[tuple[str, str]]] | None:
+        """A submit or a run: the endpoint, the body, the draw and the fault of the request, as a job.
+
+        Answers (and returns ``None``) when the request ends here: an unknown endpoint, a body that is not
+        JSON, or a fault that strikes before the job exists (429, 401, a hang, a dropped connection).
+        """
+        endpoint_id = req.path[len(prefix) :].strip("/")
         endpoint = self.fal.get(endpoint_id)
         if endpoint is None:
             await self._fal_send(ex, 404, {"detail": f"Application '{endpoint_id}' not found"})
-            return
+            return None
         try:
             body = req.json()
         except Exception:
             err = FalError.infrastructure("bad_request", "Request body is not valid JSON")
             await self._fal_send(ex, err.status, err.body(), err.headers)
-            return
+            return None
         rec.model = endpoint.model.id
         profile, draw, fault, source = self._decide(
             "fal", endpoint.model.id, (endpoint.model.id, endpoint_id)
@@ -722,20 +759,27 @@ class SimulatorServer:
                 {"detail": "Too many requests, please retry later"},
                 [*headers, *self._retry_after_headers()],
             )
-            return
+            return None
         if fault == "auth":
             await self._fal_send(ex, 401, {"detail": "Invalid key"}, headers)
-            return
+            return None
         if fault == "timeout":
             await ex.hold(self.faults.hang_s)
-            return
+            return None
         if fault == "drop":
             await ex.write_raw(b"HTTP/1.1 200 OK\r\ncontent-ty")
             ex.abort()
-            return
+            return None
         total_s = draw.total_ms * self.time_scale / 1000.0
         job = FalJob(request_id, endpoint, body, time.monotonic(), total_s * FAL_QUEUE_SHARE, total_s, fault)
-        self._jobs[request_id] = job
+        return job, draw, headers
+
+    async def _fal_submit(self, req: Request, ex: Exchange, rec: RecordedRequest) -> None:
+        accepted = await self._fal_accept(req, ex, rec, "/fal/")
+        if accepted is None:
+            return
+        job, _, headers = accepted
+        self._jobs[job.request_id] = job
         while len(self._jobs) > 20_000:
             self._jobs.popitem(last=False)
         await self._fal_send(
@@ -743,12 +787,21 @@ class SimulatorServer:
             200,
             {
                 "status": "IN_QUEUE",
-                "request_id": request_id,
+                "request_id": job.request_id,
                 **job.urls(self._origin(req) + "/fal"),
                 "queue_position": self._queue_position(job),
             },
             headers,
         )
+
+    async def _fal_run(self, req: Request, ex: Exchange, rec: RecordedRequest) -> None:
+        """fal's synchronous run: no queue, the answer (result or error) once the model is done."""
+        accepted = await self._fal_accept(req, ex, rec, "/fal-run/")
+        if accepted is None:
+            return
+        job, draw, headers = accepted
+        await self._sleep(draw.total_ms)
+        await self._fal_answer(req, ex, job, headers)
 
     def _queue_position(self, job: FalJob) -> int:
         now = time.monotonic()
@@ -806,7 +859,7 @@ class SimulatorServer:
                     "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
                 }
             ]
-            if req.query.get("logs") == "1"
+            if req.query.get("logs", "").lower() in ("1", "true")  # fal_client sends logs=true
             else None
         )
         if phase == "IN_QUEUE":
@@ -814,7 +867,9 @@ class SimulatorServer:
         else:
             body["logs"] = logs
         if phase == "COMPLETED":
-            body["metrics"] = {"inference_time": round(job.total_s * (1 - FAL_QUEUE_SHARE), 6)}
+            # a job cancelled in the queue never ran: no inference time
+            inference_s = None if job.cancelled else round(job.total_s * (1 - FAL_QUEUE_SHARE), 6)
+            body["metrics"] = {"inference_time": inference_s}
             outcome = self._fal_outcome(job)
             if isinstance(outcome, FalError):
                 body["error"] = outcome.message
@@ -829,6 +884,12 @@ class SimulatorServer:
         if job.phase(time.monotonic(), self.fal_min_polls) != "COMPLETED":
             await self._fal_send(ex, 400, {"detail": "Request is still in progress"}, headers)
             return
+        await self._fal_answer(req, ex, job, headers)
+
+    async def _fal_answer(
+        self, req: Request, ex: Exchange, job: FalJob, headers: list[tuple[str, str]]
+    ) -> None:
+        """A finished job's answer: the result, or its error in fal's shape (and the job's wire fault)."""
         outcome = self._fal_outcome(job)
         if isinstance(outcome, FalError):
             await self._fal_send(ex, outcome.status, outcome.body(), [*headers, *outcome.headers])
