@@ -5,8 +5,9 @@ Pure functions over the catalog: no network; :func:`inspect_image` reads only th
 **Size.** Precedence (the gateway's published rule, applied to every provider): an explicit ``size`` WxH >
 ``aspect_ratio`` + ``resolution`` > ``aspect_ratio`` > ``resolution`` > the model's default. ``size`` "W:H" is an
 aspect ratio; ``size`` "auto" stays "auto" (width and height unknown) where the model accepts it, otherwise
-the remaining parameters (or the model default) decide. An explicit WxH is strict: a size the model does not
-support is refused with the nearest valid size as a hint. ``aspect_ratio`` and ``resolution`` accept any
+the remaining parameters (or the model default) decide. An explicit WxH the model does not support follows
+the provider's ``unsupported_size``: refused with the nearest valid size as a hint (direct APIs), or converted
+to that size with a note (the gateway documents it). ``aspect_ratio`` and ``resolution`` accept any
 well-formed value and map it to the nearest supported one:
 
 - ratios are compared on a log scale, |ln r - ln r'| (7:1 between 4:1 and 8:1 gives 8:1, and 2:1 is as far
@@ -14,10 +15,12 @@ well-formed value and map it to the nearest supported one:
 - resolution tiers are compared on a log scale of their nominal edge ("1K" = 1024 px, "0.5K" = 512 px,
   megapixel tiers "1" = 1,048,576 px); a tie goes to the larger tier;
 - fixed-size models pick the nearest ratio first, then the size of that ratio nearest the tier;
-- flexible models keep the ratio (clamped into ``max_ratio``), aim at tier_edge^2 pixels, scale into the
-  edge and pixel limits keeping the ratio, then snap to ``multiple_of`` choosing among the neighbouring
-  multiples that satisfy every limit the one with the smallest |d ln ratio| + |d ln edge|. A size the
-  model's ``aspect_ratios`` table lists for that exact ratio and tier wins over the computed one.
+- flexible models keep the ratio (clamped into ``max_ratio``) and aim at tier_edge^2 pixels scaled into the
+  edge and pixel limits keeping the ratio (the target). Among the valid sizes whose pixel count lies within
+  :data:`PIXEL_WINDOW` (sqrt 2) of the target: the nearest ratio first, then the nearest pixel count, then
+  the larger, then landscape; so the ratio is kept exactly whenever a valid size of exactly that ratio lies
+  in the window. A size the model's ``aspect_ratios`` table lists for that exact ratio and tier wins over the
+  computed one.
 
 **Fields.** Each request field reaches the provider by the catalog's rule (the offering's rule overrides the
 provider's): passthrough, renamed, converted (fal ``image_size``), emulated (``n`` split into several calls,
@@ -28,6 +31,7 @@ validated before anything is sent.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
@@ -66,6 +70,7 @@ __all__ = [
     "SizeResolution",
     "input_limits",
     "inspect_image",
+    "nearest_supported_size",
     "resolve",
     "resolve_size",
     "size_limit_problems",
@@ -317,13 +322,13 @@ def _limits_text(rules: SizeRules) -> str:
     return "WIDTHxHEIGHT with " + ", ".join(parts) + (", or auto" if rules.auto else "")
 
 
-def _fit(rules: SizeRules, ratio: Fraction, pixels: float) -> tuple[int, int, bool]:
-    """(width, height, clamped) of a flexible model for ``ratio`` at about ``pixels``.
+#: a flexible model's size stays within this factor of its pixel target (the tier's pixel window): a quarter of
+#: the way to the next K tier on the log scale of pixels (one K tier is a factor 4)
+PIXEL_WINDOW = math.sqrt(2)
 
-    Scales into the edge and pixel limits keeping the ratio (``clamped`` says it had to), then snaps to the
-    ``multiple_of`` grid: among neighbouring multiples that satisfy every limit, the smallest
-    |d ln ratio| + |d ln edge|.
-    """
+
+def _pixel_target(rules: SizeRules, ratio: Fraction, pixels: float) -> tuple[float, bool]:
+    """The pixel count of ``ratio`` at ``pixels`` scaled into the edge and pixel limits, and whether it had to be."""
     q = float(ratio)
     w, h = math.sqrt(pixels * q), math.sqrt(pixels / q)
     shrink = min(
@@ -337,24 +342,89 @@ def _fit(rules: SizeRules, ratio: Fraction, pixels: float) -> tuple[int, int, bo
         math.sqrt(rules.min_pixels / (w * h)) if rules.min_pixels else 1.0,
     )
     scale = shrink if shrink < 1.0 else grow
-    w, h = w * scale, h * scale
-    step = rules.multiple_of or 1
+    return pixels * scale * scale, abs(scale - 1.0) > 1e-9
 
-    def cost(c: tuple[int, int]) -> float:
-        return abs(math.log(c[0] / c[1]) - math.log(q)) + abs(math.log(c[0] * c[1] / (w * h))) / 2
 
-    for reach in (1, 2, 4):
-        grid_w, grid_h = round(w / step), round(h / step)
-        candidates = [
-            (a * step, b * step)
-            for a in range(grid_w - reach, grid_w + reach + 1)
-            for b in range(grid_h - reach, grid_h + reach + 1)
-            if a > 0 and b > 0 and not size_limit_problems(rules, a * step, b * step)
-        ]
-        if candidates:
-            best = min(candidates, key=cost)
-            return best[0], best[1], abs(scale - 1.0) > 1e-9
+def _fit(rules: SizeRules, ratio: Fraction, pixels: float) -> tuple[int, int, bool]:
+    """(width, height, clamped) of a flexible model for ``ratio`` at about ``pixels``.
+
+    The target is ``pixels`` scaled into the edge and pixel limits keeping the ratio (``clamped`` says it had
+    to be). Among the valid sizes within :data:`PIXEL_WINDOW` of it: the nearest ratio first (|ln r - ln r'|,
+    exact), then the nearest pixel count; a further tie goes to the larger size, then to landscape. When no
+    valid size lies in the window it widens by the same factor until one does.
+    """
+    target, clamped = _pixel_target(rules, ratio, pixels)
+    window = PIXEL_WINDOW
+    for _ in range(40):
+        found = _nearest_flexible(
+            rules.multiple_of or 1,
+            rules.min_edge or 1,
+            rules.max_edge,
+            rules.min_pixels or 0,
+            rules.max_pixels,
+            _max_ratio(rules),
+            ratio,
+            target,
+            window,
+        )
+        if found is not None:
+            return found[0], found[1], clamped
+        window *= PIXEL_WINDOW
     raise InvalidParameterError("size", f"{_ratio_name(ratio)} at {round(pixels):,} px", _limits_text(rules))
+
+
+@functools.lru_cache(maxsize=4096)
+def _nearest_flexible(
+    step: int,
+    min_edge: int,
+    max_edge: int | None,
+    min_pixels: int,
+    max_pixels: int | None,
+    limit: Fraction | None,
+    ratio: Fraction,
+    target: float,
+    window: float,
+) -> tuple[int, int] | None:
+    """The valid size with pixels in [target / window, target * window] nearest ``ratio``, then ``target``.
+
+    For each height on the grid only the widths next to ``ratio`` x height (within the width range the
+    window and the limits leave) can be nearest in ratio, so the search is one pass over the heights. Ratio
+    distances are compared exactly, as max(w q, h p) / min(w q, h p) for ``ratio`` = p/q.
+    """
+    p, q = ratio.numerator, ratio.denominator
+    lo = max(target / window, min_pixels)
+    hi = target * window if max_pixels is None else min(target * window, max_pixels)
+    first = -(-max(min_edge, step) // step) * step
+    last_h = max_edge if max_edge is not None else int(hi // first)
+    best: tuple[int, int] | None = None
+    best_key: tuple[int, int, float, int, int] = (1, 0, 0.0, 0, 0)  # (num, den, pixel distance, -pixels, -w)
+    for h in range(first, last_h - last_h % step + 1, step):
+        w_lo = max(first, math.ceil(lo / h))
+        w_hi = int(hi // h)
+        if max_edge is not None:
+            w_hi = min(w_hi, max_edge)
+        if limit is not None:
+            w_lo = max(w_lo, math.ceil(h / limit))
+            w_hi = min(w_hi, math.floor(h * limit))
+        w_lo, w_hi = -(-w_lo // step) * step, w_hi - w_hi % step
+        if w_lo > w_hi:
+            continue
+        ideal = min(max(h * p // q, w_lo), w_hi)  # floor of ratio x height, kept in range
+        for w in {ideal - ideal % step, min(ideal - ideal % step + step, w_hi)}:
+            if w < w_lo:
+                continue
+            a, b = w * q, h * p
+            num, den = (a, b) if a >= b else (b, a)
+            pixel_distance = abs(math.log(w * h / target))
+            if best is None or num * best_key[1] < best_key[0] * den:
+                better = True
+            elif num * best_key[1] > best_key[0] * den:
+                better = False
+            else:
+                better = (pixel_distance, -w * h, -w) < best_key[2:]
+            if better:
+                best, best_key = (w, h), (num, den, pixel_distance, -w * h, -w)
+    return best
 
 
 @dataclass(frozen=True)
@@ -397,8 +467,12 @@ def _pick_fixed(
     )
 
 
-def _nearest_valid(model: Model, w: int, h: int) -> tuple[int, int]:
-    """The supported size nearest to a WxH the model refuses (the hint of the error)."""
+def nearest_supported_size(model: Model, w: int, h: int) -> tuple[int, int]:
+    """The supported size nearest to ``w`` x ``h`` by the size rule (nearest ratio, then pixel count).
+
+    The hint of a refused explicit size, and the size a provider that converts (``unsupported_size: nearest``)
+    produces instead.
+    """
     rules = model.sizes
     if rules.fixed is not None:
         o = _pick_fixed(_table_options(rules), Fraction(w, h), Fraction(w * h), None)
@@ -411,20 +485,24 @@ def _nearest_valid(model: Model, w: int, h: int) -> tuple[int, int]:
     return fw, fh
 
 
-def _check_explicit(model: Model, w: int, h: int, raw: Any) -> None:
-    """An explicit WxH must be a size the model supports; the error names the nearest valid one."""
+def _explicit_size(model: Model, w: int, h: int, raw: Any, unsupported_size: str) -> tuple[int, int, str]:
+    """An explicit WxH: kept when the model supports it, else refused naming the nearest valid size, or
+    converted to it (``unsupported_size="nearest"``) with a note; returns (width, height, note)."""
     rules = model.sizes
     if rules.fixed is not None:
         if _wxh(w, h) in rules.fixed:
-            return
+            return w, h, ""
         allowed: Any = [*rules.fixed, *(["auto"] if rules.auto else [])]
         problem = "not one of the model's sizes"
     else:
         problems = size_limit_problems(rules, w, h)
         if not problems:
-            return
+            return w, h, ""
         allowed, problem = _limits_text(rules), "; ".join(problems)
-    nw, nh = _nearest_valid(model, w, h)
+    nw, nh = nearest_supported_size(model, w, h)
+    if unsupported_size == "nearest":
+        note = f"size {_wxh(w, h)} -> {_wxh(nw, nh)}: {problem} for {model.id}, converted to the nearest supported size"
+        return nw, nh, note
     raise InvalidParameterError(
         "size", raw, allowed, context=model.id, hint=f"{problem}; nearest valid size {_wxh(nw, nh)}"
     )
@@ -445,9 +523,21 @@ def _default_tier(rules: SizeRules) -> tuple[str | None, Fraction]:
 
 
 def resolve_size(
-    model: Model, *, size: str | None = None, aspect_ratio: str | None = None, resolution: str | None = None
+    model: Model,
+    *,
+    size: str | None = None,
+    aspect_ratio: str | None = None,
+    resolution: str | None = None,
+    unsupported_size: str = "refuse",
 ) -> SizeResolution:
-    """The output size ``model`` will produce for these parameters (module docstring: precedence, rules)."""
+    """The output size ``model`` will produce for these parameters (module docstring: precedence, rules).
+
+    ``unsupported_size``: ``"refuse"`` an explicit WxH the model does not support (direct APIs), or convert it
+    to the ``"nearest"`` supported size with a note (a gateway that documents it; the provider's catalog
+    field ``unsupported_size``).
+    """
+    if unsupported_size not in ("refuse", "nearest"):
+        raise InvalidParameterError("unsupported_size", unsupported_size, ("refuse", "nearest"))
     rules = model.sizes
     notes: list[str] = []
     ratio: Fraction | None = None
@@ -457,10 +547,11 @@ def resolve_size(
         parsed = _parse_size(size)
         shadowed = [f for f, v in (("aspect_ratio", aspect_ratio), ("resolution", resolution)) if _given(v)]
         if isinstance(parsed, tuple):
-            w, h = parsed
-            _check_explicit(model, w, h, size)
+            w, h, converted = _explicit_size(model, *parsed, size, unsupported_size)
             if shadowed:
-                notes.append(f"{' and '.join(shadowed)} ignored: size {_wxh(w, h)} wins")
+                notes.append(f"{' and '.join(shadowed)} ignored: size {_wxh(*parsed)} wins")
+            if converted:
+                notes.append(converted)
             return _finish(model, w, h, notes, None, None)
         if parsed == "auto":
             if rules.auto:
@@ -545,10 +636,19 @@ def _flexible_size(
         return listed[0].width, listed[0].height, name, changes
     w, h, clamped = _fit(rules, chosen, float(target))
     ideal = f"{name} at {tier or f'{round(target):,} px'}"
+    grid = f"multiples of {rules.multiple_of}" if rules.multiple_of else "whole pixels"
+    off = (
+        ""
+        if Fraction(w, h) == chosen
+        else (
+            f": no size of exactly {name} near that size, nearest ratio {w / h:.5g} "
+            f"({abs(w / h / float(chosen) - 1):.2%} off)"
+        )
+    )
     if clamped:
-        changes.append(f"{ideal} clamped into the model's limits keeping the ratio")
-    elif rules.multiple_of and Fraction(w * h) != target:
-        changes.append(f"{ideal} rounded to multiples of {rules.multiple_of}")
+        changes.append(f"{ideal} clamped into the model's limits keeping the ratio{off}")
+    elif off or Fraction(w * h) != target:
+        changes.append(f"{ideal} rounded to {grid}{off or ' keeping the ratio exactly'}")
     return w, h, name, changes
 
 
@@ -863,7 +963,11 @@ def _map_n(m: _FieldMapper, n: Any, offering: Offering) -> tuple[int, ...]:
 
 def _map_size(m: _FieldMapper, request: ImageRequest) -> SizeResolution:
     size = resolve_size(
-        m.model, size=request.size, aspect_ratio=request.aspect_ratio, resolution=request.resolution
+        m.model,
+        size=request.size,
+        aspect_ratio=request.aspect_ratio,
+        resolution=request.resolution,
+        unsupported_size=m.provider.unsupported_size,
     )
     given = {
         f: getattr(request, f) for f in ("size", "aspect_ratio", "resolution") if _given(getattr(request, f))
@@ -871,9 +975,14 @@ def _map_size(m: _FieldMapper, request: ImageRequest) -> SizeResolution:
     rules = {f: m.rule(f, v) for f, v in given.items()}
     ar_rule = m.rules.get("aspect_ratio")
     if ar_rule is not None and ar_rule.behaviour == "passthrough":
-        # the provider (a gateway) resolves size, aspect_ratio and resolution itself: send them as given
+        # the provider (a gateway) resolves size, aspect_ratio and resolution itself: send them as given,
+        # except an explicit WxH the model lacks, sent as the supported size the gateway converts it to
         for f, v in given.items():
-            m.send(f, v)
+            if f == "size" and isinstance(_parse_size(v), tuple) and size.size != str(v).strip().lower():
+                m.body["size"] = size.size
+                m.record("size", "converted", v, "size", size.size)
+            else:
+                m.send(f, v)
         if given and not (request.size and isinstance(_parse_size(request.size), tuple)):
             m.notes.append(
                 f"{m.provider.name} resolves {' and '.join(given)} itself; imgkit expects {size.size}"

@@ -103,6 +103,15 @@ def test_every_price_cites_resolvable_dated_sources(cat):
                 assert isinstance(cat.source(tag).checked, dt.date)
 
 
+def test_each_provider_says_what_it_does_with_an_unsupported_size(cat):
+    """Direct APIs refuse a WxH the model lacks; the gateway converts it (its page: size is "converted")."""
+    assert {p.id: p.unsupported_size for p in cat.providers.values()} == {
+        "openai": "refuse",
+        "fal": "refuse",
+        "lumenfall": "nearest",
+    }
+
+
 def test_unknown_names_suggest_close_matches(cat):
     with pytest.raises(UnknownNameError, match="did you mean gpt-image-1-mini"):
         cat.model("gpt-image-1-mni")
@@ -144,6 +153,18 @@ def _copy_catalog(tmp_path: Path) -> Path:
             "greater than or equal to 0",
         ),
         ("adapter: fal", "adapter: grpc", "provider.adapter", "Input should be 'openai' or 'fal'"),
+        (
+            "  unsupported_size: refuse  # a 422 on image_size (FAL-JS schemas)\n",
+            "",
+            "provider.unsupported_size",
+            "Field required",
+        ),
+        (
+            "unsupported_size: refuse",
+            "unsupported_size: round",
+            "provider.unsupported_size",
+            "'refuse' or 'nearest'",
+        ),
         (
             "    modes: [generate]\n    endpoint: {generate: fal-ai/flux/dev}",
             "    modes: [generate]\n    colour: blue\n    endpoint: {generate: fal-ai/flux/dev}",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
 import struct
 import zlib
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -206,7 +208,12 @@ def test_auto_is_kept_where_the_model_accepts_it(cat, model, kw, expected, note)
     [
         ("gpt-image-2", {"aspect_ratio": "16:9", "resolution": "4K"}, "3840x2160"),
         ("gpt-image-2", {"aspect_ratio": "9:16", "resolution": "4K"}, "2160x3840"),
-        ("gpt-image-2", {"aspect_ratio": "16:9", "resolution": "1K"}, "1360x768"),
+        # was 1360x768 (ratio 1.771, 0.4 % off): 1280x720 is exactly 16:9 and within 1K's pixel window, and the
+        # rule is the nearest ratio first, then the nearest pixel count
+        ("gpt-image-2", {"aspect_ratio": "16:9", "resolution": "1K"}, "1280x720"),
+        # the issue's case: 1184x880 was 0.9 % off although 1152x864 and 1216x912 are exact; 1152x864 is nearer
+        # 1,048,576 px
+        ("gpt-image-2", {"aspect_ratio": "4:3", "resolution": "1K"}, "1152x864"),
         ("gpt-image-2", {"aspect_ratio": "7:1"}, "1776x592"),
         ("gpt-image-2", {"resolution": "4K"}, "2880x2880"),
         ("gpt-image-2", {"aspect_ratio": "1:1", "resolution": "0.5K"}, "1024x1024"),  # nearest tier 1K
@@ -247,6 +254,67 @@ def test_every_resolved_flexible_size_obeys_every_limit_and_keeps_the_shape(cat,
     assert abs(math.log(w / h) - math.log(asked)) < 0.03
 
 
+def brute_force_window(rules, ratio: Fraction, tier_pixels: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Every valid size of a flexible model (numpy, all edge pairs on its grid) within the tier's pixel window.
+
+    The window, as the README states it: pixel counts within a factor sqrt(2) of the target, where the target is
+    the tier's pixels at ``ratio`` scaled into the model's edge and pixel limits.
+    """
+    w, h = math.sqrt(tier_pixels * ratio), math.sqrt(tier_pixels / ratio)
+    shrink = min(1.0, rules.max_edge / max(w, h), math.sqrt(rules.max_pixels / (w * h)))
+    grow = max(1.0, (rules.min_edge or 0) / min(w, h), math.sqrt((rules.min_pixels or 0) / (w * h)))
+    target = w * h * (shrink if shrink < 1.0 else grow) ** 2
+    edges = np.arange(rules.multiple_of, rules.max_edge + 1, rules.multiple_of, dtype=np.int64)
+    ws, hs = (a.ravel() for a in np.meshgrid(edges, edges))
+    pixels = ws * hs
+    limit = float(ratio_of(rules.max_ratio))
+    valid = (
+        (np.minimum(ws, hs) >= (rules.min_edge or 0))
+        & (pixels >= (rules.min_pixels or 0))
+        & (pixels <= rules.max_pixels)
+        & (np.maximum(ws, hs) <= limit * np.minimum(ws, hs))
+        & (pixels >= target / math.sqrt(2))
+        & (pixels <= target * math.sqrt(2))
+    )
+    return ws[valid], hs[valid], target
+
+
+@pytest.mark.parametrize("model", ["gpt-image-2", "flux-1-dev"])
+def test_no_valid_size_in_the_tier_window_has_a_closer_ratio_than_the_chosen_one(cat, model):
+    """Property over 300 random requests: nearest ratio first, then nearest pixel count (brute force)."""
+    rules = cat.model(model).sizes
+    rng = random.Random(20261206)
+    limit = ratio_of(rules.max_ratio)
+    tiers = ["0.5K", "1K", "1.5K", "2K", "3K", "4K", "0.3", "1", "2.5MP"]
+    for _ in range(300):
+        if rng.random() < 0.2:
+            asked = f"{rng.randint(100, 400) / 100}:1"
+        else:
+            asked = f"{rng.randint(1, 40)}:{rng.randint(1, 40)}"
+        resolution = rng.choice(tiers)
+        result = resolve_size(cat.model(model), aspect_ratio=asked, resolution=resolution)
+        width, height = result.width, result.height
+        wanted = min(max(Fraction(*map(Fraction, asked.split(":"))), 1 / limit), limit)
+        listed = rules.aspect_ratios.get(f"{wanted.numerator}:{wanted.denominator}", {}).get(result.tier)
+        if listed is not None:  # the model's own table wins: a size of exactly that ratio
+            assert result.size == listed and Fraction(width, height) == wanted
+            continue
+        ws, hs, target = brute_force_window(rules, wanted, rules.resolution_tiers[result.tier] ** 2)
+        assert len(ws), (asked, resolution)
+        ratio_gap = np.abs(np.log(ws / hs) - math.log(wanted))
+        chosen_gap = abs(math.log(width / height) - math.log(wanted))
+        context = (model, asked, resolution, result.size)
+        assert target / math.sqrt(2) <= width * height <= target * math.sqrt(2), context
+        assert not (ratio_gap < chosen_gap - 1e-12).any(), (
+            context,
+            ws[ratio_gap.argmin()],
+            hs[ratio_gap.argmin()],
+        )
+        as_close = np.abs(ratio_gap - chosen_gap) <= 1e-12
+        pixel_gap = np.abs(np.log(ws * hs / target))[as_close]
+        assert not (pixel_gap < abs(math.log(width * height / target)) - 1e-12).any(), context
+
+
 def ratio_of(text: str) -> Fraction:
     width, height = text.split(":")
     return Fraction(int(width), int(height))
@@ -256,7 +324,9 @@ def ratio_of(text: str) -> Fraction:
     ("model", "size", "problem", "hint"),
     [
         ("gpt-image-2", "1000x1000", "multiples of 16", "nearest valid size 1008x1008"),
-        ("gpt-image-2", "3072x1008", "aspect ratio within 1:3..3:1", "nearest valid size 3024x1008"),
+        # was 3024x1008: it and 3072x1024 are both exactly 3:1 and exactly as far from 3072x1008's pixel count
+        # (a factor 64/63 either way); the documented tie-break goes to the larger size
+        ("gpt-image-2", "3072x1008", "aspect ratio within 1:3..3:1", "nearest valid size 3072x1024"),
         ("gpt-image-2", "4096x2304", "at most 3840 px", "nearest valid size 3840x2160"),
         ("gpt-image-2", "512x512", "at least 655,360 pixels", "nearest valid size 816x816"),
         ("flux-1-dev", "2048x4096", "at most 2048 px", "nearest valid size 1024x2048"),
@@ -522,6 +592,60 @@ def test_fal_bodies_carry_no_model_the_endpoint_is_in_the_url(cat):
 def test_fal_emulates_base64_by_download(cat):
     resolved = resolve(ImageRequest("flux-1-dev", response_format="b64_json"), cat)
     assert resolved.emulate["response_format"] == "b64_json" and "response_format" not in resolved.body
+
+
+@pytest.mark.parametrize(
+    ("size", "converted"),
+    [("1920x1080", "1536x1024"), ("1000x1500", "1024x1536"), ("7x7", "1024x1024")],  # nearest ratio first
+)
+def test_the_gateway_converts_an_unsupported_size_to_the_nearest_supported_one(cat, size, converted):
+    """The gateway's page: size WxH is "converted"; "we clamp dimensions to fit and keep the aspect ratio"."""
+    resolved = resolve(ImageRequest("gpt-image-1-mini", provider="lumenfall", size=size), cat)
+    assert (resolved.size, resolved.body["size"]) == (converted, converted)
+    assert resolved.notes[0] == (
+        f"size {size} -> {converted}: not one of the model's sizes for gpt-image-1-mini, "
+        "converted to the nearest supported size"
+    )
+    (action,) = [a for a in resolved.actions if a.field == "size"]
+    assert (action.behaviour, action.value, action.sent_value) == ("converted", size, converted)
+    with pytest.raises(InvalidParameterError) as err:  # the direct API stays strict
+        resolve(ImageRequest("gpt-image-1-mini", provider="openai", size=size), cat)
+    assert err.value.field == "size" and f"nearest valid size {converted}" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("size", "converted", "problem"),
+    [
+        ("1000x1000", "1008x1008", "edges must be multiples of 16"),
+        ("4096x2304", "3840x2160", "edges must be at most 3840 px"),  # clamped, the ratio kept
+        ("608x608", "816x816", "at least 655,360 pixels"),
+    ],
+)
+def test_a_converting_provider_clamps_a_flexible_size_keeping_the_ratio(cat, size, converted, problem):
+    result = resolve_size(cat.model("gpt-image-2"), size=size, unsupported_size="nearest")
+    assert result.size == converted
+    assert result.notes[0].startswith(f"size {size} -> {converted}: {problem}")
+
+
+def test_a_supported_size_at_the_gateway_passes_through_unchanged(cat):
+    resolved = resolve(ImageRequest("gpt-image-1-mini", provider="lumenfall", size="1024x1536"), cat)
+    assert resolved.body["size"] == "1024x1536" and resolved.notes == ()
+    (action,) = [a for a in resolved.actions if a.field == "size"]
+    assert action.behaviour == "passthrough"
+
+
+def test_cli_resolve_at_the_gateway_converts_the_size(capsys):
+    assert (
+        main(["resolve", "gpt-image-1-mini", "--provider", "lumenfall", "--size", "1920x1080", "--json"]) == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert (out["size"], out["width"], out["height"]) == ("1536x1024", 1536, 1024)
+
+
+def test_resolve_size_takes_only_the_two_behaviours(cat):
+    with pytest.raises(InvalidParameterError) as err:
+        resolve_size(cat.model("gpt-image-2"), size="1000x1000", unsupported_size="round")
+    assert err.value.field == "unsupported_size"
 
 
 def test_lumenfall_resolves_ratios_itself_so_they_pass_through(cat):

@@ -360,7 +360,10 @@ def test_the_gateway_flag_serves_the_gateway_flavour_on_v1_with_cost_as_a_string
 
 
 def test_gateway_errors_use_its_own_codes(simulator):
-    r = generate(simulator, base=simulator.gateway_base_url, model="gpt-image-1-mini", prompt="x", size="7x7")
+    # was size 7x7: the gateway converts a WxH the model lacks (next test); a size that is no WxH is refused
+    r = generate(
+        simulator, base=simulator.gateway_base_url, model="gpt-image-1-mini", prompt="x", size="huge"
+    )
     assert r.status_code == 400
     assert set(r.json()["error"]) == {"message", "type", "code"}
     assert r.json()["error"]["code"] == "INVALID_REQUEST"
@@ -368,6 +371,32 @@ def test_gateway_errors_use_its_own_codes(simulator):
         generate(simulator, base=simulator.gateway_base_url, model="nope", prompt="x").json()["error"]["code"]
         == "MODEL_NOT_FOUND"
     )
+
+
+@pytest.mark.parametrize(
+    ("model", "size", "converted"),
+    [
+        ("gpt-image-1-mini", "1920x1080", "1536x1024"),
+        ("gpt-image-1-mini", "7x7", "1024x1024"),
+        ("gpt-image-2", "1000x1000", "1008x1008"),
+    ],
+)
+def test_the_gateway_converts_an_unsupported_size_to_the_nearest_and_openai_refuses_it(
+    simulator, model, size, converted
+):
+    """The seed page: a WxH size is "converted", dimensions clamped keeping the aspect ratio (imgkit.params)."""
+    r = generate(
+        simulator,
+        base=simulator.gateway_base_url,
+        model=model,
+        prompt="x",
+        size=size,
+        response_format="b64_json",
+    )
+    assert r.status_code == 200 and r.json()["size"] == converted
+    assert decode(r.json()["data"][0]["b64_json"]).size == tuple(map(int, converted.split("x")))
+    strict = generate(simulator, model=model, prompt="x", size=size)
+    assert (strict.status_code, strict.json()["error"]["param"]) == (400, "size")
 
 
 # --- fal queue -----------------------------------------------------------------------------------------------

@@ -292,14 +292,23 @@ class Auth(_Strict):
     env: tuple[str, ...] = ()
 
 
+UnsupportedSize = Literal["refuse", "nearest"]
+
+
 class Provider(_Strict):
-    """A provider: base URL, auth, the adapter kind that speaks its protocol, its default field rules."""
+    """A provider: base URL, auth, the adapter kind that speaks its protocol, its default field rules.
+
+    ``unsupported_size``: what the provider does with an explicit ``size`` WxH the model does not support:
+    ``refuse`` it (a 400, as the direct APIs do) or convert it to the ``nearest`` supported size (as a gateway
+    documents); :func:`imgkit.params.resolve_size` does the same, with a note.
+    """
 
     id: str
     name: str
     adapter: Literal["openai", "fal"]
     base_url: str
     auth: Auth
+    unsupported_size: UnsupportedSize
     markup: Decimal | None = None
     rate_limits: RateLimits = RateLimits()
     fields: dict[str, FieldRule] = Field(default_factory=dict)

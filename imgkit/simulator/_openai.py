@@ -31,7 +31,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from imgkit.catalog import Catalog, Model, parse_ratio, parse_wxh
-from imgkit.params import size_limit_problems
+from imgkit.params import nearest_supported_size, size_limit_problems
 from imgkit.pricing import count_prompt_tokens, input_image_tokens
 from imgkit.simulator._http import ProtocolError, Request
 from imgkit.simulator._images import ImageSpec
@@ -396,14 +396,25 @@ def auto_size(model: Model, inputs: Sequence[InputImage]) -> str:
     return min(candidates, key=distance)
 
 
-def check_flexible(model: Model, w: int, h: int, size: str) -> None:
+def size_problems(model: Model, w: int, h: int) -> list[str]:
+    """Why ``w`` x ``h`` is not a size of ``model`` (empty when it is)."""
+    if model.sizes.fixed is not None:
+        return [] if f"{w}x{h}" in model.sizes.fixed else ["not one of the model's sizes"]
+    return size_limit_problems(model.sizes, w, h)
+
+
+def _check_flexible(model: Model, w: int, h: int, size: str) -> None:
     """400 naming the limits a size breaks on a flexible-size model (the limits of :mod:`imgkit.params`)."""
     problems = size_limit_problems(model.sizes, w, h)
     if problems:
         raise _invalid("size", size, f"WIDTHxHEIGHT with {'; '.join(problems)} (for {model.id})")
 
 
-def resolve_size(model: Model, raw: Any, inputs: Sequence[InputImage], gateway: bool) -> tuple[int, int, str]:
+def resolve_size(
+    model: Model, raw: Any, inputs: Sequence[InputImage], gateway: bool, convert_unsupported: bool = False
+) -> tuple[int, int, str]:
+    """The output size of ``size``; an unsupported WxH is a 400, or (``convert_unsupported``: a gateway that
+    documents it) the nearest supported size."""
     size = str(raw)
     rules = model.sizes
     if size == "auto":
@@ -423,11 +434,14 @@ def resolve_size(model: Model, raw: Any, inputs: Sequence[InputImage], gateway: 
         w, h = parse_wxh(size)
     except ValueError:
         raise _invalid("size", size, _candidate_sizes(model)) from None
+    if convert_unsupported:
+        w, h = nearest_supported_size(model, w, h) if size_problems(model, w, h) else (w, h)
+        return w, h, f"{w}x{h}"
     if rules.fixed:
         if size not in rules.fixed:
             raise _invalid("size", size, [*rules.fixed, *(("auto",) if rules.auto else ())])
     else:
-        check_flexible(model, w, h, size)
+        _check_flexible(model, w, h, size)
     return w, h, f"{w}x{h}"
 
 
@@ -527,7 +541,8 @@ def parse_image_request(
             if mode == "edit" and multipart and model.family == "gpt-image"
             else model.sizes.default
         )
-    width, height, size = resolve_size(model, raw_size, inputs, gateway)
+    converts = gateway and catalog.providers["lumenfall"].unsupported_size == "nearest"
+    width, height, size = resolve_size(model, raw_size, inputs, gateway, converts)
     # format, background, compression
     formats = ("png", "jpeg", "webp") if gateway else model.output_formats
     default_format = "png" if "png" in model.output_formats else model.output_formats[0]
