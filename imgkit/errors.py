@@ -1,8 +1,8 @@
 """The imgkit exception hierarchy.
 
 Every error imgkit raises on purpose is an ``ImgkitError``. Messages name the field, the bad value and what
-is allowed, and never contain a secret (API keys are redacted by :func:`redact` before any message is built
-from provider text)::
+is allowed, and never contain a secret (API keys are redacted by :func:`redact`, from
+:mod:`imgkit.secret_policy`, before any message is built from provider text)::
 
     ImgkitError
     ├── CatalogError                  a data/catalog file is malformed (file, key path, problem)
@@ -29,10 +29,10 @@ from provider text)::
 from __future__ import annotations
 
 import difflib
-import os
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+from imgkit.secret_policy import redact
 
 __all__ = [
     "AuthenticationError",
@@ -219,48 +219,3 @@ def provider_error_classes(*, retryable: bool | None = None) -> frozenset[str]:
         if retryable is None or cls.retryable == retryable:
             found.add(cls.error_class)
     return frozenset(found)
-
-
-# --- secret redaction -------------------------------------------------------------------------------------
-
-_SECRET_PATTERNS = [
-    re.compile(r"sk-[A-Za-z0-9_\-]{8,}"),
-    re.compile(r"lmnfl_[A-Za-z0-9_.\-]{8,}"),
-    re.compile(r"(?i)(bearer|key)\s+[A-Za-z0-9_.:\-]{8,}"),
-    re.compile(r"(?i)([?&](?:sig|signature|token|key|x-amz-signature|x-goog-signature)=)[^&\s\"']+"),
-]
-
-#: a text without any of these (case-insensitively) cannot match a pattern above
-_SECRET_MARKERS = ("sk-", "lmnfl_", "bearer", "key", "?", "&")
-
-
-def _may_hold_secret(text: str) -> bool:
-    low = text.lower()  # substring tests: far faster than one case-insensitive alternation regex
-    return any(marker in low for marker in _SECRET_MARKERS)
-
-
-#: environment variables whose values are secrets wherever they appear
-SECRET_ENV_VARS = ("OPENAI_API_KEY", "FAL_KEY", "FAL_API_KEY", "LUMENFALL_API_KEY", "IMGKIT_API_KEY")
-
-
-def redact(text: str) -> str:
-    """Replace anything that looks like a key, bearer token or signed-URL signature with ``[REDACTED]``.
-
-    Also replaces the literal values of the known key environment variables, whatever their shape.
-    """
-    if not text:
-        return text
-    for name in SECRET_ENV_VARS:
-        value = os.environ.get(name)
-        if value and len(value) >= 6:
-            text = text.replace(value, "[REDACTED]")
-    if not _may_hold_secret(text):  # one scan instead of one per pattern (log records are hot)
-        return text
-    for pat in _SECRET_PATTERNS:
-        if pat.groups:
-            text = pat.sub(
-                lambda m: (m.group(1) + ("" if m.group(1).endswith("=") else " ")) + "[REDACTED]", text
-            )
-        else:
-            text = pat.sub("[REDACTED]", text)
-    return text

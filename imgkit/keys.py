@@ -13,25 +13,25 @@ Where a provider's key comes from, first match wins:
    :class:`KeysFileError` rather than read.
 
 Keys are wrapped in :class:`Secret`, whose ``repr``/``str`` never show the value and which refuses to be
-pickled. :func:`scrub` is the one function every log line and error message goes through: it redacts keys
-(by pattern, by the known environment variables and by every value revealed in this process), signed-URL
-query strings and inline ``data:`` payloads.
+pickled; every key read is registered with :mod:`imgkit.secret_policy`. :func:`scrub` (from that module, the
+one secrets policy) is the function every log line and error message goes through: it redacts keys (by
+shape, and every configured key whole, in part, URL-encoded or base64), signed-URL query strings and inline
+``data:`` payloads.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import stat
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from imgkit.catalog import Provider
-from imgkit.errors import AuthenticationError, ImgkitError, redact
+from imgkit.errors import AuthenticationError, ImgkitError
+from imgkit.secret_policy import register_key, scrub, scrub_all, strip_url_queries
 
 __all__ = [
     "KeyResolver",
@@ -54,10 +54,6 @@ class MissingKeyError(AuthenticationError):
     """No key for a provider in the environment or the keys file."""
 
 
-_revealed: set[str] = set()
-_revealed_lock = threading.Lock()
-
-
 class Secret:
     """A secret string: ``reveal()`` gives the value; ``repr``/``str`` show only where it came from."""
 
@@ -68,9 +64,7 @@ class Secret:
             raise MissingKeyError(f"empty key from {source or 'an unnamed source'}")
         self._value = value.strip()
         self.source = source
-        if len(self._value) >= 6:
-            with _revealed_lock:
-                _revealed.add(self._value)
+        register_key(self._value)
 
     def reveal(self) -> str:
         return self._value
@@ -88,45 +82,6 @@ class Secret:
 
     def __reduce__(self) -> Any:
         raise TypeError("a Secret cannot be pickled")
-
-
-# --- scrubbing ----------------------------------------------------------------------------------------------
-
-_URL_QUERY = re.compile(r"((?:https?|wss?)://[^\s\"'<>?#]+)[?#][^\s\"'<>]*", re.IGNORECASE)
-_DATA_URI = re.compile(r"data:([\w.+-]+/[\w.+-]+)?(;[\w=.+-]+)*,[A-Za-z0-9+/=%_-]{16,}")
-
-
-def strip_url_queries(text: str) -> str:
-    """Drop the query string and fragment of every URL in ``text`` (signed URLs carry credentials there)."""
-    return _URL_QUERY.sub(r"\1", text)
-
-
-def scrub(text: str) -> str:
-    """``text`` safe for a log or a message: keys redacted, URL queries stripped, ``data:`` payloads elided."""
-    if not text:
-        return text
-    with _revealed_lock:
-        values = sorted(_revealed, key=len, reverse=True)
-    for value in values:
-        if value in text:
-            text = text.replace(value, "[REDACTED]")
-    if "data:" in text:
-        text = _DATA_URI.sub(lambda m: f"data:{m.group(1) or ''}[...]", text)
-    if "://" in text:
-        text = strip_url_queries(text)
-    return redact(text)
-
-
-#: joins texts for one scrub pass: every pattern stops at a newline or NUL, so no match can span it
-_SEPARATOR = "\n\x00\n"
-
-
-def scrub_all(texts: Sequence[str]) -> list[str]:
-    """:func:`scrub` of each text, in one pass over all of them (a log record's strings at once)."""
-    if len(texts) < 2 or any(_SEPARATOR in t for t in texts):
-        return [scrub(t) for t in texts]
-    out = scrub(_SEPARATOR.join(texts)).split(_SEPARATOR)
-    return out if len(out) == len(texts) else [scrub(t) for t in texts]
 
 
 # --- the keys file --------------------------------------------------------------------------------------------

@@ -54,8 +54,8 @@ from imgkit.errors import (
     SecretParameterError,
     UnknownNameError,
     UnsupportedParameterError,
-    redact,
 )
+from imgkit.secret_policy import secret_reason
 
 __all__ = [
     "DALL_E_INPUT",
@@ -783,7 +783,6 @@ _FIELD_VALUES = {
     "response_format": ("url", "b64_json"),
 }
 _REQUEST_FIELDS = {f for f in ImageRequest.__dataclass_fields__ if f not in ("extra", "provider")}
-_SECRET_NAMES = {"api_key", "apikey", "key", "authorization", "token", "secret", "password", "fal_key"}
 
 
 def _span(most: int) -> str:
@@ -802,9 +801,11 @@ def _pillow_writes(fmt: str) -> bool:
 
 
 def _reject_secret(name: str, value: Any) -> None:
-    if name.lower() in _SECRET_NAMES or (isinstance(value, str) and redact(value) != value):
+    reason = secret_reason(name, value)  # the one secrets policy (imgkit.secret_policy)
+    if reason:
         raise SecretParameterError(
-            f"{name} looks like a secret; API keys are read from the environment, never passed as parameters"
+            f"{name} looks like a secret ({reason}); API keys are read from the environment, never passed as "
+            "parameters"
         )
 
 

@@ -33,12 +33,11 @@ import contextlib
 import datetime as dt
 import html
 import json
-import os
 import re
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +53,7 @@ from imgkit.errors import (
     UnknownNameError,
     redact,
 )
+from imgkit.secret_policy import configured_keys, redact_keys, secret_reason
 
 __all__ = [
     "DEFAULT_KERNEL",
@@ -277,61 +277,7 @@ def report_parameters(
     return merged
 
 
-# --- secrets -------------------------------------------------------------------------------------------------------
-
-_SECRET_NAME_PARTS = frozenset(
-    {"key", "apikey", "token", "secret", "password", "passwd", "pwd", "credential", "credentials", "auth"}
-)
-_SECRET_NAME_SUBSTRINGS = ("secret", "password", "passwd", "apikey", "accesstoken", "authtoken", "bearer")
-_LONG_HEX = re.compile(r"[0-9a-fA-F]{32,}")
-_BASE64_LIKE = re.compile(r"[A-Za-z0-9+/_\-]{32,}={0,2}")
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.")
-_UUID_COLON_HEX = re.compile(r"[0-9a-fA-F-]{32,36}:[0-9a-fA-F]{16,}")  # fal.ai's key shape
-
-
-def _name_parts(name: str) -> list[str]:
-    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
-    return [p for p in re.split(r"[^a-z0-9]+", snake.lower()) if p]
-
-
-def secret_reason(name: str, value: Any) -> str | None:
-    """Why a parameter looks like a secret (``"its name"`` / ``"its value"``), or None when it does not.
-
-    Names: a part ``key``, ``token``, ``secret``, ``password``, ``credential``, ``auth`` (``max_tokens``, a
-    count, is fine). Values, also inside lists and mappings: API-key shapes (``sk-…``, ``lmnfl_…``,
-    ``Bearer …``, fal's ``uuid:hex``, JWTs), long hex, long mixed-case base64, or the value of a key variable
-    in the environment.
-    """
-    parts = _name_parts(str(name))
-    joined = "".join(parts)
-    if _SECRET_NAME_PARTS.intersection(parts) or any(s in joined for s in _SECRET_NAME_SUBSTRINGS):
-        return "its name"
-    return "its value" if any(_looks_secret(v) for v in _strings(value)) else None
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for k, v in value.items():
-            yield str(k)
-            yield from _strings(v)
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        for v in value:
-            yield from _strings(v)
-
-
-def _looks_secret(text: str) -> bool:
-    text = text.strip()
-    if len(text) < 8:
-        return False
-    if redact(text) != text or _JWT.search(text) or _UUID_COLON_HEX.fullmatch(text):
-        return True
-    if _LONG_HEX.fullmatch(text):
-        return True
-    if _BASE64_LIKE.fullmatch(text) and ("/" not in text or "+" in text):
-        return bool(re.search(r"\d", text) and re.search(r"[a-z]", text) and re.search(r"[A-Z]", text))
-    return False
+# --- secrets (the policy, names and values alike, is imgkit.secret_policy) ---------------------------------------
 
 
 def check_no_secrets(parameters: Mapping[str, Any]) -> None:
@@ -345,27 +291,14 @@ def check_no_secrets(parameters: Mapping[str, Any]) -> None:
             )
 
 
-_ENV_SECRET_PARTS = _SECRET_NAME_PARTS - {"auth"}  # SSH_AUTH_SOCK is a socket path, not a secret
-
-
 def _secret_environment_values() -> list[str]:
-    """Values of environment variables named like keys (``OPENAI_API_KEY``, ``HF_TOKEN``), longest first."""
-    values = set()
-    for name, value in os.environ.items():
-        parts = _name_parts(name)
-        named = _ENV_SECRET_PARTS.intersection(parts) or any(
-            s in "".join(parts) for s in _SECRET_NAME_SUBSTRINGS
-        )
-        if named and len(value) >= 12 and not value.startswith("/") and not re.search(r"\s", value):
-            values.add(value)
-    return sorted(values, key=len, reverse=True)
+    """The configured keys (:func:`imgkit.secret_policy.configured_keys`), longest first."""
+    return list(configured_keys())
 
 
 def redact_environment_secrets(text: str, secrets: Sequence[str] | None = None) -> str:
-    """``text`` with the value of every secret-looking environment variable replaced by ``[REDACTED]``."""
-    for value in _secret_environment_values() if secrets is None else secrets:
-        text = text.replace(value, "[REDACTED]")
-    return text
+    """``text`` with every configured key (or every key of ``secrets``) redacted, whole or any part of it."""
+    return redact_keys(text, secrets)
 
 
 # --- running ------------------------------------------------------------------------------------------------------

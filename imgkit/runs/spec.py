@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from imgkit.catalog import _key_path, load_yaml
 from imgkit.errors import CatalogError, SpecError
+from imgkit.secret_policy import secret_reason
 
 __all__ = ["ExperimentSpec", "Prompt", "SimulatorSettings", "Target", "WorkItem", "load_spec", "parse_spec"]
 
@@ -85,9 +86,12 @@ class TargetSpec(_Strict):
     @field_validator("options")
     @classmethod
     def _no_secrets_in_options(cls, v: dict[str, Any]) -> dict[str, Any]:
-        for key in v:
-            if any(word in key.lower() for word in ("key", "token", "secret", "password", "authorization")):
-                raise ValueError(f"option {key!r} looks like a secret; keys are read from the environment")
+        for key, value in v.items():
+            reason = secret_reason(key, value)  # the one secrets policy (imgkit.secret_policy)
+            if reason:
+                raise ValueError(
+                    f"option {key!r} looks like a secret ({reason}); keys are read from the environment"
+                )
         return v
 
 

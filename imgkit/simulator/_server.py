@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 from imgkit.catalog import Catalog, load_catalog
 from imgkit.errors import ImgkitError, InvalidParameterError, redact
 from imgkit.pricing import Cost, quote
+from imgkit.secret_policy import is_secret_header
 from imgkit.simulator._fal import FalEndpoint, FalError, FalInput, FalJob, fal_endpoints, parse_fal_input
 from imgkit.simulator._faults import FaultPlan
 from imgkit.simulator._http import (
@@ -59,7 +60,6 @@ __all__ = ["RecordedRequest", "SimulatorServer"]
 FAL_QUEUE_SHARE = 0.1
 #: the delay a 429 asks for when the fault plan gives none (multiplied by the time scale, at least 1 ms)
 DEFAULT_RETRY_AFTER_MS = 1000.0
-_SECRET_HEADERS = ("authorization", "proxy-authorization", "x-api-key", "api-key", "cookie")
 _FAL_REQUEST = re.compile(r"^/fal/(?P<app>[^/]+/[^/]+)/requests/(?P<id>[^/]+)(?P<op>/status|/cancel)?/?$")
 _JSON = ("content-type", "application/json")
 
@@ -84,7 +84,7 @@ class RecordedRequest:
 def _redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
     out = {}
     for name, value in headers.items():
-        if name in _SECRET_HEADERS:
+        if is_secret_header(name):
             scheme, _, rest = value.partition(" ")
             value = f"{scheme} [REDACTED]" if rest else "[REDACTED]"
         out[name] = value
