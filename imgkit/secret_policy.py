@@ -363,8 +363,8 @@ _SEPARATOR = "\n\x00\n"
 #: strings: run, target, model, prompt parameters); bounded, emptied when full or when the keys change
 _memo: dict[str, str] = {}
 _memo_index: object = None
-_MEMO_ITEMS = 4096
-_MEMO_TEXT_CHARS = 2048
+_MEMO_ITEMS = 2048
+_MEMO_TEXT_CHARS = 1024  # at most about 4 MB held
 
 
 def _scrub_together(texts: Sequence[str], index: _KeyIndex | None) -> list[str]:
