@@ -30,7 +30,7 @@ MAX_BODY_BYTES = 1024 * 1024 * 1024  # 16 edit inputs of up to 50 MB each, with 
 DEFAULT_HEAD_TIMEOUT_S = 10.0
 DEFAULT_IDLE_TIMEOUT_S = 75.0
 LINGER_S = 1.0  # how long a refused connection is read (and dropped) before it is closed
-_REASONS = {499: "Client Closed Request"}
+_REASONS = {**{s.value: s.phrase for s in HTTPStatus}, 499: "Client Closed Request"}  # looked up per response
 
 
 class ProtocolError(Exception):
@@ -148,7 +148,7 @@ class Exchange:
         self.status = status
         if self.on_status is not None:
             self.on_status(status)
-        reason = _REASONS.get(status) or HTTPStatus(status).phrase
+        reason = _REASONS.get(status) or HTTPStatus(status).phrase  # an unknown status still fails loudly
         lines = [f"HTTP/1.1 {status} {reason}"]
         lines += [f"{k}: {v}" for k, v in headers]
         lines += [f"{k}: {v}" for k, v in extra]

@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 from imgkit.catalog import Catalog, load_catalog
 from imgkit.errors import ImgkitError, InvalidParameterError, redact
 from imgkit.pricing import Cost, quote
-from imgkit.secret_policy import is_secret_header
+from imgkit.secret_policy import SECRET_HEADERS
 from imgkit.simulator._fal import FalEndpoint, FalError, FalInput, FalJob, fal_endpoints, parse_fal_input
 from imgkit.simulator._faults import FaultPlan
 from imgkit.simulator._http import (
@@ -82,9 +82,10 @@ class RecordedRequest:
 
 
 def _redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers (names lower-case, as parsed) with credential values replaced (the secrets policy's list)."""
     out = {}
     for name, value in headers.items():
-        if is_secret_header(name):
+        if name in SECRET_HEADERS:
             scheme, _, rest = value.partition(" ")
             value = f"{scheme} [REDACTED]" if rest else "[REDACTED]"
         out[name] = value
