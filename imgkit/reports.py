@@ -33,11 +33,11 @@ import contextlib
 import datetime as dt
 import html
 import json
-import re
+import os
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
