@@ -388,42 +388,61 @@ def _nearest_flexible(
     """The valid size with pixels in [target / window, target * window] nearest ``ratio``, then ``target``.
 
     For each height on the grid only the widths next to ``ratio`` x height (within the width range the
-    window and the limits leave) can be nearest in ratio, so the search is one pass over the heights. Ratio
-    distances are compared exactly, as max(w q, h p) / min(w q, h p) for ``ratio`` = p/q.
+    window and the limits leave) can be nearest in ratio. A first look at the heights next to the ideal one
+    gives a ratio distance d; a size at least as near has w/h within a factor d of the ratio, and with its
+    pixels in the window that bounds its height, so the second pass covers only those heights. Ratio distances
+    are compared exactly, as max(w q, h p) / min(w q, h p) for ``ratio`` = p/q.
     """
     p, q = ratio.numerator, ratio.denominator
     lo = max(target / window, min_pixels)
     hi = target * window if max_pixels is None else min(target * window, max_pixels)
     first = -(-max(min_edge, step) // step) * step
-    last_h = max_edge if max_edge is not None else int(hi // first)
+    last = max_edge if max_edge is not None else int(hi // first)
+    last -= last % step
     best: tuple[int, int] | None = None
     best_key: tuple[int, int, float, int, int] = (1, 0, 0.0, 0, 0)  # (num, den, pixel distance, -pixels, -w)
-    for h in range(first, last_h - last_h % step + 1, step):
-        w_lo = max(first, math.ceil(lo / h))
-        w_hi = int(hi // h)
-        if max_edge is not None:
-            w_hi = min(w_hi, max_edge)
-        if limit is not None:
-            w_lo = max(w_lo, math.ceil(h / limit))
-            w_hi = min(w_hi, math.floor(h * limit))
-        w_lo, w_hi = -(-w_lo // step) * step, w_hi - w_hi % step
-        if w_lo > w_hi:
-            continue
-        ideal = min(max(h * p // q, w_lo), w_hi)  # floor of ratio x height, kept in range
-        for w in {ideal - ideal % step, min(ideal - ideal % step + step, w_hi)}:
-            if w < w_lo:
+
+    def scan(h_from: int, h_to: int) -> None:
+        nonlocal best, best_key
+        for h in range(max(first, h_from - h_from % step), min(last, h_to) + 1, step):
+            if h < first:
                 continue
-            a, b = w * q, h * p
-            num, den = (a, b) if a >= b else (b, a)
-            pixel_distance = abs(math.log(w * h / target))
-            if best is None or num * best_key[1] < best_key[0] * den:
-                better = True
-            elif num * best_key[1] > best_key[0] * den:
-                better = False
-            else:
-                better = (pixel_distance, -w * h, -w) < best_key[2:]
-            if better:
-                best, best_key = (w, h), (num, den, pixel_distance, -w * h, -w)
+            w_lo = max(first, math.ceil(lo / h))
+            w_hi = int(hi // h)
+            if max_edge is not None:
+                w_hi = min(w_hi, max_edge)
+            if limit is not None:
+                w_lo = max(w_lo, math.ceil(h / limit))
+                w_hi = min(w_hi, math.floor(h * limit))
+            w_lo, w_hi = -(-w_lo // step) * step, w_hi - w_hi % step
+            if w_lo > w_hi:
+                continue
+            ideal = min(max(h * p // q, w_lo), w_hi)  # floor of ratio x height, kept in range
+            for w in {ideal - ideal % step, min(ideal - ideal % step + step, w_hi)}:
+                if w < w_lo:
+                    continue
+                a, b = w * q, h * p
+                num, den = (a, b) if a >= b else (b, a)
+                pixel_distance = abs(math.log(w * h / target))
+                if best is None or num * best_key[1] < best_key[0] * den:
+                    better = True
+                elif num * best_key[1] > best_key[0] * den:
+                    better = False
+                else:
+                    better = (pixel_distance, -w * h, -w) < best_key[2:]
+                if better:
+                    best, best_key = (w, h), (num, den, pixel_distance, -w * h, -w)
+
+    ideal_h = int(math.sqrt(target * q / p))
+    scan(ideal_h - 2 * step, ideal_h + 3 * step)
+    if best is None:
+        scan(first, last)
+        return best
+    factor = best_key[0] / best_key[1]  # >= 1: how far the best so far is from the ratio
+    scan(
+        int(math.sqrt(lo * q / (p * factor))) - 2 * step,
+        math.ceil(math.sqrt(hi * factor * q / p)) + 2 * step,
+    )
     return best
 
 
