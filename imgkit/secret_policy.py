@@ -7,8 +7,7 @@ module, so a name or a value is secret-looking everywhere or nowhere.
 **Names** (:func:`is_secret_name`): split into words (``OPENAI_API_KEY``, ``openaiApiKey``, ``client-secret``), a
 name is secret-looking when a word is one of :data:`SECRET_NAME_WORDS` (``key``, ``token``, ``secret``,
 ``password``, ``auth``, ...) or the joined words contain one of :data:`SECRET_NAME_FRAGMENTS` (``apikey``,
-``accesstoken``, ...). ``max_tokens``, ``keyword`` or ``token_count``'s neighbour ``tokens`` are words of their
-own and do not count.
+``accesstoken``, ...). ``max_tokens`` (its word is ``tokens``) and ``keyword`` do not count.
 
 **Configured keys** (:func:`configured_keys`): every key imgkit read for a provider (:func:`register_key`, done by
 :class:`imgkit.keys.Secret`), and the values of environment variables with a secret-looking name (at least
@@ -32,7 +31,9 @@ one of its 12-character windows is one of the keys' 12-grams (a longer match is 
 of 12 characters contains a position that is a multiple of :data:`_STRIDE` = 8 followed by 5 characters inside
 the window, so the fast path looks up only the 5-grams at every 8th position in a set of the keys' 5-grams
 (one C-level pass, no Python loop); only a text with a hit is scanned window by window. A text of 800
-characters costs about 100 set lookups, whatever the number of keys.
+characters costs about 100 set lookups, whatever the number of keys. :func:`scrub_all` (every log record)
+also remembers the strings it scrubbed for the current keys, since a record repeats most of them (run,
+target, model, the prompt's parameters).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@ echoed values, ``usage`` from the catalog's token tables, the JSON response and 
 
 Flavours: ``openai`` (``/v1``) is strict like the real API (unknown fields, sizes, qualities and ``n`` are
 400s in OpenAI's error envelope); ``gateway`` (``/lumenfall/v1``) is the seed gateway: provider-prefixed model
-ids, ``url`` by default, unknown fields passed through, its own error codes, and ``id`` + ``metadata.cost``.
+ids, ``url`` by default, unknown fields passed through, a WxH size the model lacks converted to the nearest
+supported one (the catalog's ``unsupported_size``), its own error codes, and ``id`` + ``metadata.cost``.
 
 Deterministic choices where the real service decides (documented assumptions):
 
@@ -541,7 +542,8 @@ def parse_image_request(
             if mode == "edit" and multipart and model.family == "gpt-image"
             else model.sizes.default
         )
-    converts = gateway and catalog.providers["lumenfall"].unsupported_size == "nearest"
+    gateway_provider = catalog.providers.get("lumenfall")
+    converts = gateway and gateway_provider is not None and gateway_provider.unsupported_size == "nearest"
     width, height, size = resolve_size(model, raw_size, inputs, gateway, converts)
     # format, background, compression
     formats = ("png", "jpeg", "webp") if gateway else model.output_formats
