@@ -96,6 +96,11 @@ class Cost:
     #: tags of the catalog sources the rates come from (``Catalog.sources``: title, URL, date checked)
     sources: tuple[str, ...] = ()
 
+    @property
+    def reserve_usd(self) -> Decimal | None:
+        """What a budget holds for this quote: the total, else the high end of its range (``None``: no price)."""
+        return self.total_usd if self.total_usd is not None else self.high_usd
+
 
 def _clean(d: Decimal) -> Decimal:
     """Drop trailing zeros without switching to exponent notation for integers."""
@@ -342,6 +347,15 @@ def _quality_choices(model: Model, quality: str | None, notes: list[str]) -> lis
             "quality", quality, [*model.qualities, *(["auto"] if model.quality_auto else [])]
         )
     return [quality]
+
+
+def _billed_qualities(model: Model, quality: str | None, notes: list[str]) -> list[str | None]:
+    """The qualities a delivered request may have been billed at: the echoed (or logged) one, else, when
+    none is known (not echoed, ``auto``), every quality of the model: a range, never the lowest tier."""
+    if model.qualities and quality is None:
+        notes.append(f"quality not known: billed at one of {', '.join(model.qualities)}")
+        return list(model.qualities)
+    return _quality_choices(model, quality, notes)
 
 
 def _standard_sizes(model: Model, notes: list[str]) -> list[str]:
@@ -876,12 +890,13 @@ def _bill_without_usage(
     """Bill a request whose response carries no usage: table, else token estimate, else per megapixel.
 
     ``quality``/``size`` are the values actually used (echoed, or requested when not echoed); a missing
-    one gives ``method="unknown"`` with the low/high range the provider may have billed. ``dims`` lists each delivered image's dimensions.
+    one (``None``: not known, or ``auto``) gives ``method="unknown"`` with the low/high range the provider
+    may have billed, never the model's default or lowest tier. ``dims`` lists each delivered image's dimensions.
     """
     if not m.qualities:
         quality = None  # a model without a quality parameter: a logged value means nothing
     try:
-        qualities = _quality_choices(m, quality, notes)
+        qualities = _billed_qualities(m, quality, notes)
     except InvalidParameterError as exc:
         return _unknown(str(exc), notes)
     if size is None and not (price.per_image or m.output_tokens):
@@ -1205,7 +1220,7 @@ def _combo_terms(cat: Catalog, key: dict[str, Any], day: dt.date) -> dict[str, A
     )
     size, dim = _record_size_and_dim(key)
     try:
-        qualities = _quality_choices(m, _usable(key["quality"]) if m.qualities else None, [])
+        qualities = _billed_qualities(m, _usable(key["quality"]) if m.qualities else None, [])
     except InvalidParameterError:
         return out
     if len(qualities) != 1 or size is None:

@@ -658,7 +658,7 @@ _LOG_ROWS = [
     {"provider": "lumenfall", "model": "gpt-image-1-mini", "output_image_tokens": 272, "images_count": 1},
     # no usage: tables, token estimate, per-megapixel, rounding, ranges, partials
     {"provider": "openai", "model": "dall-e-3", "quality": "hd", "size": "1792x1024", "images_count": 1},
-    {"provider": "openai", "model": "dall-e-3", "size": "1024x1024", "images_count": 1},  # default standard
+    {"provider": "openai", "model": "dall-e-3", "size": "1024x1024", "images_count": 1},  # quality not known
     {"provider": "openai", "model": "gpt-image-1-mini", "quality": "high", "width": 1024, "height": 1536,
      "images_count": 2, "partial_images": 3},
     {"provider": "openai", "model": "gpt-image-2", "quality": "high", "size": "2048x1152", "images_count": 1},
@@ -700,7 +700,7 @@ def test_recost_figures():
     got = recost(_log_frame())["actual_cost_usd"].to_list()
     assert got[:2] == [D("0.012945"), D("0.13751")]  # E1, E3
     assert got[2] == D("0.0061")  # the gateway's logged bill is kept
-    assert got[4:6] == [D("0.12"), D("0.04")]  # E17; dall-e-3 default quality
+    assert got[4] == D("0.12")  # E17
     assert got[6] == 2 * (D("0.052") + 300 * D("8") / 10**6)  # table + 3 partial images x 100 tokens
     assert got[9:11] == [D("0.2"), D("0.05")]  # 4 x 2 MP (E11); E12
     assert got[13] == D("0.01")  # fal request total rounded up to the cent
@@ -711,9 +711,39 @@ def test_recost_marks_what_it_cannot_price():
     out = recost(_log_frame())
     methods = out["cost_method"].to_list()
     unknown = [i for i, m in enumerate(methods) if m == "unknown"]
-    assert unknown == [8, 11, 16, 17]  # quality auto, size auto, unknown model, no size at all
-    assert out["actual_cost_usd"].gather(unknown).null_count() == 4
+    # quality not logged, quality auto, size auto, unknown model, no size at all
+    assert unknown == [5, 8, 11, 16, 17]
+    assert out["actual_cost_usd"].gather(unknown).null_count() == 5
     assert methods[15] == "not_billed"
+
+
+@pytest.mark.parametrize("logged_quality", ["auto", None, ""])
+def test_a_dalle_row_without_a_known_quality_is_a_range_never_the_standard_price(logged_quality):
+    # published (PRICING.md): dall-e-3 1024x1792 standard $0.080, hd $0.120 per image; n=5 -> $0.40 or $0.60
+    row = {
+        "provider": "openai",
+        "model": "dall-e-3",
+        "quality": logged_quality,
+        "size": "1024x1792",
+        "n": 5,
+        "images_count": 5,
+        "outcome": "ok",
+        "started_at": _T,
+    }
+    with pytest.raises(UnknownNameError):  # quote refuses auto for dall-e-3 ...
+        quote("dall-e-3", quality="auto", width=1024, height=1792, n=5)
+    cost = cost_from_record(row)  # ... and the bill of an auto row is not the lowest tier either
+    assert (cost.total_usd, cost.method) == (None, "unknown")
+    assert (cost.low_usd, cost.high_usd) == (D("0.40"), D("0.60"))
+    frame = pl.DataFrame([row], schema={**{k: pl.String for k in ("provider", "model", "quality", "size",
+                                                                  "outcome")},
+                                        "n": pl.Int32, "images_count": pl.Int32,
+                                        "started_at": pl.Datetime("us", "UTC")})  # fmt: skip
+    out = recost(frame)
+    assert out.select("actual_cost_usd", "cost_method").row(0) == (None, "unknown")
+    # an echoed quality is a bill
+    assert cost_from_record({**row, "quality": "hd"}).total_usd == D("0.60")
+    assert recost(frame.with_columns(quality=pl.lit("standard")))["actual_cost_usd"][0] == D("0.40")
 
 
 def test_recost_keeps_lazy_frames_lazy_and_tolerates_missing_columns():
