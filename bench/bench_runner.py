@@ -7,7 +7,8 @@ One simulated provider runs in its own process (``time_scale=0``, no failures); 
   from one iterator (the leanest scheduling): each item resolved, its attempts logged to a ``RequestLog``,
   its images stored, as one would write it without the runner;
 * **runner**: :func:`imgkit.runs.runner.run_experiment` on a spec of the same items: plan and quotes, budget
-  reservations, resume bookkeeping, the spec as run, the per-target summary table (read from the log).
+  reservations (made by the client, per attempt), resume bookkeeping, the spec as run, the per-target summary
+  table (read from the log).
 
 Overhead, two ways (one process, imports done, bare and runner alternating ``--repeats`` times):
 
@@ -134,11 +135,15 @@ async def _bare(spec, plan, catalog) -> int:
 
 
 class _InstantClient:
-    """Answers every request at once with a canned successful result: no HTTP, no log, no image."""
+    """Answers every request at once with a canned successful result: no HTTP, no log, no image; it does
+    the budget work the real client does for a run (reserve the attempt's quote, settle it)."""
 
-    async def generate(self, resolved, **kw):
+    async def generate(self, resolved, budget=None, **kw):
+        if budget is not None:
+            (held,) = budget.reserve_all([Decimal("0.005")])
+            budget.settle(held, Decimal("0.005"))
         record = {"actual_cost_usd": Decimal("0.005"), "estimated_cost_usd": None, "cost_method": "tokens"}
-        return SimpleNamespace(ok=True, error=None, attempts=(record,))
+        return SimpleNamespace(ok=True, error=None, attempts=(record,), retries_refused=0)
 
     async def aclose(self) -> None:
         pass

@@ -30,6 +30,7 @@ from imgkit.catalog import load_catalog
 from imgkit.errors import (
     AuthenticationError,
     BadRequestError,
+    BudgetExceededError,
     ContentPolicyError,
     InvalidParameterError,
     MalformedResponseError,
@@ -41,7 +42,7 @@ from imgkit.errors import (
 )
 from imgkit.keys import KeyResolver, KeysFileError, MissingKeyError, Secret, scrub, scrub_all
 from imgkit.params import ImageRequest, inspect_image, resolve
-from imgkit.pricing import input_image_tokens
+from imgkit.pricing import input_image_tokens, quote_resolved
 from imgkit.providers import (
     DEFAULT_LIMITS,
     CallRequest,
@@ -58,6 +59,7 @@ from imgkit.providers import (
     make_http_client,
     parse_retry_after,
 )
+from imgkit.runs.budget import Budget
 from imgkit.runs.images import ImageStore
 from imgkit.runs.log import RequestLog
 from imgkit.runs.schema import LOG_SCHEMA
@@ -436,6 +438,150 @@ def test_200_requests_with_20_percent_faults_each_end_classified_with_a_complete
     assert RequestLog(tmp_path / "log.jsonl").finished_items() == {r.item_id for r in results if r.ok}
 
 
+# --- money per attempt: reservations, sent records, cancellation --------------------------------------------
+
+
+def mini_low_quote() -> Decimal:
+    """The quote of one gpt-image-1-mini low 1024x1024 image with MINI_LOW's prompt (catalog prices)."""
+    return quote_resolved(resolve(MINI_LOW)).total_usd
+
+
+def log_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_every_attempt_reserves_its_quote_and_a_retry_that_no_longer_fits_is_not_sent(
+    simulator_factory, tmp_path
+):
+    sim = simulator_factory(faults=FaultPlan(["drop", "drop", "drop", "drop"]))
+    client = client_for(sim, tmp_path, retry=RetryPolicy(max_attempts=4, initial_delay_s=0.001))
+    q = mini_low_quote()
+    budget = Budget(q * 2 + q / 2)  # room for two attempts whose bill is unknown, not three
+    result = run(client, client.generate(MINI_LOW, item_id="a", raise_on_error=False, budget=budget))
+    assert result.error.error_class == "unavailable" and result.retries_refused == 1
+    assert sim.request_count == 2  # the third attempt was never sent
+    # a dropped response may have been billed: each attempt's quote counts, and never more than the cap
+    assert budget.spent_usd == 2 * q <= budget.limit_usd and budget.reserved_usd == 0
+    lines = log_lines(tmp_path / "log.jsonl")
+    assert [(r["outcome"], r["attempt"], r["final"]) for r in lines] == [
+        ("sent", 1, False),
+        ("unavailable", 1, False),
+        ("sent", 2, False),
+        ("unavailable", 2, True),
+    ]
+    assert "not retried: budget_usd=" in lines[-1]["error_message"]
+    assert all(Decimal(r["estimated_cost_usd"]) == q for r in lines)
+
+
+def test_the_first_attempts_of_a_request_are_reserved_all_or_none(simulator, tmp_path):
+    # fal flux-1-dev takes at most 4 images per call: n=6 is two calls, quoted $0.10 and $0.05
+    # (published $0.025 per megapixel, each 1024x768 image billed as 1 MP: PRICING.md E10, E13)
+    request = ImageRequest("flux-1-dev", "a castle", size="1024x768", n=6)
+    client = client_for(simulator, tmp_path)
+    budget = Budget(Decimal("0.14"))
+    with pytest.raises(BudgetExceededError, match=r"this request is quoted at 0\.15"):
+        run(client, client.generate(request, budget=budget))
+    assert simulator.request_count == 0 and budget.committed_usd == 0
+    assert not (tmp_path / "log.jsonl").exists()
+    budget = Budget(Decimal("0.15"))
+    result = run(client, client.generate(request, budget=budget))
+    assert result.ok and len(result.images) == 6 and budget.spent_usd <= Decimal("0.15")
+    assert len([r for r in simulator.requests if r.kind == "fal_submit"]) == 2
+
+
+def test_each_attempt_is_announced_before_it_is_sent_and_readers_count_only_attempts(
+    simulator_factory, tmp_path
+):
+    from imgkit.analysis.performance import performance_table, scan_log
+
+    sim = simulator_factory(faults=FaultPlan(["server_error"]))
+    client = client_for(sim, tmp_path)
+    result = run(client, client.generate(MINI_LOW, item_id="x", raise_on_error=False))
+    assert result.ok
+    lines = log_lines(tmp_path / "log.jsonl")
+    assert [(r["outcome"], r["attempt"]) for r in lines] == [
+        ("sent", 1),
+        ("unavailable", 1),
+        ("sent", 2),
+        ("ok", 2),
+    ]
+    sent = lines[0]
+    assert sent["started_at"] == lines[1]["started_at"] and sent["final"] is False
+    assert (sent["model"], sent["n"], sent["item_id"]) == ("gpt-image-1-mini", 1, "x")
+    assert Decimal(sent["estimated_cost_usd"]) == mini_low_quote()
+    log = RequestLog(tmp_path / "log.jsonl")
+    assert log.scan().collect()["outcome"].to_list() == ["unavailable", "ok"]
+    assert log.scan(include_sent=True).collect().height == 4 and log.unanswered_sent().collect().height == 0
+    table = performance_table(scan_log(tmp_path / "log.jsonl")).row(0, named=True)
+    assert (table["requests"], table["attempts"], table["successes"]) == (1, 2, 1)
+    assert log.finished_items() == {"x"}
+
+
+def test_a_cancelled_call_says_whether_its_request_was_in_flight(simulator_factory, tmp_path):
+    q = mini_low_quote()
+
+    async def cancel_when(client, budget, condition):
+        task = asyncio.create_task(client.generate(MINI_LOW, item_id="c", budget=budget))
+        while not condition():
+            await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    # hung at the provider: in flight, its bill unknown, its quote spent
+    sim = simulator_factory(faults=FaultPlan(["timeout"]))
+    client = client_for(sim, tmp_path / "a")
+    budget = Budget(Decimal("1"))
+    run(client, cancel_when(client, budget, lambda: sim.request_count == 1))
+    lines = log_lines(tmp_path / "a" / "log.jsonl")
+    assert [(r["outcome"], r["attempt"], r["final"]) for r in lines] == [
+        ("sent", 1, False),
+        ("cancelled", 1, True),
+    ]
+    assert (
+        lines[1]["cost_method"],
+        lines[1]["actual_cost_usd"],
+        Decimal(lines[1]["estimated_cost_usd"]),
+    ) == (
+        "unknown",
+        None,
+        q,
+    )
+    assert (budget.spent_usd, budget.reserved_usd) == (q, 0)
+
+    # waiting to retry a 500: nothing in flight, the retry's reservation released
+    sim = simulator_factory(faults=FaultPlan(["server_error"]))
+    client = client_for(sim, tmp_path / "b", retry=RetryPolicy(max_attempts=3, initial_delay_s=30))
+    budget = Budget(Decimal("1"))
+    log = tmp_path / "b" / "log.jsonl"
+    run(client, cancel_when(client, budget, lambda: log.exists() and log.read_bytes().count(b"\n") == 2))
+    lines = log_lines(log)
+    assert [(r["outcome"], r["attempt"], r["final"]) for r in lines] == [
+        ("sent", 1, False),
+        ("unavailable", 1, False),
+        ("cancelled", 2, True),
+    ]
+    assert (lines[2]["cost_method"], lines[2]["actual_cost_usd"]) == ("not_billed", "0")
+    assert (budget.spent_usd, budget.reserved_usd) == (0, 0) and sim.request_count == 1
+
+
+def test_a_hung_request_is_held_for_the_real_read_timeout_on_the_simulated_clock(simulator_factory):
+    # 300 s (a client's read timeout) x 0.001 = 0.3 s, then the server closes the connection unanswered
+    sim = simulator_factory(time_scale=0.001, faults=FaultPlan(["timeout"]))
+    assert sim.hang_s == pytest.approx(0.3)
+    t0 = time.monotonic()
+    with pytest.raises(httpx.TransportError):
+        httpx.post(
+            f"{sim.base_url}/images/generations",
+            json={"model": "gpt-image-1-mini", "prompt": "x"},
+            headers={"authorization": "Bearer sk-test"},
+            timeout=30,
+        )
+    assert 0.25 < time.monotonic() - t0 < 10
+    assert simulator_factory(time_scale=0.001, faults=FaultPlan(hang_s=0.05)).hang_s == 0.05
+    assert simulator_factory(time_scale=0).hang_s is None  # no simulated clock: until the client gives up
+
+
 # --- crash safety ----------------------------------------------------------------------------------------------
 
 KILLED_WRITER = """
@@ -468,7 +614,7 @@ def test_kill_9_mid_run_leaves_a_readable_log_of_every_paid_attempt(simulator, t
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and (
-            not log_path.exists() or log_path.read_bytes().count(b"\n") < 40
+            not log_path.exists() or log_path.read_bytes().count(b'"outcome":"ok"') < 40
         ):
             assert proc.poll() is None, "the writer died on its own"
             time.sleep(0.02)
@@ -483,6 +629,14 @@ def test_kill_9_mid_run_leaves_a_readable_log_of_every_paid_attempt(simulator, t
     assert ok.height == rows.height  # no faults were injected: every logged attempt is a paid image
     assert all(Path(json.loads(i)[0]["path"]).is_file() for i in ok["images"])
     assert log.finished_items() == set(ok["item_id"])
+    # every request that reached the provider was announced first: those without an outcome are known
+    announced = log.scan(include_sent=True).filter(pl.col("outcome") == "sent").collect()
+    assert announced.height >= simulator.request_count >= ok.height
+    in_flight = log.unanswered_sent().collect()
+    assert simulator.request_count - ok.height <= in_flight.height <= 8  # the writer's concurrency
+    assert in_flight["estimated_cost_usd"].null_count() == 0 and not set(in_flight["item_id"]) & set(
+        ok["item_id"]
+    )
     # a resumed writer cuts any torn tail and appends after the last complete line
     log.append({**rows.row(0, named=True), "item_id": "resumed", "attempt": 1})
     log.close()

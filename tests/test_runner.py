@@ -24,7 +24,7 @@ from imgkit.errors import SpecError
 from imgkit.pricing import count_prompt_tokens
 from imgkit.runs.log import RequestLog
 from imgkit.runs.runner import RunDirectoryError, run_experiment
-from imgkit.runs.spec import load_spec
+from imgkit.runs.spec import load_spec, parse_spec
 from imgkit.simulator import FaultPlan, LogNormal, Profile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,8 +86,12 @@ def wait_for(condition, proc: subprocess.Popen, timeout_s: float = 20.0) -> None
 
 
 def log_lines(run_dir: Path) -> int:
+    """Attempts logged (the ``sent`` records announcing requests are not attempts)."""
     path = run_dir / "log.jsonl"
-    return path.read_bytes().count(b"\n") if path.exists() else 0
+    if not path.exists():
+        return 0
+    data = path.read_bytes()
+    return data.count(b"\n") - data.count(b'"outcome":"sent"')
 
 
 # --- validation and dry runs --------------------------------------------------------------------------------------
@@ -199,6 +203,153 @@ def test_the_spec_as_run_resumes_its_own_run_directory_without_paying_again(tmp_
     assert main(["run", str(as_run), "--resume", "--no-progress"]) == 0
     assert "skipped 4 items finished earlier (not paid again)" in capsys.readouterr().out
     assert len(api_requests(simulator)) == 4
+
+
+def fast_retry_client(sim, run_dir: Path, max_attempts: int = 4):
+    """The client a simulated run makes, with millisecond retry delays (the spec's are seconds)."""
+    from imgkit.providers import ImageClient, RateLimit, RetryPolicy
+
+    return ImageClient(
+        base_urls={"openai": sim.base_url, "lumenfall": sim.gateway_base_url, "fal": sim.fal_base_url},
+        keys={"openai": "sk-sim", "lumenfall": "sk-sim", "fal": "sk-sim"},
+        store=run_dir / "images",
+        retry=RetryPolicy(max_attempts=max_attempts, initial_delay_s=0.002, max_delay_s=0.01),
+        limits={"openai": RateLimit()},
+        simulated=True,
+    )
+
+
+def conservative_spend(run_dir: Path) -> Decimal:
+    """What the log says the run may have spent: known bills, quotes of unknown bills and of requests in
+    flight at a kill (``sent`` without an outcome); failures that were not billed count 0."""
+    from imgkit.runs.runner import attempt_spend_usd
+
+    log = RequestLog(run_dir / "log.jsonl")
+    attempts = log.scan().select("actual_cost_usd", "estimated_cost_usd", "cost_method").collect()
+    spend = sum((attempt_spend_usd(*row) for row in attempts.iter_rows()), Decimal(0))
+    return spend + sum(log.unanswered_sent().collect()["estimated_cost_usd"], Decimal(0))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_budget_holds_when_retried_faults_leave_bills_unknown(tmp_path, simulator_factory, seed):
+    # the issue's run: 40 % of responses dropped or truncated (each may have been billed: its quote counts),
+    # 100 prompts x gpt-image-1-mini low/medium at concurrency 32, a $0.72 cap
+    sim = simulator_factory(faults=FaultPlan(fault_rate=0.4, kinds=("drop", "truncated")), seed=seed)
+    prompts = [{"id": f"p{i}", "text": f"A lighthouse at dusk, study {i}"} for i in range(100)]
+    targets = [
+        {"model": "gpt-image-1-mini", "provider": "openai", "quality": ["low", "medium"], "size": "1024x1024"}
+    ]
+    budget = Decimal("0.72")
+    path = write_spec(tmp_path, sim, prompts=prompts, targets=targets, concurrency=32, budget_usd=str(budget))
+    run_dir = tmp_path / "run"
+    summary = run_experiment(load_spec(path), progress=False, client=fast_retry_client(sim, run_dir))
+    assert conservative_spend(run_dir) == summary.spent_total_usd <= budget
+    assert summary.skipped_budget > 0 and summary.unknown_cost_attempts > 0
+    # one count, derived from the other: the run's unknown bills are the targets' unknown bills
+    assert summary.unknown_cost_attempts == sum(t["unknown_cost_attempts"] for t in summary.targets)
+    saved = json.loads((run_dir / "summary.json").read_text())
+    assert saved["unknown_cost_attempts"] == sum(t["unknown_cost_attempts"] for t in saved["targets"])
+    assert len(api_requests(sim)) == log_frame(run_dir).height  # every request sent was logged
+
+
+@pytest.mark.parametrize(
+    ("simulate", "hang_s"),
+    [
+        ({"time_scale": 0.005}, 2.0),  # 300 s x 0.005 = 1.5 s, at least 2 s
+        ({"time_scale": 0.005, "hang_s": 0.4}, 0.4),
+    ],
+)
+def test_a_timeout_fault_in_a_spec_follows_the_simulated_clock(tmp_path, simulate, hang_s):
+    # every request gets a fault (spread over the kinds): seed 3 gives timeouts among the first 24 requests
+    spec = {
+        "name": "hang",
+        "prompts": [{"id": f"p{i}", "text": f"a fox, study {i}"} for i in range(24)],
+        "targets": [
+            {"model": "gpt-image-1-mini", "provider": "openai", "quality": "low", "size": "1024x1024"}
+        ],
+        "concurrency": 24,
+        "retries": {"max_attempts": 1},
+        "seed": 3,
+        "simulate": {**simulate, "fault_rate": 1.0},
+        "output_dir": str(tmp_path / "run"),
+    }
+    summary = run_experiment(parse_spec(spec), progress=False)
+    assert summary.ok == 0 and summary.failures.get("timeout", 0) >= 1
+    hung = log_frame(tmp_path / "run").filter(pl.col("outcome") == "timeout")
+    # a read timeout at the simulated clock's five minutes (or hang_s), not at the real 300 s
+    assert hung["latency_ms"].min() >= hang_s * 1000 * 0.95
+    assert hung["latency_ms"].max() < hang_s * 1000 + 5000
+    assert hung["cost_method"].to_list() == ["unknown"] * hung.height  # a read timeout may have been billed
+
+
+def test_a_second_resume_on_a_directory_in_use_sends_and_writes_nothing(tmp_path, simulator_factory):
+    slow = Profile("openai", "gpt-image-1-mini", LogNormal.constant(300), LogNormal.constant(20))
+    sim = simulator_factory(time_scale=1.0, profiles=[slow])
+    prompts = [{"id": f"p{i}", "text": f"a lighthouse, study {i}"} for i in range(200)]
+    path = write_spec(tmp_path, sim, prompts=prompts, concurrency=2)  # 30 s of work: stopped long before
+    run_dir = tmp_path / "run"
+    first = imgkit_subprocess("run", str(path), "--no-progress")
+    wait_for(lambda: log_lines(run_dir) >= 2, first)
+    as_run = (run_dir / "spec.yaml").read_bytes()
+    second = imgkit_subprocess("run", str(path), "--resume", "--no-progress")
+    second_out, second_err = second.communicate(timeout=30)
+    assert second.returncode == 2 and first.poll() is None, "the first run should still be running"
+    assert (run_dir / "spec.yaml").read_bytes() == as_run  # the second wrote no run record
+    first.send_signal(signal.SIGINT)  # the requests in flight finish and are logged
+    _, err = first.communicate(timeout=30)
+    assert first.returncode == 130, err
+    frame = log_frame(run_dir)
+    assert len(api_requests(sim)) == frame.height < 200  # every request was the first run's, and logged
+    assert set(frame["outcome"]) == {"ok"}
+    assert len(yaml.safe_load((run_dir / "spec.yaml").read_text())["run"]["sessions"]) == 1
+    assert "being written by another imgkit run" in second_err and second_out == ""
+
+
+def test_kill_9_with_requests_in_flight_then_resume_counts_them_as_possibly_billed(
+    tmp_path, simulator_factory, capsys
+):
+    slow = Profile("openai", "gpt-image-1-mini", LogNormal.constant(400), LogNormal.constant(50))
+    sim = simulator_factory(time_scale=1.0, profiles=[slow])
+    prompts = [{"id": f"p{i}", "text": f"a lighthouse, study {i}"} for i in range(12)]
+    path = write_spec(tmp_path, sim, prompts=prompts, concurrency=4, budget_usd="1.00")
+    run_dir = tmp_path / "run"
+    proc = imgkit_subprocess("run", str(path), "--no-progress")
+    # kill while requests are in flight: some answered and logged, more sent than logged
+    wait_for(lambda: log_lines(run_dir) >= 4 and len(api_requests(sim)) > log_lines(run_dir), proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    log = RequestLog(run_dir / "log.jsonl")
+    ok = log.scan().filter(pl.col("outcome") == "ok").collect()
+    in_flight = log.unanswered_sent().collect()
+    # every request that reached the provider without a logged outcome is known: it was announced first
+    time.sleep(0.5)  # bytes the killed process had written still reach the server
+    received = len(api_requests(sim))
+    assert 0 <= received - ok.height <= in_flight.height <= 4 and in_flight.height >= 1
+    quoted = sum(in_flight["estimated_cost_usd"], Decimal(0))
+    billed = sum(ok["actual_cost_usd"], Decimal(0))
+    assert quoted > 0 and not set(in_flight["item_id"]) & set(ok["item_id"])
+
+    assert main(["run", str(path), "--resume", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert f"possibly billed: {in_flight.height} requests were in flight" in text
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["possibly_billed_attempts"] == in_flight.height
+    assert Decimal(summary["possibly_billed_usd"]) == quoted
+    assert Decimal(summary["spent_before_usd"]) == billed + quoted  # counted against the budget
+    assert summary["skipped_finished"] == ok.height and summary["sent"] == 12 - ok.height
+    assert summary["complete"] and ok_per_item(log_frame(run_dir)) == dict.fromkeys(
+        ok_per_item(log_frame(run_dir)), 1
+    )
+    # the in-flight items were sent again; readers count attempts, never the sent records
+    after = log.scan(include_sent=True).collect()
+    attempts = after.filter(pl.col("outcome") != "sent")
+    assert len(api_requests(sim)) == received + attempts.height - ok.height  # the resume's, all logged
+    assert main(["perf", str(run_dir / "log.jsonl"), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["rows"][0]
+    assert (row["attempts"], row["requests"], row["successes"]) == (attempts.height, 12, 12)
+    from imgkit.grids import make_grid
+
+    assert make_grid(run_dir, html_page=False, out=tmp_path / "g.png").cells == 12
 
 
 # --- crashes, resume, Ctrl-C ------------------------------------------------------------------------------------------

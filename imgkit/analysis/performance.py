@@ -6,7 +6,8 @@ Reading a log (:func:`scan_log`)
 row per attempt) from
 
 * imgkit's journal ``log.jsonl`` (JSON Lines; a torn, unparseable last line left by a killed writer is
-  skipped, any other bad line is an error);
+  skipped, any other bad line is an error; the ``sent`` records written before each request leaves are not
+  attempts and are left out);
 * Parquet: files, or a partitioned directory (hive layout ``provider=openai/...``, as :func:`export_parquet`
   writes); scanned lazily, so a log larger than memory works;
 * CSV (dates in ISO 8601 are parsed).
@@ -75,7 +76,7 @@ import polars as pl
 
 from imgkit.errors import InvalidParameterError, SpecError, UnknownNameError
 from imgkit.provenance import Provenance
-from imgkit.runs.schema import LOG_SCHEMA, MONEY, MONEY_SCALE, OUTCOME_OK, TS
+from imgkit.runs.schema import LOG_SCHEMA, MONEY, MONEY_SCALE, OUTCOME_OK, OUTCOME_SENT, TS
 
 __all__ = [
     "DEFAULT_SYNTHETIC_PROFILES",
@@ -157,9 +158,16 @@ class _Mapping:
 
 
 def scan_log(
-    path_or_paths: str | Path | Sequence[str | Path], *, mapping: Mapping[str, Any] | str | Path | None = None
+    path_or_paths: str | Path | Sequence[str | Path],
+    *,
+    mapping: Mapping[str, Any] | str | Path | None = None,
+    include_sent: bool = False,
 ) -> pl.LazyFrame:
-    """A lazy canonical-schema frame over a journal, Parquet file(s)/directory or CSV; see the module doc."""
+    """A lazy canonical-schema frame over a journal, Parquet file(s)/directory or CSV; see the module doc.
+
+    One row per attempt: the ``sent`` records a journal holds (written before each request leaves, see
+    :mod:`imgkit.runs.schema`) are left out unless ``include_sent``.
+    """
     paths = [Path(p) for p in ([path_or_paths] if isinstance(path_or_paths, (str, Path)) else path_or_paths)]
     if not paths:
         raise InvalidParameterError("log", [], "one or more paths")
@@ -171,7 +179,8 @@ def scan_log(
         _normalise(_scan_raw(p, canonical=parsed is None, text_columns=money_sources), parsed, str(p))
         for p in paths
     ]
-    return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
+    lf = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
+    return lf if include_sent else lf.filter(pl.col("outcome").ne_missing(OUTCOME_SENT))
 
 
 def _log_format(path: Path) -> str:

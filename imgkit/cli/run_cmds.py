@@ -157,9 +157,20 @@ def format_summary(summary: Any) -> str:
             f"budget reached: {summary.skipped_budget} items not sent "
             "(raise it with --budget and continue with --resume)"
         )
+    if summary.retries_refused:
+        lines.append(
+            f"{summary.retries_refused} retries not sent: the budget had no room for them "
+            "(their items failed; --resume with a larger --budget retries them)"
+        )
     if summary.unknown_cost_attempts:
         lines.append(
             f"{summary.unknown_cost_attempts} attempts have an unknown bill: their quote is counted as spent"
+        )
+    if summary.possibly_billed_attempts:
+        lines.append(
+            f"possibly billed: {summary.possibly_billed_attempts} requests were in flight when an earlier "
+            f"session was killed (no response logged); their quotes, {_money(summary.possibly_billed_usd)}, "
+            "count as spent, and their items were sent again"
         )
     if summary.interrupted:
         lines.append("interrupted: continue with --resume (finished items are not sent again)")

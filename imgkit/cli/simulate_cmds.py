@@ -55,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--hang-s",
         type=float,
         default=None,
-        help="how long a timeout fault holds a request (default: until the client gives up)",
+        help="how long a timeout fault holds a request before closing it (default: 300 s x the time scale, "
+        "the read timeout of a client on the simulated clock; at time scale 0 until the client gives up)",
     )
     serve.add_argument("--seed", type=int, default=0, help="seed for latencies, faults and images")
     serve.add_argument("--gateway", action="store_true", help="serve the gateway flavour on /v1 as well")

@@ -7,6 +7,14 @@ logs every attempt, durably, before the next one starts. Images are converted lo
 request says so (``emulate``), then stored by sha256; the log and the result hold references only. The bill
 comes from :func:`imgkit.pricing.cost_from_response`, the estimate from :func:`imgkit.pricing.quote_resolved`.
 
+Money per attempt: with a ``budget`` (:class:`~imgkit.runs.budget.Budget`), every attempt reserves its quote
+before it is sent (the first attempts of all calls of a request at once, or none of them) and settles it
+with its bill after; a retry is a new reservation, and one that no longer fits is not sent (the call ends
+with the error it had). With a log, each attempt is announced by a ``sent`` record, written before the
+request leaves (one ``write(2)``), so a process killed with requests in flight leaves a journal that says
+which of them may have been billed. A cancelled call (its task cancelled) logs a final ``cancelled`` record:
+its bill unknown when its request was in flight, nothing when it was not.
+
 One shared ``httpx.AsyncClient`` serves every call of an event loop (pass your own with ``http=``);
 :meth:`ImageClient.generate_sync` runs on a private loop in a thread, so it also works inside Jupyter.
 """
@@ -16,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime as dt
 import json
 import threading
 import uuid
@@ -29,6 +38,7 @@ import httpx
 
 from imgkit.catalog import Catalog, Provider, load_catalog
 from imgkit.errors import (
+    BudgetExceededError,
     ImgkitError,
     InvalidParameterError,
     PricingError,
@@ -47,9 +57,10 @@ from imgkit.providers._limits import RateLimit, RateLimiter
 from imgkit.providers._openai import OpenAIAdapter
 from imgkit.providers._retry import RetryPolicy
 from imgkit.providers._types import AttemptClock, CallOutput, ImageResult, Timings
+from imgkit.runs.budget import Budget, Reservation
 from imgkit.runs.images import ImageStore, StoredImage, sniff_image
 from imgkit.runs.log import RequestLog, call_item_id
-from imgkit.runs.schema import OUTCOME_OK
+from imgkit.runs.schema import OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_SENT
 
 __all__ = ["LABELS", "ImageClient"]
 
@@ -77,6 +88,7 @@ class _Request:
     log: RequestLog | None
     requested_json: str
     n_field: str | None
+    budget: Budget | None = None
     estimates: dict[int, Cost | None] = dataclasses.field(default_factory=dict)
 
 
@@ -88,6 +100,7 @@ class _CallResult:
     records: list[dict[str, Any]]
     costs: list[Cost]
     error: ProviderError | None
+    retry_refused: bool = False  # a retry was due but did not fit the budget
 
 
 class _LoopThread:
@@ -179,6 +192,8 @@ class ImageClient:
     root (default ``$IMGKIT_HOME/images``). ``log``: a :class:`RequestLog` or its path; every attempt is
     appended there (``None``: records are only returned). ``limits``: :class:`RateLimit` overrides keyed by
     provider id or ``provider/model``. ``timeout``: the shared client's timeouts (connect 5 s, read 300 s).
+    ``simulated``: every base URL given is the simulator, so records are labelled ``simulated`` from the
+    first one (otherwise from the first response that says so).
     """
 
     def __init__(
@@ -196,6 +211,7 @@ class ImageClient:
         downloads: Downloads | None = None,
         fal_polling: FalPolling | None = None,
         run_id: str | None = None,
+        simulated: bool = False,
     ) -> None:
         self.catalog = catalog or load_catalog()
         self.base_urls = dict(base_urls or {})
@@ -218,7 +234,7 @@ class ImageClient:
         )
         self._sync: _LoopThread | None = None
         self._sync_lock = threading.Lock()
-        self._simulated_bases: set[str] = set()
+        self._simulated_bases: set[str] = set(self.base_urls.values()) if simulated else set()
 
     def __repr__(self) -> str:
         return f"ImageClient(run_id={self.run_id!r}, base_urls={self.base_urls!r})"
@@ -283,20 +299,28 @@ class ImageClient:
         labels: Mapping[str, Any] | None = None,
         log: Any = _DEFAULT,
         raise_on_error: bool = True,
+        budget: Budget | None = None,
     ) -> ImageResult:
         """Send one request (all its calls) and return its images, timings, costs and attempt records.
 
         A call that ends in an error raises it (a :class:`~imgkit.errors.ProviderError` subclass) unless
         ``raise_on_error`` is false; then the result carries ``error`` and whatever the other calls
         delivered. ``labels`` sets the run columns (``prompt_id``, ``target``, ``repeat``, ``category``).
+        ``budget``: every attempt reserves its quote there before it is sent (module doc); the request's
+        first attempts that do not fit raise :class:`~imgkit.errors.BudgetExceededError` before anything is
+        sent, a retry that does not fit is not sent (``ImageResult.retries_refused``).
         """
         resolved = request if isinstance(request, ResolvedRequest) else resolve(request, self.catalog)
         ctx = self._prepare(resolved, item_id, run_id, labels, self.log if log is _DEFAULT else log)
         calls = resolved.calls or (resolved.n,)
+        held: list[Reservation | None] = [None] * len(calls)
+        if budget is not None:
+            ctx.budget = budget
+            held = list(budget.reserve_all([self._reserve_usd(ctx, n) for n in calls]))
         if len(calls) == 1:  # the usual case: no task to schedule
-            results = [await self._run_call(ctx, 0, calls[0])]
+            results = [await self._run_call(ctx, 0, calls[0], held[0])]
         else:
-            results = await asyncio.gather(*(self._run_call(ctx, i, n) for i, n in enumerate(calls)))
+            results = await asyncio.gather(*(self._run_call(ctx, i, n, held[i]) for i, n in enumerate(calls)))
         result = self._combine(ctx, results)
         if result.error is not None and raise_on_error:
             raise result.error
@@ -353,8 +377,28 @@ class ImageClient:
                 ctx.estimates[count] = None
         return ctx.estimates[count]
 
-    async def _run_call(self, ctx: _Request, index: int, count: int) -> _CallResult:
-        """One provider call with its retries; each attempt is logged before the next one starts."""
+    def _quoted_usd(self, ctx: _Request, count: int) -> Decimal | None:
+        """What one attempt of a call of ``count`` images reserves (the high end of a range), if priced."""
+        estimate = self._estimate(ctx, count)
+        return estimate.reserve_usd if estimate is not None else None
+
+    def _reserve_usd(self, ctx: _Request, count: int) -> Decimal:
+        """:meth:`_quoted_usd` for a budget; an unpriced request cannot be held against a cap."""
+        amount = self._quoted_usd(ctx, count)
+        if amount is not None:
+            return amount
+        if ctx.budget is None or ctx.budget.limit_usd is None:
+            return Decimal(0)
+        estimate = self._estimate(ctx, count)
+        reason = (estimate.unknown_reason if estimate is not None else None) or "no price in the catalog"
+        raise PricingError(
+            f"{ctx.resolved.model.id} at {ctx.provider.id} has no quote ({reason}): "
+            "the budget cannot be enforced"
+        )
+
+    async def _run_call(self, ctx: _Request, index: int, count: int, held: Reservation | None) -> _CallResult:
+        """One provider call with its retries; each attempt is reserved (``held`` is the first attempt's
+        reservation), announced by a ``sent`` record, and logged before the next one starts."""
         resolved, provider = ctx.resolved, ctx.provider
         adapter = self.adapters[provider.adapter]
         body = dict(resolved.body)
@@ -363,57 +407,175 @@ class ImageClient:
         call_id = call_item_id(ctx.item_id, index, len(resolved.calls or (resolved.n,)))
         records: list[dict[str, Any]] = []
         costs: list[Cost] = []
-        attempt = 0
-        while True:
-            attempt += 1
-            slot = await self.limiter.acquire(provider, resolved.model.id, count)
-            clock = AttemptClock()
-            call = CallRequest(
-                ctx.http, provider, ctx.base_url, ctx.key, resolved, body, ctx.inputs, ctx.mask, clock
-            )
-            output: CallOutput | None = None
-            images: list[StoredImage] = []
-            error: ProviderError | None = None
-            try:
-                output = await adapter.call(call)
-            except ProviderError as exc:
-                error = exc
-            finally:
-                slot.release()
-            if output is not None:
-                if output.headers.get("x-imgkit-simulated") == "true":
-                    self._simulated_bases.add(ctx.base_url)
+        attempt = logged = 0  # the attempt under way; the last one whose outcome record was handed to the log
+        in_flight = False  # its sent record is written and its outcome is not
+        closed = False  # the call's final record was handed to the log
+        clock: AttemptClock | None = None
+        try:
+            while True:
+                attempt += 1
+                slot = await self.limiter.acquire(provider, resolved.model.id, count)
+                clock = AttemptClock()
+                call = CallRequest(
+                    ctx.http, provider, ctx.base_url, ctx.key, resolved, body, ctx.inputs, ctx.mask, clock
+                )
+                output: CallOutput | None = None
+                images: list[StoredImage] = []
+                error: ProviderError | None = None
                 try:
-                    if self._heavy(output, resolved):
-                        images = await asyncio.to_thread(self._materialize, output, resolved)
-                    else:  # a thread hop costs more than hashing and writing a small image
-                        images = self._materialize(output, resolved)
-                except InvalidParameterError as exc:
-                    error = malformed(
-                        f"the provider's image is unusable: {exc}",
-                        provider=provider.id,
-                        status=output.status,
-                        headers=output.headers,
+                    in_flight = True
+                    if ctx.log is not None:
+                        quoted = held.amount_usd if held is not None else self._quoted_usd(ctx, count)
+                        await ctx.log.append_async(
+                            self._announcement(ctx, call_id, attempt, count, clock, quoted)
+                        )
+                    output = await adapter.call(call)
+                except ProviderError as exc:
+                    error = exc
+                finally:
+                    slot.release()
+                if output is not None:
+                    if output.headers.get("x-imgkit-simulated") == "true":
+                        self._simulated_bases.add(ctx.base_url)
+                    try:
+                        if self._heavy(output, resolved):
+                            images = await asyncio.to_thread(self._materialize, output, resolved)
+                        else:  # a thread hop costs more than hashing and writing a small image
+                            images = self._materialize(output, resolved)
+                    except InvalidParameterError as exc:
+                        error = malformed(
+                            f"the provider's image is unusable: {exc}",
+                            provider=provider.id,
+                            status=output.status,
+                            headers=output.headers,
+                        )
+                clock.end()
+                if error is not None and error.retry_after_s and error.retry_after_s > 0:
+                    self.limiter.back_off(
+                        provider, resolved.model.id, min(error.retry_after_s, self.retry.max_retry_after_s)
                     )
-            clock.end()
-            if error is not None and error.retry_after_s and error.retry_after_s > 0:
-                self.limiter.back_off(
-                    provider, resolved.model.id, min(error.retry_after_s, self.retry.max_retry_after_s)
+                retry = error is not None and self.retry.should_retry(error, attempt)
+                cost = self._cost(ctx, output, error, clock)
+                costs.append(cost)
+                quoted = held.amount_usd if held is not None else self._quoted_usd(ctx, count)
+                if held is not None:
+                    ctx.budget.settle(held, cost.total_usd)
+                    held = None
+                refused: BudgetExceededError | None = None
+                if retry and ctx.budget is not None:
+                    try:  # the retry is a new reservation: made now, so a refusal makes this record final
+                        held = ctx.budget.reserve(self._reserve_usd(ctx, count))
+                    except BudgetExceededError as exc:
+                        retry, refused = False, exc
+                record = self._record(
+                    ctx, call_id, attempt, not retry, clock, body, count, output, images, error, cost, quoted
                 )
-            retry = error is not None and self.retry.should_retry(error, attempt)
-            cost = self._cost(ctx, output, error, clock)
-            costs.append(cost)
-            record = self._record(
-                ctx, call_id, attempt, not retry, clock, body, count, output, images, error, cost
-            )
-            records.append(record)
-            if ctx.log is not None:
-                await ctx.log.append_async(record)
-            if not retry:
-                return _CallResult(
-                    images, output if error is None else None, clock.timings(), records, costs, error
-                )
-            await asyncio.sleep(self.retry.delay_s(attempt - 1, error.retry_after_s))
+                if refused is not None:
+                    record["error_message"] += f" (not retried: {refused})"
+                records.append(record)
+                in_flight, logged, closed = False, attempt, not retry
+                if ctx.log is not None:
+                    await ctx.log.append_async(record)
+                if not retry:
+                    return _CallResult(
+                        images,
+                        output if error is None else None,
+                        clock.timings(),
+                        records,
+                        costs,
+                        error,
+                        refused is not None,
+                    )
+                await asyncio.sleep(self.retry.delay_s(attempt - 1, error.retry_after_s))
+        except asyncio.CancelledError:
+            if closed:  # cancelled while its final record was being committed: nothing more to say
+                raise
+            if in_flight:  # the request may have reached the provider: its bill is unknown
+                quoted = held.amount_usd if held is not None else self._quoted_usd(ctx, count)
+                self._log_cancelled(ctx, call_id, attempt, count, clock, quoted)
+            else:  # waiting for a slot or a retry: nothing was sent for the next attempt
+                self._log_cancelled(ctx, call_id, logged + 1, count, None, None)
+            raise
+        finally:
+            if held is not None:  # an attempt that did not end normally (cancelled, or an unexpected error)
+                if in_flight:
+                    ctx.budget.settle(held, None)
+                else:
+                    ctx.budget.release(held)
+
+    def _request_columns(self, ctx: _Request, call_id: str, attempt: int, count: int) -> dict[str, Any]:
+        """The columns every record of one call shares (what was asked, of whom)."""
+        resolved = ctx.resolved
+        return {
+            "run_id": ctx.run_id,
+            "item_id": call_id,
+            **ctx.labels,
+            "attempt": attempt,
+            "provider": ctx.provider.id,
+            "model": resolved.model.id,
+            "provider_model_id": resolved.endpoint,
+            "mode": resolved.mode,
+            "quality": resolved.quality,
+            "size": resolved.size,
+            "width": resolved.width,
+            "height": resolved.height,
+            "n": count,
+        }
+
+    def _announcement(
+        self,
+        ctx: _Request,
+        call_id: str,
+        attempt: int,
+        count: int,
+        clock: AttemptClock,
+        quoted: Decimal | None,
+    ) -> dict[str, Any]:
+        """The ``sent`` record of an attempt about to leave: what may be billed if no outcome follows."""
+        record = self._request_columns(ctx, call_id, attempt, count)
+        record.update(
+            final=False,
+            started_at=clock.started_at,
+            outcome=OUTCOME_SENT,
+            estimated_cost_usd=quoted,
+        )
+        if ctx.base_url in self._simulated_bases:
+            record["provenance"] = Provenance.SIMULATED.value
+        return record
+
+    def _log_cancelled(
+        self,
+        ctx: _Request,
+        call_id: str,
+        attempt: int,
+        count: int,
+        clock: AttemptClock | None,
+        quoted: Decimal | None,
+    ) -> None:
+        """The final ``cancelled`` record of a call whose task was cancelled (written at once: the task is
+        going away). ``clock`` is the attempt in flight (bill unknown), ``None`` when nothing was sent."""
+        if ctx.log is None:
+            return
+        now = dt.datetime.now(dt.UTC)
+        in_flight = clock is not None
+        record = self._request_columns(ctx, call_id, attempt, count)
+        record.update(
+            final=True,
+            started_at=clock.started_at if in_flight else now,
+            ended_at=now,
+            outcome=OUTCOME_CANCELLED,
+            estimated_cost_usd=quoted if in_flight else self._quoted_usd(ctx, count),
+            actual_cost_usd=None if in_flight else Decimal(0),
+            cost_method="unknown" if in_flight else "not_billed",
+            images_count=0,
+            error_message="cancelled while the request was in flight: it may have been billed"
+            if in_flight
+            else "cancelled before the request was sent: not billed",
+        )
+        simulated = ctx.base_url in self._simulated_bases
+        record["provenance"] = (Provenance.SIMULATED if simulated else Provenance.MEASURED).value
+        with contextlib.suppress(ImgkitError):
+            ctx.log.append(record)
 
     @staticmethod
     def _heavy(output: CallOutput, resolved: ResolvedRequest) -> bool:
@@ -475,8 +637,9 @@ class ImageClient:
         images: list[StoredImage],
         error: ProviderError | None,
         cost: Cost,
+        quoted: Decimal | None,
     ) -> dict[str, Any]:
-        """One canonical log record (imgkit.runs.schema) for one attempt."""
+        """One canonical log record (imgkit.runs.schema) for one attempt (``quoted``: what it reserved)."""
         resolved, t = ctx.resolved, clock.timings()
         echo = output.body if output is not None else {}
         size = echo.get("size") if _size_of(echo.get("size")) else None
@@ -492,52 +655,45 @@ class ImageClient:
             ]
         if ctx.mask is not None:
             sent["mask"] = ctx.mask.name
-        estimate = self._estimate(ctx, count)
         simulated = getattr(error, "simulated", False) or ctx.base_url in self._simulated_bases
-        record: dict[str, Any] = {
-            "run_id": ctx.run_id,
-            "item_id": call_id,
-            **ctx.labels,
-            "attempt": attempt,
-            "final": final,
-            "started_at": t.started_at,
-            "first_byte_at": t.first_byte_at,
-            "first_partial_at": t.first_partial_at,
-            "ended_at": t.ended_at,
-            "latency_ms": t.latency_ms,
-            "ttfb_ms": t.ttfb_ms,
-            "first_partial_ms": t.first_partial_ms,
-            "outcome": OUTCOME_OK if error is None else error.error_class,
-            "http_status": output.status
-            if output is not None
-            else error.status
-            if error is not None
-            else None,
-            "provider": ctx.provider.id,
-            "model": resolved.model.id,
-            "provider_model_id": resolved.endpoint,
-            "mode": resolved.mode,
-            "quality": quality,
-            "size": size,
-            "width": wh[0],
-            "height": wh[1],
-            "n": count,
-            "streamed": bool(body.get("stream")),
-            "partial_images": int(resolved.request.partial_images or 0),
-            "requested_params": ctx.requested_json,
-            "resolved_params": sent,
-            "request_id": (output.request_id if output is not None else None)
-            or (error.request_id if error else None),
-            **_token_columns(output.usage if output is not None else None),
-            "estimated_cost_usd": estimate.total_usd if estimate is not None else None,
-            "actual_cost_usd": cost.total_usd,
-            "cost_method": cost.method,
-            "images_count": len(images),
-            "images": [i.as_dict() for i in images],
-            "error_message": scrub(str(error)) if error is not None else None,
-            "retry_after_s": error.retry_after_s if error is not None else None,
-            "provenance": (Provenance.SIMULATED if simulated else Provenance.MEASURED).value,
-        }
+        record = self._request_columns(ctx, call_id, attempt, count)
+        record.update(
+            {
+                "final": final,
+                "started_at": t.started_at,
+                "first_byte_at": t.first_byte_at,
+                "first_partial_at": t.first_partial_at,
+                "ended_at": t.ended_at,
+                "latency_ms": t.latency_ms,
+                "ttfb_ms": t.ttfb_ms,
+                "first_partial_ms": t.first_partial_ms,
+                "outcome": OUTCOME_OK if error is None else error.error_class,
+                "http_status": output.status
+                if output is not None
+                else error.status
+                if error is not None
+                else None,
+                "quality": quality,
+                "size": size,
+                "width": wh[0],
+                "height": wh[1],
+                "streamed": bool(body.get("stream")),
+                "partial_images": int(resolved.request.partial_images or 0),
+                "requested_params": ctx.requested_json,
+                "resolved_params": sent,
+                "request_id": (output.request_id if output is not None else None)
+                or (error.request_id if error else None),
+                **_token_columns(output.usage if output is not None else None),
+                "estimated_cost_usd": quoted,
+                "actual_cost_usd": cost.total_usd,
+                "cost_method": cost.method,
+                "images_count": len(images),
+                "images": [i.as_dict() for i in images],
+                "error_message": scrub(str(error)) if error is not None else None,
+                "retry_after_s": error.retry_after_s if error is not None else None,
+                "provenance": (Provenance.SIMULATED if simulated else Provenance.MEASURED).value,
+            }
+        )
         return record
 
     def _combine(self, ctx: _Request, results: list[_CallResult]) -> ImageResult:
@@ -595,4 +751,5 @@ class ImageClient:
             partial_images=sum(o.partial_images for o in outputs),
             error=errors[0] if errors else None,
             notes=ctx.resolved.notes,
+            retries_refused=sum(r.retry_refused for r in results),
         )

@@ -104,7 +104,8 @@ class ImageResult:
 
     ``cost`` is the bill computed from the responses (``imgkit.pricing.cost_from_response``), summed over the
     calls of an emulated ``n``; ``estimated_cost`` is the quote made before sending. ``error`` is set (and
-    ``ok`` false) when a call ended in an error and the client was asked not to raise.
+    ``ok`` false) when a call ended in an error and the client was asked not to raise. ``retries_refused``
+    counts the calls whose retry was due but did not fit the budget (so their error ended them).
     """
 
     resolved: ResolvedRequest
@@ -125,6 +126,7 @@ class ImageResult:
     partial_images: int = 0
     error: ProviderError | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    retries_refused: int = 0
 
     @property
     def ok(self) -> bool:

@@ -12,14 +12,20 @@
   about a millisecond per sequential record on a local SSD.
 
 Each line is written whole. A torn last line left by a kill is skipped by the reader and cut off before the
-next append. One process writes a journal at a time (an advisory ``flock``).
+next append. One process writes a journal at a time (an advisory ``flock``, taken by the first append or by
+:meth:`RequestLog.open`; a second writer gets :class:`JournalBusyError`).
+
+**Sent records.** :class:`~imgkit.providers.ImageClient` writes a ``sent`` record (outcome ``"sent"``, with the
+quote reserved) before each request leaves, so a journal left by ``kill -9`` says which requests were in
+flight and may have been billed (:mod:`imgkit.runs.schema`). They are not attempts: :meth:`scan` leaves them
+out unless asked (``include_sent=True``).
 
 **Validation.** Only canonical columns are accepted, each with its type; money is exact (``Decimal``, written
 as a decimal string); times are timezone-aware (written as UTC ISO 8601). Every string goes through
 :func:`imgkit.keys.scrub`: no key, auth header, signed-URL query string or inline image reaches the file.
 
-**Reading.** :meth:`scan` is a lazy frame in the canonical dtypes; :meth:`finished_items` is what a resumed run
-skips; :meth:`to_parquet` writes the analysis format.
+**Reading.** :meth:`scan` is a lazy frame in the canonical dtypes (attempts only); :meth:`finished_items` is
+what a resumed run skips; :meth:`to_parquet` writes the analysis format.
 """
 
 from __future__ import annotations
@@ -50,14 +56,24 @@ from imgkit.runs.schema import (
     MONEY_SCALE,
     OUTCOME_CANCELLED,
     OUTCOME_OK,
+    OUTCOME_SENT,
     TS,
 )
 
-__all__ = ["JOURNAL_NAME", "OUTCOMES", "RequestLog", "call_item_id", "encode_record", "parent_item_id"]
+__all__ = [
+    "JOURNAL_NAME",
+    "OUTCOMES",
+    "JournalBusyError",
+    "RequestLog",
+    "call_item_id",
+    "encode_record",
+    "mark_unanswered",
+    "parent_item_id",
+]
 
 JOURNAL_NAME = "log.jsonl"
-#: "ok", "cancelled" and the error classes of :mod:`imgkit.errors` (``ProviderError.error_class``)
-OUTCOMES = frozenset({OUTCOME_OK, OUTCOME_CANCELLED}) | provider_error_classes()
+#: "ok", "cancelled", the error classes of :mod:`imgkit.errors` (``ProviderError.error_class``), and "sent"
+OUTCOMES = frozenset({OUTCOME_OK, OUTCOME_CANCELLED, OUTCOME_SENT}) | provider_error_classes()
 REQUIRED = ("run_id", "item_id", "attempt", "outcome")
 _JSON_COLUMNS = ("requested_params", "resolved_params", "images")
 _CALL_SUFFIX = "#call"
@@ -174,13 +190,15 @@ def encode_record(record: Mapping[str, Any]) -> bytes:
             raise InvalidParameterError(f"record.{name}", None, "a value (required)")
     if record["outcome"] not in OUTCOMES:
         raise InvalidParameterError("record.outcome", record["outcome"], sorted(OUTCOMES))
-    out = {}
+    out = dict.fromkeys(_ENCODERS)  # every column, in the canonical order; absent ones stay null
     texts = []
-    for name, encode in _ENCODERS.items():
-        value = record.get(name)
-        out[name] = None if value is None else encode(name, value)
+    for name, value in record.items():  # only the columns given (a sent record has half of them)
+        if value is None:
+            continue
+        encode = _ENCODERS[name]
+        out[name] = encoded = encode(name, value)
         # nothing shorter than 6 characters can hold a key (scrub's shortest), a signed URL or a data: URI
-        if encode is _text and value is not None and len(out[name]) >= 6:
+        if encode is _text and len(encoded) >= 6:
             texts.append(name)
     for name, clean in zip(texts, scrub_all([out[n] for n in texts]), strict=True):
         out[name] = clean
@@ -215,6 +233,14 @@ class _Waiter:
 
 
 _STOP = object()
+
+
+class JournalBusyError(ImgkitError):
+    """Another process holds the journal's write lock (it is writing the same run)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(f"request log {path} is being written by another process")
 
 
 class RequestLog:
@@ -274,6 +300,14 @@ class RequestLog:
         if waiter.error is not None:
             raise waiter.error
 
+    def open(self) -> RequestLog:
+        """Take the write lock now (creating the file), before anything is sent; returns self.
+
+        Raises :class:`JournalBusyError` when another process holds it. Appending opens it too.
+        """
+        self._ensure_open()
+        return self
+
     def _ensure_open(self) -> None:
         if self._fd is not None:
             return
@@ -287,7 +321,7 @@ class RequestLog:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
-                raise ImgkitError(f"request log {self.path} is being written by another process") from None
+                raise JournalBusyError(self.path) from None
             try:
                 _cut_torn_tail(fd)
                 if created and self.fsync:
@@ -373,13 +407,14 @@ class RequestLog:
 
     # reading
 
-    def scan(self) -> pl.LazyFrame:
-        """The journal as a lazy frame in the canonical dtypes (a torn last line is skipped)."""
+    def scan(self, *, include_sent: bool = False) -> pl.LazyFrame:
+        """The journal as a lazy frame in the canonical dtypes (a torn last line is skipped): one row per
+        attempt, and the ``sent`` records too with ``include_sent``."""
         if not self.path.exists() or self.path.stat().st_size == 0:
             return pl.LazyFrame(schema=LOG_SCHEMA)
         from imgkit.analysis.performance import scan_log  # the one reader of canonical logs
 
-        return scan_log(self.path)
+        return scan_log(self.path, include_sent=include_sent)
 
     def finished_items(self) -> set[str]:
         """Item ids whose last final attempt succeeded; a request split into calls needs every call done.
@@ -403,12 +438,30 @@ class RequestLog:
             expected[parent] = int(tail.rpartition("of")[2]) if tail else 1
         return {p for p, done in calls.items() if len(done) == expected[p] and all(done.values())}
 
+    def unanswered_sent(self) -> pl.LazyFrame:
+        """The ``sent`` records that no outcome followed (:func:`mark_unanswered`): requests in flight when
+        a process writing this journal died; each may have been billed up to its ``estimated_cost_usd``."""
+        return mark_unanswered(self.scan(include_sent=True)).filter(pl.col("unanswered")).drop("unanswered")
+
     def to_parquet(self, out_dir: str | Path, partition_by: Sequence[str] = ("provider", "date")) -> Path:
         """Write the log as hive-partitioned Parquet (readable by :func:`imgkit.analysis.performance.scan_log`,
         Spark and DuckDB); returns ``out_dir``."""
         from imgkit.analysis.performance import export_parquet
 
         return export_parquet(self.scan(), out_dir, partition_by)
+
+
+def mark_unanswered(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """``lf`` (a journal read with its ``sent`` records, in line order) with a boolean ``unanswered`` column:
+    true on a ``sent`` record that no outcome record of the same attempt follows (the next record of its
+    ``item_id`` is another ``sent`` record, another attempt, or none): a request that was in flight when
+    its process died, possibly billed."""
+    following = pl.col("outcome").shift(-1).over("item_id")
+    next_attempt = pl.col("attempt").shift(-1).over("item_id")
+    answered = (
+        following.ne_missing(OUTCOME_SENT) & following.is_not_null() & next_attempt.eq(pl.col("attempt"))
+    )
+    return lf.with_columns(unanswered=(pl.col("outcome") == OUTCOME_SENT) & ~answered.fill_null(False))
 
 
 def _cut_torn_tail(fd: int) -> None:

@@ -42,7 +42,7 @@ _REQUEST_OPTIONS = frozenset(
 
 def reserve_amount(cost: Any) -> Decimal | None:
     """What a quote reserves: its total, else the high end of its range (``None``: no price known)."""
-    return cost.total_usd if cost.total_usd is not None else cost.high_usd
+    return cost.reserve_usd
 
 
 @dataclass

@@ -12,29 +12,40 @@ retries). The run directory ``spec.output_dir`` is a self-contained record::
     summary.json   the last session's summary (RunSummary.as_dict)
 
 Money
-    Each item's quote (the high end of a range when size or quality is ``auto``) is reserved in a
-    :class:`~imgkit.runs.budget.Budget` before the item is sent and settled with its actual cost after, so
-    concurrent requests can never jointly pass the cap. The first item that would not fit stops the
-    scheduling; the items left are reported as skipped for budget. An attempt whose bill is unknown (a read
+    Every attempt reserves its quote (the high end of a range when size or quality is ``auto``) in a
+    :class:`~imgkit.runs.budget.Budget` before it is sent and settles it with its actual cost after (the
+    client does it, :class:`~imgkit.providers.ImageClient` ``budget=``), so concurrent requests and their
+    retries can never jointly pass the cap: the run's conservative spend (known bills, plus the quote of
+    every attempt whose bill is unknown) stays within it. The first item that would not fit stops the
+    scheduling; the items left are reported as skipped for budget; a retry that would not fit is not sent
+    (its item ends with the error it had, and a resume retries it). An attempt whose bill is unknown (a read
     timeout, a response lost, a cancelled request) counts its quote as spent. A run directory that already
     holds a log is refused unless ``resume=True`` (no paying twice by accident); on resume the money already
-    spent (from the log) counts against the budget.
+    spent (from the log) counts against the budget, including the quotes of requests that were in flight
+    when an earlier session was killed (``sent`` records without an outcome: possibly billed).
 
 Resume
-    Items whose last final attempt is ok are skipped, never paid twice; items that ended with a retryable
-    error class (:data:`RETRIED_ON_RESUME`) are sent again; content_policy, bad_request, authentication (and
-    unclassified provider errors) are not, and are reported. Attempt numbers count within a session; the
-    log's line order is time order.
+    The run directory's lock (on ``log.jsonl``) is taken before anything is read, written or sent: a second
+    process on the same directory is refused at once. Items whose last final attempt is ok are skipped,
+    never paid twice; items that ended with a retryable error class (:data:`RETRIED_ON_RESUME`) are sent
+    again, as are items whose request was in flight when an earlier session died (its quote stays counted as
+    possibly billed); content_policy, bad_request, authentication (and unclassified provider errors) are
+    not, and are reported. Attempt numbers count within a session; the log's line order is time order.
 
 Interrupting
     Ctrl-C (SIGINT) stops the scheduling and lets the requests in flight finish for ``grace_s`` seconds;
     then (or at a second Ctrl-C) they are cancelled and logged with outcome ``cancelled``, and the run ends
     with its summary (``RunSummary.interrupted``). A later ``resume`` sends the cancelled items again.
+    ``kill -9`` loses no logged result: every attempt's outcome is one ``write(2)`` before the next starts,
+    and each request is announced by a ``sent`` record before it leaves, so the requests in flight at the
+    kill are known on resume (their responses are lost: a provider may have billed them).
 
 Offline
     ``simulate: true`` starts the simulated provider in-process (or uses one at ``simulate.url``) and points
     every provider at it with a placeholder key; records are labelled ``simulated``. Otherwise the real
-    providers are called with keys from the environment or the keys file (:mod:`imgkit.keys`).
+    providers are called with keys from the environment or the keys file (:mod:`imgkit.keys`). The
+    simulated clock runs ``time_scale`` times real time, the client's read timeout too
+    (:func:`simulated_read_timeout_s`), so a simulated ``timeout`` fault takes seconds, not five minutes.
 """
 
 from __future__ import annotations
@@ -52,7 +63,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -64,11 +75,11 @@ import yaml
 from imgkit._files import write_atomically
 from imgkit.catalog import Catalog, load_catalog
 from imgkit.errors import BudgetExceededError, ImgkitError, SpecError, provider_error_classes
-from imgkit.runs.budget import Budget, Reservation
-from imgkit.runs.log import JOURNAL_NAME, RequestLog, call_item_id, parent_item_id
+from imgkit.runs.budget import Budget
+from imgkit.runs.log import JOURNAL_NAME, JournalBusyError, RequestLog, mark_unanswered, parent_item_id
 from imgkit.runs.plan import RunPlan, plan_run
-from imgkit.runs.schema import OUTCOME_CANCELLED, OUTCOME_OK
-from imgkit.runs.spec import ExperimentSpec, WorkItem
+from imgkit.runs.schema import OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_SENT
+from imgkit.runs.spec import ExperimentSpec, SimulatorSettings, WorkItem
 
 __all__ = [
     "DEFAULT_GRACE_S",
@@ -77,6 +88,7 @@ __all__ = [
     "RunSummary",
     "run_experiment",
     "run_experiment_async",
+    "simulated_read_timeout_s",
 ]
 
 #: error classes whose items a resumed run sends again (the others need a change of spec or key)
@@ -87,6 +99,8 @@ DEFAULT_GRACE_S = 10.0
 SIMULATED_KEY = "imgkit-simulated-placeholder"
 SPEC_AS_RUN = "spec.yaml"
 SUMMARY = "summary.json"
+#: the shortest read timeout of a simulated run: room for a loaded machine to answer a loopback request
+MIN_SIMULATED_READ_TIMEOUT_S = 2.0
 
 
 class RunDirectoryError(ImgkitError):
@@ -123,25 +137,26 @@ class _Prior:
 
     finished: set[str] = field(default_factory=set)  # items done: skipped
     not_retried: dict[str, str] = field(default_factory=dict)  # item -> its non-retryable outcome
-    spent_usd: Decimal = Decimal(0)
-    unknown_cost_attempts: int = 0
-    attempts: int = 0
+    spent_usd: Decimal = Decimal(0)  # bills, quotes of unknown bills, quotes of requests possibly billed
 
 
 def _read_prior(log: RequestLog) -> _Prior:
     prior = _Prior()
     if not log.path.exists() or log.path.stat().st_size == 0:
         return prior
-    frame = log.scan().select(
-        "item_id", "final", "outcome", "actual_cost_usd", "estimated_cost_usd", "cost_method"
+    frame = mark_unanswered(
+        log.scan(include_sent=True).select(
+            "item_id", "attempt", "final", "outcome", "actual_cost_usd", "estimated_cost_usd", "cost_method"
+        )
     )
     frame = frame.with_row_index("_line").collect()
-    prior.attempts = frame.height
-    for actual, estimated, method in frame.select(
-        "actual_cost_usd", "estimated_cost_usd", "cost_method"
+    for outcome, unanswered, actual, estimated, method in frame.select(
+        "outcome", "unanswered", "actual_cost_usd", "estimated_cost_usd", "cost_method"
     ).iter_rows():
-        prior.spent_usd += attempt_spend_usd(actual, estimated, method)
-        prior.unknown_cost_attempts += actual is None and method != "not_billed"
+        if unanswered:  # in flight when its session died: possibly billed, up to its quote
+            prior.spent_usd += Decimal(estimated or 0)
+        elif outcome != OUTCOME_SENT:
+            prior.spent_usd += attempt_spend_usd(actual, estimated, method)
     prior.finished = log.finished_items()
     last = (
         frame.filter(pl.col("final"))
@@ -154,30 +169,6 @@ def _read_prior(log: RequestLog) -> _Prior:
         if item not in prior.finished and outcome not in RETRIED_ON_RESUME:
             prior.not_retried[item] = outcome
     return prior
-
-
-# --- the journal of this run ---------------------------------------------------------------------------------
-
-
-class _RunJournal(RequestLog):
-    """The run's request log; also counts, per call in flight, the attempts logged (for cancelled records)."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.logged: dict[str, int] = {}  # call id -> attempts logged this session (popped when done)
-        self.final: set[str] = set()
-
-    async def append_async(self, record: Mapping[str, Any]) -> None:
-        await super().append_async(record)
-        call_id = record["item_id"]
-        self.logged[call_id] = self.logged.get(call_id, 0) + 1
-        if record.get("final"):
-            self.final.add(call_id)
-
-    def forget(self, call_ids: list[str]) -> None:
-        for call_id in call_ids:
-            self.logged.pop(call_id, None)
-            self.final.discard(call_id)
 
 
 # --- the summary --------------------------------------------------------------------------------------------
@@ -203,8 +194,11 @@ class RunSummary:
     interrupted: bool = False
     budget_usd: Decimal | None = None
     spent_usd: Decimal = Decimal(0)  # this session (bills, and quotes for unknown bills)
-    spent_before_usd: Decimal = Decimal(0)  # earlier sessions, same rule
-    unknown_cost_attempts: int = 0  # attempts (all sessions) whose bill is unknown: their quote counted
+    spent_before_usd: Decimal = Decimal(0)  # earlier sessions, same rule, possibly billed requests included
+    unknown_cost_attempts: int = 0  # attempts (all sessions) whose bill is unknown: the targets' sum
+    possibly_billed_attempts: int = 0  # requests in flight when a session died: sent, no outcome logged
+    possibly_billed_usd: Decimal = Decimal(0)  # their quotes, counted as spent
+    retries_refused: int = 0  # retries not sent this session: the budget had no room for them
     planned_total_usd: Decimal | None = None
     failures: dict[str, int] = field(default_factory=dict)  # outcome -> items, this session
     not_retried: dict[str, int] = field(default_factory=dict)  # outcome -> items skipped on resume
@@ -231,7 +225,16 @@ class RunSummary:
     def counts_line(self) -> str:
         """One line: what this session sent and how it ended, and the spend."""
         budget = f" of {_usd(self.budget_usd)} budget" if self.budget_usd is not None else ""
-        before = f" (+{_usd(self.spent_before_usd)} in earlier sessions)" if self.spent_before_usd else ""
+        possibly = (
+            f", {_usd(self.possibly_billed_usd)} of it possibly billed"
+            if self.possibly_billed_attempts
+            else ""
+        )
+        before = (
+            f" (+{_usd(self.spent_before_usd)} in earlier sessions{possibly})"
+            if self.spent_before_usd
+            else ""
+        )
         return (
             f"{self.name}: {self.ok}/{self.sent} sent ok, {self.failed} failed, {self.cancelled} cancelled; "
             f"spent {_usd(self.spent_usd)}{before}{budget}; {self.wall_s:.1f} s"
@@ -381,14 +384,41 @@ def _new_run_id(name: str) -> str:
 # --- providers: real or simulated -------------------------------------------------------------------------------
 
 
+def simulated_read_timeout_s(settings: SimulatorSettings) -> float | None:
+    """The client's read timeout in a simulated run, in seconds: how long a simulated ``timeout`` fault lasts.
+
+    ``hang_s`` when the spec sets it; else, for the in-process simulator, the real read timeout (300 s) on
+    the simulated clock (``x time_scale``), at least :data:`MIN_SIMULATED_READ_TIMEOUT_S`; ``None`` (the real
+    one) for a simulator at ``url``, whose clock the spec does not set (it ends its hangs itself: ``imgkit
+    simulate serve --hang-s``, by default 300 s x its time scale).
+    """
+    from imgkit.providers._http import DEFAULT_TIMEOUT
+
+    if settings.hang_s is not None:
+        return settings.hang_s
+    if settings.url:
+        return None
+    return max(DEFAULT_TIMEOUT.read * settings.time_scale, MIN_SIMULATED_READ_TIMEOUT_S)
+
+
 @contextlib.contextmanager
 def _provider_setup(spec: ExperimentSpec, catalog: Catalog) -> Iterator[dict[str, Any]]:
-    """Client settings for the run: the simulator's URLs and placeholder keys when simulated."""
+    """Client settings for the run: the simulator's URLs, placeholder keys and clock when simulated."""
     if not spec.simulate:
         yield {}
         return
     settings = spec.simulator
     server = None
+    client_settings: dict[str, Any] = {}
+    read_timeout_s = simulated_read_timeout_s(settings)
+    if read_timeout_s is not None:
+        import httpx
+
+        from imgkit.providers._http import DEFAULT_TIMEOUT as T
+
+        client_settings["timeout"] = httpx.Timeout(
+            connect=T.connect, read=read_timeout_s, write=T.write, pool=T.pool
+        )
     if settings.url:
         root = settings.url.rstrip("/")
     else:
@@ -397,7 +427,8 @@ def _provider_setup(spec: ExperimentSpec, catalog: Catalog) -> Iterator[dict[str
         server = SimulatorServer(
             time_scale=settings.time_scale,
             seed=spec.seed,
-            faults=FaultPlan(fault_rate=settings.fault_rate),
+            # a hung request is held past the client's read timeout: the client sees a read timeout
+            faults=FaultPlan(fault_rate=settings.fault_rate, hang_s=2 * read_timeout_s),
             apply_success_rate=settings.failures,
             catalog=catalog,
             record_limit=64,
@@ -414,7 +445,7 @@ def _provider_setup(spec: ExperimentSpec, catalog: Catalog) -> Iterator[dict[str
             base_urls[provider.id] = urls["gateway"]
         keys[provider.id] = SIMULATED_KEY
     try:
-        yield {"base_urls": base_urls, "keys": keys}
+        yield {"base_urls": base_urls, "keys": keys, **client_settings}
     finally:
         if server is not None:
             server.stop()
@@ -451,7 +482,7 @@ class _Session:
 
     plan: RunPlan
     budget: Budget
-    journal: _RunJournal
+    journal: RequestLog
     client: Any
     catalog: Catalog
     run_id: str
@@ -469,18 +500,12 @@ async def _worker(session: _Session) -> None:
         item = next(session.pending, None)
         if item is None:
             return
-        quote = session.plan.quote_for(item)
-        try:
-            reservation = session.budget.reserve(quote if quote is not None else Decimal(0))
-        except BudgetExceededError:
-            session.budget_refused = session.stopping = True
-            session.summary.skipped_budget += 1
-            return
-        await _run_item(session, item, reservation)
+        await _run_item(session, item)
 
 
-async def _run_item(session: _Session, item: WorkItem, reservation: Reservation) -> None:
-    summary, journal = session.summary, session.journal
+async def _run_item(session: _Session, item: WorkItem) -> None:
+    """Send one item; the client reserves each attempt's quote in the session's budget before sending it."""
+    summary = session.summary
     resolved = session.plan.resolve(item, session.catalog)
     labels = {
         "prompt_id": item.prompt.id,
@@ -488,98 +513,40 @@ async def _run_item(session: _Session, item: WorkItem, reservation: Reservation)
         "repeat": item.repeat,
         "category": item.prompt.category,
     }
-    calls = resolved.calls or (resolved.n,)
-    call_ids = [call_item_id(item.item_id, i, len(calls)) for i in range(len(calls))]
     task = asyncio.current_task()
     session.in_flight[task] = (item, resolved, time.time())
-    summary.sent += 1
     try:
         result = await session.client.generate(
             resolved,
             item_id=item.item_id,
             run_id=session.run_id,
             labels={k: v for k, v in labels.items() if v is not None},
-            log=journal,
+            log=session.journal,
             raise_on_error=False,
+            budget=session.budget,
         )
-    except asyncio.CancelledError:
-        session.in_flight.pop(task, None)
-        await _log_cancelled(session, item, resolved, labels, call_ids, reservation)
+    except BudgetExceededError:  # its first attempt does not fit: nothing was sent; stop scheduling
+        session.budget_refused = session.stopping = True
+        summary.skipped_budget += 1
+        return
+    except asyncio.CancelledError:  # the client logged the cancelled calls and settled their quotes
+        summary.sent += 1
         summary.cancelled += 1
         session.progress.item_done(False)
         raise
-    except ImgkitError as exc:  # before anything was sent (a missing key...): nothing billed
-        session.in_flight.pop(task, None)
-        session.budget.release(reservation)
-        journal.forget(call_ids)
+    except ImgkitError:  # a missing key (before anything was sent), a log that cannot be written...
         session.stopping = True
-        raise exc
-    session.in_flight.pop(task, None)
-    journal.forget(call_ids)
-    spend = sum(
-        (
-            attempt_spend_usd(r.get("actual_cost_usd"), r.get("estimated_cost_usd"), r.get("cost_method"))
-            for r in result.attempts
-        ),
-        Decimal(0),
-    )
-    session.budget.settle(reservation, spend)
-    summary.spent_usd += spend
+        raise
+    finally:
+        session.in_flight.pop(task, None)
+    summary.sent += 1
+    summary.retries_refused += result.retries_refused
     if result.ok:
         summary.ok += 1
     else:
         summary.failed += 1
         session.failures[result.error.error_class] += 1
     session.progress.item_done(result.ok)
-
-
-async def _log_cancelled(
-    session: _Session,
-    item: WorkItem,
-    resolved: Any,
-    labels: dict[str, Any],
-    call_ids: list[str],
-    reservation: Reservation,
-) -> None:
-    """Record the calls of a cancelled item that had not ended; its quote counts as spent (bill unknown)."""
-    journal = session.journal
-    now = dt.datetime.now(dt.UTC)
-    quote = reservation.amount_usd / len(call_ids)
-    provenance = "simulated" if session.plan.spec.simulate else "measured"
-    for call_id in call_ids:
-        if call_id in journal.final:
-            continue
-        record = {
-            "run_id": session.run_id,
-            "item_id": call_id,
-            **{k: v for k, v in labels.items() if v is not None},
-            "attempt": journal.logged.get(call_id, 0) + 1,
-            "final": True,
-            "started_at": now,
-            "ended_at": now,
-            "outcome": OUTCOME_CANCELLED,
-            "provider": resolved.provider.id,
-            "model": resolved.model.id,
-            "provider_model_id": resolved.endpoint,
-            "mode": resolved.mode,
-            "quality": resolved.quality,
-            "size": resolved.size,
-            "width": resolved.width,
-            "height": resolved.height,
-            "n": resolved.calls[call_ids.index(call_id)] if resolved.calls else resolved.n,
-            "estimated_cost_usd": quote,
-            "actual_cost_usd": None,
-            "cost_method": "unknown",
-            "images_count": 0,
-            "error_message": "cancelled by the user after the grace period: the request may have been billed",
-            "provenance": provenance,
-        }
-        with contextlib.suppress(ImgkitError):
-            journal.append(record)  # synchronous: this task is being cancelled
-    journal.forget(call_ids)
-    session.budget.settle(reservation, None)
-    session.summary.spent_usd += reservation.amount_usd
-    session.summary.unknown_cost_attempts += 1
 
 
 def _install_interrupt(session: _Session, grace_s: float) -> Any:
@@ -666,100 +633,117 @@ async def run_experiment_async(
         summary.wall_s = time.monotonic() - t0
         return summary
 
-    journal = _RunJournal(run_dir / JOURNAL_NAME)
+    journal = RequestLog(run_dir / JOURNAL_NAME)
     if journal.path.exists() and journal.path.stat().st_size > 0 and not resume:
         raise RunDirectoryError(
             f"{run_dir} already holds a run log ({journal.path.name}); pass --resume to continue it "
             "(finished items are skipped, nothing is paid twice), or choose another output_dir"
         )
     run_dir.mkdir(parents=True, exist_ok=True)
-    prior = _read_prior(journal)
-    previous = _previous_run(run_dir) if resume else {}
-    run_id = previous.get("run_id") or _new_run_id(spec.name)
-    summary.run_id = run_id
-    summary.spent_before_usd = plain_usd(prior.spent_usd)
-    sessions = list(previous.get("sessions") or [])
-    sessions.append(
-        {
-            "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "resume": bool(resume),
-            "budget_usd": budget_usd,
-        }
-    )
-    _write_spec_as_run(
-        plan, run_dir, {"run_id": run_id, "simulated": spec.simulate, "sessions": sessions}, budget_usd
-    )
+    try:  # the run directory's lock, before anything is read, written or sent
+        journal.open()
+    except JournalBusyError:
+        raise RunDirectoryError(
+            f"{run_dir} is being written by another imgkit run (the lock on {journal.path.name} is held); "
+            "nothing was sent or written: wait for it to finish, then --resume"
+        ) from None
+    try:  # every return and error below releases the lock
+        prior = _read_prior(journal)
+        previous = _previous_run(run_dir) if resume else {}
+        run_id = previous.get("run_id") or _new_run_id(spec.name)
+        summary.run_id = run_id
+        summary.spent_before_usd = plain_usd(prior.spent_usd)
+        sessions = list(previous.get("sessions") or [])
+        sessions.append(
+            {
+                "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "resume": bool(resume),
+                "budget_usd": budget_usd,
+            }
+        )
+        _write_spec_as_run(
+            plan, run_dir, {"run_id": run_id, "simulated": spec.simulate, "sessions": sessions}, budget_usd
+        )
 
-    counts = Counter()
+        counts = Counter()
 
-    def pending() -> Iterator[WorkItem]:
-        for item in spec.items():
-            if item.item_id in prior.finished:
-                summary.skipped_finished += 1
-            elif item.item_id in prior.not_retried:
-                summary.skipped_not_retried += 1
-                counts[prior.not_retried[item.item_id]] += 1
-            else:
-                yield item
+        def pending() -> Iterator[WorkItem]:
+            for item in spec.items():
+                if item.item_id in prior.finished:
+                    summary.skipped_finished += 1
+                elif item.item_id in prior.not_retried:
+                    summary.skipped_not_retried += 1
+                    counts[prior.not_retried[item.item_id]] += 1
+                else:
+                    yield item
 
-    to_send = plan.n_items - len(prior.finished) - len(prior.not_retried)
-    budget = Budget(budget_usd, spent_usd=prior.spent_usd)
-    stream = sys.stderr if progress is True else (progress or None)
-    bar = _Progress(max(0, to_send), budget, prior.spent_usd, stream, progress_every_s)
-    with _provider_setup(spec, catalog) as setup:
-        own_client = client is None
-        if own_client:
-            from imgkit.providers import ImageClient, RetryPolicy
-            from imgkit.runs.images import ImageStore
-
-            client = ImageClient(
-                catalog,
-                store=ImageStore(run_dir / "images"),
-                retry=RetryPolicy(max_attempts=spec.max_attempts),
-                limits=_rate_limits(spec, plan),
-                run_id=run_id,
-                **setup,
-            )
-        session = _Session(plan, budget, journal, client, catalog, run_id, summary, bar, pending())
-        if budget_usd is not None and plan.total_usd is not None:
-            left = plain_usd(budget_usd - prior.spent_usd)
-            if plan.total_usd > left:
-                bar.say(
-                    f"note: the plan's quote ${plan.total_usd:f} exceeds the budget left ${left:f}; "
-                    "the run stops before the budget would be exceeded"
-                )
-        restore = _install_interrupt(session, grace_s)
-        ticker = asyncio.create_task(_tick(bar)) if stream is not None else None
-        workers = [asyncio.create_task(_worker(session)) for _ in range(spec.concurrency)]
-        try:
-            results = await asyncio.gather(*workers, return_exceptions=True)
-        finally:
-            if restore is not None:
-                restore()
-            if ticker is not None:
-                ticker.cancel()
-            for task in workers:
-                task.cancel()
+        to_send = plan.n_items - len(prior.finished) - len(prior.not_retried)
+        budget = Budget(budget_usd, spent_usd=prior.spent_usd)
+        stream = sys.stderr if progress is True else (progress or None)
+        bar = _Progress(max(0, to_send), budget, prior.spent_usd, stream, progress_every_s)
+        with _provider_setup(spec, catalog) as setup:
+            own_client = client is None
             if own_client:
-                with contextlib.suppress(Exception):
-                    await client.aclose()
-            journal.close()
-        errors = [
-            r for r in results if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
-        ]
-        if session.budget_refused:
-            summary.skipped_budget += sum(1 for _ in session.pending)
-        bar.finish()
-    summary.spent_usd = plain_usd(summary.spent_usd)
-    summary.failures = dict(session.failures)
-    summary.not_retried = dict(counts)
-    summary.unknown_cost_attempts += prior.unknown_cost_attempts
-    summary.targets = target_table(journal, plan)
-    summary.wall_s = time.monotonic() - t0
-    write_atomically(run_dir / SUMMARY, json.dumps(_jsonable(summary.as_dict()), indent=2) + "\n")
-    if errors:
-        raise errors[0]
-    return summary
+                from imgkit.providers import ImageClient, RetryPolicy
+                from imgkit.runs.images import ImageStore
+
+                client = ImageClient(
+                    catalog,
+                    store=ImageStore(run_dir / "images"),
+                    retry=RetryPolicy(max_attempts=spec.max_attempts),
+                    limits=_rate_limits(spec, plan),
+                    run_id=run_id,
+                    simulated=spec.simulate,
+                    **setup,
+                )
+            session = _Session(plan, budget, journal, client, catalog, run_id, summary, bar, pending())
+            if budget_usd is not None and plan.total_usd is not None:
+                left = plain_usd(budget_usd - prior.spent_usd)
+                if plan.total_usd > left:
+                    bar.say(
+                        f"note: the plan's quote ${plan.total_usd:f} exceeds the budget left ${left:f}; "
+                        "the run stops before the budget would be exceeded"
+                    )
+            restore = _install_interrupt(session, grace_s)
+            ticker = asyncio.create_task(_tick(bar)) if stream is not None else None
+            workers = [asyncio.create_task(_worker(session)) for _ in range(spec.concurrency)]
+            try:
+                results = await asyncio.gather(*workers, return_exceptions=True)
+            finally:
+                if restore is not None:
+                    restore()
+                if ticker is not None:
+                    ticker.cancel()
+                for task in workers:
+                    task.cancel()
+                if own_client:
+                    with contextlib.suppress(Exception):
+                        await client.aclose()
+            errors = [
+                r
+                for r in results
+                if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
+            ]
+            if session.budget_refused:
+                summary.skipped_budget += sum(1 for _ in session.pending)
+            bar.finish()
+        summary.spent_usd = plain_usd(budget.spent_usd - prior.spent_usd)
+        summary.failures = dict(session.failures)
+        summary.not_retried = dict(counts)
+        summary.targets = target_table(journal, plan)
+        # one source for the run-wide counts: the per-target table over the whole log
+        summary.unknown_cost_attempts = sum(row["unknown_cost_attempts"] for row in summary.targets)
+        summary.possibly_billed_attempts = sum(row["possibly_billed_attempts"] for row in summary.targets)
+        summary.possibly_billed_usd = plain_usd(
+            sum((row["possibly_billed_usd"] for row in summary.targets), Decimal(0))
+        )
+        summary.wall_s = time.monotonic() - t0
+        write_atomically(run_dir / SUMMARY, json.dumps(_jsonable(summary.as_dict()), indent=2) + "\n")
+        if errors:
+            raise errors[0]
+        return summary
+    finally:
+        journal.close()
 
 
 async def _tick(bar: _Progress) -> None:
@@ -802,7 +786,9 @@ def target_table(log: RequestLog, plan: RunPlan) -> list[dict[str, Any]]:
 
     Items count each item once by its latest final outcome; latency percentiles are those of
     :func:`imgkit.analysis.performance.performance_table` (successful final attempts); ``spent_usd`` sums the
-    known bills of every attempt (``unknown_cost_attempts`` says how many bills are unknown).
+    known bills of every attempt (``unknown_cost_attempts`` says how many bills are unknown);
+    ``possibly_billed_attempts`` / ``possibly_billed_usd``: requests in flight when a session died (``sent``
+    records without an outcome) and their quotes.
     """
     from imgkit.analysis.performance import performance_table
 
@@ -817,10 +803,23 @@ def target_table(log: RequestLog, plan: RunPlan) -> list[dict[str, Any]]:
             "p95_s": None,
             "spent_usd": Decimal(0),
             "unknown_cost_attempts": 0,
+            "possibly_billed_attempts": 0,
+            "possibly_billed_usd": Decimal(0),
             "quoted_usd": pt.subtotal_usd,
         }
         for pt in plan.targets
     }
+    possibly = (
+        log.unanswered_sent()
+        .group_by("target")
+        .agg(pl.len().alias("n"), pl.col("estimated_cost_usd").sum().alias("usd"))
+        .collect()
+    )
+    for target, n, usd in possibly.iter_rows():
+        if target in rows:
+            rows[target].update(
+                possibly_billed_attempts=int(n), possibly_billed_usd=plain_usd(Decimal(usd or 0))
+            )
     lf = log.scan()
     if lf.select(pl.len()).collect().item() == 0:
         return list(rows.values())

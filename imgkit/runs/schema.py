@@ -4,6 +4,13 @@ The journal on disk is JSON Lines (``log.jsonl``), one attempt per line, appende
 attempt starts; a process killed at any moment leaves every completed line readable (a torn last line is
 skipped by the reader). Parquet (partitioned by ``provider``/``date`` for large logs) is the analysis format.
 
+Each attempt is announced before its request leaves: a ``sent`` record (outcome ``"sent"``, ``final`` false,
+the quote reserved for it in ``estimated_cost_usd``), then, once it ends, its outcome record (same
+``item_id`` and ``attempt``). A ``sent`` record is not an attempt: readers (:func:`imgkit.analysis.performance
+.scan_log` and everything built on it) leave them out; the runner reads them on resume, where a ``sent``
+record that no outcome record follows is a request that was in flight when the process died: possibly
+billed (its quote counts as spent), its item sent again.
+
 Money columns are exact: decimal strings in the journal, ``pl.Decimal(MONEY_PRECISION, MONEY_SCALE)`` in
 frames. Times are UTC. Durations are milliseconds (``*_ms``) from the attempt's ``started_at``.
 
@@ -25,7 +32,8 @@ latency_ms: float           ended_at - started_at: generation time as the client
 ttfb_ms: float              first_byte_at - started_at
 first_partial_ms: float     first_partial_at - started_at
 outcome: str                "ok", or an error class: rate_limit, timeout, unavailable, content_policy,
-                            bad_request, authentication, malformed_response, cancelled
+                            bad_request, authentication, malformed_response, cancelled; "sent" on the
+                            record written before the request leaves (not an attempt: see above)
 http_status: int            last HTTP status seen (null when no response)
 provider: str               catalog provider id (openai, fal, lumenfall, simulator...)
 model: str                  catalog model id
@@ -41,7 +49,8 @@ requested_params: str       JSON object of the parameters as asked
 resolved_params: str        JSON object of the fields the provider received (no secrets, ever)
 request_id: str             provider / gateway request id
 input_text_tokens, input_image_tokens, output_image_tokens, output_text_tokens: int   from ``usage``
-estimated_cost_usd: decimal the quote reserved before sending
+estimated_cost_usd: decimal the quote reserved before sending (the high end of a range when size or quality
+                            is auto)
 actual_cost_usd: decimal    the bill (null when unknown; never a silent 0)
 cost_method: str            tokens (from usage) | per_image_table | per_megapixel | gateway_metadata | not_billed | unknown
 images_count: int           images received
@@ -107,7 +116,18 @@ LOG_SCHEMA: dict[str, pl.DataType] = {
 }
 
 OUTCOME_OK = "ok"
-#: a request stopped by Ctrl-C before it finished (recorded by the runner)
+#: a request stopped before it finished (Ctrl-C in a run, a cancelled task)
 OUTCOME_CANCELLED = "cancelled"
+#: the record written just before a request leaves: not an attempt, the announcement of one
+OUTCOME_SENT = "sent"
 
-__all__ = ["LOG_SCHEMA", "MONEY", "MONEY_PRECISION", "MONEY_SCALE", "OUTCOME_CANCELLED", "OUTCOME_OK", "TS"]
+__all__ = [
+    "LOG_SCHEMA",
+    "MONEY",
+    "MONEY_PRECISION",
+    "MONEY_SCALE",
+    "OUTCOME_CANCELLED",
+    "OUTCOME_OK",
+    "OUTCOME_SENT",
+    "TS",
+]

@@ -24,6 +24,8 @@ A spec is YAML::
       time_scale: 0.01             # multiply the published latencies (default 0.01: a 17 s image takes 0.17 s)
       failures: false              # fail requests at the profiles' published success rates (default false)
       fault_rate: 0.05             # probability of an injected fault per request (default 0)
+      hang_s: 1.5                  # a timeout fault: the client's read timeout in this run (default
+                                   # 300 s x time_scale, at least 2 s: the simulated clock's five minutes)
       url: http://127.0.0.1:8800   # use a simulator already serving (``imgkit simulate serve``) instead
 
 Errors name the file and the key path (:class:`~imgkit.errors.SpecError`).
@@ -108,6 +110,7 @@ class SimulateSpec(_Strict):
     time_scale: float = Field(default=0.01, ge=0)
     failures: bool = False
     fault_rate: float = Field(default=0.0, ge=0, le=1)
+    hang_s: float | None = Field(default=None, gt=0, le=3600)
     url: str | None = Field(default=None, pattern=r"^https?://")
 
 
@@ -188,6 +191,7 @@ class SimulatorSettings:
     time_scale: float = 0.01
     failures: bool = False
     fault_rate: float = 0.0
+    hang_s: float | None = None
     url: str | None = None
 
 

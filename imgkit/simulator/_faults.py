@@ -6,7 +6,8 @@ Fault kinds (each answered in the serving provider's real error shape, see ``_op
 ``rate_limit``  429 with ``retry-after`` (whole seconds, at least 1) and ``retry-after-ms``
 ``server_error`` 500
 ``unavailable`` 503 (the gateway: 502 ``ALL_PROVIDERS_EXHAUSTED``; fal: ``runner_scheduling_failure``)
-``timeout``     the server never answers (until ``hang_s`` passes or the client gives up): a read timeout
+``timeout``     the server does not answer (for ``hang_s``, then it closes the connection): a read timeout
+                when the client gives up first
 ``drop``        the status line and part of the headers are sent, then the socket is reset
 ``malformed``   200 with a body that is not valid JSON (in a stream: an event whose data is not JSON)
 ``truncated``   200 whose body stops early and the connection closes (in a stream: mid-event)
@@ -83,8 +84,9 @@ class FaultPlan:
 
     ``retry_after_ms``: the delay a 429 asks for; an explicit value is sent verbatim (a test can measure that
     it was honoured), the default of 1000 ms is multiplied by the server's time scale (at least 1 ms).
-    ``hang_s``: how long a ``timeout`` fault holds the request before closing it; ``None`` = until the
-    client disconnects or the server stops.
+    ``hang_s``: how long a ``timeout`` fault holds the request before closing it; ``None`` = the server's
+    default: 300 s (a client's read timeout) times its time scale, so a hang follows the simulated clock
+    (at time scale 0: until the client disconnects or the server stops).
     """
 
     def __init__(

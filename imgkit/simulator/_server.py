@@ -60,6 +60,9 @@ __all__ = ["RecordedRequest", "SimulatorServer"]
 FAL_QUEUE_SHARE = 0.1
 #: the delay a 429 asks for when the fault plan gives none (multiplied by the time scale, at least 1 ms)
 DEFAULT_RETRY_AFTER_MS = 1000.0
+#: how long a hung request (a ``timeout`` fault) is held when the fault plan gives no ``hang_s``, multiplied by
+#: the time scale: the read timeout of imgkit's client (300 s), so the hang lasts what a real one would
+DEFAULT_HANG_MS = 300_000.0
 _FAL_REQUEST = re.compile(r"^/fal/(?P<app>[^/]+/[^/]+)/requests/(?P<id>[^/]+)(?P<op>/status|/cancel)?/?$")
 _JSON = ("content-type", "application/json")
 
@@ -322,6 +325,15 @@ class SimulatorServer:
         if seconds > 0:
             await asyncio.sleep(seconds)
 
+    @property
+    def hang_s(self) -> float | None:
+        """Seconds a ``timeout`` fault holds its request before closing it unanswered: the fault plan's
+        ``hang_s``, else :data:`DEFAULT_HANG_MS` on the simulated clock; ``None`` (until the client gives up)
+        at time scale 0."""
+        if self.faults.hang_s is not None:
+            return self.faults.hang_s
+        return DEFAULT_HANG_MS * self.time_scale / 1000.0 if self.time_scale > 0 else None
+
     def _retry_after_headers(self) -> list[tuple[str, str]]:
         ms = self.faults.retry_after_ms
         if ms is None:
@@ -454,7 +466,7 @@ class SimulatorServer:
         if fault in ("rate_limit", "auth", "moderation", "server_error", "unavailable"):
             await self._openai_error(ex, fault, job, draw, headers, gateway)
         elif fault == "timeout":
-            await ex.hold(self.faults.hang_s)
+            await ex.hold(self.hang_s)
         elif fault == "drop" and not job.stream:
             await self._sleep(draw.ttfb_ms)
             await ex.write_raw(b"HTTP/1.1 200 OK\r\ncontent-type: appli")
@@ -765,7 +777,7 @@ class SimulatorServer:
             await self._fal_send(ex, 401, {"detail": "Invalid key"}, headers)
             return None
         if fault == "timeout":
-            await ex.hold(self.faults.hang_s)
+            await ex.hold(self.hang_s)
             return None
         if fault == "drop":
             await ex.write_raw(b"HTTP/1.1 200 OK\r\ncontent-ty")
