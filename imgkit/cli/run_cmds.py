@@ -170,7 +170,7 @@ def format_summary(summary: Any) -> str:
         lines.append(
             f"possibly billed: {summary.possibly_billed_attempts} requests were in flight when an earlier "
             f"session was killed (no response logged); their quotes, {_money(summary.possibly_billed_usd)}, "
-            "count as spent, and their items were sent again"
+            "count as spent, and a resume sends their items again"
         )
     if summary.interrupted:
         lines.append("interrupted: continue with --resume (finished items are not sent again)")

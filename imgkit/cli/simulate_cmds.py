@@ -96,6 +96,7 @@ def _serve(args: argparse.Namespace) -> int:
         "fal_run_url": sim.fal_run_url,
         "time_scale": sim.time_scale,
         "fault_rate": args.fault_rate,
+        "hang_s": sim.hang_s,
         "seed": sim.seed,
         "provenance": "simulated",
     }
