@@ -55,6 +55,7 @@ __all__ = [
     "UnknownNameError",
     "UnknownPriceError",
     "UnsupportedParameterError",
+    "first_line",
     "redact",
 ]
 
@@ -207,6 +208,12 @@ class ProviderTimeoutError(ProviderError):
 class MalformedResponseError(ProviderError):
     retryable = True
     error_class = "malformed_response"
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-blank line of an exception's message (a third-party reader's error often runs to
+    several lines of hints), or its class name; for one-line messages that quote it."""
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
 
 
 def provider_error_classes(*, retryable: bool | None = None) -> frozenset[str]:

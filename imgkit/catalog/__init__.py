@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from imgkit._files import read_utf8, text_position
 from imgkit.catalog._schema import (
     Auth,
     Batch,
@@ -39,7 +40,7 @@ from imgkit.catalog._schema import (
     _parse_ratio,
     _parse_wxh,
 )
-from imgkit.errors import CatalogError, UnknownNameError, UnknownPriceError
+from imgkit.errors import CatalogError, ImgkitError, UnknownNameError, UnknownPriceError
 
 __all__ = [
     "STALE_AFTER_DAYS",
@@ -64,6 +65,7 @@ __all__ = [
     "load_yaml",
     "parse_ratio",
     "parse_wxh",
+    "parse_yaml",
 ]
 
 #: a source checked longer ago than this is flagged: the price it gave may have changed since (assumed policy)
@@ -73,11 +75,36 @@ parse_wxh = _parse_wxh
 parse_ratio = _parse_ratio
 
 
-# --- YAML without binary floats -----------------------------------------------------------------------------
+# --- YAML: strict, without binary floats -----------------------------------------------------------------------
 
 
-class _DecimalLoader(yaml.SafeLoader):
-    """SafeLoader whose floats are ``Decimal`` built from the literal text: 0.119991 never appears."""
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key written twice in one mapping (YAML forbids it; PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, yaml.Node] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults` overrides on purpose
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node)
+                except TypeError:  # an unhashable key: the base constructor says so
+                    continue
+                if first is not key_node:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"duplicate key {key!r} (first at line {first.start_mark.line + 1}); "
+                        "each key may appear once in a mapping",
+                        key_node.start_mark,
+                    )
+        return super().construct_mapping(node, deep=deep)
+
+
+class _DecimalLoader(_StrictLoader):
+    """Strict loader whose floats are ``Decimal`` built from the literal text: 0.119991 never appears."""
 
 
 def _construct_decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
@@ -90,18 +117,40 @@ def _construct_decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
 _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
 
 
-def load_yaml(path: str | Path) -> Any:
-    """Read a YAML file with exact decimals; a syntax error becomes a ``CatalogError`` with line and column."""
-    path = Path(path)
+def load_yaml(path: str | Path, *, exact: bool = True, error: type[ImgkitError] = CatalogError) -> Any:
+    """Read a UTF-8 YAML file; every problem is one ``error(file, where, problem)`` naming line and column.
+
+    ``exact``: floats are ``Decimal`` built from their text (catalog, specs, workloads); else Python floats
+    (parameters of notebooks, which Papermill writes as literals). A key written twice in one mapping is an
+    error, as YAML says, instead of PyYAML's silent last-one-wins. ``error`` is :class:`CatalogError` or
+    :class:`~imgkit.errors.SpecError` (same arguments).
+    """
+    return parse_yaml(read_utf8(path, error), str(path), exact=exact, error=error)
+
+
+def parse_yaml(
+    text: str, file: str = "<yaml>", *, exact: bool = True, error: type[ImgkitError] = CatalogError
+) -> Any:
+    """:func:`load_yaml` of text already read; ``file`` names it in errors."""
     try:
-        with path.open(encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=_DecimalLoader)
+        return yaml.load(text, Loader=_DecimalLoader if exact else _StrictLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
+        mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise CatalogError(str(path), where, f"YAML syntax: {exc.problem}") from None
-    except OSError as exc:
-        raise CatalogError(str(path), "", f"cannot read: {exc.strerror}") from None
+        problem = exc.problem or exc.context or "not valid YAML"
+        if isinstance(exc, yaml.constructor.ConstructorError):
+            raise error(file, where, problem) from None
+        if exc.context and exc.problem and exc.context_mark:
+            problem += f" ({exc.context} at line {exc.context_mark.line + 1})"
+        raise error(file, where, f"YAML syntax: {problem}") from None
+    except yaml.reader.ReaderError as exc:
+        raise error(
+            file,
+            text_position(text, exc.position),
+            f"character {chr(exc.character)!r} is not allowed in YAML (binary data?); allowed: printable text",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise error(file, "", f"not valid YAML: {str(exc).splitlines()[0]}") from None
 
 
 def _key_path(loc: Iterable[Any]) -> str:
