@@ -57,7 +57,7 @@ def test_matrix_expands_and_items_are_stable(tmp_path):
             "Extra inputs are not permitted",
         ),
         (GOOD.replace("{file: more.csv}", "{file: missing.csv}"), "prompts[1].file", "file not found"),
-        (GOOD.replace('text: "A red fox in snow"', 'text: ""'), "prompts[0].text", "at least 1 character"),
+        (GOOD.replace('text: "A red fox in snow"', 'text: ""'), "prompts[0].text", "must not be empty"),
         (GOOD + "targets_extra: 1\n", "targets_extra", "Extra inputs are not permitted"),
         (GOOD.replace("n: 2}", "n: 2, options: {api_key: x}}"), "targets[1].options", "looks like a secret"),
         (GOOD.replace("n: 2}", "n: 2, images: [room]}"), "", "input image 'room' is not defined"),

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import itertools
 import json
 import os
@@ -46,8 +47,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from imgkit._files import read_utf8
 from imgkit.catalog import _key_path, load_yaml
-from imgkit.errors import CatalogError, SpecError
+from imgkit.errors import InvalidParameterError, SpecError
 from imgkit.secret_policy import secret_reason
 
 __all__ = ["ExperimentSpec", "Prompt", "SimulatorSettings", "Target", "WorkItem", "load_spec", "parse_spec"]
@@ -61,8 +63,26 @@ class _Strict(BaseModel):
 
 class Prompt(_Strict):
     id: str
-    text: str = Field(min_length=1)
+    text: str
     category: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_a_name(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("a prompt id must not be empty; allowed: a short name such as fox or p1")
+        if any(ord(c) < 32 for c in v):
+            raise ValueError(f"prompt id {v!r} holds a control character; allowed: printable text")
+        return v
+
+    @field_validator("text")
+    @classmethod
+    def _text_not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("the prompt text must not be empty")
+        if "\x00" in v:
+            raise ValueError("the prompt text holds a NUL byte; allowed: text")
+        return v
 
 
 class PromptFile(_Strict):
@@ -235,11 +255,7 @@ class ExperimentSpec:
 def load_spec(path: str | Path, *, output_dir: str | Path | None = None) -> ExperimentSpec:
     """Read and validate a spec file; prompts files and input images resolve relative to it."""
     path = Path(path)
-    try:
-        data = load_yaml(path)
-    except CatalogError as exc:
-        raise SpecError(str(path), exc.key_path, exc.problem) from None
-    return parse_spec(data, path=path, output_dir=output_dir)
+    return parse_spec(load_yaml(path, error=SpecError), path=path, output_dir=output_dir)
 
 
 def parse_spec(
@@ -257,8 +273,7 @@ def parse_spec(
     except ValidationError as exc:
         err = _most_specific_error(exc.errors())
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS)]
-        msg = err["msg"].removeprefix("Value error, ")
-        raise SpecError(fname, _key_path(loc), msg) from None
+        raise SpecError(fname, _key_path(loc), _pydantic_msg(err)) from None
     base = path.parent if path else Path.cwd()
     prompts = _load_prompts(spec, base, fname)
     targets = _expand_targets(spec, fname)
@@ -273,6 +288,7 @@ def parse_spec(
         if output_dir
         else (Path(os.path.normpath(base / spec.output_dir)) if spec.output_dir else Path("runs") / spec.name)
     )
+    _check_output_dir(out, fname, "output_dir" if spec.output_dir and not output_dir else "")
     return ExperimentSpec(
         path=path,
         name=spec.name,
@@ -293,6 +309,19 @@ def parse_spec(
         if isinstance(spec.simulate, SimulateSpec)
         else SimulatorSettings(),
     )
+
+
+def _check_output_dir(out: Path, fname: str, key: str) -> None:
+    """``out`` is a directory or can be created as one: no existing file in its way (nothing is created)."""
+    for path in (out, *out.parents):
+        if path.is_dir():
+            return
+        if path.exists() or path.is_symlink():
+            what = f"{path} is a file" if path == out else f"{path} is a file in the way of {out}"
+            allowed = "a directory (created when missing)"
+            if key:
+                raise SpecError(fname, key, f"{what}, not a directory; allowed: {allowed}")
+            raise InvalidParameterError("output_dir", str(out), allowed, hint=what)
 
 
 #: names pydantic puts in error locations for the branches of a union
@@ -318,26 +347,58 @@ def _load_prompts(spec: SpecModel, base: Path, fname: str) -> list[Prompt]:
         p = base / entry.file
         if not p.is_file():
             raise SpecError(fname, f"prompts[{i}].file", f"file not found: {p}")
-        if p.suffix.lower() == ".csv":
-            with p.open(newline="", encoding="utf-8") as fh:
-                reader = csv.DictReader(fh)
-                if not reader.fieldnames or not {"id", "text"} <= set(reader.fieldnames):
-                    raise SpecError(
-                        str(p), "header", f"needs columns id,text[,category]; found {reader.fieldnames}"
-                    )
-                for row in reader:
-                    prompts.append(
-                        Prompt(id=row["id"], text=row["text"], category=row.get("category") or None)
-                    )
-        else:
-            lines = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
-            prompts += [Prompt(id=f"{p.stem}-{j + 1}", text=t) for j, t in enumerate(lines)]
+        text = read_utf8(p, SpecError)
+        prompts += _csv_prompts(text, str(p)) if p.suffix.lower() == ".csv" else _text_prompts(text, p)
     seen: set[str] = set()
     for j, pr in enumerate(prompts):
         if pr.id in seen:
             raise SpecError(fname, f"prompts[{j}].id", f"duplicate prompt id {pr.id!r}")
         seen.add(pr.id)
     return prompts
+
+
+def _csv_prompts(text: str, file: str) -> list[Prompt]:
+    """Prompts from CSV text (columns id,text[,category]); errors name the line and the column."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if not header or not {"id", "text"} <= set(header):
+            raise SpecError(file, "header", f"needs columns id,text[,category]; found {header}")
+        prompts = []
+        for row in reader:
+            where = f"line {reader.line_num}"
+            if row == []:
+                continue  # a blank line
+            if len(row) != len(header):
+                raise SpecError(
+                    file, where, f"{len(row)} fields; allowed: {len(header)}, one per column of the header"
+                )
+            values = dict(zip(header, row, strict=True))
+            try:
+                prompts.append(
+                    Prompt(id=values["id"], text=values["text"], category=values.get("category") or None)
+                )
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                raise SpecError(file, f"{where}, {err['loc'][0]}", _pydantic_msg(err)) from None
+    except csv.Error as exc:
+        raise SpecError(file, f"line {reader.line_num}", f"not valid CSV: {exc}") from None
+    return prompts
+
+
+def _text_prompts(text: str, path: Path) -> list[Prompt]:
+    """Prompts from a text file, one per non-empty line (ids ``<stem>-<n>``)."""
+    prompts = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if "\x00" in line:
+            raise SpecError(str(path), f"line {number}", "holds a NUL byte; allowed: text")
+        if line.strip():
+            prompts.append(Prompt(id=f"{path.stem}-{len(prompts) + 1}", text=line.strip()))
+    return prompts
+
+
+def _pydantic_msg(err: dict[str, Any]) -> str:
+    return err["msg"].removeprefix("Value error, ")
 
 
 def _expand_targets(spec: SpecModel, fname: str) -> list[Target]:
