@@ -1,17 +1,27 @@
 """``imgkit`` command line: thin commands over the package, ``--json`` wherever a script may read the output.
 
 Each command group lives in its own module exposing ``register(subparsers)``; ``main`` wires them together.
-An ``ImgkitError`` becomes one line on stderr and exit status 2, never a traceback.
+Refused input is one line on stderr and exit status 2, never a traceback: an ``ImgkitError`` (a malformed
+file or argument), an argument the parser cannot read, a port already in use. A closed output pipe
+(``imgkit cost ... | head``) ends the command silently, also with status 2. Any other exception is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
+import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from imgkit.errors import ImgkitError, redact
+
+#: exit status of refused input (as argparse uses for usage errors)
+EXIT_REFUSED = 2
 
 # Command-group modules, each with ``register(subparsers) -> None``, in the order ``--help`` lists them.
 COMMAND_MODULES = (
@@ -30,8 +40,28 @@ COMMAND_MODULES = (
 )
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors, and values that start with a dash (``--size -1x5``, ``-p since -3d``).
+
+    argparse reads any token starting with ``-`` as an option, so ``--size -1x5`` fails with "expected one
+    argument" before the size is ever checked; here a token that is not one of the parser's options and does
+    not start with a dash and a letter is a value, and is checked like any other.
+    """
+
+    def _parse_optional(self, arg_string: str):  # type: ignore[override]
+        found = super()._parse_optional(arg_string)
+        options = found if isinstance(found, list) else [found] if found else []  # a list from Python 3.12
+        unknown = bool(options) and all(option[0] is None for option in options)
+        if unknown and not re.match(r"-+[A-Za-z]", arg_string):
+            return None  # a value such as -1x5, -3d or -.5
+        return found
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_REFUSED, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="imgkit",
         description="Choose an image-generation model, provider and quality tier: cost, speed, reliability, quality.",
     )
@@ -47,13 +77,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
     except ImgkitError as exc:
-        print(f"imgkit: error: {redact(str(exc))}", file=sys.stderr)
-        return 2
+        return _refuse(redact(str(exc)))
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_REFUSED
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        port = getattr(args, "port", None)
+        return _refuse(
+            f"port {port} is already in use on {getattr(args, 'host', None) or '127.0.0.1'}; allowed: a free "
+            "port (--port), or --port 0 for any free one"
+            if port
+            else f"address already in use: {exc.strerror or exc}"
+        )
     except KeyboardInterrupt:
         print("imgkit: interrupted", file=sys.stderr)
         return 130
     return int(result or 0)
+
+
+def _refuse(message: str) -> int:
+    """One line on stderr (a message of several lines is joined), exit status 2."""
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    print(f"imgkit: error: {line}", file=sys.stderr)
+    return EXIT_REFUSED
+
+
+def _silence_stdout() -> None:
+    """The reader of stdout has gone: point stdout at /dev/null so that the exit flush stays silent too."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (a test's StringIO)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover
