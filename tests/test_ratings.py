@@ -616,7 +616,7 @@ def test_cli_bad_label_is_one_error_line_and_exit_2(tmp_path, capsys):
     path.write_text("model_a,model_b,winner\nA,B,model_a\nB,A,left\n")
     assert cli_main(["ratings", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "winner (row 2)='left'" in err[0]
+    assert len(err) == 1 and f"{path}: row 2, winner: 'left' is not allowed" in err[0]
 
 
 # --- plots ---------------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ before fitting; the fit then adds a small L2 term, and every affected model is f
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -30,7 +32,8 @@ from scipy import optimize, sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 
-from imgkit.errors import InvalidParameterError, UnknownNameError
+from imgkit._files import decode_utf8, first_ragged_csv_row
+from imgkit.errors import ImgkitError, InvalidParameterError, SpecError, UnknownNameError, first_line
 
 __all__ = [
     "CENTRE_RATING",
@@ -101,6 +104,7 @@ class Votes:
     frame: pl.DataFrame
     per_vote: bool
     self_pairs_dropped: float = 0.0
+    origin: str = ""  # the file the votes were read from, for messages ("" when handed a frame)
 
     @property
     def n_votes(self) -> float:
@@ -108,30 +112,74 @@ class Votes:
 
 
 def read_votes(path: str | Path) -> pl.DataFrame:
-    """Read votes from a CSV or Parquet file; model, winner and context columns are read as text."""
+    """Read votes (or any table of them, such as ratings) from a CSV, TSV or Parquet file.
+
+    Model, winner and context columns are read as text. A file that cannot be read as such a table is a
+    :class:`~imgkit.errors.SpecError` naming the file and where: not UTF-8 (line, column), empty, no rows,
+    a column named twice, a row with more fields than the header (its line), a NUL byte in a text column
+    (its row). Whether the rows are valid votes is :func:`normalise_votes`' part.
+    """
     path = Path(path)
     if not path.is_file():
         raise InvalidParameterError("votes", str(path), "an existing CSV or Parquet file")
+    file = str(path)
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
-        return pl.read_parquet(path)
-    if suffix in (".csv", ".tsv"):
-        sep = "\t" if suffix == ".tsv" else ","
-        header = pl.read_csv(path, n_rows=0, separator=sep).columns
-        overrides = {c: pl.String for c in header if c in _TEXT_COLUMNS}
-        return pl.read_csv(path, separator=sep, schema_overrides=overrides)
-    raise InvalidParameterError("votes", str(path), ".csv, .tsv or .parquet file")
+        try:
+            frame = pl.read_parquet(path)
+        except pl.exceptions.ComputeError as exc:
+            raise SpecError(file, "", f"not a readable Parquet file ({first_line(exc)})") from None
+    elif suffix in (".csv", ".tsv"):
+        frame = _read_votes_csv(path, "\t" if suffix == ".tsv" else ",")
+    else:
+        raise InvalidParameterError("votes", file, ".csv, .tsv or .parquet file")
+    if frame.height == 0:
+        raise SpecError(
+            file, "", f"no rows (columns {', '.join(frame.columns) or 'none'}); allowed: one row per vote"
+        )
+    for column, dtype in frame.schema.items():
+        if dtype == pl.String:
+            bad = _first_bad_row(frame, pl.col(column).str.contains("\x00", literal=True), column)
+            if bad:
+                raise SpecError(file, f"row {bad[0]}, {column}", "holds a NUL byte; allowed: text")
+    return frame
 
 
-def _as_frame(data: Any) -> pl.DataFrame:
+def _read_votes_csv(path: Path, separator: str) -> pl.DataFrame:
+    file = str(path)
+    data = path.read_bytes()
+    text = decode_utf8(data, file, SpecError)
+    if not text.strip():
+        raise SpecError(
+            file, "", "empty file; allowed: a header (model_a,model_b,winner) and one row per vote"
+        )
+    header = next(csv.reader(io.StringIO(text), delimiter=separator))
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise SpecError(file, "header", f"column {twice[0]!r} appears twice; allowed: each column once")
+    overrides = {c: pl.String for c in header if c in _TEXT_COLUMNS}
+    try:
+        return pl.read_csv(data, separator=separator, schema_overrides=overrides)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        ragged = first_ragged_csv_row(text, separator)
+        if ragged:
+            line, fields, width = ragged
+            raise SpecError(
+                file, f"line {line}", f"{fields} fields; allowed: {width}, one per column of the header"
+            ) from None
+        raise SpecError(file, "", f"not readable as CSV ({first_line(exc)})") from None
+
+
+def _as_frame(data: Any) -> tuple[pl.DataFrame, str]:
+    """The votes as a frame, and the file they come from ("" when handed a frame)."""
     if isinstance(data, pl.DataFrame):
-        return data
+        return data, ""
     if isinstance(data, pl.LazyFrame):
-        return data.collect()
+        return data.collect(), ""
     if isinstance(data, (str, Path)):
-        return read_votes(data)
+        return read_votes(data), str(data)
     if type(data).__module__.startswith("pandas"):
-        return pl.from_pandas(data)
+        return pl.from_pandas(data), ""
     raise InvalidParameterError(
         "votes", type(data).__name__, "a polars or pandas DataFrame, or a CSV/Parquet path"
     )
@@ -144,22 +192,36 @@ def _first_bad_row(frame: pl.DataFrame, bad: pl.Expr, column: str) -> tuple[int,
     return int(hit["_row"][0]) + 1, hit[column][0]
 
 
+def _bad_vote(
+    origin: str, field: str, row: int | None, value: Any, allowed: Any, hint: str = ""
+) -> ImgkitError:
+    """A refused value of the votes: naming the file and the row when they come from one."""
+    if not origin:
+        return InvalidParameterError(f"{field} (row {row})" if row else field, value, allowed, hint=hint)
+    allowed = allowed if isinstance(allowed, str) else ", ".join(map(str, allowed))
+    where = f"row {row}, {field}" if row else field
+    return SpecError(
+        origin, where, f"{value!r} is not allowed; allowed: {allowed}" + (f" ({hint})" if hint else "")
+    )
+
+
 def normalise_votes(data: Any, *, category: str | None = None) -> Votes:
     """Validate votes and bring them to the canonical weighted-row shape (see :class:`Votes`).
 
     Accepts one row per vote (``model_a, model_b, winner`` with winner in :data:`WINNER_OUTCOMES`; evalica's
     ``left, right, winner ∈ {left, right, tie}`` also reads) or aggregated counts (``model_a, model_b,
     a_wins, b_wins[, ties]``, non-negative, fractional allowed). Unknown winner labels raise
-    ``InvalidParameterError`` naming the 1-based data row, the value and the allowed labels. Self-pairs are
-    dropped and counted. ``category`` keeps only the votes of that category.
+    ``InvalidParameterError`` naming the 1-based data row, the value and the allowed labels (a
+    ``SpecError`` naming the file too, when ``data`` is a path). Self-pairs are dropped and counted.
+    ``category`` keeps only the votes of that category.
     """
     if isinstance(data, Votes):
         votes = data
         frame = votes.frame
         if category is not None:
-            frame = _filter_category(frame, category)
-        return Votes(frame, votes.per_vote, votes.self_pairs_dropped)
-    frame = _as_frame(data)
+            frame = _filter_category(frame, category, votes.origin)
+        return Votes(frame, votes.per_vote, votes.self_pairs_dropped, votes.origin)
+    frame, origin = _as_frame(data)
     columns = set(frame.columns)
     outcomes = dict(WINNER_OUTCOMES)
     if not {"model_a", "model_b"} <= columns and {"left", "right"} <= columns:
@@ -169,45 +231,52 @@ def normalise_votes(data: Any, *, category: str | None = None) -> Votes:
     per_vote = "winner" in columns
     needed = {"model_a", "model_b", "winner"} if per_vote else {"model_a", "model_b", "a_wins", "b_wins"}
     if not needed <= columns:
-        raise InvalidParameterError(
-            "votes columns",
+        missing = sorted(needed - columns)
+        raise _bad_vote(
+            origin,
+            "header" if origin else "votes columns",
+            None,
             sorted(columns),
             "model_a, model_b, winner (one row per vote) or model_a, model_b, a_wins, b_wins[, ties] (counts)",
+            hint=f"missing {', '.join(missing)}",
         )
     frame = frame.with_columns(pl.col("model_a", "model_b").cast(pl.String))
     for col in ("model_a", "model_b"):
-        bad = frame[col].null_count() and _first_bad_row(frame, pl.col(col).is_null(), col)
+        blank = pl.col(col).is_null() | (pl.col(col).str.strip_chars() == "")
+        bad = _first_bad_row(frame, blank, col)
         if bad:
-            raise InvalidParameterError(f"{col} (row {bad[0]})", bad[1], "a model name")
+            raise _bad_vote(origin, col, bad[0], bad[1], "a model name")
     context = [c for c in _CONTEXT_COLUMNS if c in columns]
-    rows = _vote_rows(frame, outcomes, context) if per_vote else _count_rows(frame, context)
+    rows = _vote_rows(frame, outcomes, context, origin) if per_vote else _count_rows(frame, context, origin)
     if category is not None:
-        rows = _filter_category(rows, category)
+        rows = _filter_category(rows, category, origin)
     self_pair = (rows["model_a"] == rows["model_b"]).to_numpy()
     if not self_pair.any():
-        return Votes(rows, per_vote, 0.0)
+        return Votes(rows, per_vote, 0.0, origin)
     dropped = float(rows["weight"].to_numpy()[self_pair].sum())
-    return Votes(rows.filter(~self_pair), per_vote, dropped)
+    return Votes(rows.filter(~self_pair), per_vote, dropped, origin)
 
 
-def _filter_category(frame: pl.DataFrame, category: str) -> pl.DataFrame:
+def _filter_category(frame: pl.DataFrame, category: str, origin: str = "") -> pl.DataFrame:
     if "category" not in frame.columns:
-        raise InvalidParameterError("category", category, "votes that have a 'category' column")
+        raise InvalidParameterError(
+            "category", category, "votes that have a 'category' column", context=origin or "these votes"
+        )
     known = frame["category"].cast(pl.String).drop_nulls().unique().sort().to_list()
     if category not in known:
-        raise UnknownNameError("category", category, known)
+        raise UnknownNameError("category", category, known, context=origin)
     return frame.filter(pl.col("category").cast(pl.String) == category)
 
 
-def _vote_rows(frame: pl.DataFrame, outcomes: Mapping[str, float], context: list[str]) -> pl.DataFrame:
+def _vote_rows(
+    frame: pl.DataFrame, outcomes: Mapping[str, float], context: list[str], origin: str
+) -> pl.DataFrame:
     labels = list(outcomes)
     codes = frame["winner"].cast(pl.String).cast(pl.Enum(labels), strict=False)
     if codes.null_count():
         winner = pl.col("winner").cast(pl.String)
         bad = _first_bad_row(frame, winner.is_null() | ~winner.is_in(labels), "winner")
-        raise InvalidParameterError(
-            f"winner (row {bad[0]})", bad[1], labels, hint="map other labels before rating"
-        )
+        raise _bad_vote(origin, "winner", bad[0], bad[1], labels, hint="map other labels before rating")
     outcome = np.array([outcomes[x] for x in labels])[codes.to_physical().to_numpy()]
     return (
         frame.select("model_a", "model_b", *context)
@@ -216,7 +285,7 @@ def _vote_rows(frame: pl.DataFrame, outcomes: Mapping[str, float], context: list
     )
 
 
-def _count_rows(frame: pl.DataFrame, context: list[str]) -> pl.DataFrame:
+def _count_rows(frame: pl.DataFrame, context: list[str], origin: str) -> pl.DataFrame:
     if "ties" not in frame.columns:
         frame = frame.with_columns(ties=pl.lit(0.0))
     for col in _COUNT_COLUMNS:
@@ -224,7 +293,7 @@ def _count_rows(frame: pl.DataFrame, context: list[str]) -> pl.DataFrame:
         invalid = as_float.is_null() | as_float.is_nan() | (as_float < 0) | as_float.is_infinite()
         bad = _first_bad_row(frame, invalid, col)
         if bad:
-            raise InvalidParameterError(f"{col} (row {bad[0]})", bad[1], "a non-negative count")
+            raise _bad_vote(origin, col, bad[0], bad[1], "a non-negative count")
     keep = [c for c in context if c != "timestamp"]
     parts = [
         frame.select("model_a", "model_b", *keep, outcome=pl.lit(y), weight=pl.col(col).cast(pl.Float64))
@@ -758,10 +827,13 @@ def fit_bradley_terry(
     anchor_pair = parse_anchor(anchor) if isinstance(anchor, str) else anchor
     normalised = normalise_votes(votes, category=category)
     frame = _vote_order(normalised) if normalised.per_vote else normalised.frame
-    ordered = Votes(frame, normalised.per_vote, normalised.self_pairs_dropped)
+    ordered = Votes(frame, normalised.per_vote, normalised.self_pairs_dropped, normalised.origin)
     if frame.height == 0 or ordered.n_votes <= 0:
         raise InvalidParameterError(
-            "votes", "no votes between two different models", "at least one vote between two models"
+            "votes",
+            normalised.origin or "no votes between two different models",
+            "at least one vote between two models",
+            hint="none between two different models" if normalised.origin else "",
         )
     models, a, b = _encode(ordered)
     m = len(models)

@@ -11,6 +11,7 @@ import argparse
 
 from imgkit.analysis.ratings import fit_bradley_terry, vote_diagnostics
 from imgkit.cli._output import emit_json, format_table
+from imgkit.errors import InvalidParameterError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_ratings(args: argparse.Namespace) -> int:
+    if args.bootstrap < 0:
+        raise InvalidParameterError("--bootstrap", args.bootstrap, "a whole number of rounds, 0 or more")
     result = fit_bradley_terry(
         args.votes,
         bootstrap=args.bootstrap,
