@@ -45,6 +45,10 @@ log's money scale) only when a row is stored, and totals are sums of the stored 
 and no growth every amount is exact (10,000 images at $0.005 = $50.00). Numbers in the YAML file are read
 from their text (``0.05`` is ``Decimal("0.05")``); a binary ``float`` given by a Python caller is refused.
 
+**Horizon**: 1 to :data:`MAX_MONTHS` months, and no month past :data:`MAX_REQUESTS_PER_MONTH` requests (a
+growing workload reaches it sooner: 458 months for the example's 200,000 requests at +5 %), so that every
+amount stays exact in the money columns; :func:`check_horizon` says how far a workload can go.
+
 **Break-even** (:func:`break_even`): two options whose costs are linear in volume without fixed costs never
 cross (one is cheaper at every volume); a fixed monthly fee or a setup cost makes them cross. For a pair
 the result gives the month at which the cumulative costs cross (with growth and setup costs), and the
@@ -71,17 +75,20 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from imgkit.catalog import Catalog, Model, Offering, _key_path, load_catalog, load_yaml, parse_wxh
-from imgkit.errors import CatalogError, ImgkitError, InvalidParameterError, SpecError, UnknownPriceError
+from imgkit.errors import ImgkitError, InvalidParameterError, SpecError, UnknownPriceError
 from imgkit.formats import format_value
 from imgkit.provenance import Provenance
 
 __all__ = [
     "COUNT",
+    "MAX_MONTHS",
+    "MAX_REQUESTS_PER_MONTH",
     "MONEY",
     "MixComponent",
     "Option",
     "Workload",
     "break_even",
+    "check_horizon",
     "load_workload",
     "parse_workload",
     "project",
@@ -98,6 +105,11 @@ COUNT = pl.Decimal(38, 6)
 _MONEY_Q = Decimal("1e-10")
 _COUNT_Q = Decimal("1e-6")
 _PRECISION = 60
+#: the longest horizon of a projection (100 years)
+MAX_MONTHS = 1200
+#: the most requests a projected month may hold: with any catalog price, every amount and total then fits
+#: the money columns (38 digits, 10 of them decimal places) exactly
+MAX_REQUESTS_PER_MONTH = Decimal(10) ** 15
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
 
@@ -362,13 +374,17 @@ class Workload:
 def load_workload(path: str | Path, catalog: Catalog | None = None) -> Workload:
     """Read and validate a workload file; errors name the file and the key path (``SpecError``)."""
     path = Path(path)
-    try:
-        data = load_yaml(path)
-    except CatalogError as exc:
-        raise SpecError(str(path), exc.key_path, exc.problem) from None
+    data = load_yaml(path, error=SpecError)
     workload = parse_workload(data, file=str(path), catalog=catalog)
     if workload.reliability_log:  # a log named in the file is found beside it, wherever it is read from
-        workload = replace(workload, reliability_log=str(path.parent / workload.reliability_log))
+        log = path.parent / workload.reliability_log
+        if not log.exists():
+            raise SpecError(
+                str(path),
+                "reliability.log",
+                f"{log} does not exist; allowed: a request log (log.jsonl, Parquet, CSV), relative to this file",
+            )
+        workload = replace(workload, reliability_log=str(log))
     return workload
 
 
@@ -822,13 +838,42 @@ def project(
     """
     if not isinstance(workload, Workload):
         workload = load_workload(workload, catalog)
-    if months < 1:
-        raise InvalidParameterError("months", months, "1 or more")
+    check_horizon(workload, months)
     pricer = _Pricer(catalog)
     if options is None:
         options, _ = resolve_options(workload, _pricer=pricer)
     rows = _rows(workload, months, options, pricer, _failure_rates(performance))
     return pl.DataFrame(rows, schema=_SCHEMA)
+
+
+def check_horizon(workload: Workload, months: Any, *, scale: Decimal = _ONE) -> None:
+    """Refuse a horizon the projection cannot hold exactly: at most :data:`MAX_MONTHS` months, and no month
+    with more than :data:`MAX_REQUESTS_PER_MONTH` requests (so every amount fits the money columns).
+
+    ``scale`` multiplies volume and growth first (the largest move :func:`sensitivity` makes).
+    """
+    if isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= MAX_MONTHS:
+        raise InvalidParameterError("months", months, f"a whole number of months from 1 to {MAX_MONTHS}")
+    with decimal.localcontext(prec=_PRECISION):
+        volume = workload.volume * _requests_per_volume_unit(workload) * scale
+        growth = workload.growth_per_month * scale
+        peak = volume * (_ONE + growth) ** (months - 1) if growth > 0 else volume
+        if peak <= MAX_REQUESTS_PER_MONTH:
+            return
+        limit = f"{MAX_REQUESTS_PER_MONTH:.0e} requests a month"
+        if volume > MAX_REQUESTS_PER_MONTH:
+            raise InvalidParameterError(
+                "volume", f"{volume:.3e} requests a month", f"at most {limit}", context=workload.file
+            )
+        last = 1 + int((MAX_REQUESTS_PER_MONTH / volume).ln() / (_ONE + growth).ln())
+    moved = " with every assumption moved by the sensitivity delta" if scale != _ONE else ""
+    raise InvalidParameterError(
+        "months",
+        months,
+        f"1 to {last} for {workload.name}",
+        hint=f"growing {growth * 100:f} % a month{moved}, month {months} would hold {peak:.2e} requests, "
+        f"past the {limit} a projection holds exactly",
+    )
 
 
 def summarise(frame: pl.DataFrame) -> pl.DataFrame:
@@ -1150,6 +1195,7 @@ def sensitivity(
         raise InvalidParameterError("delta", delta, "a fraction between 0 and 1 (0.1 = ±10 %)") from None
     if not 0 < delta < 1:
         raise InvalidParameterError("delta", delta, "a fraction between 0 and 1 (0.1 = ±10 %)")
+    check_horizon(workload, months, scale=_ONE + delta)
     pricer = _Pricer(catalog)
     if options is None:
         options, _ = resolve_options(workload, _pricer=pricer)
