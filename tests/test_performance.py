@@ -470,8 +470,54 @@ def test_a_bad_line_inside_the_journal_is_an_error(tmp_path):
     path.write_text(
         write_journal(path, [attempt("a")]).read_text() + "{not json\n" + json.dumps({"item_id": "b"}) + "\n"
     )
-    with pytest.raises(pl.exceptions.ComputeError):
-        scan_log(path).collect()
+    with pytest.raises(SpecError) as err:
+        scan_log(path)  # refused when scanned, before any analysis runs
+    assert (err.value.file, err.value.key_path) == (str(path), "line 2")
+    assert "not JSON" in err.value.problem
+
+
+def sent(item: str, **fields: Any) -> dict[str, Any]:
+    """The record the client writes before a request leaves (ImageClient._announcement): request columns,
+    ``final`` false, ``started_at``, outcome ``sent`` and the quote reserved; every other column absent."""
+    row = {k: attempt(item)[k] for k in ("run_id", "item_id", "attempt", "provider", "model", "mode")}
+    row.update(quality="low", size="1024x1024", width=1024, height=1024, n=1, final=False, started_at=T0)
+    return {**row, "outcome": "sent", "estimated_cost_usd": LOW_USD, **fields}
+
+
+def test_sent_records_pass_the_journal_check_and_are_left_out_unless_asked(tmp_path):
+    from imgkit.runs.log import RequestLog, scan_journal
+
+    # b's quote is null: a client without a budget announces an unpriced request so
+    rows = [sent("a"), attempt("a"), sent("b", estimated_cost_usd=None)]
+    path = write_journal(tmp_path / "log.jsonl", rows)
+    with path.open("a") as fh:
+        fh.write(
+            '{"run_id": "r1", "item_id": "c", "attempt": 1, "outcome": "sent", "estimated_cost_u'
+        )  # killed
+    assert scan_log(path).collect()["item_id"].to_list() == ["a"]
+    everything = scan_log(path, include_sent=True).collect()
+    assert everything.select("item_id", "outcome").rows() == [("a", "sent"), ("a", "ok"), ("b", "sent")]
+    assert everything["estimated_cost_usd"].to_list() == [LOW_USD, None, None]
+    assert scan_journal(path).collect()["outcome"].to_list() == ["ok"]
+    assert (
+        RequestLog(path)
+        .scan(include_sent=True)
+        .collect()
+        .equals(scan_journal(path, include_sent=True).collect())
+    )
+    assert RequestLog(path).unanswered_sent().collect()["item_id"].to_list() == ["b"]
+
+
+def test_a_sent_record_is_checked_like_any_other_line(tmp_path):
+    path = write_journal(
+        tmp_path / "log.jsonl", [attempt("a"), sent("b", estimated_cost_usd="0.00500000001")]
+    )
+    with pytest.raises(SpecError) as err:
+        scan_log(path)
+    assert (err.value.key_path, err.value.problem.split(";")[0]) == (
+        "line 2, estimated_cost_usd",
+        "'0.00500000001' is not allowed",
+    )
 
 
 def test_empty_journal_is_an_empty_canonical_frame(tmp_path):

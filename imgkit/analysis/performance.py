@@ -60,7 +60,6 @@ Parquet are analysed in well under 1 GiB (``bench/bench_performance.py --huge``)
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import math
 import re
@@ -74,9 +73,12 @@ from urllib.parse import quote
 import numpy as np
 import polars as pl
 
-from imgkit.errors import InvalidParameterError, SpecError, UnknownNameError
+from imgkit._files import decode_utf8, first_ragged_csv_row
+from imgkit.catalog import load_yaml
+from imgkit.errors import InvalidParameterError, SpecError, UnknownNameError, first_line
 from imgkit.provenance import Provenance
-from imgkit.runs.schema import LOG_SCHEMA, MONEY, MONEY_SCALE, OUTCOME_OK, OUTCOME_SENT, TS
+from imgkit.runs.log import scan_journal
+from imgkit.runs.schema import ALLOWED_VALUES, LOG_SCHEMA, MONEY, MONEY_SCALE, OUTCOME_OK, OUTCOME_SENT, TS
 
 __all__ = [
     "DEFAULT_SYNTHETIC_PROFILES",
@@ -167,6 +169,12 @@ def scan_log(
 
     One row per attempt: the ``sent`` records a journal holds (written before each request leaves, see
     :mod:`imgkit.runs.schema`) are left out unless ``include_sent``.
+
+    A file that cannot be read in the canonical dtypes is refused here, before any analysis, with a
+    :class:`~imgkit.errors.SpecError` naming the file and where: imgkit's journal line by line
+    (:func:`imgkit.runs.log.scan_journal`, ``sent`` records included); other sources by one streaming pass
+    over the columns whose conversion can fail (none for Parquet in the canonical dtypes, such as
+    :func:`export_parquet` writes).
     """
     paths = [Path(p) for p in ([path_or_paths] if isinstance(path_or_paths, (str, Path)) else path_or_paths)]
     if not paths:
@@ -176,7 +184,7 @@ def scan_log(
     if parsed is not None:
         money_sources += [src for src, target in parsed.columns.items() if _unit_kind(target) == "money"]
     frames = [
-        _normalise(_scan_raw(p, canonical=parsed is None, text_columns=money_sources), parsed, str(p))
+        _normalise(_scan_raw(p, canonical=parsed is None, text_columns=money_sources), parsed, p)
         for p in paths
     ]
     lf = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
@@ -195,68 +203,76 @@ def _log_format(path: Path) -> str:
     return formats[suffix]
 
 
+#: polars' errors for data it cannot read or convert (as opposed to a mistake in imgkit's own query)
+_DATA_ERRORS = (
+    pl.exceptions.ComputeError,
+    pl.exceptions.InvalidOperationError,
+    pl.exceptions.SchemaError,
+    pl.exceptions.NoDataError,
+)
+
+
 def _scan_raw(path: Path, *, canonical: bool, text_columns: Sequence[str]) -> pl.LazyFrame:
     """The file as stored; ``text_columns`` (money) are read from CSV as text so that they stay exact."""
     kind = _log_format(path)
+    if kind == "jsonl" and canonical:
+        # imgkit's own journal: known schema, checked line by line (sent records: left out by scan_log)
+        return scan_journal(path, include_sent=True)
     if kind == "parquet":
-        return pl.scan_parquet(path, hive_partitioning=path.is_dir(), missing_columns="insert")
-    if kind == "csv":
+        lf = pl.scan_parquet(path, hive_partitioning=path.is_dir(), missing_columns="insert")
+    elif kind == "csv":
         overrides = dict.fromkeys(text_columns, pl.String)
-        return pl.scan_csv(path, try_parse_dates=True, infer_schema_length=10_000, schema_overrides=overrides)
-    # JSON Lines: imgkit's own journal has a known schema (money as decimal strings); others are inferred.
-    schema = {k: (pl.String if v == MONEY else v) for k, v in LOG_SCHEMA.items()} if canonical else None
-    source: Path | bytes = path
-    complete = _complete_journal_bytes(path)
-    if complete is not None:
-        source = complete
-    if isinstance(source, bytes) and not source.strip():
-        return pl.LazyFrame(schema=schema or {})
-    return pl.scan_ndjson(source, schema=schema, infer_schema_length=None if schema else 10_000)
+        lf = pl.scan_csv(path, try_parse_dates=True, infer_schema_length=10_000, schema_overrides=overrides)
+    else:  # JSON Lines from elsewhere: inferred
+        lf = pl.scan_ndjson(path, infer_schema_length=10_000)
+    try:
+        lf.collect_schema()
+    except (*_DATA_ERRORS, OSError) as exc:
+        raise _unreadable(path, kind, exc) from None
+    return lf
 
 
-def _complete_journal_bytes(path: Path) -> bytes | None:
-    """The journal up to its last newline when the last line is torn (unparseable); ``None`` when intact."""
-    with path.open("rb") as fh:
-        fh.seek(0, io.SEEK_END)
-        size = fh.tell()
-        if size == 0:
-            return b""
-        fh.seek(size - 1)
-        if fh.read(1) == b"\n":
-            return None
-        # find the start of the last line, reading backwards
-        block, end, tail = 65_536, size, b""
-        while end > 0:
-            start = max(0, end - block)
-            fh.seek(start)
-            chunk = fh.read(end - start)
-            tail = chunk + tail
-            cut = chunk.rfind(b"\n")
-            if cut >= 0:
-                tail = tail[tail.rfind(b"\n") + 1 :]
-                break
-            end = start
-        try:
-            json.loads(tail)
-            return None  # complete, only the newline is missing
-        except ValueError:
-            pass
-        fh.seek(0)
-        return fh.read(size - len(tail))
+def _unreadable(path: Path, kind: str, exc: BaseException) -> SpecError:
+    """Why polars could not read ``path`` as a whole, located where a Python pass over the file can say."""
+    file = str(path)
+    if kind == "parquet":
+        return SpecError(file, "", f"not a readable Parquet file or folder ({first_line(exc)})")
+    text = decode_utf8(path.read_bytes(), file, SpecError)  # not UTF-8: the line and column
+    if not text.strip():
+        return SpecError(
+            file,
+            "",
+            f"empty file; allowed: a {'CSV header and rows' if kind == 'csv' else 'JSON object per line'}",
+        )
+    if kind == "csv":
+        ragged = first_ragged_csv_row(text)
+        if ragged:
+            line, fields, width = ragged
+            return SpecError(
+                file, f"line {line}", f"{fields} fields; allowed: {width}, one per column of the header"
+            )
+    else:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as err:
+                return SpecError(
+                    file, f"line {number}", f"not JSON ({err}); allowed: one JSON object per line"
+                )
+            if not isinstance(record, dict):
+                return SpecError(
+                    file, f"line {number}", "not a JSON object; allowed: one JSON object per line"
+                )
+    return SpecError(file, "", f"not readable as a request log ({first_line(exc)})")
 
 
 def _load_mapping(mapping: Mapping[str, Any] | str | Path) -> _Mapping:
     origin = "mapping"
     if isinstance(mapping, (str, Path)):
-        import yaml
-
         origin = str(mapping)
-        try:
-            raw = yaml.safe_load(Path(mapping).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise SpecError(origin, "", f"cannot read: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise SpecError(origin, "", f"not valid YAML: {exc}") from exc
+        raw = load_yaml(mapping, exact=False, error=SpecError)
     else:
         raw = mapping
     if not isinstance(raw, Mapping):
@@ -318,8 +334,9 @@ def _allowed_units(column: str) -> list[str]:
     return ["iso", *_EPOCH_UNITS]
 
 
-def _normalise(raw: pl.LazyFrame, mapping: _Mapping | None, origin: str) -> pl.LazyFrame:
+def _normalise(raw: pl.LazyFrame, mapping: _Mapping | None, path: Path) -> pl.LazyFrame:
     """Rename, convert and cast to the canonical schema; fill what can be derived (see the module doc)."""
+    origin = str(path)
     source_schema = raw.collect_schema()
     sources: dict[str, str] = {name: name for name in source_schema if name in LOG_SCHEMA}
     units: Mapping[str, str] = {}
@@ -336,11 +353,16 @@ def _normalise(raw: pl.LazyFrame, mapping: _Mapping | None, origin: str) -> pl.L
         units, constants = mapping.units, mapping.constants
 
     exprs = []
+    checks: dict[str, pl.Expr] = {}  # canonical column -> true on the rows its conversion fails
     for name, dtype in LOG_SCHEMA.items():
         if name in constants:
-            expr = pl.lit(constants[name]).cast(dtype)
+            expr = pl.lit(_constant(constants[name], name, dtype, mapping)).cast(dtype)
         elif name in sources:
-            expr = _to_canonical(pl.col(sources[name]), source_schema[sources[name]], name, units.get(name))
+            column, stored = pl.col(sources[name]), source_schema[sources[name]]
+            expr = _to_canonical(column, stored, name, units.get(name))
+            if stored != dtype:
+                lenient = _to_canonical(column, stored, name, units.get(name), strict=False)
+                checks[name] = column.is_not_null() & lenient.is_null()
         else:
             expr = pl.lit(None, dtype=dtype)
         exprs.append(expr.alias(name))
@@ -363,8 +385,71 @@ def _normalise(raw: pl.LazyFrame, mapping: _Mapping | None, origin: str) -> pl.L
                 "outcome",
                 "the log has neither an outcome nor an http_status column; map one (see imgkit.analysis.performance)",
             )
+    _check_conversions(raw, checks, sources, path)
     lf = raw.select(exprs)
     return lf.with_columns(_derivations(present, outcome_rule is not None))
+
+
+def _constant(value: Any, name: str, dtype: pl.DataType, mapping: _Mapping | None) -> Any:
+    """A mapping's constant, refused when it is not a value of the column's type."""
+    try:
+        pl.select(pl.lit(value).cast(dtype))
+    except _DATA_ERRORS:
+        where = mapping.origin if mapping else "mapping"
+        raise SpecError(where, f"constants.{name}", f"{value!r} is not {ALLOWED_VALUES[dtype]}") from None
+    return value
+
+
+def _check_conversions(
+    raw: pl.LazyFrame, checks: Mapping[str, pl.Expr], sources: Mapping[str, str], path: Path
+) -> None:
+    """Refuse a source whose values do not convert to the canonical dtypes, naming the row and column.
+
+    One streaming pass counting the failures of the columns stored in another dtype (none for imgkit's
+    journal or its Parquet export, so they pay nothing). A CSV or foreign JSON file is always read once
+    here, so that a file polars cannot read is refused now, not in the middle of an analysis.
+    """
+    kind = _log_format(path)
+    if not checks and kind == "parquet":
+        return
+    counts = [checks[name].sum().alias(name) for name in checks]
+    if kind != "parquet":  # every column read: a reader that projects some skips the others' problems
+        counts.append(pl.max_horizontal(pl.all().null_count()).alias("_read"))  # (a ragged CSV row too)
+    try:
+        found = raw.select(counts).collect(engine="streaming").row(0, named=True)
+    except _DATA_ERRORS as exc:
+        error = _unreadable(path, kind, exc)
+        if error.key_path:  # located in the file
+            raise error from None
+        for name, check in checks.items():  # a conversion that fails as a whole (no time format found)
+            try:
+                raw.select(check.sum()).collect(engine="streaming")
+            except _DATA_ERRORS as column_exc:
+                source = sources[name]
+                example = raw.select(pl.col(source).drop_nulls().first().cast(pl.String)).collect().item()
+                raise SpecError(
+                    str(path),
+                    f"column {source}",
+                    f"values such as {example!r} are not {ALLOWED_VALUES[LOG_SCHEMA[name]]} "
+                    f"({first_line(column_exc)})",
+                ) from None
+        raise error from None
+    for name, count in found.items():
+        if name in checks and count:
+            source = sources[name]
+            row, value = (
+                raw.with_row_index("_row")
+                .filter(checks[name])
+                .select("_row", pl.col(source).cast(pl.String))
+                .head(1)
+                .collect()
+                .row(0)
+            )
+            dtype = LOG_SCHEMA[name]
+            target = "" if source == name else f" (read as {name})"
+            raise SpecError(
+                str(path), f"row {row + 1}, {source}", f"{value!r} is not {ALLOWED_VALUES[dtype]}{target}"
+            )
 
 
 def _derivations(present: set[str], outcome_mapped: bool) -> list[pl.Expr]:
@@ -398,15 +483,19 @@ def _derivations(present: set[str], outcome_mapped: bool) -> list[pl.Expr]:
     return out
 
 
-def _to_canonical(expr: pl.Expr, source: pl.DataType, name: str, unit: str | None) -> pl.Expr:
+def _to_canonical(
+    expr: pl.Expr, source: pl.DataType, name: str, unit: str | None, *, strict: bool = True
+) -> pl.Expr:
+    """``expr`` (stored as ``source``) converted to the canonical column ``name``; ``strict=False``: null
+    where a value does not convert (to find such values) instead of an error."""
     target = LOG_SCHEMA[name]
     kind = _unit_kind(name)
     if kind == "time":
         if unit in _EPOCH_UNITS:
-            micros = (expr.cast(pl.Float64) * _EPOCH_UNITS[unit]).round(0).cast(pl.Int64)
+            micros = (expr.cast(pl.Float64, strict=strict) * _EPOCH_UNITS[unit]).round(0).cast(pl.Int64)
             return pl.from_epoch(micros, time_unit="us").dt.replace_time_zone("UTC")
         if source == pl.String:
-            return expr.str.to_datetime(time_unit="us", time_zone="UTC")
+            return expr.str.to_datetime(time_unit="us", time_zone="UTC", strict=strict)
         if isinstance(source, pl.Datetime):
             local = (
                 expr.dt.replace_time_zone("UTC")
@@ -416,16 +505,18 @@ def _to_canonical(expr: pl.Expr, source: pl.DataType, name: str, unit: str | Non
             return local.cast(TS)
         if isinstance(source, pl.Date):
             return expr.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-        return expr.cast(target)
+        return expr.cast(target, strict=strict)
     if kind == "duration" and unit is not None:
-        return expr.cast(pl.Float64) * _DURATION_UNITS_PER_MS[unit]
+        return expr.cast(pl.Float64, strict=strict) * _DURATION_UNITS_PER_MS[unit]
     if kind == "money":
         per_usd = _MONEY_UNITS_PER_USD[unit or "usd"]
-        as_decimal = expr.cast(pl.String).cast(pl.Decimal(38, MONEY_SCALE)) if source != MONEY else expr
+        as_decimal = (
+            expr.cast(pl.String).cast(pl.Decimal(38, MONEY_SCALE), strict=strict) if source != MONEY else expr
+        )
         if per_usd == 1:
-            return as_decimal.cast(target)
-        return (as_decimal / pl.lit(per_usd, dtype=pl.Decimal(38, 0))).cast(target)
-    return expr.cast(target)
+            return as_decimal.cast(target, strict=strict)
+        return (as_decimal / pl.lit(per_usd, dtype=pl.Decimal(38, 0))).cast(target, strict=strict)
+    return expr.cast(target, strict=strict)
 
 
 def _outcome_expr(value: pl.Expr, values: Mapping[Any, Any], default: str) -> pl.Expr:
@@ -562,13 +653,9 @@ def performance_table(
     # only the columns the table reads, and the success flag computed once
     success = pl.col("final") & (pl.col("outcome") == OUTCOME_OK)
     delivered = pl.coalesce("images_count", "n")
+    read = ("final", "latency_ms", "ttfb_ms", "actual_cost_usd", "provenance")
     lf = lf.select(
-        *keys,
-        "final",
-        "latency_ms",
-        "ttfb_ms",
-        "actual_cost_usd",
-        "provenance",
+        *dict.fromkeys([*keys, *read]),  # a key may be one of the columns read (--by final, provenance)
         success.alias("_success"),
         # images of successes (null elsewhere): masks aggregate faster than filters inside groups
         pl.when(success).then(delivered).alias("_delivered"),
@@ -610,7 +697,7 @@ def performance_table(
             / pl.when(pl.col("successes") > 0).then(pl.col("successes"))
         ).alias("retries_per_success"),
         pl.when(pl.col("cost_unknown_attempts") == 0).then(pl.col("_cost_sum")).alias("total_cost_usd"),
-        kinds.alias("provenance"),
+        *([] if "provenance" in keys else [kinds.alias("provenance")]),  # grouped by it: the key says it
     )
     if keys:
         df = df.sort(keys, nulls_last=True)
@@ -648,7 +735,7 @@ def performance_table(
         "cost_unknown_attempts",
         "provenance",
     ]
-    return df.select(columns)
+    return df.select(list(dict.fromkeys(columns)))
 
 
 def _sole_provenance(lf: pl.LazyFrame) -> tuple[str | None, bool]:

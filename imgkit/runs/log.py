@@ -36,8 +36,10 @@ import datetime as dt
 import fcntl
 import json
 import math
+import mmap
 import os
 import queue
+import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -47,9 +49,16 @@ from typing import Any, Literal
 
 import polars as pl
 
-from imgkit.errors import ImgkitError, InvalidParameterError, UnknownNameError, provider_error_classes
+from imgkit.errors import (
+    ImgkitError,
+    InvalidParameterError,
+    SpecError,
+    UnknownNameError,
+    provider_error_classes,
+)
 from imgkit.keys import scrub_all
 from imgkit.runs.schema import (
+    ALLOWED_VALUES,
     LOG_SCHEMA,
     MONEY,
     MONEY_PRECISION,
@@ -69,6 +78,7 @@ __all__ = [
     "encode_record",
     "mark_unanswered",
     "parent_item_id",
+    "scan_journal",
 ]
 
 JOURNAL_NAME = "log.jsonl"
@@ -408,13 +418,11 @@ class RequestLog:
     # reading
 
     def scan(self, *, include_sent: bool = False) -> pl.LazyFrame:
-        """The journal as a lazy frame in the canonical dtypes (a torn last line is skipped): one row per
-        attempt, and the ``sent`` records too with ``include_sent``."""
-        if not self.path.exists() or self.path.stat().st_size == 0:
+        """The journal as a lazy frame in the canonical dtypes (:func:`scan_journal`; none yet: no rows): one
+        row per attempt, and the ``sent`` records too with ``include_sent``."""
+        if not self.path.exists():
             return pl.LazyFrame(schema=LOG_SCHEMA)
-        from imgkit.analysis.performance import scan_log  # the one reader of canonical logs
-
-        return scan_log(self.path, include_sent=include_sent)
+        return scan_journal(self.path, include_sent=include_sent)
 
     def finished_items(self) -> set[str]:
         """Item ids whose last final attempt succeeded; a request split into calls needs every call done.
@@ -467,27 +475,35 @@ def mark_unanswered(lf: pl.LazyFrame) -> pl.LazyFrame:
 def _cut_torn_tail(fd: int) -> None:
     """Cut a last line left unfinished by a killed writer (it was never acknowledged); keep complete JSON."""
     size = os.fstat(fd).st_size
-    if size == 0:
+    end = _complete_end(fd, size)
+    if end == size:
         return
-    if os.pread(fd, 1, size - 1) == b"\n":
-        return
+    if end is None:  # complete JSON, only its newline is missing
+        os.write(fd, b"\n")
+    else:
+        os.ftruncate(fd, end)
+    os.fsync(fd)
+
+
+def _complete_end(fd: int, size: int) -> int | None:
+    """Where the journal's complete lines end: ``size`` when it ends with a newline, the start of a torn last
+    line (no newline, not JSON: a write cut short by a kill), or ``None`` for a last line that is complete JSON
+    without its newline."""
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return size
     start, block = size, 65_536
     while start > 0:
         lo = max(0, start - block)
-        chunk = os.pread(fd, start - lo, lo)
-        cut = chunk.rfind(b"\n")
+        cut = os.pread(fd, start - lo, lo).rfind(b"\n")
         if cut >= 0:
             start = lo + cut + 1
             break
         start = lo
-    tail = os.pread(fd, size - start, start)
     try:
-        json.loads(tail)
+        json.loads(os.pread(fd, size - start, start))
     except ValueError:
-        os.ftruncate(fd, start)
-    else:
-        os.write(fd, b"\n")
-    os.fsync(fd)
+        return start
+    return None
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -497,3 +513,213 @@ def _fsync_dir(directory: Path) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+# --- reading ----------------------------------------------------------------------------------------------------
+
+#: the journal as stored: money as decimal strings and times as ISO 8601 text, converted once checked (polars
+#: converts a time column several times faster from text than while it reads the JSON)
+_MONEY_COLUMNS = tuple(name for name, dtype in LOG_SCHEMA.items() if dtype == MONEY)
+_TIME_COLUMNS = tuple(name for name, dtype in LOG_SCHEMA.items() if dtype == TS)
+_STORED_SCHEMA = {name: (pl.String if dtype in (MONEY, TS) else dtype) for name, dtype in LOG_SCHEMA.items()}
+#: a decimal amount as the writer writes it (``str(Decimal)``: ``0.04``, ``1E-7``)
+_DECIMAL_TEXT = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
+#: a money key followed by anything but a string or null: a JSON number (a binary float to any reader)
+_MONEY_NOT_TEXT = re.compile(rb'_cost_usd"[ \t]*:[ \t]*[^" \t\r\nn]')
+#: RFC 3339 / ISO 8601 with an offset (``Z`` or ``+02:00``), fractional seconds optional
+_ISO_TIME = "%+"
+_READ_ERRORS = (pl.exceptions.ComputeError, pl.exceptions.SchemaError, pl.exceptions.InvalidOperationError)
+
+
+def scan_journal(path: str | Path, *, include_sent: bool = False) -> pl.LazyFrame:
+    """imgkit's journal (``log.jsonl``) as a lazy frame in the canonical dtypes, checked first: one row per
+    attempt, and the ``sent`` records too with ``include_sent`` (checked either way: they are journal lines).
+
+    A torn last line (no newline, not JSON: a writer killed mid-line) is left out, as the next append cuts it.
+    Every other line must be one JSON object in the schema: values of the column types, times in ISO 8601
+    with their offset, money as decimal strings with at most ``MONEY_SCALE`` places (a JSON number is
+    refused: it may already be a rounded binary float), ``run_id``, ``item_id``, ``attempt`` and
+    ``outcome`` present, the outcome one of :data:`OUTCOMES`. The first line that is not is a
+    :class:`~imgkit.errors.SpecError` naming the file, the line (1-based) and the column.
+
+    Cost: one streaming pass of polars' reader over the columns that can fail, and a byte scan for money
+    written as a number; only when they find a problem is its line looked for (the failing range halved,
+    about one more reading of the file).
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            end = _complete_end(fh.fileno(), size)
+            end = size if end is None else end
+            flagged = _has_numeric_money(fh.fileno(), end)
+            source: Path | bytes = path if end == size else _read_prefix(fh, end)
+    except OSError as exc:
+        raise SpecError(str(path), "", f"cannot read: {exc.strerror or exc}") from None
+    if end == 0:
+        return pl.LazyFrame(schema=LOG_SCHEMA)
+    stored = pl.scan_ndjson(source, schema=_STORED_SCHEMA)
+    if not flagged:
+        # every column that can fail to read is read (a projection would skip the others); text ones cannot
+        typed = [pl.col(name).null_count() for name, dtype in _STORED_SCHEMA.items() if dtype != pl.String]
+        try:
+            flagged = stored.select(_row_problem().any(), *typed).collect(engine="streaming").item(0, 0)
+        except _READ_ERRORS:
+            flagged = True
+    if flagged:
+        with path.open("rb") as fh:
+            data = _read_prefix(fh, end)
+        raise _line_error(path, data, _first_bad_line(data))
+    journal = _canonical(stored)
+    return journal if include_sent else journal.filter(pl.col("outcome") != OUTCOME_SENT)
+
+
+def _canonical(stored: pl.LazyFrame | pl.DataFrame) -> Any:
+    """Stored journal columns in the canonical dtypes (after :func:`_row_problem` found none)."""
+    return stored.with_columns(
+        *(pl.col(name).cast(MONEY) for name in _MONEY_COLUMNS),
+        *(_as_time(pl.col(name)) for name in _TIME_COLUMNS),
+    )
+
+
+def _as_time(text: pl.Expr, *, strict: bool = True) -> pl.Expr:
+    return text.str.to_datetime(_ISO_TIME, time_unit="us", time_zone="UTC", strict=strict)
+
+
+def _has_numeric_money(fd: int, end: int) -> bool:
+    """Whether a money value is written as a JSON number, by a scan of the raw bytes.
+
+    polars reads such a number into the money column's text as it printed the float it parsed ("0.1" for
+    0.1000000000000000055511), so only the bytes can tell.
+    """
+    if end == 0:
+        return False
+    with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as data:
+        return _MONEY_NOT_TEXT.search(data, 0, end) is not None
+
+
+def _read_prefix(fh: Any, end: int) -> bytes:
+    fh.seek(0)
+    return fh.read(end)
+
+
+def _value_problem(name: str) -> pl.Expr | None:
+    """True where a stored money or time text does not convert (None for the other columns)."""
+    text = pl.col(name)
+    if name in _TIME_COLUMNS:
+        return text.is_not_null() & _as_time(text, strict=False).is_null()
+    if name not in _MONEY_COLUMNS:
+        return None
+    wide = pl.Decimal(38, 2 * MONEY_SCALE)
+    exact = text.cast(MONEY, strict=False)
+    return text.is_not_null() & (
+        ~text.str.contains(f"^{_DECIMAL_TEXT}$")
+        | exact.is_null()  # not a number, or too large for the money columns
+        | (exact.cast(wide) != text.cast(wide, strict=False)).fill_null(True)  # more decimal places
+    )
+
+
+def _row_problem() -> pl.Expr:
+    """True on a row that breaks a rule of the journal beyond what polars' reader checks."""
+    checks = [pl.col(name).is_null() for name in REQUIRED]
+    checks.append(~pl.col("outcome").is_in(sorted(OUTCOMES)))
+    checks += [e for e in map(_value_problem, (*_MONEY_COLUMNS, *_TIME_COLUMNS)) if e is not None]
+    return pl.any_horizontal(checks)
+
+
+def _chunk_ok(chunk: bytes) -> bool:
+    """Whether these journal lines break no rule (as :func:`scan_journal` checks them)."""
+    if not chunk.strip():
+        return True
+    if _MONEY_NOT_TEXT.search(chunk):
+        return False
+    try:
+        return not pl.read_ndjson(chunk, schema=_STORED_SCHEMA).select(_row_problem().any()).item()
+    except _READ_ERRORS:
+        return False
+
+
+def _first_bad_line(data: bytes) -> int | None:
+    """The 0-based first line that breaks a rule: the failing range halved until one line is left.
+
+    Lines are independent of each other, so when the first half of a failing range passes the failing line
+    is in the second; the halves read add up to about one more reading of the file.
+    """
+    lines = data.split(b"\n")
+    if _chunk_ok(data):
+        return None
+    lo, hi = 0, len(lines)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _chunk_ok(b"\n".join(lines[lo:mid])):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _line_error(path: Path, data: bytes, index: int | None) -> SpecError:
+    """The error for 0-based line ``index``: which column breaks which rule."""
+    if index is None:  # polars failed on the whole file, though every line passes alone
+        return SpecError(str(path), "", "not readable as a request journal")
+    where, problem = _line_problem(data.split(b"\n")[index]) or ("", "not readable as a journal line")
+    return SpecError(str(path), f"line {index + 1}" + (f", {where}" if where else ""), problem)
+
+
+class _NotJsonNumber(str):
+    """``NaN``, ``Infinity`` or ``-Infinity``: Python's json reads them, JSON (and polars) does not."""
+
+
+def _line_problem(raw: bytes) -> tuple[str, str] | None:
+    """(column or position, problem) for the first rule one journal line breaks; None when it breaks none."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        byte = raw[exc.start : exc.start + 1].hex()
+        return f"column {exc.start + 1}", f"byte 0x{byte} is not UTF-8 text; allowed: UTF-8 JSON"
+    try:
+        record = json.loads(text, parse_constant=_NotJsonNumber)
+    except json.JSONDecodeError as exc:
+        return "", f"not JSON ({exc.msg} at column {exc.colno}); allowed: one JSON object per line"
+    if not isinstance(record, dict):
+        kind = {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(record), "number")
+        return "", f"a JSON {kind}, not an object; allowed: one JSON object per line"
+    for name, value in record.items():
+        if name in _STORED_SCHEMA and value is not None:
+            problem = _value_text_problem(name, value)
+            if problem:
+                return name, problem
+    for name in REQUIRED:
+        if record.get(name) is None:
+            return name, f"missing; allowed: a value (every record has {', '.join(REQUIRED)})"
+    if record["outcome"] not in OUTCOMES:
+        return "outcome", f"{record['outcome']!r} is not allowed; allowed: {', '.join(sorted(OUTCOMES))}"
+    return None
+
+
+def _value_text_problem(name: str, value: Any) -> str | None:
+    """Why one value of a journal line is refused, or None."""
+    if isinstance(value, _NotJsonNumber):
+        return f"{value} is not a JSON number; allowed: {ALLOWED_VALUES[LOG_SCHEMA[name]]}"
+    if name in _MONEY_COLUMNS:
+        if not isinstance(value, str):
+            kind = "number" if isinstance(value, (int, float)) and not isinstance(value, bool) else "value"
+            return (
+                f'{value!r} is a JSON {kind}; allowed: a decimal string such as "0.04" '
+                "(money is exact; a JSON number may be a rounded binary float)"
+            )
+        try:
+            if not re.fullmatch(_DECIMAL_TEXT, value):
+                raise InvalidParameterError(name, value, ALLOWED_VALUES[MONEY])
+            _money(name, value)
+        except InvalidParameterError:
+            return f"{value!r} is not allowed; allowed: {ALLOWED_VALUES[MONEY]}"
+        return None
+    if name in _TIME_COLUMNS:
+        ok = isinstance(value, str) and pl.select(_as_time(pl.lit(value), strict=False)).item() is not None
+        return None if ok else f"{value!r} is not {ALLOWED_VALUES[TS]}, with its offset (Z or +02:00)"
+    try:
+        pl.read_ndjson(json.dumps({name: value}).encode(), schema={name: _STORED_SCHEMA[name]})
+    except _READ_ERRORS:
+        return f"{value!r} is not {ALLOWED_VALUES[LOG_SCHEMA[name]]}"
+    return None

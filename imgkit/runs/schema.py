@@ -115,6 +115,18 @@ LOG_SCHEMA: dict[str, pl.DataType] = {
     "provenance": pl.String,
 }
 
+#: what a value of each column type must be, in words (for the messages that refuse one)
+ALLOWED_VALUES: dict[pl.DataType, str] = {
+    pl.String: "text",
+    pl.Int32: "a whole number (32 bits)",
+    pl.Int64: "a whole number",
+    pl.Float64: "a number",
+    pl.Boolean: "true or false",
+    TS: "an ISO 8601 time such as 2026-11-02T10:00:00Z",
+    MONEY: f"a decimal amount below {10 ** (MONEY_PRECISION - MONEY_SCALE):,} with at most {MONEY_SCALE} "
+    "decimal places",
+}
+
 OUTCOME_OK = "ok"
 #: a request stopped before it finished (Ctrl-C in a run, a cancelled task)
 OUTCOME_CANCELLED = "cancelled"
@@ -122,6 +134,7 @@ OUTCOME_CANCELLED = "cancelled"
 OUTCOME_SENT = "sent"
 
 __all__ = [
+    "ALLOWED_VALUES",
     "LOG_SCHEMA",
     "MONEY",
     "MONEY_PRECISION",
