@@ -39,12 +39,14 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from imgkit._files import write_atomically
+from imgkit.catalog import load_yaml
 from imgkit.errors import (
     InvalidParameterError,
     ReportError,
@@ -53,6 +55,7 @@ from imgkit.errors import (
     UnknownNameError,
     redact,
 )
+from imgkit.report_params import check_parameters
 from imgkit.secret_policy import configured_keys, redact_keys, secret_reason
 
 __all__ = [
@@ -141,12 +144,16 @@ def resolve_notebook(name: str | Path, notebooks_dir: str | Path | None = None) 
     raise UnknownNameError("report", text, [p.stem for p in sorted(folder.glob("*.ipynb"))])
 
 
-def parse_value(text: str, default: Any) -> Any:
+def parse_value(text: str, default: Any, *, field: str = "parameter value", context: str = "") -> Any:
     """A parameter value typed on the command line, converted to the type of the notebook's default.
 
-    Strings stay strings (so ``"5.00"`` stays exact money text); ints, floats and booleans are parsed;
-    anything else (a ``None`` default, lists, mappings) is read as YAML (``null``, ``[a, b]``, ``7d``).
+    ``None`` (or ``null``) is None; strings stay strings (so ``"5.00"`` stays exact money text); ints, floats
+    and booleans are parsed; anything else (a ``None`` default, lists, mappings) is read as YAML
+    (``null``, ``[a, b]``, ``7d``). Whether the value is allowed is the notebook's rule
+    (:mod:`imgkit.report_params`). ``field`` and ``context`` name it in errors.
     """
+    if text.strip() in ("None", "null"):
+        return None
     if isinstance(default, str):
         return text
     try:
@@ -159,12 +166,13 @@ def parse_value(text: str, default: Any) -> Any:
             return int(text)
         if isinstance(default, float):
             return float(text)
-    except ValueError:
-        kind = {bool: "true or false", int: "a whole number", float: "a number"}[type(default)]
-        raise InvalidParameterError(
-            "parameter value", text, f"{kind}, like the default {default!r}"
-        ) from None
-    return yaml.safe_load(text) if text.strip() else text
+        return yaml.safe_load(text) if text.strip() else text
+    except (ValueError, yaml.YAMLError):
+        kind = {bool: "true or false", int: "a whole number", float: "a number"}.get(
+            type(default), "a YAML value"
+        )
+        like = f", like the default {default!r}" if default is not None else ""
+        raise InvalidParameterError(field, text, f"{kind}{like}", context=context) from None
 
 
 # --- parameters files ------------------------------------------------------------------------------------------
@@ -192,13 +200,9 @@ def load_params_file(path: str | Path, notebooks_dir: str | Path | None = None) 
     sections and parameters no notebook declares are :class:`SpecError` naming the key.
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InvalidParameterError("params file", str(path), "an existing YAML file") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(str(path), "", f"not valid YAML: {exc}") from None
-    raw = raw or {}
+    if not path.is_file():
+        raise InvalidParameterError("params file", str(path), "an existing YAML file")
+    raw = load_yaml(path, error=SpecError) or {}  # numbers exact: converted per notebook (_from_file)
     if not isinstance(raw, dict):
         raise SpecError(str(path), "", "a mapping of parameter names (or notebook names) to values")
     notebooks = {nb.name: nb for nb in find_notebooks(notebooks_dir)}
@@ -262,19 +266,41 @@ def report_parameters(
     if params_file is not None and not isinstance(params_file, ParamsFile):
         params_file = load_params_file(params_file, notebook.path.parent)
     merged: dict[str, Any] = {}
+    origins: dict[str, tuple[str, str]] = {}  # values from the parameters file: (file, key) for messages
     if params_file is not None:
-        merged.update({k: v for k, v in params_file.common.items() if k in notebook.parameters})
-        merged.update(params_file.sections.get(notebook.name, {}))
+        common = {k: v for k, v in params_file.common.items() if k in notebook.parameters}
+        section = params_file.sections.get(notebook.name, {})
+        for name, value in {**common, **section}.items():
+            merged[name] = _from_file(value, notebook.parameters[name])
+            origins[name] = (str(params_file.path), f"{notebook.name}.{name}" if name in section else name)
     base = base or Path.cwd()
     check_no_secrets(parameters or {})  # before the name check: a key passed by mistake is named as such
     for name, value in (parameters or {}).items():
         if name not in notebook.parameters:
             raise UnknownNameError("parameter", name, list(notebook.parameters), context=notebook.name)
         if isinstance(value, str):
-            value = parse_value(value, notebook.parameters[name])
+            value = parse_value(
+                value, notebook.parameters[name], field=name, context=f"report {notebook.name}"
+            )
         merged[name] = _absolute_if_exists(value, base)
+        origins.pop(name, None)
     check_no_secrets(merged)
+    check_parameters(
+        notebook.name, merged, defaults=notebook.parameters, folder=notebook.path.parent, origins=origins
+    )
     return merged
+
+
+def _from_file(value: Any, default: Any) -> Any:
+    """A parameters file's value for a notebook: YAML numbers are read exactly, then given as the notebook
+    takes them (text where its default is text, so money stays exact; else a float)."""
+    if isinstance(value, Decimal):
+        return format(value, "f") if isinstance(default, str) else float(value)
+    if isinstance(value, list):
+        return [_from_file(v, None) for v in value]
+    if isinstance(value, dict):
+        return {k: _from_file(v, None) for k, v in value.items()}
+    return value
 
 
 # --- secrets (the policy, names and values alike, is imgkit.secret_policy) ---------------------------------------

@@ -145,7 +145,7 @@ def test_an_undeclared_parameter_is_refused_with_the_declared_ones():
 
 
 def test_an_existing_relative_path_becomes_absolute(tmp_path, monkeypatch):
-    (tmp_path / "votes.csv").write_text("model_a,model_b,winner\n")
+    (tmp_path / "votes.csv").write_text("model_a,model_b,winner,category\nA,B,model_a,text-to-image\n")
     monkeypatch.chdir(tmp_path)
     values = report_parameters(resolve_notebook("model_ratings"), {"votes_path": "votes.csv"})
     assert values == {"votes_path": str(tmp_path / "votes.csv")}
