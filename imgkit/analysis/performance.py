@@ -385,7 +385,7 @@ def _normalise(raw: pl.LazyFrame, mapping: _Mapping | None, path: Path) -> pl.La
                 "outcome",
                 "the log has neither an outcome nor an http_status column; map one (see imgkit.analysis.performance)",
             )
-    _check_conversions(raw, checks, sources, path)
+    _check_conversions(raw, checks, sources, path, canonical=mapping is None)
     lf = raw.select(exprs)
     return lf.with_columns(_derivations(present, outcome_rule is not None))
 
@@ -401,7 +401,12 @@ def _constant(value: Any, name: str, dtype: pl.DataType, mapping: _Mapping | Non
 
 
 def _check_conversions(
-    raw: pl.LazyFrame, checks: Mapping[str, pl.Expr], sources: Mapping[str, str], path: Path
+    raw: pl.LazyFrame,
+    checks: Mapping[str, pl.Expr],
+    sources: Mapping[str, str],
+    path: Path,
+    *,
+    canonical: bool,
 ) -> None:
     """Refuse a source whose values do not convert to the canonical dtypes, naming the row and column.
 
@@ -410,8 +415,8 @@ def _check_conversions(
     here, so that a file polars cannot read is refused now, not in the middle of an analysis.
     """
     kind = _log_format(path)
-    if not checks and kind == "parquet":
-        return
+    if not checks and (kind == "parquet" or (kind == "jsonl" and canonical)):  # nothing to convert, or
+        return  # imgkit's journal, checked line by line as it was scanned
     counts = [checks[name].sum().alias(name) for name in checks]
     if kind != "parquet":  # every column read: a reader that projects some skips the others' problems
         counts.append(pl.max_horizontal(pl.all().null_count()).alias("_read"))  # (a ragged CSV row too)
