@@ -104,7 +104,9 @@ def _text(*, optional: bool = False) -> Rule:
 
 
 def _path(what: str, *, folder: bool = False, optional: bool = False) -> Rule:
-    allowed = f"{what}{', or None' if optional else ''} (relative paths start in notebooks/)"
+    allowed = (
+        f"{what}{', or None' if optional else ''} (a relative path: from where it is given, else notebooks/)"
+    )
 
     def check(v: Any, base: Path) -> str | None:
         if v is None and optional:
@@ -126,19 +128,19 @@ def _resolve(value: str, base: Path) -> Path:
     return path if path.is_absolute() else base / path
 
 
-def _raises(parse: Callable[[Any], Any], *, optional: bool = False) -> Callable[[Any, Path], str | None]:
-    """A check that the package's own parser accepts the value (its message is the reason)."""
+def _parsed(allowed: str, parse: Callable[[Any], Any], *, optional: bool = False) -> Rule:
+    """A value the package's own parser accepts (``ValueError`` is how ``parse_wxh`` refuses)."""
 
     def check(v: Any, _: Path) -> str | None:
         if v is None and optional:
             return None
         try:
             parse(v)
-        except (ImgkitError, TypeError, ValueError) as exc:
-            return getattr(exc, "hint", "") or ""
+        except (ImgkitError, ValueError) as exc:
+            return getattr(exc, "hint", "")
         return None
 
-    return check
+    return Rule(allowed + (", or None" if optional else ""), check)
 
 
 def _time_bound(v: Any) -> None:
@@ -147,7 +149,7 @@ def _time_bound(v: Any) -> None:
 
 def _grouping(v: Any) -> None:
     if not isinstance(v, str):
-        raise TypeError(v)
+        raise ValueError(v)
     group_columns(v)
 
 
@@ -167,7 +169,7 @@ def _anchor(v: Any) -> None:
 
 def _aliases(v: Any) -> None:
     if not isinstance(v, Mapping) or not all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()):
-        raise TypeError(v)
+        raise ValueError(v)
 
 
 _LOG = "a request log: log.jsonl, a Parquet file or folder, or a CSV"
@@ -177,86 +179,71 @@ _PROVENANCE = ("published", "measured", "simulated")
 _BOOTSTRAP = _whole(0, 100_000)
 
 
-def _rules() -> dict[str, dict[str, Rule]]:
-    return {
-        "provider_performance": {
-            "log_path": _path(_LOG),
-            "log_mapping": _path(_MAPPING, optional=True),
-            "by": Rule("grouping columns, comma-separated", _raises(_grouping)),
-            "since": Rule(
-                "a span before now such as 30d, 12h, 2w, or an ISO date, or None",
-                _raises(_time_bound, optional=True),
-            ),
-            "until": Rule(
-                "a span before now such as 30d, 12h, 2w, or an ISO date, or None",
-                _raises(_time_bound, optional=True),
-            ),
-            "period": _choice(None, "day", "week"),
-            "latency_kind": _choice("box", "violin"),
-        },
-        "model_ratings": {
-            "votes_path": _path(_VOTES),
-            "votes_provenance": _choice(*_PROVENANCE),
-            "votes_source": _text(),
-            "category": _text(optional=True),
-            "bootstrap": _BOOTSTRAP,
-            "seed": _whole(0, 2**32 - 1),
-            "anchor": Rule(
-                "MODEL=VALUE with a finite number, e.g. SDXL=1000, or None", _raises(_anchor, optional=True)
-            ),
-            "published_ratings_path": _path("a CSV of published ratings (model, rating)", optional=True),
-            "published_ratings_source": _text(),
-        },
-        "elo_vs_speed": {
-            "leaderboard_dir": _path("a folder holding LMArena's leaderboard-image.json", folder=True),
-            "leaderboard_category": _text(),
-            "votes_path": _path(_VOTES, optional=True),
-            "run_dir": _path(
-                "a run directory written by imgkit run and judged with imgkit vote",
-                folder=True,
-                optional=True,
-            ),
-            "votes_provenance": _choice(*_PROVENANCE),
-            "bootstrap": _BOOTSTRAP,
-            "log_path": _path(_LOG, optional=True),
-            "log_mapping": _path(_MAPPING, optional=True),
-            "cost_from": _choice("catalog", "log"),
-            "quality": _text(),
-            "size": Rule("WIDTHxHEIGHT such as 1024x1024", _raises(_wxh)),
-            "aliases": Rule("a mapping of model names to catalog model ids", _raises(_aliases)),
-            "quality_floor": _number(optional=True),
-            "latency_ceiling_ms": _number(positive=True, optional=True),
-            "budget_usd_per_image": _amount(Decimal(0), optional=True, what="an amount in USD"),
-            "objective": _choice(*OBJECTIVES),
-            "statistical": _choice(True, False),
-        },
-        "cost_projection": {
-            "workload_path": _path("a workload YAML file (format: imgkit.analysis.projection)"),
-            "months": _whole(1, MAX_MONTHS),
-            "log_path": _path(_LOG, optional=True),
-            "log_mapping": _path(_MAPPING, optional=True),
-            "sensitivity_delta": _amount(Decimal(0), Decimal(1), what="a fraction"),
-            "option": _text(optional=True),
-        },
-        "comparison_grid": {
-            "run_dir": _path("a run directory written by imgkit run", folder=True, optional=True),
-            "example_spec": _path("an experiment spec with simulate: true"),
-            "rows": Rule(
-                "grid axes, comma-separated (prompt, category, model, provider, quality, size, target, repeat, mode)",
-                _raises(_grid_axes),
-            ),
-            "cols": Rule(
-                "grid axes, comma-separated (prompt, category, model, provider, quality, size, target, repeat, mode)",
-                _raises(_grid_axes),
-            ),
-            "cell_px": _whole(16, 2048),
-            "report_dir": _text(optional=True),
-        },
-    }
-
+_TIME_BOUND = _parsed("a span before now such as 30d, 12h, 2w, or an ISO date", _time_bound, optional=True)
+_AXES = _parsed(f"grid axes, comma-separated ({', '.join(AXES)})", _grid_axes)
 
 #: notebook name -> parameter name -> rule
-NOTEBOOK_RULES: Mapping[str, Mapping[str, Rule]] = _rules()
+NOTEBOOK_RULES: Mapping[str, Mapping[str, Rule]] = {
+    "provider_performance": {
+        "log_path": _path(_LOG),
+        "log_mapping": _path(_MAPPING, optional=True),
+        "by": _parsed("grouping columns, comma-separated", _grouping),
+        "since": _TIME_BOUND,
+        "until": _TIME_BOUND,
+        "period": _choice(None, "day", "week"),
+        "latency_kind": _choice("box", "violin"),
+    },
+    "model_ratings": {
+        "votes_path": _path(_VOTES),
+        "votes_provenance": _choice(*_PROVENANCE),
+        "votes_source": _text(),
+        "category": _text(optional=True),
+        "bootstrap": _BOOTSTRAP,
+        "seed": _whole(0, 2**32 - 1),
+        "anchor": _parsed("MODEL=VALUE with a finite number, e.g. SDXL=1000", _anchor, optional=True),
+        "published_ratings_path": _path("a CSV of published ratings (model, rating)", optional=True),
+        "published_ratings_source": _text(),
+    },
+    "elo_vs_speed": {
+        "leaderboard_dir": _path("a folder holding LMArena's leaderboard-image.json", folder=True),
+        "leaderboard_category": _text(),
+        "votes_path": _path(_VOTES, optional=True),
+        "run_dir": _path(
+            "a run directory written by imgkit run and judged with imgkit vote",
+            folder=True,
+            optional=True,
+        ),
+        "votes_provenance": _choice(*_PROVENANCE),
+        "bootstrap": _BOOTSTRAP,
+        "log_path": _path(_LOG, optional=True),
+        "log_mapping": _path(_MAPPING, optional=True),
+        "cost_from": _choice("catalog", "log"),
+        "quality": _text(),
+        "size": _parsed("WIDTHxHEIGHT such as 1024x1024", _wxh),
+        "aliases": _parsed("a mapping of model names to catalog model ids", _aliases),
+        "quality_floor": _number(optional=True),
+        "latency_ceiling_ms": _number(positive=True, optional=True),
+        "budget_usd_per_image": _amount(Decimal(0), optional=True, what="an amount in USD"),
+        "objective": _choice(*OBJECTIVES),
+        "statistical": _choice(True, False),
+    },
+    "cost_projection": {
+        "workload_path": _path("a workload YAML file (format: imgkit.analysis.projection)"),
+        "months": _whole(1, MAX_MONTHS),
+        "log_path": _path(_LOG, optional=True),
+        "log_mapping": _path(_MAPPING, optional=True),
+        "sensitivity_delta": _amount(Decimal(0), Decimal(1), what="a fraction"),
+        "option": _text(optional=True),
+    },
+    "comparison_grid": {
+        "run_dir": _path("a run directory written by imgkit run", folder=True, optional=True),
+        "example_spec": _path("an experiment spec with simulate: true"),
+        "rows": _AXES,
+        "cols": _AXES,
+        "cell_px": _whole(16, 2048),
+        "report_dir": _text(optional=True),
+    },
+}
 
 
 def check_parameters(
