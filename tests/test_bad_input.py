@@ -525,6 +525,22 @@ def test_a_busy_port_is_one_line_and_status_2(command, tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--port", "99999"], "argument --port: '99999'"),
+        (["--hang-s", "-1"], "argument --hang-s: '-1'"),
+        (["--retry-after-ms", "nan"], "argument --retry-after-ms: 'nan'"),
+        (["--fault-rate", "2"], "fault_rate=2.0"),
+        (["--host", "300.1.1.1"], "--host='300.1.1.1'"),
+    ],
+)
+def test_a_simulator_refuses_bad_settings_before_it_serves(args, named):
+    proc = _cli("simulate", "serve", "--port", "0", *args)  # a server that started would never return
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and err.decode().count("\n") == 1 and named in err.decode()
+
+
 def test_a_value_that_starts_with_a_dash_reaches_the_check_of_its_option(capsys):
     assert main(["resolve", "gpt-image-2", "--size", "-1x5"]) == 2
     assert "size='-1x5' is not allowed" in capsys.readouterr().err

@@ -822,7 +822,7 @@ def test_cli_cost_table_output(capsys, tmp_path):
     ("argv", "message"),
     [
         (("cost", "{missing}", "--model", "dall-e-3"), "RESPONSE="),
-        (("cost", "{notjson}", "--model", "dall-e-3"), "a JSON response body"),
+        (("cost", "{notjson}", "--model", "dall-e-3"), "notjson.json: line 1, column 2: not JSON"),
         (("cost", "{dalle}", "--model", "dall-e-4"), "did you mean dall-e-3"),
         (("cost", "{dalle}", "--model", "dall-e-3", "--on", "yesterday"), "on='yesterday'"),
         (("models", "--provider", "openia"), "did you mean openai"),

@@ -14,6 +14,7 @@ import errno
 import importlib
 import os
 import re
+import socket
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -84,19 +85,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return EXIT_REFUSED
     except OSError as exc:
-        if exc.errno != errno.EADDRINUSE:
+        problem = _bind_problem(exc, args)
+        if problem is None:
             raise
-        port = getattr(args, "port", None)
-        return _refuse(
-            f"port {port} is already in use on {getattr(args, 'host', None) or '127.0.0.1'}; allowed: a free "
-            "port (--port), or --port 0 for any free one"
-            if port
-            else f"address already in use: {exc.strerror or exc}"
-        )
+        return _refuse(problem)
     except KeyboardInterrupt:
         print("imgkit: interrupted", file=sys.stderr)
         return 130
     return int(result or 0)
+
+
+def _bind_problem(exc: OSError, args: argparse.Namespace) -> str | None:
+    """What a user gave wrong when a server could not bind (--port in use, --host not here), else None."""
+    if "port" not in args:  # only the commands that serve bind
+        return None
+    host = getattr(args, "host", None) or "127.0.0.1"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {args.port} is already in use on {host}; allowed: a free port (--port), "
+            "or --port 0 for any free one"
+        )
+    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        return f"--host={host!r} is not an address of this machine; allowed: 127.0.0.1 (the default) or another of its addresses"
+    return None
 
 
 def _refuse(message: str) -> int:

@@ -13,9 +13,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from imgkit._files import read_utf8
 from imgkit.catalog import STALE_AFTER_DAYS, Catalog, Model, load_catalog
 from imgkit.cli._output import emit_json, format_table
-from imgkit.errors import InvalidParameterError, UnknownPriceError
+from imgkit.errors import InvalidParameterError, SpecError, UnknownPriceError
 from imgkit.formats import format_value
 from imgkit.pricing import Cost, cost_from_response, quote_resolved
 
@@ -271,14 +272,18 @@ def cmd_quote(args: argparse.Namespace) -> int:
 
 def cmd_cost(args: argparse.Namespace) -> int:
     path = Path(args.response)
+    if not path.is_file():
+        raise InvalidParameterError("RESPONSE", str(path), "an existing file holding a saved response body")
     try:
-        body = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
-    except OSError as exc:
-        raise InvalidParameterError("RESPONSE", str(path), f"a readable file ({exc.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidParameterError("RESPONSE", str(path), f"a JSON response body ({exc})") from None
+        body = json.loads(read_utf8(path, SpecError), parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise SpecError(
+            str(path),
+            f"line {exc.lineno}, column {exc.colno}",
+            f"not JSON ({exc.msg}); allowed: a response body",
+        ) from None
     if not isinstance(body, dict):
-        raise InvalidParameterError("RESPONSE", str(path), "a JSON object (the response body)")
+        raise SpecError(str(path), "", "not a JSON object; allowed: a response body ({...})")
     cost = cost_from_response(
         body,
         model=args.model,

@@ -11,10 +11,10 @@ left unsent by the budget, 130 when interrupted (Ctrl-C; continue with ``--resum
 from __future__ import annotations
 
 import argparse
-import math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from imgkit.cli._args import non_negative
 from imgkit.cli._output import emit_json, format_table
 from imgkit.errors import InvalidParameterError
 
@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--grace",
         metavar="S",
-        type=float,
+        type=non_negative,
         default=None,
         help="after Ctrl-C, seconds the requests in flight may take before they are cancelled (default 10)",
     )
@@ -64,19 +64,11 @@ def _budget(text: str | None) -> Decimal | None:
     return value
 
 
-def _grace(value: float | None, default: float) -> float:
-    if value is None:
-        return default
-    if not math.isfinite(value) or value < 0:
-        raise InvalidParameterError("--grace", value, "a number of seconds, 0 or more (0: cancel at once)")
-    return value
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from imgkit.runs.runner import DEFAULT_GRACE_S, run_experiment
     from imgkit.runs.spec import load_spec
 
-    budget_usd, grace_s = _budget(args.budget), _grace(args.grace, DEFAULT_GRACE_S)
+    budget_usd = _budget(args.budget)
     spec = load_spec(args.spec, output_dir=args.output_dir)
     summary = run_experiment(
         spec,
@@ -84,7 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         resume=args.resume,
         budget_usd=budget_usd,
         progress=not args.no_progress,
-        grace_s=grace_s,
+        grace_s=DEFAULT_GRACE_S if args.grace is None else args.grace,
     )
     if args.dry_run:
         if args.json:

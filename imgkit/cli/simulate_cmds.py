@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from imgkit.cli._args import non_negative, port
 from imgkit.cli._output import emit_json, format_table
 from imgkit.simulator import RANDOM_FAULT_KINDS, FaultPlan, SimulatorServer, default_profiles
 
@@ -26,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
     )
     serve.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any free)"
+        "--port", type=port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any free)"
     )
     serve.add_argument(
         "--time-scale",
@@ -47,13 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     serve.add_argument(
         "--retry-after-ms",
-        type=float,
+        type=non_negative,
         default=None,
         help="delay a 429 asks for (default 1000 ms x time scale)",
     )
     serve.add_argument(
         "--hang-s",
-        type=float,
+        type=non_negative,
         default=None,
         help="how long a timeout fault holds a request before closing it (default: 300 s x the time scale, "
         "the read timeout of a client on the simulated clock; at time scale 0 until the client gives up)",

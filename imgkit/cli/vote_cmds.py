@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from imgkit.cli._args import port
 from imgkit.cli._output import emit_json
 
 
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         help="ask at most this many pairs, the first of the voter's order (default: all)",
     )
-    p.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
+    p.add_argument("--port", type=port, default=0, help="loopback port (default: a free one)")
     p.add_argument(
         "--plan", action="store_true", help="count the pairs and the answers so far; serve nothing"
     )

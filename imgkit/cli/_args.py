@@ -1,0 +1,30 @@
+"""argparse value types that refuse out-of-range numbers in the house wording (one line, exit status 2)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+def port(text: str) -> int:
+    """A TCP port: 0 (any free one) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not allowed; allowed: a port from 0 to 65535 (0: any free one)"
+        )
+    return value
+
+
+def non_negative(text: str) -> float:
+    """A finite number, 0 or more (seconds, milliseconds)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; allowed: a number, 0 or more")
+    return value
