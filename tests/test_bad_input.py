@@ -184,6 +184,8 @@ def spec_cases() -> list[Case]:
         ("negative budget", _spec(SPEC + 'budget_usd: "-1"\n'), ["spec.yaml", "budget_usd"]),
         ("infinite budget", _spec(SPEC + "budget_usd: .inf\n"), ["spec.yaml", "line"]),
         ("fault rate above 1", _spec(SPEC.replace("time_scale: 0", "time_scale: 0, fault_rate: 2")), ["spec.yaml", "simulate"]),
+        ("simulated hang of 0 s", _spec(SPEC.replace("time_scale: 0", "time_scale: 0, hang_s: 0")), ["spec.yaml", "simulate", "hang_s"]),
+        ("simulated hang not a number", _spec(SPEC.replace("time_scale: 0", "time_scale: 0, hang_s: forever")), ["spec.yaml", "simulate", "hang_s"]),
         ("simulator url not http", _spec(SPEC.replace("time_scale: 0", "url: ftp://x")), ["spec.yaml", "simulate"]),
         ("name with a space", _spec(SPEC.replace("name: bad-input", "name: bad input")), ["spec.yaml", "name"]),
         ("no targets", _spec(no_targets), ["spec.yaml", "targets"]),
