@@ -33,8 +33,9 @@ import polars as pl
 
 from imgkit.analysis.performance import log_summary, performance_table, scan_log
 from imgkit.errors import SpecError
+from imgkit.money import MONEY
 from imgkit.runs.log import encode_record
-from imgkit.runs.schema import LOG_SCHEMA, MONEY, OUTCOME_SENT
+from imgkit.runs.schema import LOG_SCHEMA, OUTCOME_SENT
 
 GOAL_RATIO = 1.10
 

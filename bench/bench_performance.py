@@ -40,7 +40,7 @@ from imgkit.analysis.performance import (
     scan_log,
     synthetic_log,
 )
-from imgkit.runs.schema import MONEY_SCALE
+from imgkit.money import MONEY_SCALE
 
 GOAL_SECONDS = 2.0
 GOAL_SPEEDUP = 5.0

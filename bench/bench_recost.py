@@ -24,8 +24,9 @@ import numpy as np
 import polars as pl
 
 from imgkit.catalog import load_catalog
+from imgkit.money import MONEY
 from imgkit.pricing import cost_from_record, recost
-from imgkit.runs.schema import LOG_SCHEMA, MONEY
+from imgkit.runs.schema import LOG_SCHEMA
 
 GOAL_SECONDS = 2.0
 GOAL_SPEEDUP = 20.0

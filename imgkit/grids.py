@@ -13,7 +13,6 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import polars as pl
 from PIL import Image, ImageDraw, ImageFont
 
 from imgkit.errors import InvalidParameterError
+from imgkit.money import usd_text
 
 __all__ = ["AXES", "GridResult", "final_attempts", "grid_cells", "image_file", "make_grid"]
 
@@ -170,7 +170,7 @@ def _caption(cell: dict[str, Any]) -> tuple[str, bool]:
         return "FAILED: " + ", ".join(errors), True
     rec = ok[0]
     cost = rec.get("actual_cost_usd")
-    cost_s = "cost ?" if cost is None else f"${Decimal(str(cost)).normalize():f}"
+    cost_s = "cost ?" if cost is None else usd_text(cost)
     lat = rec.get("latency_ms")
     lat_s = "" if lat is None else (f"{lat / 1000:.1f} s" if lat >= 1000 else f"{lat:.0f} ms")
     extra = len(cell["images"]) - 1

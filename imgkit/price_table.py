@@ -15,6 +15,7 @@ import polars as pl
 
 from imgkit.catalog import Catalog, Model, load_catalog, parse_wxh
 from imgkit.errors import PricingError
+from imgkit.money import MONEY, plain_usd
 from imgkit.pricing import quote
 
 __all__ = ["price_table", "write_price_report"]
@@ -90,13 +91,12 @@ def price_table(catalog: Catalog | None = None, *, on: dt.date | None = None) ->
                         "sources": cat.cite(price.source),
                     }
                 )
-    money = pl.Decimal(20, 10)
     return pl.DataFrame(
         rows,
         schema_overrides={
-            "published_usd": money,
-            "token_math_usd": money,
-            "per_megapixel_usd": money,
+            "published_usd": MONEY,
+            "token_math_usd": MONEY,
+            "per_megapixel_usd": MONEY,
             "table_over_tokens": pl.Decimal(10, 3),
         },
         infer_schema_length=None,
@@ -107,7 +107,7 @@ def _fmt(v) -> str:
     if v is None:
         return "-"
     if isinstance(v, Decimal):
-        return format(v.normalize(), "f")
+        return f"{plain_usd(v):f}"
     return str(v)
 
 

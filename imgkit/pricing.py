@@ -35,8 +35,8 @@ import polars as pl
 
 from imgkit.catalog import Catalog, Model, Price, TokenRates, load_catalog, parse_wxh
 from imgkit.errors import InvalidParameterError, PricingError, UnknownNameError, UnknownPriceError
+from imgkit.money import MONEY, MONEY_QUANTUM, plain_usd, to_units
 from imgkit.provenance import Provenance
-from imgkit.runs.schema import MONEY, MONEY_SCALE
 
 if TYPE_CHECKING:  # pragma: no cover
     from imgkit.params import ResolvedRequest
@@ -58,9 +58,6 @@ __all__ = [
 PER_MILLION = Decimal(1_000_000)
 #: prompt-token approximation: one token per 4 characters (OpenAI's rule of thumb for English text)
 CHARS_PER_TOKEN = 4
-#: 1 unit of the vectorised path = 1e-10 USD, the scale of the log's money column
-_UNITS_PER_USD = 10**MONEY_SCALE
-_UNIT = Decimal(1).scaleb(-MONEY_SCALE)
 
 Method = Literal["auto", "table", "tokens"]
 
@@ -102,22 +99,24 @@ class Cost:
         return self.total_usd if self.total_usd is not None else self.high_usd
 
 
-def _clean(d: Decimal) -> Decimal:
-    """Drop trailing zeros without switching to exponent notation for integers."""
-    return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
-
-
 def _line(item, quantity, unit, rate, method, basis, provenance) -> CostLine:
     quantity, rate = Decimal(quantity), Decimal(rate)
     return CostLine(
-        item, _clean(quantity), unit, _clean(rate), _clean(quantity * rate), method, basis, str(provenance)
+        item,
+        plain_usd(quantity),
+        unit,
+        plain_usd(rate),
+        plain_usd(quantity * rate),
+        method,
+        basis,
+        str(provenance),
     )
 
 
 def _known(
     lines: Sequence[CostLine], method: str, notes: Iterable[str] = (), sources: Iterable[str] = ()
 ) -> Cost:
-    total = _clean(sum((ln.amount_usd for ln in lines), Decimal(0)))
+    total = plain_usd(sum((ln.amount_usd for ln in lines), Decimal(0)))
     return Cost(
         total, total, total, method, tuple(lines), tuple(notes), sources=tuple(dict.fromkeys(sources))
     )
@@ -134,7 +133,7 @@ def _adjustment(item: str, lines: Sequence[CostLine], factor: Decimal, method: s
 
 
 def _batch_line(lines: Sequence[CostLine], multiplier: Decimal, basis: str, provenance) -> CostLine:
-    m = _clean(multiplier)
+    m = plain_usd(multiplier)
     return _adjustment(
         f"batch discount (every rate x {m})", lines, multiplier - 1, "batch", basis, provenance
     )
@@ -286,7 +285,7 @@ def _finish(
         if price.batch is None:
             raise UnknownPriceError(f"no batch price published at {provider_id}")
         b = price.batch
-        basis = f"{b.provenance}: Batch API = every rate x {_clean(b.multiplier)}"
+        basis = f"{b.provenance}: Batch API = every rate x {plain_usd(b.multiplier)}"
         lines.append(
             _batch_line(lines, b.multiplier, basis + (f" ({b.notes})" if b.notes else ""), b.provenance)
         )
@@ -311,12 +310,12 @@ def _finish(
             label = "request total" if len(calls) == 1 else f"request {i + 1} of {len(calls)} total"
             lines.append(
                 _line(
-                    f"{label} rounded {'up ' if rounding.mode == 'ceil' else ''}to ${_clean(q)}",
+                    f"{label} rounded {'up ' if rounding.mode == 'ceil' else ''}to ${plain_usd(q)}",
                     1,
                     "request",
                     rounded - call_total,
                     "rounding",
-                    f"{rounding.mode}({_clean(call_total)} / {_clean(q)}) x {_clean(q)}: the provider rounds each request total",
+                    f"{rounding.mode}({plain_usd(call_total)} / {plain_usd(q)}) x {plain_usd(q)}: the provider rounds each request total",
                     price.provenance,
                 )
             )
@@ -646,8 +645,8 @@ def _price_request(
         if out is not None:
             exact = out[0] * rates.image_out / PER_MILLION
             notes.append(
-                f"token math for the output would be {_clean(exact)} per image "
-                f"({out[0]} tokens x {_clean(rates.image_out)}/1M; table / tokens = {usd / exact:.3f})"
+                f"token math for the output would be {plain_usd(exact)} per image "
+                f"({out[0]} tokens x {plain_usd(rates.image_out)}/1M; table / tokens = {usd / exact:.3f})"
             )
     elif chosen == "tokens" and out is not None:
         ot = m.output_tokens
@@ -656,7 +655,7 @@ def _price_request(
             basis += f"; assumed: {ot.notes[0]}"
         lines.append(_token_line("image_out", out[0] * images, rates, basis, ot.provenance))
         if table is not None:
-            notes.append(f"published per-image price would be {_clean(table[0])} per image (not used)")
+            notes.append(f"published per-image price would be {plain_usd(table[0])} per image (not used)")
     elif chosen == "per_megapixel" and price.per_megapixel_usd is not None:
         if any(d is None for d in dims):
             return _unknown(f"per-megapixel price but image dimensions unknown for {m.id}", notes)
@@ -1005,7 +1004,7 @@ def cost_from_response(
                 + (
                     "matches the gateway's charge"
                     if diff == 0
-                    else f"gateway charge differs by {_clean(diff)}"
+                    else f"gateway charge differs by {plain_usd(diff)}"
                 )
             )
         else:
@@ -1175,16 +1174,6 @@ def cost_from_record(record: Mapping[str, Any], catalog: Catalog | None = None) 
     )
 
 
-def _units(usd: Decimal | None) -> int | None:
-    """USD -> integer units of 1e-10 USD; a price finer than that is refused rather than rounded."""
-    if usd is None:
-        return None
-    u = usd * _UNITS_PER_USD
-    if u != u.to_integral_value():
-        raise PricingError(f"price {usd} is finer than the log's money scale (1e-{MONEY_SCALE} USD)")
-    return int(u)
-
-
 def _price_boundaries(cat: Catalog) -> list[dt.date]:
     """Every valid_from / valid_to date of the catalog: between two of them, every price is constant."""
     dates = {d for off in cat.offerings.values() for p in off.prices for d in (p.valid_from, p.valid_to)}
@@ -1210,10 +1199,10 @@ def _combo_terms(cat: Catalog, key: dict[str, Any], day: dt.date) -> dict[str, A
     out.update(price_known=True, tokens_known=rates is not None)
     for kind in ("text_in", "image_in", "image_out", "text_out"):
         rate = _rate(rates, kind)
-        out[f"r_{kind}"] = None if rate is None else _units(rate / PER_MILLION)
+        out[f"r_{kind}"] = None if rate is None else to_units(rate / PER_MILLION)
     if rates is not None and rates.text_out is None:
         out["r_text_out"] = out["r_image_out"]  # billed at the image rate (upper bound), as cost_from_usage
-    out["quantum"] = _units(price.rounding.quantum) if price.rounding.mode == "ceil" else None
+    out["quantum"] = to_units(price.rounding.quantum) if price.rounding.mode == "ceil" else None
     r_out = out["r_image_out"]
     out["partial_unit"] = (
         m.output_tokens.partial_image * r_out if m.output_tokens and r_out is not None else 0
@@ -1229,12 +1218,12 @@ def _combo_terms(cat: Catalog, key: dict[str, Any], day: dt.date) -> dict[str, A
     est = _output_tokens_per_image(m, qualities[0], size) if r_out is not None else None
     chosen = _choose_method(price, table, est, "auto")
     if chosen == "table":
-        out.update(fallback="per_image_table", unit_image=_units(table[0]))
+        out.update(fallback="per_image_table", unit_image=to_units(table[0]))
     elif chosen == "tokens":
         out.update(fallback="tokens", unit_image=est[0] * r_out)
     elif chosen == "per_megapixel":
         mp = -(-dim[0] * dim[1] // price.megapixel_px)
-        out.update(fallback="per_megapixel", unit_image=mp * _units(price.per_megapixel_usd))
+        out.update(fallback="per_megapixel", unit_image=mp * to_units(price.per_megapixel_usd))
     return out
 
 
@@ -1343,7 +1332,7 @@ def recost(frame: pl.DataFrame | pl.LazyFrame, catalog: Catalog | None = None) -
         .then(pl.lit(Decimal(0), dtype=MONEY))
         .when(unknown)
         .then(pl.lit(None, dtype=MONEY))
-        .otherwise((rounded.cast(pl.Decimal(38, 0)) * _UNIT).cast(MONEY))
+        .otherwise((rounded.cast(pl.Decimal(38, 0)) * MONEY_QUANTUM).cast(MONEY))
     )
     added = [c for c in ("actual_cost_usd", "cost_method") if c not in names]
     out = joined.with_columns(actual_cost_usd=cost, cost_method=method).select([*names, *added])

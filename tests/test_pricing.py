@@ -14,6 +14,7 @@ import pytest
 
 from imgkit.catalog import load_catalog
 from imgkit.errors import InvalidParameterError, UnknownNameError, UnknownPriceError
+from imgkit.money import MONEY
 from imgkit.pricing import (
     Cost,
     cost_from_record,
@@ -25,7 +26,6 @@ from imgkit.pricing import (
     quote_resolved,
     recost,
 )
-from imgkit.runs.schema import MONEY
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,7 @@ from imgkit.errors import (
     UnknownNameError,
 )
 from imgkit.keys import KeyResolver, KeysFileError, MissingKeyError, Secret, scrub, scrub_all
+from imgkit.money import Budget
 from imgkit.params import ImageRequest, inspect_image, resolve
 from imgkit.pricing import input_image_tokens, quote_resolved
 from imgkit.providers import (
@@ -59,7 +60,6 @@ from imgkit.providers import (
     make_http_client,
     parse_retry_after,
 )
-from imgkit.runs.budget import Budget
 from imgkit.runs.images import ImageStore
 from imgkit.runs.log import RequestLog
 from imgkit.runs.schema import LOG_SCHEMA

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from imgkit.errors import BudgetExceededError, SpecError
-from imgkit.runs.budget import Budget
+from imgkit.money import Budget
 from imgkit.runs.spec import load_spec
 
 GOOD = """

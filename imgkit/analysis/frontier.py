@@ -37,10 +37,10 @@ import polars as pl
 
 from imgkit.catalog import Catalog, load_catalog, parse_wxh
 from imgkit.errors import ImgkitError, InvalidParameterError
+from imgkit.money import MONEY, usd_text
 from imgkit.provenance import Provenance
 
 __all__ = [
-    "COST",
     "DEFAULT_QUALITY",
     "INPUTS",
     "OBJECTIVES",
@@ -56,8 +56,6 @@ __all__ = [
     "times_with_published",
 ]
 
-#: dtype of cost per image: exact decimals at the log's money scale (1e-10 USD)
-COST = pl.Decimal(20, 10)
 #: the tier :func:`catalog_costs` prices when a model's default quality is ``auto``
 DEFAULT_QUALITY = "medium"
 #: the inputs whose provenance the joined frame carries
@@ -158,7 +156,7 @@ def catalog_costs(
         "provider": pl.String,
         "quality": pl.String,
         "size": pl.String,
-        "cost_usd": COST,
+        "cost_usd": MONEY,
         "cost_method": pl.String,
         "cost_note": pl.String,
         "provenance": pl.String,
@@ -246,7 +244,7 @@ def _cost_frame(costs: pl.DataFrame, source: str | None) -> pl.DataFrame:
     keys = [c for c in ("model", "provider") if c in costs.columns]
     extra = [c for c in ("quality", "size", "cost_method", "cost_note") if c in costs.columns]
     frame = costs.select(
-        *keys, pl.col("cost_usd").cast(COST), *extra, *(c for c in _TAG_COLUMNS if c in costs.columns)
+        *keys, pl.col("cost_usd").cast(MONEY), *extra, *(c for c in _TAG_COLUMNS if c in costs.columns)
     )
     _unique(frame, keys, "costs")
     return _tag(frame, "cost", Provenance.MEASURED, source, None)
@@ -330,7 +328,7 @@ def frontier_inputs(
     for kind, part in parts.items():
         out = _join_part(out, part, kind)
     if "cost" not in parts:
-        out = _tag(out.with_columns(pl.lit(None, dtype=COST).alias("cost_usd")), "cost", "", None, None)
+        out = _tag(out.with_columns(pl.lit(None, dtype=MONEY).alias("cost_usd")), "cost", "", None, None)
     if "latency" not in parts:
         out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in ("p50_ms", "p95_ms"))
         out = _tag(out, "latency", "", None, None)
@@ -571,10 +569,6 @@ def _money(value: Any, name: str) -> Decimal | None:
     return money
 
 
-def _fmt_usd(value: Any) -> str:
-    return "?" if value is None else f"${Decimal(value).normalize():f}"
-
-
 def _describe(row: Mapping[str, Any], quality: str, cost: str, latency: str) -> str:
     parts = []
     if row.get(quality) is not None:
@@ -583,7 +577,7 @@ def _describe(row: Mapping[str, Any], quality: str, cost: str, latency: str) -> 
             ci = f", 95 % CI {row['ci_low']:.1f}–{row['ci_high']:.1f}"
         parts.append(f"rating {row[quality]:.1f}{ci}")
     if row.get(cost) is not None:
-        parts.append(f"{_fmt_usd(row[cost])}/image")
+        parts.append(f"{usd_text(row[cost])}/image")
     if row.get(latency) is not None:
         parts.append(f"{_stat(latency)} {row[latency] / 1000:.1f} s")
     return ", ".join(parts)
@@ -638,7 +632,7 @@ def recommend(
             why.append(f"rating {row[quality]:.1f} < floor {quality_floor:g}")
             over += (quality_floor - row[quality]) / max(abs(quality_floor), 1.0)
         if budget is not None and row.get(cost) is not None and row[cost] > budget:
-            why.append(f"{_fmt_usd(row[cost])}/image > budget {_fmt_usd(budget)}")
+            why.append(f"{usd_text(row[cost])}/image > budget {usd_text(budget)}")
             over += float((row[cost] - budget) / budget) if budget else float("inf")
         if (
             latency_ceiling_ms is not None
@@ -696,7 +690,7 @@ def _constraint_text(floor: float | None, ceiling: float | None, budget: Decimal
     if floor is not None:
         parts.append(f"rating >= {floor:g}")
     if budget is not None:
-        parts.append(f"<= {_fmt_usd(budget)}/image")
+        parts.append(f"<= {usd_text(budget)}/image")
     if ceiling is not None:
         parts.append(f"{stat} <= {ceiling:,.0f} ms")
     return ", ".join(parts)

@@ -65,7 +65,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -76,9 +76,10 @@ import polars as pl
 from imgkit._files import decode_utf8, first_ragged_csv_row
 from imgkit.catalog import load_yaml
 from imgkit.errors import InvalidParameterError, SpecError, UnknownNameError, first_line
+from imgkit.money import MONEY, MONEY_TOTAL, round_money
 from imgkit.provenance import Provenance
 from imgkit.runs.log import scan_journal
-from imgkit.runs.schema import ALLOWED_VALUES, LOG_SCHEMA, MONEY, MONEY_SCALE, OUTCOME_OK, OUTCOME_SENT, TS
+from imgkit.runs.schema import ALLOWED_VALUES, LOG_SCHEMA, OUTCOME_OK, OUTCOME_SENT, TS
 
 __all__ = [
     "DEFAULT_SYNTHETIC_PROFILES",
@@ -113,8 +114,6 @@ PERCENTILE_METHOD = (
 Z_95 = 1.959963984540054
 #: standard-normal quantile of 0.95 (p95 of a lognormal is exp(mu + Z_P95 * sigma))
 Z_P95 = 1.6448536269514722
-#: the cost-per-image column's decimal places (rounded half-even past them)
-COST_PER_IMAGE = pl.Decimal(38, MONEY_SCALE)
 #: outcome from an HTTP status when a log has no outcome: exact statuses first, then classes
 HTTP_OUTCOMES: Mapping[str, str] = {
     "401": "authentication",
@@ -515,9 +514,7 @@ def _to_canonical(
         return expr.cast(pl.Float64, strict=strict) * _DURATION_UNITS_PER_MS[unit]
     if kind == "money":
         per_usd = _MONEY_UNITS_PER_USD[unit or "usd"]
-        as_decimal = (
-            expr.cast(pl.String).cast(pl.Decimal(38, MONEY_SCALE), strict=strict) if source != MONEY else expr
-        )
+        as_decimal = expr.cast(pl.String).cast(MONEY_TOTAL, strict=strict) if source != MONEY else expr
         if per_usd == 1:
             return as_decimal.cast(target, strict=strict)
         return (as_decimal / pl.lit(per_usd, dtype=pl.Decimal(38, 0))).cast(target, strict=strict)
@@ -719,7 +716,7 @@ def performance_table(
             df["total_cost_usd"], df["images"], df["_images_unknown"], strict=True
         )
     ]
-    df = df.with_columns(pl.Series("cost_per_image_usd", cost_per_image, dtype=COST_PER_IMAGE))
+    df = df.with_columns(pl.Series("cost_per_image_usd", cost_per_image, dtype=MONEY_TOTAL))
     columns = [
         *keys,
         "requests",
@@ -963,9 +960,7 @@ def success_percentiles(
 def _cost_per_image(total: Decimal | None, images: int | None, images_unknown: int) -> Decimal | None:
     if total is None or not images or images_unknown:
         return None
-    return (Decimal(total) / Decimal(images)).quantize(
-        Decimal(1).scaleb(-MONEY_SCALE), rounding=ROUND_HALF_EVEN
-    )
+    return round_money(Decimal(total) / Decimal(images))
 
 
 # --- what a table or a figure says about its source --------------------------------------------------------

@@ -72,18 +72,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from imgkit.catalog import Catalog, Model, Offering, _key_path, load_catalog, load_yaml, parse_wxh
+from imgkit._strict import Strict, key_path
+from imgkit.catalog import Catalog, Model, Offering, load_catalog, load_yaml, parse_wxh
 from imgkit.errors import ImgkitError, InvalidParameterError, SpecError, UnknownPriceError
 from imgkit.formats import format_value
+from imgkit.money import MONEY_TOTAL, round_money
 from imgkit.provenance import Provenance
 
 __all__ = [
     "COUNT",
     "MAX_MONTHS",
     "MAX_REQUESTS_PER_MONTH",
-    "MONEY",
     "MixComponent",
     "Option",
     "Workload",
@@ -98,11 +99,8 @@ __all__ = [
     "summarise",
 ]
 
-#: money in projections: exact decimals at 1e-10 USD (38 digits: totals of large workloads fit)
-MONEY = pl.Decimal(38, 10)
 #: expected counts (requests, attempts, images): decimals at 1e-6
 COUNT = pl.Decimal(38, 6)
-_MONEY_Q = Decimal("1e-10")
 _COUNT_Q = Decimal("1e-6")
 _PRECISION = 60
 #: the longest horizon of a projection (100 years)
@@ -117,10 +115,6 @@ _ONE = Decimal(1)
 # --- the spec ----------------------------------------------------------------------------------------------
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 def _no_float(v: Any) -> Any:
     """Refuse binary floats (a Python caller's ``0.1``): money and rates must be exact."""
     if isinstance(v, float):
@@ -128,14 +122,14 @@ def _no_float(v: Any) -> Any:
     return v
 
 
-class _InputImagesSpec(_Strict):
+class _InputImagesSpec(Strict):
     count: int = Field(ge=1, le=16)
     width: int = Field(gt=0)
     height: int = Field(gt=0)
     fidelity: Literal["low", "high"] | None = None
 
 
-class _MixSpec(_Strict):
+class _MixSpec(Strict):
     share: Decimal = Field(gt=0, le=1)
     label: str | None = None
     mode: Literal["generate", "edit"] = "generate"
@@ -171,7 +165,7 @@ class _MixSpec(_Strict):
         return self
 
 
-class _VolumeSpec(_Strict):
+class _VolumeSpec(Strict):
     requests_per_month: Decimal | None = Field(default=None, ge=0)
     images_per_month: Decimal | None = Field(default=None, ge=0)
     growth_per_month: Decimal = Field(default=_ZERO, gt=-1)
@@ -188,7 +182,7 @@ class _VolumeSpec(_Strict):
         return self
 
 
-class _ReliabilitySpec(_Strict):
+class _ReliabilitySpec(Strict):
     failure_rate: Decimal = Field(default=_ZERO, ge=0, le=1)
     max_attempts: int = Field(default=1, ge=1, le=20)
     billed_failure_share: Decimal = Field(default=_ZERO, ge=0, le=1)
@@ -198,7 +192,7 @@ class _ReliabilitySpec(_Strict):
     _floats = field_validator("failure_rate", "billed_failure_share", mode="before")(_no_float)
 
 
-class _TargetSpec(_Strict):
+class _TargetSpec(Strict):
     model: str
     provider: str | None = None
     quality: str | None = None
@@ -211,7 +205,7 @@ class _TargetSpec(_Strict):
     _floats = field_validator("batch_share", "fixed_usd_per_month", "setup_usd", mode="before")(_no_float)
 
 
-class _WorkloadSpec(_Strict):
+class _WorkloadSpec(Strict):
     name: str = Field(min_length=1)
     description: str | None = None
     provenance: Provenance = Provenance.ASSUMED
@@ -275,13 +269,13 @@ def _spec_error(exc: ValidationError, file: str) -> SpecError:
         else:
             value = err.get("input")
             return SpecError(
-                file, _key_path(loc[:2]), f"{value!r} is neither a target {{model, provider, ...}} nor 'all'"
+                file, key_path(loc[:2]), f"{value!r} is neither a target {{model, provider, ...}} nor 'all'"
             )
     problem = err["msg"].removeprefix("Value error, ")
     value = err.get("input")
     if err["type"] != "value_error" and not isinstance(value, (dict, list)) and "input" in err:
         problem += f" (got {value!r})"
-    return SpecError(file, _key_path(loc), problem)
+    return SpecError(file, key_path(loc), problem)
 
 
 def _component_label(c: _MixSpec | MixComponent) -> str:
@@ -749,7 +743,7 @@ def _rows(
                             "images": (requests * success * comp.n).quantize(_COUNT_Q, ROUND_HALF_EVEN),
                             "price_usd_per_request": price.interactive,
                             "batch_price_usd_per_request": price.batch,
-                            "cost_usd": (requests * billed * unit).quantize(_MONEY_Q, ROUND_HALF_EVEN),
+                            "cost_usd": round_money(requests * billed * unit),
                             "price_method": price.method,
                             "price_provenance": _joined(
                                 price.provenance, price.batch_provenance if b else None
@@ -780,7 +774,7 @@ def _rows(
                             | {
                                 "component": label,
                                 "kind": kind,
-                                "cost_usd": amount.quantize(_MONEY_Q, ROUND_HALF_EVEN),
+                                "cost_usd": round_money(amount),
                                 "price_provenance": prov["fees"],
                             }
                         )
@@ -806,9 +800,9 @@ _SCHEMA = {
     "requests": COUNT,
     "attempts": COUNT,
     "images": COUNT,
-    "price_usd_per_request": MONEY,
-    "batch_price_usd_per_request": MONEY,
-    "cost_usd": MONEY,
+    "price_usd_per_request": MONEY_TOTAL,
+    "batch_price_usd_per_request": MONEY_TOTAL,
+    "cost_usd": MONEY_TOTAL,
     "price_method": pl.String,
     "price_provenance": pl.String,
     "price_sources": pl.String,
@@ -910,7 +904,7 @@ def summarise(frame: pl.DataFrame) -> pl.DataFrame:
         )
         .with_columns(
             pl.when(pl.col("images") > 0)
-            .then((pl.col("total_cost_usd") / pl.col("images")).cast(MONEY))
+            .then((pl.col("total_cost_usd") / pl.col("images")).cast(MONEY_TOTAL))
             .alias("cost_per_image_usd")
         )
         .sort("total_cost_usd", "option")
@@ -995,16 +989,16 @@ def break_even(frame: pl.DataFrame, a: str | None = None, b: str | None = None) 
     schema = {
         "option_a": pl.String,
         "option_b": pl.String,
-        "unit_a_usd": MONEY,
-        "unit_b_usd": MONEY,
-        "fixed_a_usd": MONEY,
-        "fixed_b_usd": MONEY,
-        "setup_a_usd": MONEY,
-        "setup_b_usd": MONEY,
+        "unit_a_usd": MONEY_TOTAL,
+        "unit_b_usd": MONEY_TOTAL,
+        "fixed_a_usd": MONEY_TOTAL,
+        "fixed_b_usd": MONEY_TOTAL,
+        "setup_a_usd": MONEY_TOTAL,
+        "setup_b_usd": MONEY_TOTAL,
         "cheaper_first": pl.String,
         "break_even_month": pl.Int32,
-        "cumulative_a_usd": MONEY,
-        "cumulative_b_usd": MONEY,
+        "cumulative_a_usd": MONEY_TOTAL,
+        "cumulative_b_usd": MONEY_TOTAL,
         "break_even_requests_per_month": COUNT,
         "payback_requests": COUNT,
         "explanation": pl.String,
@@ -1062,8 +1056,8 @@ def _pair(ma: list[dict[str, Any]], mb: list[dict[str, Any]], a: str, b: str) ->
         return {
             "option_a": a,
             "option_b": b,
-            "unit_a_usd": unit_a.quantize(_MONEY_Q, ROUND_HALF_EVEN),
-            "unit_b_usd": unit_b.quantize(_MONEY_Q, ROUND_HALF_EVEN),
+            "unit_a_usd": round_money(unit_a),
+            "unit_b_usd": round_money(unit_b),
             "fixed_a_usd": fixed_a,
             "fixed_b_usd": fixed_b,
             "setup_a_usd": first_a["setup"],
@@ -1240,12 +1234,12 @@ def sensitivity(
         "option": pl.String,
         "assumption": pl.String,
         "base_value": pl.String,
-        "total_usd": MONEY,
-        "low_total_usd": MONEY,
-        "high_total_usd": MONEY,
-        "change_low_usd": MONEY,
-        "change_high_usd": MONEY,
-        "swing_usd": MONEY,
+        "total_usd": MONEY_TOTAL,
+        "low_total_usd": MONEY_TOTAL,
+        "high_total_usd": MONEY_TOTAL,
+        "change_low_usd": MONEY_TOTAL,
+        "change_high_usd": MONEY_TOTAL,
+        "swing_usd": MONEY_TOTAL,
     }
     frame = pl.DataFrame(rows, schema=schema).with_columns(pl.lit(f"±{_percent(delta)}").alias("delta"))
     order = {o.name: i for i, o in enumerate(options)}

@@ -25,11 +25,11 @@ import polars as pl
 import yaml
 
 from imgkit.errors import CatalogError, UnknownNameError
+from imgkit.money import MONEY, MONEY_SCALE
 from imgkit.provenance import Provenance
 
 __all__ = [
     "LMARENA_CATEGORIES",
-    "PRICE",
     "lmarena_leaderboard",
     "lmarena_prices",
     "lmarena_rating_vs_price",
@@ -41,8 +41,6 @@ __all__ = [
 
 #: the categories of LMArena's image leaderboard file, ``full`` first (the headline board)
 LMARENA_CATEGORIES = ("full", "is_preset_generation", "not_preset_generation")
-#: dtype of published prices: exact decimals, 1e-10 USD resolution (the log's money scale)
-PRICE = pl.Decimal(20, 10)
 
 
 def published_dir() -> Path:
@@ -168,7 +166,7 @@ def lmarena_prices(directory: str | Path | None = None) -> pl.DataFrame:
         "display_name": pl.String,
         "organization": pl.String,
         "license": pl.String,
-        "cost_usd": PRICE,
+        "cost_usd": MONEY,
         "price_source": pl.String,
         "hidden": pl.Boolean,
     }
@@ -190,7 +188,7 @@ def lmarena_rating_vs_price(directory: str | Path | None = None) -> pl.DataFrame
         "rating",
         pl.col("rating_q025").alias("ci_low"),
         pl.col("rating_q975").alias("ci_high"),
-        pl.col("price_usd_per_image").str.to_decimal(scale=10).cast(PRICE).alias("cost_usd"),
+        pl.col("price_usd_per_image").str.to_decimal(scale=MONEY_SCALE).cast(MONEY).alias("cost_usd"),
         "price_source",
         "pareto",
     )

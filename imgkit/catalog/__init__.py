@@ -19,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from imgkit._files import read_utf8, text_position
+from imgkit._strict import key_path
 from imgkit.catalog._schema import (
     Auth,
     Batch,
@@ -37,8 +38,8 @@ from imgkit.catalog._schema import (
     SizeRules,
     Source,
     TokenRates,
-    _parse_ratio,
-    _parse_wxh,
+    parse_ratio,
+    parse_wxh,
 )
 from imgkit.errors import CatalogError, ImgkitError, UnknownNameError, UnknownPriceError
 
@@ -70,10 +71,6 @@ __all__ = [
 
 #: a source checked longer ago than this is flagged: the price it gave may have changed since (assumed policy)
 STALE_AFTER_DAYS = 180
-
-parse_wxh = _parse_wxh
-parse_ratio = _parse_ratio
-
 
 # --- YAML: strict, without binary floats -----------------------------------------------------------------------
 
@@ -153,13 +150,6 @@ def parse_yaml(
         raise error(file, "", f"not valid YAML: {str(exc).splitlines()[0]}") from None
 
 
-def _key_path(loc: Iterable[Any]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def validate_file(path: str | Path, schema: type, data: Any = None) -> Any:
     """Validate parsed YAML against a pydantic schema; the first problem becomes a ``CatalogError``."""
     data = load_yaml(path) if data is None else data
@@ -170,7 +160,7 @@ def validate_file(path: str | Path, schema: type, data: Any = None) -> Any:
     except ValidationError as exc:
         err = exc.errors()[0]
         more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        raise CatalogError(str(path), _key_path(err["loc"]), f"{err['msg']}{more}") from None
+        raise CatalogError(str(path), key_path(err["loc"]), f"{err['msg']}{more}") from None
 
 
 # --- the catalog ------------------------------------------------------------------------------------------------

@@ -11,8 +11,9 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from imgkit._strict import Strict
 from imgkit.provenance import Provenance
 
 Mode = Literal["generate", "edit"]
@@ -21,14 +22,10 @@ ModelStatus = Literal["active", "preview", "deprecated", "retired"]
 Usd = Annotated[Decimal, Field(ge=0)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 # --- sources --------------------------------------------------------------------------------------------
 
 
-class Source(_Strict):
+class Source(Strict):
     """A public source of facts: where it is and when it was last checked."""
 
     title: str
@@ -40,7 +37,7 @@ class Source(_Strict):
 # --- models -----------------------------------------------------------------------------------------------
 
 
-class SizeRules(_Strict):
+class SizeRules(Strict):
     """Which output sizes a model accepts.
 
     ``fixed`` lists the only sizes a fixed-size model produces. A flexible model instead gives constraints
@@ -67,7 +64,7 @@ class SizeRules(_Strict):
     @classmethod
     def _sizes_are_wxh(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
         for s in v or ():
-            _parse_wxh(s)
+            parse_wxh(s)
         return v
 
     @model_validator(mode="after")
@@ -75,19 +72,19 @@ class SizeRules(_Strict):
         if self.fixed is None and self.max_edge is None and self.max_pixels is None:
             raise ValueError("give either `fixed` sizes or limits (`max_edge` / `max_pixels`)")
         if self.default != "auto":
-            _parse_wxh(self.default)
+            parse_wxh(self.default)
         elif not self.auto:
             raise ValueError("default is 'auto' but auto is false")
         for ratio, tiers in self.aspect_ratios.items():
-            _parse_ratio(ratio)
+            parse_ratio(ratio)
             for size in tiers.values():
-                _parse_wxh(size)
+                parse_wxh(size)
         if self.max_ratio is not None:
-            _parse_ratio(self.max_ratio)
+            parse_ratio(self.max_ratio)
         return self
 
 
-class OutputTokens(_Strict):
+class OutputTokens(Strict):
     """Image output tokens per image by quality and size (token-billed models), and per partial image.
 
     ``scale_by_pixels``: for sizes not in the table, scale the 1024x1024 count by pixel count (an
@@ -102,7 +99,7 @@ class OutputTokens(_Strict):
     notes: tuple[str, ...] = ()
 
 
-class FidelityExtra(_Strict):
+class FidelityExtra(Strict):
     """Extra input image tokens of ``input_fidelity=high`` (square vs portrait/landscape), dated."""
 
     square: int
@@ -113,7 +110,7 @@ class FidelityExtra(_Strict):
     notes: str | None = None
 
 
-class InputImageTokens(_Strict):
+class InputImageTokens(Strict):
     """The tile rule for input image tokens: scale shortest side to ``short_side``, count ``tile`` tiles."""
 
     short_side: int = 512
@@ -125,7 +122,7 @@ class InputImageTokens(_Strict):
     notes: tuple[str, ...] = ()
 
 
-class Model(_Strict):
+class Model(Strict):
     """What a model can do, independent of who serves it."""
 
     id: str
@@ -170,7 +167,7 @@ class Model(_Strict):
 # --- prices -----------------------------------------------------------------------------------------------
 
 
-class TokenRates(_Strict):
+class TokenRates(Strict):
     """USD per 1,000,000 tokens. ``None`` = the provider does not bill (or publish) that kind."""
 
     text_in: Usd | None = None
@@ -181,7 +178,7 @@ class TokenRates(_Strict):
     text_out: Usd | None = None
 
 
-class ImagePrice(_Strict):
+class ImagePrice(Strict):
     """A published per-image price for one quality and size (``size: other`` covers every other size)."""
 
     quality: str
@@ -190,7 +187,7 @@ class ImagePrice(_Strict):
     notes: str | None = None
 
 
-class Rounding(_Strict):
+class Rounding(Strict):
     """A rounding rule applied to a request total: ``ceil`` to a ``quantum`` (fal: up to the cent)."""
 
     mode: Literal["ceil", "half_up", "none"] = "none"
@@ -199,7 +196,7 @@ class Rounding(_Strict):
     source: tuple[str, ...] = ()
 
 
-class Batch(_Strict):
+class Batch(Strict):
     """The Batch API discount: every rate times ``multiplier``."""
 
     multiplier: Usd
@@ -208,7 +205,7 @@ class Batch(_Strict):
     notes: str | None = None
 
 
-class Price(_Strict):
+class Price(Strict):
     """One dated price schedule of an offering. Several units may coexist (tokens and a per-image table)."""
 
     valid_from: dt.date | None = None
@@ -247,7 +244,7 @@ class Price(_Strict):
 # --- providers ----------------------------------------------------------------------------------------------
 
 
-class FieldRule(_Strict):
+class FieldRule(Strict):
     """How one request parameter reaches the provider: passed, renamed, converted, emulated, refused, ignored.
 
     ``values`` restricts the accepted values where the provider documents its own list (the gateway's output
@@ -262,7 +259,7 @@ class FieldRule(_Strict):
     notes: str | None = None
 
 
-class Offering(_Strict):
+class Offering(Strict):
     """A model as one provider serves it: the provider's id for it, its modes, limits and prices."""
 
     model: str
@@ -277,7 +274,7 @@ class Offering(_Strict):
     notes: tuple[str, ...] = ()
 
 
-class RateLimits(_Strict):
+class RateLimits(Strict):
     """Client-side pacing defaults; ``provenance`` says whether a figure is published or assumed."""
 
     requests_per_minute: int | None = None
@@ -287,7 +284,7 @@ class RateLimits(_Strict):
     notes: str | None = None
 
 
-class Auth(_Strict):
+class Auth(Strict):
     scheme: Literal["bearer", "key", "none"]
     env: tuple[str, ...] = ()
 
@@ -295,7 +292,7 @@ class Auth(_Strict):
 UnsupportedSize = Literal["refuse", "nearest"]
 
 
-class Provider(_Strict):
+class Provider(Strict):
     """A provider: base URL, auth, the adapter kind that speaks its protocol, its default field rules.
 
     ``unsupported_size``: what the provider does with an explicit ``size`` WxH the model does not support:
@@ -316,7 +313,7 @@ class Provider(_Strict):
     notes: tuple[str, ...] = ()
 
 
-class ProviderFile(_Strict):
+class ProviderFile(Strict):
     """The content of one ``data/catalog/<provider>.yaml``."""
 
     sources: dict[str, Source]
@@ -324,17 +321,17 @@ class ProviderFile(_Strict):
     offerings: tuple[Offering, ...]
 
 
-class ModelsFile(_Strict):
+class ModelsFile(Strict):
     """The content of ``data/catalog/models.yaml``."""
 
     sources: dict[str, Source]
     models: tuple[Model, ...]
 
 
-# --- small parsers shared with params ---------------------------------------------------------------------
+# --- small parsers (catalog, params, pricing, simulator) ---------------------------------------------------------------------
 
 
-def _parse_wxh(s: str) -> tuple[int, int]:
+def parse_wxh(s: str) -> tuple[int, int]:
     """``"1024x1536"`` as ``(width, height)`` in pixels; ValueError unless both are positive integers."""
     parts = str(s).lower().split("x")
     if len(parts) != 2 or not all(p.isdigit() for p in parts) or min(int(p) for p in parts) <= 0:
@@ -342,7 +339,7 @@ def _parse_wxh(s: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
-def _parse_ratio(s: str) -> tuple[int, int]:
+def parse_ratio(s: str) -> tuple[int, int]:
     """``"16:9"`` as ``(16, 9)``; ValueError unless both parts are positive integers."""
     parts = str(s).split(":")
     if len(parts) != 2 or not all(p.isdigit() for p in parts) or min(int(p) for p in parts) <= 0:

@@ -29,6 +29,7 @@ import polars as pl
 
 from imgkit.cli._output import emit_json, format_table
 from imgkit.errors import InvalidParameterError
+from imgkit.money import plain_usd
 from imgkit.provenance import Provenance
 
 _PUBLISHED = ("lmarena",)
@@ -303,7 +304,7 @@ def _text_row(row: dict[str, Any], time_column: str) -> dict[str, Any]:
         "option": row["option"],
         "rating": one(row["rating"]),
         "95% CI": "" if row["ci_low"] is None else f"{row['ci_low']:.1f}-{row['ci_high']:.1f}",
-        "usd/image": None if cost is None else Decimal(cost).normalize(),
+        "usd/image": None if cost is None else plain_usd(Decimal(cost)),
         f"{time_column.removesuffix('_ms')} s": None if seconds is None else round(seconds / 1000, 1),
         "status": row["status"],
         "dominated by / unresolved with / why excluded": row["excluded_reason"]

@@ -7,7 +7,7 @@ logs every attempt, durably, before the next one starts. Images are converted lo
 request says so (``emulate``), then stored by sha256; the log and the result hold references only. The bill
 comes from :func:`imgkit.pricing.cost_from_response`, the estimate from :func:`imgkit.pricing.quote_resolved`.
 
-Money per attempt: with a ``budget`` (:class:`~imgkit.runs.budget.Budget`), every attempt reserves its quote
+Money per attempt: with a ``budget`` (:class:`~imgkit.money.Budget`), every attempt reserves its quote
 before it is sent (the first attempts of all calls of a request at once, or none of them) and settles it
 with its bill after; a retry is a new reservation, and one that no longer fits is not sent (the call ends
 with the error it had). With a log, each attempt is announced by a ``sent`` record, written before the
@@ -46,6 +46,7 @@ from imgkit.errors import (
     UnknownNameError,
 )
 from imgkit.keys import KeySource, Secret, as_key_resolver, scrub
+from imgkit.money import Budget, Reservation
 from imgkit.params import ImageRequest, ResolvedRequest, resolve
 from imgkit.pricing import Cost, CostLine, cost_from_response, count_prompt_tokens, quote_resolved
 from imgkit.provenance import Provenance
@@ -57,7 +58,6 @@ from imgkit.providers._limits import RateLimit, RateLimiter
 from imgkit.providers._openai import OpenAIAdapter
 from imgkit.providers._retry import RetryPolicy
 from imgkit.providers._types import AttemptClock, CallOutput, ImageResult, Timings
-from imgkit.runs.budget import Budget, Reservation
 from imgkit.runs.images import ImageStore, StoredImage, sniff_image
 from imgkit.runs.log import RequestLog, call_item_id
 from imgkit.runs.schema import OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_SENT

@@ -16,7 +16,7 @@ _EXPORTS = {
     "load_spec": "imgkit.runs.spec",
     "parse_spec": "imgkit.runs.spec",
     "plan_run": "imgkit.runs.plan",
-    "Budget": "imgkit.runs.budget",
+    "Budget": "imgkit.money",
     "RunSummary": "imgkit.runs.runner",
     "run_experiment": "imgkit.runs.runner",
     "run_experiment_async": "imgkit.runs.runner",

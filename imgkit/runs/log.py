@@ -57,17 +57,8 @@ from imgkit.errors import (
     provider_error_classes,
 )
 from imgkit.keys import scrub_all
-from imgkit.runs.schema import (
-    ALLOWED_VALUES,
-    LOG_SCHEMA,
-    MONEY,
-    MONEY_PRECISION,
-    MONEY_SCALE,
-    OUTCOME_CANCELLED,
-    OUTCOME_OK,
-    OUTCOME_SENT,
-    TS,
-)
+from imgkit.money import MONEY, MONEY_LIMIT, MONEY_SCALE
+from imgkit.runs.schema import ALLOWED_VALUES, LOG_SCHEMA, OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_SENT, TS
 
 __all__ = [
     "JOURNAL_NAME",
@@ -142,9 +133,6 @@ def _time(name: str, value: Any) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-_MONEY_MAX = Decimal(10) ** (MONEY_PRECISION - MONEY_SCALE)
-
-
 def _money(name: str, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (Decimal, int, str)):
         raise _bad(name, value, "an exact amount (Decimal, int or decimal string), never a float")
@@ -152,7 +140,7 @@ def _money(name: str, value: Any) -> str:
         amount = Decimal(value)
     except InvalidOperation:
         raise _bad(name, value, "a decimal amount") from None
-    if not amount.is_finite() or abs(amount) >= _MONEY_MAX or amount.as_tuple().exponent < -MONEY_SCALE:
+    if not amount.is_finite() or abs(amount) >= MONEY_LIMIT or amount.as_tuple().exponent < -MONEY_SCALE:
         raise InvalidParameterError(
             f"record.{name}", str(amount), f"a finite amount with at most {MONEY_SCALE} decimal places"
         )

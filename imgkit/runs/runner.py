@@ -13,7 +13,7 @@ retries). The run directory ``spec.output_dir`` is a self-contained record::
 
 Money
     Every attempt reserves its quote (the high end of a range when size or quality is ``auto``) in a
-    :class:`~imgkit.runs.budget.Budget` before it is sent and settles it with its actual cost after (the
+    :class:`~imgkit.money.Budget` before it is sent and settles it with its actual cost after (the
     client does it, :class:`~imgkit.providers.ImageClient` ``budget=``), so concurrent requests and their
     retries can never jointly pass the cap: the run's conservative spend (known bills, plus the quote of
     every attempt whose bill is unknown) stays within it. The first item that would not fit stops the
@@ -75,7 +75,7 @@ import yaml
 from imgkit._files import write_atomically
 from imgkit.catalog import Catalog, load_catalog
 from imgkit.errors import BudgetExceededError, ImgkitError, SpecError, provider_error_classes
-from imgkit.runs.budget import Budget
+from imgkit.money import Budget, plain_usd
 from imgkit.runs.log import JOURNAL_NAME, JournalBusyError, RequestLog, mark_unanswered, parent_item_id
 from imgkit.runs.plan import RunPlan, plan_run
 from imgkit.runs.schema import OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_SENT
@@ -108,11 +108,6 @@ class RunDirectoryError(ImgkitError):
 
 
 # --- money per attempt ----------------------------------------------------------------------------------
-
-
-def plain_usd(amount: Decimal) -> Decimal:
-    """``amount`` without trailing zeros (log amounts carry 10 decimal places), never in exponent form."""
-    return amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount.normalize()
 
 
 def attempt_spend_usd(actual: Any, estimated: Any, cost_method: str | None) -> Decimal:

@@ -11,8 +11,8 @@ the quote reserved for it in ``estimated_cost_usd``), then, once it ends, its ou
 record that no outcome record follows is a request that was in flight when the process died: possibly
 billed (its quote counts as spent), its item sent again.
 
-Money columns are exact: decimal strings in the journal, ``pl.Decimal(MONEY_PRECISION, MONEY_SCALE)`` in
-frames. Times are UTC. Durations are milliseconds (``*_ms``) from the attempt's ``started_at``.
+Money columns are exact: decimal strings in the journal, :data:`imgkit.money.MONEY` (one amount at 1e-10 USD)
+in frames. Times are UTC. Durations are milliseconds (``*_ms``) from the attempt's ``started_at``.
 
 Columns (name: type, meaning)
 -----------------------------
@@ -64,9 +64,8 @@ from __future__ import annotations
 
 import polars as pl
 
-MONEY_PRECISION = 20
-MONEY_SCALE = 10
-MONEY = pl.Decimal(MONEY_PRECISION, MONEY_SCALE)
+from imgkit.money import MONEY, MONEY_LIMIT, MONEY_SCALE
+
 TS = pl.Datetime("us", "UTC")
 
 LOG_SCHEMA: dict[str, pl.DataType] = {
@@ -123,8 +122,7 @@ ALLOWED_VALUES: dict[pl.DataType, str] = {
     pl.Float64: "a number",
     pl.Boolean: "true or false",
     TS: "an ISO 8601 time such as 2026-11-02T10:00:00Z",
-    MONEY: f"a decimal amount below {10 ** (MONEY_PRECISION - MONEY_SCALE):,} with at most {MONEY_SCALE} "
-    "decimal places",
+    MONEY: f"a decimal amount below {MONEY_LIMIT:,} with at most {MONEY_SCALE} decimal places",
 }
 
 OUTCOME_OK = "ok"
@@ -136,9 +134,6 @@ OUTCOME_SENT = "sent"
 __all__ = [
     "ALLOWED_VALUES",
     "LOG_SCHEMA",
-    "MONEY",
-    "MONEY_PRECISION",
-    "MONEY_SCALE",
     "OUTCOME_CANCELLED",
     "OUTCOME_OK",
     "OUTCOME_SENT",

@@ -45,10 +45,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from imgkit._files import read_utf8
-from imgkit.catalog import _key_path, load_yaml
+from imgkit._strict import Strict, key_path
+from imgkit.catalog import load_yaml
 from imgkit.errors import InvalidParameterError, SpecError
 from imgkit.secret_policy import secret_reason
 
@@ -57,11 +58,7 @@ __all__ = ["ExperimentSpec", "Prompt", "SimulatorSettings", "Target", "WorkItem"
 _MATRIX_KEYS = ("model", "provider", "quality", "size", "aspect_ratio", "resolution", "n", "mode")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Prompt(_Strict):
+class Prompt(Strict):
     id: str
     text: str
     category: str | None = None
@@ -85,11 +82,11 @@ class Prompt(_Strict):
         return v
 
 
-class PromptFile(_Strict):
+class PromptFile(Strict):
     file: str
 
 
-class TargetSpec(_Strict):
+class TargetSpec(Strict):
     """One target line; list values expand into several targets."""
 
     model: str | list[str]
@@ -117,16 +114,16 @@ class TargetSpec(_Strict):
         return v
 
 
-class RateLimitSpec(_Strict):
+class RateLimitSpec(Strict):
     requests_per_minute: int | None = Field(default=None, gt=0)
     images_per_minute: int | None = Field(default=None, gt=0)
 
 
-class RetrySpec(_Strict):
+class RetrySpec(Strict):
     max_attempts: int = Field(default=4, ge=1, le=20)
 
 
-class SimulateSpec(_Strict):
+class SimulateSpec(Strict):
     time_scale: float = Field(default=0.01, ge=0)
     failures: bool = False
     fault_rate: float = Field(default=0.0, ge=0, le=1)
@@ -134,7 +131,7 @@ class SimulateSpec(_Strict):
     url: str | None = Field(default=None, pattern=r"^https?://")
 
 
-class SpecModel(_Strict):
+class SpecModel(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str | None = None
     prompts: list[Prompt | PromptFile] = Field(min_length=1)
@@ -273,7 +270,7 @@ def parse_spec(
     except ValidationError as exc:
         err = _most_specific_error(exc.errors())
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS)]
-        raise SpecError(fname, _key_path(loc), _pydantic_msg(err)) from None
+        raise SpecError(fname, key_path(loc), _pydantic_msg(err)) from None
     base = path.parent if path else Path.cwd()
     prompts = _load_prompts(spec, base, fname)
     targets = _expand_targets(spec, fname)
