@@ -1,23 +1,31 @@
-"""The imgkit exception hierarchy.
+"""The imgkit exception hierarchy: every exception imgkit raises on purpose is defined here.
 
-Every error imgkit raises on purpose is an ``ImgkitError``. Messages name the field, the bad value and what
-is allowed, and never contain a secret (API keys are redacted by :func:`redact`, from
-:mod:`imgkit.secret_policy`, before any message is built from provider text)::
+Every error is an ``ImgkitError``. Messages name the field, the bad value and what is allowed, and never
+contain a secret (API keys are redacted by :func:`redact`, from :mod:`imgkit.secret_policy`, before any message
+is built from provider text). Each class declares its attributes in ``__init__``; none is attached later::
 
     ImgkitError
-    ├── CatalogError                  a data/catalog file is malformed (file, key path, problem)
+    ├── CatalogError                  a data/catalog file is malformed (file, key_path, problem)
     ├── SpecError                     an experiment spec / workload / parameters file is malformed
-    ├── InvalidParameterError         a request parameter is not allowed (field, value, allowed)
-    │   ├── UnknownNameError          unknown model / provider / quality ... (with close matches)
+    │                                 (file, key_path, problem)
+    ├── InvalidParameterError         a request parameter is not allowed (field, value, allowed, context, hint)
+    │   ├── UnknownNameError          unknown model / provider / quality ... (+ suggestions: close matches)
     │   ├── UnsupportedParameterError the provider or model cannot honour this parameter
     │   └── InputImageError           an input image is missing, not an image, corrupt, too large, a bomb
     ├── PricingError                  no price can be computed
     │   └── UnknownPriceError         the catalog holds no price for this combination
     ├── BudgetExceededError           a request would take spend past the budget
+    │                                 (budget_usd, committed_usd, request_usd)
     ├── SecretParameterError          a value that looks like a secret was passed as a parameter
-    ├── ReportError                   a notebook failed while executing (names the cell)
-    └── ProviderError                 a provider call failed (provider, status, request id, retryable)
+    ├── KeysFileError                 the keys file is readable by others, unreadable or malformed
+    ├── RunDirectoryError             a run directory cannot be used as asked (a log there without --resume,
+    │                                 a run already writing it)
+    ├── JournalBusyError              another process holds a request log's write lock (path)
+    ├── ReportError                   a notebook failed while executing (notebook, cell, output, run)
+    └── ProviderError                 a provider call failed (provider, status, request_id, code, retryable,
+        │                             retry_after_s, may_be_billed, billed_read_timeout, simulated)
         ├── AuthenticationError       401 / 403
+        │   └── MissingKeyError       no key for the provider in the environment or the keys file
         ├── RateLimitError            429 (retry_after_s when the provider said)
         ├── ContentPolicyError        moderation block; never retried
         ├── BadRequestError           400 / 404 / 422 that is not a policy block
@@ -30,6 +38,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from imgkit.secret_policy import redact
@@ -43,13 +52,17 @@ __all__ = [
     "ImgkitError",
     "InputImageError",
     "InvalidParameterError",
+    "JournalBusyError",
+    "KeysFileError",
     "MalformedResponseError",
+    "MissingKeyError",
     "PricingError",
     "ProviderError",
     "ProviderTimeoutError",
     "ProviderUnavailableError",
     "RateLimitError",
     "ReportError",
+    "RunDirectoryError",
     "SecretParameterError",
     "SpecError",
     "UnknownNameError",
@@ -143,16 +156,44 @@ class SecretParameterError(ImgkitError):
     """A parameter looks like a secret; keys are read from the environment, never passed as parameters."""
 
 
-class ReportError(ImgkitError):
-    """A notebook failed while executing; ``cell`` names the failing cell and ``output`` the kept notebook."""
+class KeysFileError(ImgkitError):
+    """The keys file is readable by others, unreadable or malformed."""
 
-    def __init__(self, message: str, *, notebook: str = "", cell: str = "", output: str = "") -> None:
-        self.notebook, self.cell, self.output = notebook, cell, output
+
+class RunDirectoryError(ImgkitError):
+    """The run directory cannot be used as asked (a log already there without ``resume``...)."""
+
+
+class JournalBusyError(ImgkitError):
+    """Another process holds the journal's write lock (it is writing the same run)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(f"request log {path} is being written by another process")
+
+
+class ReportError(ImgkitError):
+    """A notebook failed while executing; ``cell`` names the failing cell and ``output`` the kept notebook.
+
+    ``run`` is the failed run's record (:class:`imgkit.reports.ReportRun`, with the index page it was listed
+    in), or ``None`` when the failure came before there was one.
+    """
+
+    def __init__(
+        self, message: str, *, notebook: str = "", cell: str = "", output: str = "", run: Any = None
+    ) -> None:
+        self.notebook, self.cell, self.output, self.run = notebook, cell, output, run
         super().__init__(message)
 
 
 class ProviderError(ImgkitError):
-    """A provider call failed. ``retryable`` says whether another attempt may succeed."""
+    """A provider call failed.
+
+    ``retryable``: another attempt may succeed (each subclass has its default). ``may_be_billed``: the
+    request reached the provider and its bill is unknown (a read timeout, a dropped or malformed response, a
+    fal 422, a failed download of a generated image). ``billed_read_timeout``: a read timeout of an image POST
+    (retried only when the retry policy allows it). ``simulated``: the answer came from imgkit's simulator.
+    """
 
     retryable: bool = False
     error_class: str = "provider_error"
@@ -167,11 +208,16 @@ class ProviderError(ImgkitError):
         code: str | None = None,
         retryable: bool | None = None,
         retry_after_s: float | None = None,
+        may_be_billed: bool = False,
+        billed_read_timeout: bool = False,
+        simulated: bool = False,
     ) -> None:
         self.provider, self.status, self.request_id, self.code = provider, status, request_id, code
         self.retry_after_s = retry_after_s
-        if retryable is not None:
-            self.retryable = retryable
+        self.retryable = type(self).retryable if retryable is None else retryable
+        self.may_be_billed = may_be_billed
+        self.billed_read_timeout = billed_read_timeout
+        self.simulated = simulated
         parts = [p for p in (provider, f"HTTP {status}" if status else "", code or "") if p]
         prefix = f"[{' '.join(parts)}] " if parts else ""
         rid = f" (request id {request_id})" if request_id else ""
@@ -180,6 +226,10 @@ class ProviderError(ImgkitError):
 
 class AuthenticationError(ProviderError):
     error_class = "authentication"
+
+
+class MissingKeyError(AuthenticationError):
+    """No key for a provider in the environment or the keys file."""
 
 
 class RateLimitError(ProviderError):

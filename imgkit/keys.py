@@ -10,7 +10,7 @@ Where a provider's key comes from, first match wins:
        fal: "key-id:key-secret"
 
    The file must be readable by its owner only (``chmod 600``); any other mode is refused with
-   :class:`KeysFileError` rather than read.
+   :class:`~imgkit.errors.KeysFileError` rather than read.
 
 Keys are wrapped in :class:`Secret`, whose ``repr``/``str`` never show the value and which refuses to be
 pickled; every key read is registered with :mod:`imgkit.secret_policy`. :func:`scrub` (from that module, the
@@ -30,13 +30,11 @@ from typing import Any
 import yaml
 
 from imgkit.catalog import Provider
-from imgkit.errors import AuthenticationError, ImgkitError
+from imgkit.errors import KeysFileError, MissingKeyError
 from imgkit.secret_policy import register_key, scrub, scrub_all, strip_url_queries
 
 __all__ = [
     "KeyResolver",
-    "KeysFileError",
-    "MissingKeyError",
     "Secret",
     "keys_file_path",
     "load_keys_file",
@@ -44,14 +42,6 @@ __all__ = [
     "scrub_all",
     "strip_url_queries",
 ]
-
-
-class KeysFileError(ImgkitError):
-    """The keys file is readable by others, unreadable or malformed."""
-
-
-class MissingKeyError(AuthenticationError):
-    """No key for a provider in the environment or the keys file."""
 
 
 class Secret:

@@ -137,7 +137,7 @@ def _parsed(allowed: str, parse: Callable[[Any], Any], *, optional: bool = False
         try:
             parse(v)
         except (ImgkitError, ValueError) as exc:
-            return getattr(exc, "hint", "")
+            return exc.hint if isinstance(exc, InvalidParameterError) else ""
         return None
 
     return Rule(allowed + (", or None" if optional else ""), check)

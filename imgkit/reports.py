@@ -477,14 +477,13 @@ def run_report(
         )
     if error:
         where = f" at {failed_cell}" if failed_cell else ""
-        exc = ReportError(
+        raise ReportError(
             f"report {notebook.name} failed{where}: {error} (partial output kept: {output})",
             notebook=notebook.name,
             cell=failed_cell or "",
             output=str(output),
+            run=run,
         )
-        exc.run = run  # type: ignore[attr-defined]
-        raise exc
     return run
 
 

@@ -33,14 +33,16 @@ from imgkit.errors import (
     BudgetExceededError,
     ContentPolicyError,
     InvalidParameterError,
+    KeysFileError,
     MalformedResponseError,
+    MissingKeyError,
     ProviderError,
     ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitError,
     UnknownNameError,
 )
-from imgkit.keys import KeyResolver, KeysFileError, MissingKeyError, Secret, scrub, scrub_all
+from imgkit.keys import KeyResolver, Secret, scrub, scrub_all
 from imgkit.money import Budget
 from imgkit.params import ImageRequest, inspect_image, resolve
 from imgkit.pricing import input_image_tokens, quote_resolved

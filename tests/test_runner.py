@@ -20,10 +20,10 @@ import yaml
 from PIL import Image
 
 from imgkit.cli import main
-from imgkit.errors import SpecError
+from imgkit.errors import RunDirectoryError, SpecError
 from imgkit.pricing import count_prompt_tokens
 from imgkit.runs.log import RequestLog
-from imgkit.runs.runner import RunDirectoryError, run_experiment
+from imgkit.runs.runner import run_experiment
 from imgkit.runs.spec import load_spec, parse_spec
 from imgkit.simulator import FaultPlan, LogNormal, Profile
 

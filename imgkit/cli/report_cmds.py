@@ -87,7 +87,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             index = run.index
         except ReportError as exc:
             failures.append(exc)
-            index = getattr(getattr(exc, "run", None), "index", index)
+            index = exc.run.index if exc.run is not None else index
     if index is not None:
         print(index.resolve())
     for exc in failures:

@@ -601,7 +601,7 @@ class ImageClient:
     ) -> Cost:
         """The bill of one attempt: from the response, or what an error implies (API.md §1.11, §2.5)."""
         if error is not None:
-            if getattr(error, "may_be_billed", False):
+            if error.may_be_billed:
                 return _unknown_cost(
                     f"{error.error_class} after the request reached the provider: it may have been billed"
                 )
@@ -655,7 +655,7 @@ class ImageClient:
             ]
         if ctx.mask is not None:
             sent["mask"] = ctx.mask.name
-        simulated = getattr(error, "simulated", False) or ctx.base_url in self._simulated_bases
+        simulated = (error is not None and error.simulated) or ctx.base_url in self._simulated_bases
         record = self._request_columns(ctx, call_id, attempt, count)
         record.update(
             {

@@ -6,9 +6,10 @@ shapes, ``{"detail": [{loc, msg, type, ...}]}`` (model and validation errors) an
 "error_type": "..."}`` (infrastructure errors). Every message carries the provider's request id and goes
 through :func:`imgkit.keys.scrub`, so it never holds a key or a signed URL.
 
-Two attributes are added to each error for the client: ``may_be_billed`` (the request reached the provider
-and the bill is unknown: a read timeout, a dropped or malformed response, a fal 422) and
-``billed_read_timeout`` (a read timeout of an image POST, not retried by default).
+Each error says what the client needs to know (attributes declared by
+:class:`~imgkit.errors.ProviderError`): ``may_be_billed`` (the request reached the provider and the bill is
+unknown: a read timeout, a dropped or malformed response, a fal 422), ``billed_read_timeout`` (a read timeout
+of an image POST, not retried by default) and ``simulated`` (the answer came from imgkit's simulator).
 """
 
 from __future__ import annotations
@@ -49,17 +50,9 @@ def request_id_of(headers: Mapping[str, str]) -> str | None:
     return headers.get("x-request-id") or headers.get("x-fal-request-id") or headers.get("x-litellm-call-id")
 
 
-def _mark(
-    err: ProviderError,
-    *,
-    may_be_billed: bool = False,
-    billed_read_timeout: bool = False,
-    headers: Mapping[str, str] | None = None,
-) -> ProviderError:
-    err.may_be_billed = may_be_billed
-    err.billed_read_timeout = billed_read_timeout
-    err.simulated = bool(headers) and headers.get("x-imgkit-simulated") == "true"
-    return err
+def _simulated(headers: Mapping[str, str] | None) -> bool:
+    """Whether an answer came from imgkit's simulator (it marks every response)."""
+    return bool(headers) and headers.get("x-imgkit-simulated") == "true"
 
 
 def _class_for(status: int | None, code: str, policy: bool) -> type[ProviderError]:
@@ -106,7 +99,7 @@ def _build(
     verdict = should_retry_header(headers)
     if verdict is not None and cls is not ContentPolicyError:
         retryable = verdict
-    err = cls(
+    return cls(
         scrub(message),
         provider=provider,
         status=status,
@@ -114,8 +107,9 @@ def _build(
         code=code,
         retryable=retryable,
         retry_after_s=parse_retry_after(headers),
+        may_be_billed=may_be_billed,
+        simulated=_simulated(headers),
     )
-    return _mark(err, may_be_billed=may_be_billed, headers=headers)
 
 
 def error_from_openai(
@@ -183,19 +177,25 @@ def error_from_transport(
     what = type(exc).__name__
     detail = scrub(str(exc)) or what
     if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
-        err = ProviderTimeoutError(f"{what}: {detail} (request not sent)", provider=provider)
-        return _mark(err)
+        return ProviderTimeoutError(f"{what}: {detail} (request not sent)", provider=provider)
     if isinstance(exc, httpx.TimeoutException):
-        read = isinstance(exc, httpx.ReadTimeout)
-        note = " (the request was sent and may have been billed)" if read and billed_post else ""
-        err = ProviderTimeoutError(f"{what}: {detail}{note}", provider=provider, request_id=request_id)
-        return _mark(err, may_be_billed=read and billed_post, billed_read_timeout=read and billed_post)
+        billed = isinstance(exc, httpx.ReadTimeout) and billed_post
+        note = " (the request was sent and may have been billed)" if billed else ""
+        return ProviderTimeoutError(
+            f"{what}: {detail}{note}",
+            provider=provider,
+            request_id=request_id,
+            may_be_billed=billed,
+            billed_read_timeout=billed,
+        )
     if isinstance(exc, httpx.ConnectError):
-        return _mark(ProviderUnavailableError(f"connection failed: {detail}", provider=provider))
-    err = ProviderUnavailableError(
-        f"connection dropped ({what}): {detail}", provider=provider, request_id=request_id
+        return ProviderUnavailableError(f"connection failed: {detail}", provider=provider)
+    return ProviderUnavailableError(
+        f"connection dropped ({what}): {detail}",
+        provider=provider,
+        request_id=request_id,
+        may_be_billed=billed_post,
     )
-    return _mark(err, may_be_billed=billed_post)
 
 
 def malformed(
@@ -205,11 +205,12 @@ def malformed(
 
     Not retried when ``billed``: the images were generated and paid for, and a new request pays again.
     """
-    err = MalformedResponseError(
+    return MalformedResponseError(
         scrub(message),
         provider=provider,
         status=status,
         request_id=request_id_of(headers),
         retryable=not billed,
+        may_be_billed=billed,
+        simulated=_simulated(headers),
     )
-    return _mark(err, may_be_billed=billed, headers=headers)

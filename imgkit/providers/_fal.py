@@ -185,14 +185,13 @@ class FalAdapter:
             if queued
             else "cancel refused: it was running (may be billed)"
         )
-        err = ProviderTimeoutError(
+        return ProviderTimeoutError(
             f"fal job did not complete within {self.polling.timeout_s:g} s; {state}",
             provider=call.provider_id,
             request_id=request_id or None,
             retryable=queued,
+            may_be_billed=not queued,
         )
-        err.may_be_billed, err.billed_read_timeout = not queued, False
-        return err
 
     async def _result(
         self, call: CallRequest, response_url: str, headers: dict[str, str], request_id: str

@@ -155,9 +155,12 @@ async def _fetch(http: httpx.AsyncClient, url: str, shown: str, limits: Download
             async with http.stream("GET", url) as resp:
                 if resp.status_code >= 400:
                     cls = ProviderUnavailableError if resp.status_code >= 500 else BadRequestError
-                    err = cls(f"image download {shown} failed", provider=provider, status=resp.status_code)
-                    err.may_be_billed = True
-                    raise err
+                    raise cls(
+                        f"image download {shown} failed",
+                        provider=provider,
+                        status=resp.status_code,
+                        may_be_billed=True,
+                    )
                 declared = resp.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > limits.max_bytes:
                     raise _too_large(shown, int(declared), limits, provider)

@@ -83,7 +83,7 @@ class RetryPolicy:
         hint = error.retry_after_s
         if hint is not None and hint > self.max_retry_after_s:
             return False
-        if isinstance(error, ProviderTimeoutError) and getattr(error, "billed_read_timeout", False):
+        if isinstance(error, ProviderTimeoutError) and error.billed_read_timeout:
             return self.retry_read_timeouts
         return bool(error.retryable)
 

@@ -13,7 +13,7 @@
 
 Each line is written whole. A torn last line left by a kill is skipped by the reader and cut off before the
 next append. One process writes a journal at a time (an advisory ``flock``, taken by the first append or by
-:meth:`RequestLog.open`; a second writer gets :class:`JournalBusyError`).
+:meth:`RequestLog.open`; a second writer gets :class:`~imgkit.errors.JournalBusyError`).
 
 **Sent records.** :class:`~imgkit.providers.ImageClient` writes a ``sent`` record (outcome ``"sent"``, with the
 quote reserved) before each request leaves, so a journal left by ``kill -9`` says which requests were in
@@ -52,6 +52,7 @@ import polars as pl
 from imgkit.errors import (
     ImgkitError,
     InvalidParameterError,
+    JournalBusyError,
     SpecError,
     UnknownNameError,
     provider_error_classes,
@@ -63,7 +64,6 @@ from imgkit.runs.schema import ALLOWED_VALUES, LOG_SCHEMA, OUTCOME_CANCELLED, OU
 __all__ = [
     "JOURNAL_NAME",
     "OUTCOMES",
-    "JournalBusyError",
     "RequestLog",
     "call_item_id",
     "encode_record",
@@ -233,14 +233,6 @@ class _Waiter:
 _STOP = object()
 
 
-class JournalBusyError(ImgkitError):
-    """Another process holds the journal's write lock (it is writing the same run)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        super().__init__(f"request log {path} is being written by another process")
-
-
 class RequestLog:
     """The append-only journal at ``path`` (a ``.jsonl`` file, or a directory holding ``log.jsonl``)."""
 
@@ -301,7 +293,7 @@ class RequestLog:
     def open(self) -> RequestLog:
         """Take the write lock now (creating the file), before anything is sent; returns self.
 
-        Raises :class:`JournalBusyError` when another process holds it. Appending opens it too.
+        Raises :class:`~imgkit.errors.JournalBusyError` when another process holds it. Appending opens it too.
         """
         self._ensure_open()
         return self

@@ -74,9 +74,16 @@ import yaml
 
 from imgkit._files import write_atomically
 from imgkit.catalog import Catalog, load_catalog
-from imgkit.errors import BudgetExceededError, ImgkitError, SpecError, provider_error_classes
+from imgkit.errors import (
+    BudgetExceededError,
+    ImgkitError,
+    JournalBusyError,
+    RunDirectoryError,
+    SpecError,
+    provider_error_classes,
+)
 from imgkit.money import Budget, plain_usd
-from imgkit.runs.log import JOURNAL_NAME, JournalBusyError, RequestLog, mark_unanswered, parent_item_id
+from imgkit.runs.log import JOURNAL_NAME, RequestLog, mark_unanswered, parent_item_id
 from imgkit.runs.plan import RunPlan, plan_run
 from imgkit.runs.schema import OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_SENT
 from imgkit.runs.spec import ExperimentSpec, SimulatorSettings, WorkItem
@@ -84,7 +91,6 @@ from imgkit.runs.spec import ExperimentSpec, SimulatorSettings, WorkItem
 __all__ = [
     "DEFAULT_GRACE_S",
     "RETRIED_ON_RESUME",
-    "RunDirectoryError",
     "RunSummary",
     "run_experiment",
     "run_experiment_async",
@@ -101,10 +107,6 @@ SPEC_AS_RUN = "spec.yaml"
 SUMMARY = "summary.json"
 #: the shortest read timeout of a simulated run: room for a loaded machine to answer a loopback request
 MIN_SIMULATED_READ_TIMEOUT_S = 2.0
-
-
-class RunDirectoryError(ImgkitError):
-    """The run directory cannot be used as asked (a log already there without ``resume``...)."""
 
 
 # --- money per attempt ----------------------------------------------------------------------------------
