@@ -36,7 +36,7 @@ import io
 import math
 import re
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -66,14 +66,18 @@ __all__ = [
     "ImageRequest",
     "InputImage",
     "InputLimits",
+    "PricedRequest",
     "ResolvedRequest",
     "SizeResolution",
     "input_limits",
     "inspect_image",
     "nearest_supported_size",
     "resolve",
+    "resolve_priced",
+    "resolve_quality",
     "resolve_size",
     "size_limit_problems",
+    "split_calls",
 ]
 
 
@@ -150,6 +154,44 @@ class FieldAction:
 
 
 @dataclass(frozen=True)
+class PricedRequest:
+    """What the price of a request depends on, resolved: :func:`imgkit.pricing.quote_request` prices it as it
+    is, with no look-up and no check of its own.
+
+    Built by :meth:`ResolvedRequest.priced` (a request resolved for sending) or :func:`resolve_priced` (a
+    request described by its priced fields only, what :func:`imgkit.pricing.quote` takes). ``size`` is
+    ``WxH``, or ``auto`` (the provider picks: priced as a range over the model's standard sizes);
+    ``quality`` is a tier, ``auto`` (a range over the tiers) or ``None`` (the model has no quality
+    parameter). ``calls`` gives the images per provider call (default: ``n`` split by the offering's
+    maximum), which matters where a provider rounds each request total. ``input_images`` are the
+    (width, height) in px of each input image, ``input_fidelity`` the fidelity the model processes them at.
+    ``prompt_tokens`` replaces the estimate from ``prompt``. ``notes`` say what resolution assumed. A mode
+    the offering does not serve is refused here, however the request is built.
+    """
+
+    model: Model
+    provider: Provider
+    offering: Offering
+    mode: str
+    size: str
+    quality: str | None
+    n: int = 1
+    calls: tuple[int, ...] = ()
+    partial_images: int = 0
+    input_images: tuple[tuple[int, int], ...] = ()
+    input_fidelity: str = "low"
+    prompt: str = ""
+    prompt_tokens: int | None = None
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.mode not in self.offering.modes or self.mode not in self.model.modes:
+            _check_mode(self.model, self.offering, self.mode, f"{self.model.id} at {self.provider.id}")
+        if not self.calls:
+            object.__setattr__(self, "calls", split_calls(self.n, self.offering.n_max or self.model.n_max))
+
+
+@dataclass(frozen=True)
 class ResolvedRequest:
     """A request checked against the model and provider, with the exact JSON body of one call."""
 
@@ -200,6 +242,25 @@ class ResolvedRequest:
             "actions": [vars(a) for a in self.actions],
             "notes": list(self.notes),
         }
+
+    def priced(self, prompt_tokens: int | None = None) -> PricedRequest:
+        """The fields its price depends on (``prompt_tokens`` replaces the estimate from the prompt)."""
+        req = self.request
+        return PricedRequest(
+            model=self.model,
+            provider=self.provider,
+            offering=self.offering,
+            mode=self.mode,
+            size=self.size,
+            quality=self.quality,
+            n=self.n,
+            calls=self.calls,
+            partial_images=req.partial_images,
+            input_images=tuple((i.width, i.height) for i in req.input_images),
+            input_fidelity=_processed_fidelity(self.model, req.input_fidelity),
+            prompt=req.prompt,
+            prompt_tokens=prompt_tokens,
+        )
 
 
 # --- parsing --------------------------------------------------------------------------------------------------
@@ -891,18 +952,9 @@ def resolve(request: ImageRequest, catalog: Catalog | None = None) -> ResolvedRe
     Raises an ``InvalidParameterError`` subclass naming the field, the value and what is allowed for
     anything the model or provider cannot honour; nothing is sent until every field passes.
     """
-    cat = catalog or load_catalog()
-    model = cat.model(request.model)
-    provider_id = request.provider or next(iter(cat.providers_for(model.id)), None)
-    offering = cat.offering(model.id, provider_id)
-    provider = cat.provider(provider_id or "")
+    model, provider, offering = _route(catalog or load_catalog(), request.model, request.provider)
     m = _FieldMapper(model, provider, offering)
-
-    if request.mode not in ("generate", "edit"):
-        raise UnknownNameError("mode", request.mode, ["generate", "edit"])
-    if request.mode not in offering.modes or request.mode not in model.modes:
-        allowed = [x for x in offering.modes if x in model.modes]
-        raise UnsupportedParameterError("mode", request.mode, allowed, context=m.context)
+    _check_mode(model, offering, request.mode, m.context)
     endpoint = offering.endpoint.get(request.mode, offering.provider_model_id)
     behaviour = "passthrough" if endpoint == model.id else "renamed"
     if provider.adapter == "openai":  # always sent: OpenAI's default model is dall-e-2
@@ -950,6 +1002,138 @@ def resolve(request: ImageRequest, catalog: Catalog | None = None) -> ResolvedRe
     )
 
 
+# --- rules shared by resolve and resolve_priced ------------------------------------------------------------
+
+
+def _route(cat: Catalog, model_id: str, provider_id: str | None) -> tuple[Model, Provider, Offering]:
+    """The model, the provider (default: the first that serves it, its creator first) and their offering."""
+    model = cat.model(model_id)
+    provider_id = provider_id or next(iter(cat.providers_for(model.id)), None)
+    offering = cat.offering(model.id, provider_id)
+    return model, cat.provider(provider_id or ""), offering
+
+
+def _check_mode(model: Model, offering: Offering, mode: str, context: str) -> None:
+    if mode not in ("generate", "edit"):
+        raise UnknownNameError("mode", mode, ["generate", "edit"])
+    if mode not in offering.modes or mode not in model.modes:
+        allowed = [x for x in offering.modes if x in model.modes]
+        raise UnsupportedParameterError("mode", mode, allowed, context=context)
+
+
+def split_calls(n: int, n_max: int) -> tuple[int, ...]:
+    """``n`` images as provider calls of at most ``n_max`` each: 10 at 4 per call -> ``(4, 4, 2)``."""
+    full, rest = divmod(n, n_max)
+    return (n_max,) * full + ((rest,) if rest else ())
+
+
+def resolve_quality(model: Model, quality: str | None, *, context: str = "") -> str | None:
+    """The quality tier a request asks for: the one rule of every request, quote and logged bill.
+
+    A model without a quality parameter takes none (``None``; ``auto`` is the same). Otherwise the given tier,
+    else the model's default, else ``auto`` where the model accepts it, else its first tier; ``auto`` only
+    where the model accepts it. Anything else is an ``UnknownNameError`` naming the allowed tiers.
+    """
+    if not model.qualities:
+        if quality not in (None, "auto"):
+            raise UnsupportedParameterError(
+                "quality", quality, "omit it", context=context, hint=f"{model.id} has no quality parameter"
+            )
+        return None
+    allowed = [*model.qualities, *(["auto"] if model.quality_auto else [])]
+    resolved = quality or model.default_quality or ("auto" if model.quality_auto else model.qualities[0])
+    if resolved not in allowed:
+        raise UnknownNameError("quality", quality, allowed, context=context)
+    return resolved
+
+
+def _processed_fidelity(model: Model, fidelity: str | None, notes: list[str] | None = None) -> str:
+    """The input fidelity the model processes inputs at: ``high`` always where it takes no ``input_fidelity``
+    but publishes a high-fidelity extra (gpt-image-2), else the given one, ``low`` by default."""
+    if model.always_high_fidelity:
+        if fidelity == "low" and notes is not None:
+            notes.append(f"{model.id} always uses high input fidelity: priced as high")
+        return "high"
+    if fidelity is None:
+        return "low"
+    allowed = model.input_fidelity or ("low",)
+    if fidelity not in allowed:
+        raise InvalidParameterError("input_fidelity", fidelity, allowed, context=model.id)
+    return fidelity
+
+
+def resolve_priced(
+    model: str,
+    provider: str | None = None,
+    *,
+    mode: str = "generate",
+    quality: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    n: int = 1,
+    calls: Sequence[int] | None = None,
+    partial_images: int = 0,
+    input_images: Sequence[tuple[int, int]] = (),
+    input_fidelity: str | None = None,
+    prompt: str = "",
+    prompt_tokens: int | None = None,
+    catalog: Catalog | None = None,
+) -> PricedRequest:
+    """A request described by the fields its price depends on, checked and resolved for pricing.
+
+    The model and provider (default: the first that serves it), the mode and the quality (:func:`resolve_quality`)
+    by the rules of :func:`resolve`; a size is the one given (any positive ``width`` x ``height``: a
+    per-image table's ``other`` row or a per-megapixel rate prices it), else the model's default; ``n``
+    images, split into calls by the offering's maximum unless ``calls`` says how; input images by their
+    dimensions (mode ``edit`` only). Field mapping and the provider's own limits are :func:`resolve`'s: a
+    quote can price a request a provider would refuse.
+    """
+    m, prov, offering = _route(catalog or load_catalog(), model, provider)
+    context = f"{m.id} at {prov.id}"
+    _check_mode(m, offering, mode, context)
+    if int(n) < 1:
+        raise InvalidParameterError("n", n, "1 or more")
+    n = int(n)
+    if not 0 <= int(partial_images) <= m.partial_images_max:
+        raise InvalidParameterError("partial_images", partial_images, f"0..{m.partial_images_max}")
+    if input_images and mode != "edit":
+        raise InvalidParameterError("input_images", len(input_images), "none unless mode='edit'")
+    calls = tuple(calls) if calls else split_calls(n, offering.n_max or m.n_max)
+    if sum(calls) != n:
+        raise InvalidParameterError("calls", calls, f"images per call summing to n={n}")
+    notes: list[str] = []
+    fidelity = _processed_fidelity(m, input_fidelity, notes) if input_images else "low"
+    resolved_quality = resolve_quality(m, quality, context=context)
+    if quality is None and resolved_quality not in (None, "auto"):
+        notes.append(f"quality not given: the model's default {resolved_quality!r}")
+    if width is not None and height is not None:
+        if int(width) <= 0 or int(height) <= 0:
+            raise InvalidParameterError("size", f"{width}x{height}", "positive WIDTHxHEIGHT")
+        size = f"{int(width)}x{int(height)}"
+    elif (width is None) != (height is None):
+        raise InvalidParameterError("size", f"{width}x{height}", "both width and height, or neither")
+    else:
+        size = m.sizes.default
+        if size != "auto":
+            notes.append(f"size not given: the model's default {size}")
+    return PricedRequest(
+        model=m,
+        provider=prov,
+        offering=offering,
+        mode=mode,
+        size=size,
+        quality=resolved_quality,
+        n=n,
+        calls=calls,
+        partial_images=int(partial_images),
+        input_images=tuple((int(w), int(h)) for w, h in input_images),
+        input_fidelity=fidelity,
+        prompt=prompt,
+        prompt_tokens=None if prompt_tokens is None else int(prompt_tokens),
+        notes=tuple(notes),
+    )
+
+
 def _map_prompt(m: _FieldMapper, prompt: str) -> None:
     rule = m.rule("prompt", prompt)
     limits = [x for x in (m.model.prompt_max_chars, rule.max_chars) if x]
@@ -964,13 +1148,9 @@ def _map_n(m: _FieldMapper, n: Any, offering: Offering) -> tuple[int, ...]:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise m.invalid("n", n, f"an integer {_span(n_max)}")
     rule = m.rule("n", n)
-    if n <= n_max:
-        calls: tuple[int, ...] = (n,)
-    elif rule.behaviour == "emulated":
-        full, rest = divmod(n, n_max)
-        calls = (n_max,) * full + ((rest,) if rest else ())
-    else:
+    if n > n_max and rule.behaviour != "emulated":
         raise m.invalid("n", n, _span(n_max))
+    calls = split_calls(n, n_max)
     target = rule.to or "n"
     m.body[target] = calls[0]
     if len(calls) > 1:
@@ -1027,19 +1207,11 @@ def _map_size(m: _FieldMapper, request: ImageRequest) -> SizeResolution:
 
 
 def _map_quality(m: _FieldMapper, quality: str | None) -> str | None:
-    model = m.model
-    if not model.qualities:
-        if quality not in (None, "auto"):
-            m.rule("quality", quality)
-            raise UnsupportedParameterError(
-                "quality", quality, "omit it", context=m.context, hint=f"{model.id} has no quality parameter"
-            )
-        return None
-    allowed = [*model.qualities, *(["auto"] if model.quality_auto else [])]
-    resolved = quality or model.default_quality or ("auto" if model.quality_auto else model.qualities[0])
-    if resolved not in allowed:
-        raise UnknownNameError("quality", quality, allowed, context=m.context)
-    m.send("quality", resolved)
+    if not m.model.qualities and quality not in (None, "auto"):
+        m.rule("quality", quality)  # the provider's own refusal first, where it has one
+    resolved = resolve_quality(m.model, quality, context=m.context)
+    if resolved is not None:
+        m.send("quality", resolved)
     return resolved
 
 

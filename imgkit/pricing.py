@@ -6,14 +6,18 @@ touches a price. Every result is a :class:`Cost` with itemised :class:`CostLine`
 
 Rules (``shared/reference/PRICING.md``):
 
-* **Quote** (:func:`quote`): the published per-image price where a row exists (``method="auto"``), else token
+* **Quote** (:func:`quote_request`): prices a :class:`~imgkit.params.PricedRequest` (model, provider,
+  offering, size, quality, n, calls, inputs, resolved by :mod:`imgkit.params`, which owns every request
+  check, the quality rule included) as it is handed: no second look-up, no second check. :func:`quote` is
+  the convenience that resolves named fields first (:func:`~imgkit.params.resolve_priced`). The price is
+  the published per-image price where a row exists (``method="auto"``), else token
   math from the model's output-token table; ``method="tokens"`` forces token math (gpt-image-1-mini's table is
   1.04-2.3x its token math, so every quote says which it used). Input text tokens are estimated as
   ``ceil(characters / 4)`` (:func:`count_prompt_tokens`), input image tokens by the tile rule
   (:func:`input_image_tokens`) plus the ``input_fidelity=high`` extra, +100 output tokens per partial image.
   ``n`` images are billed as ``n`` separate calls including the input each time (community, CF-1381388).
   Quality or size ``auto`` is never priced as one tier: the quote is a low/high range with ``total_usd=None``.
-* **Bill** (:func:`cost_from_response`): gateway ``metadata.cost`` when present; else ``usage`` x token rates
+* **Bill** (:func:`cost_from_response`; :func:`bill_response` for a priced request): gateway ``metadata.cost`` when present; else ``usage`` x token rates
   (all output as image tokens when ``output_tokens_details`` is absent; an unexplained remainder as text);
   else the echoed quality and size against the per-image table (DALL·E: the table is the bill); fal: per
   megapixel from the returned dimensions (ceil per image) or the table, then the request total rounded up
@@ -29,29 +33,29 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import polars as pl
 
-from imgkit.catalog import Catalog, Model, Price, TokenRates, load_catalog, parse_wxh
+from imgkit.catalog import Catalog, Model, Offering, Price, Provider, TokenRates, load_catalog, parse_wxh
 from imgkit.errors import InvalidParameterError, PricingError, UnknownNameError, UnknownPriceError
 from imgkit.money import MONEY, MONEY_QUANTUM, plain_usd, to_units
+from imgkit.params import PricedRequest, resolve_priced, resolve_quality
 from imgkit.provenance import Provenance
-
-if TYPE_CHECKING:  # pragma: no cover
-    from imgkit.params import ResolvedRequest
 
 __all__ = [
     "CHARS_PER_TOKEN",
     "Cost",
     "CostLine",
+    "bill_response",
     "cost_from_record",
     "cost_from_response",
     "cost_from_usage",
     "count_prompt_tokens",
     "input_image_tokens",
+    "output_image_tokens",
     "quote",
-    "quote_resolved",
+    "quote_request",
     "recost",
 ]
 
@@ -207,8 +211,10 @@ def _per_image_usd(price: Price, quality: str | None, size: str | None) -> tuple
     return None
 
 
-def _output_tokens_per_image(model: Model, quality: str | None, size: str | None) -> tuple[int, str] | None:
-    """Image output tokens per image from the model's table (scaled by pixels where the catalog allows)."""
+def output_image_tokens(model: Model, quality: str | None, size: str | None) -> tuple[int, str] | None:
+    """Image output tokens of one image at ``quality`` and ``size`` from the model's table (scaled by pixels
+    where the catalog allows), and how they were found; ``None`` without a row. The simulator's ``usage``
+    uses the same counts."""
     table = model.output_tokens
     if table is None or quality not in table.per_image or size is None:
         return None
@@ -254,19 +260,18 @@ def _day(on: dt.date | dt.datetime | str | None) -> dt.date | None:
     return dt.datetime.fromisoformat(str(on).replace("Z", "+00:00")).date()
 
 
-def _provider_id(cat: Catalog, model: str, provider: str | None) -> str:
+def _provider(cat: Catalog, model: str, provider: str | None) -> Provider:
+    """The provider a logged or returned bill names, else the first that serves the model."""
     if provider is not None:
-        cat.provider(provider)
-        return provider
+        return cat.provider(provider)
     served_by = cat.providers_for(model)
     if not served_by:
         raise UnknownPriceError(f"no provider serves {model}")
-    return served_by[0]
+    return cat.provider(served_by[0])
 
 
 def _finish(
-    cat: Catalog,
-    provider_id: str,
+    provider: Provider,
     price: Price,
     lines: list[CostLine],
     method: str,
@@ -283,20 +288,20 @@ def _finish(
     used = [*price.source, *sources]
     if batch:
         if price.batch is None:
-            raise UnknownPriceError(f"no batch price published at {provider_id}")
+            raise UnknownPriceError(f"no batch price published at {provider.id}")
         b = price.batch
         basis = f"{b.provenance}: Batch API = every rate x {plain_usd(b.multiplier)}"
         lines.append(
             _batch_line(lines, b.multiplier, basis + (f" ({b.notes})" if b.notes else ""), b.provenance)
         )
         used += b.source
-    markup = cat.provider(provider_id).markup
+    markup = provider.markup
     if markup:
         lines.append(
-            _adjustment(f"{provider_id} markup", lines, markup, "markup", "provider markup", "published")
+            _adjustment(f"{provider.id} markup", lines, markup, "markup", "provider markup", "published")
         )
     elif markup is not None:
-        notes.append(f"{provider_id}: no markup over the provider's price")
+        notes.append(f"{provider.id}: no markup over the provider's price")
     rounding = price.rounding
     if rounding.mode != "none":
         used += rounding.source
@@ -325,36 +330,13 @@ def _finish(
 # --- quotes -----------------------------------------------------------------------------------------------
 
 
-def _quality_choices(model: Model, quality: str | None, notes: list[str]) -> list[str | None]:
-    """The qualities a request may be billed at: one, or all of them for ``auto`` (a range, never a guess)."""
-    if not model.qualities:
-        if quality not in (None, "auto"):
-            raise InvalidParameterError("quality", quality, "none (the model has no quality parameter)")
-        return [None]
-    if quality is None:
-        default = model.default_quality
-        if default and default != "auto":
-            notes.append(f"quality not given: the model's default {default!r}")
-            return [default]
-        quality = "auto"
-    if quality == "auto":
-        if not model.quality_auto and model.default_quality != "auto":
-            raise UnknownNameError("quality", quality, model.qualities, context=model.id)
-        return list(model.qualities)
-    if quality not in model.qualities:
-        raise UnknownNameError(
-            "quality", quality, [*model.qualities, *(["auto"] if model.quality_auto else [])]
-        )
-    return [quality]
-
-
 def _billed_qualities(model: Model, quality: str | None, notes: list[str]) -> list[str | None]:
     """The qualities a delivered request may have been billed at: the echoed (or logged) one, else, when
     none is known (not echoed, ``auto``), every quality of the model: a range, never the lowest tier."""
     if model.qualities and quality is None:
         notes.append(f"quality not known: billed at one of {', '.join(model.qualities)}")
         return list(model.qualities)
-    return _quality_choices(model, quality, notes)
+    return [resolve_quality(model, quality)]  # the one quality rule: a tier the model has, or none
 
 
 def _standard_sizes(model: Model, notes: list[str]) -> list[str]:
@@ -366,24 +348,6 @@ def _standard_sizes(model: Model, notes: list[str]) -> list[str]:
     sizes = sorted({s for by_tier in rules.aspect_ratios.values() for t, s in by_tier.items() if t == tier})
     notes.append(f"size auto assumed to pick one of {', '.join(sizes)} (the model's standard sizes)")
     return sizes
-
-
-def _size_choices(model: Model, width: int | None, height: int | None, notes: list[str]) -> list[str]:
-    if width is not None and height is not None:
-        if int(width) <= 0 or int(height) <= 0:
-            raise InvalidParameterError("size", f"{width}x{height}", "positive WIDTHxHEIGHT")
-        return [f"{int(width)}x{int(height)}"]
-    if (width is None) != (height is None):
-        raise InvalidParameterError("size", f"{width}x{height}", "both width and height, or neither")
-    if model.sizes.default != "auto":
-        notes.append(f"size not given: the model's default {model.sizes.default}")
-        return [model.sizes.default]
-    return _standard_sizes(model, notes)
-
-
-def _split_calls(n: int, n_max: int) -> tuple[int, ...]:
-    full, rest = divmod(n, n_max)
-    return (n_max,) * full + ((rest,) if rest else ())
 
 
 def _one_or_range(qualities, sizes, price_one, notes: list[str]) -> Cost:
@@ -481,98 +445,6 @@ def _input_lines(
     return lines
 
 
-def _effective_fidelity(model: Model, fidelity: str | None, notes: list[str]) -> str:
-    rule = model.input_image_tokens
-    always_high = not model.input_fidelity and bool(rule and rule.fidelity_high_extra)
-    if always_high:
-        if fidelity == "low":
-            notes.append(f"{model.id} always uses high input fidelity: priced as high")
-        return "high"
-    if fidelity is None:
-        return "low"
-    allowed = model.input_fidelity or ("low",)
-    if fidelity not in allowed:
-        raise InvalidParameterError("input_fidelity", fidelity, allowed, context=model.id)
-    return fidelity
-
-
-def quote(
-    model: str,
-    provider: str | None = None,
-    *,
-    mode: str = "generate",
-    quality: str | None = None,
-    width: int | None = None,
-    height: int | None = None,
-    n: int = 1,
-    partial_images: int = 0,
-    input_images: Sequence[tuple[int, int]] = (),
-    input_fidelity: str | None = None,
-    prompt: str = "",
-    prompt_tokens: int | None = None,
-    calls: Sequence[int] | None = None,
-    batch: bool = False,
-    method: Method = "auto",
-    on: dt.date | None = None,
-    catalog: Catalog | None = None,
-) -> Cost:
-    """Price a request before sending it: total plus itemised lines, or a low/high range for ``auto``.
-
-    ``method="auto"`` uses the published per-image table where a row exists, else token math (or the
-    per-megapixel rate); ``"table"`` / ``"tokens"`` force one and raise ``UnknownPriceError`` when the
-    catalog has no such price. ``prompt_tokens`` overrides the ``ceil(chars / 4)`` estimate of ``prompt``;
-    ``calls`` gives the images per provider call (default: ``n`` split by the offering's ``n_max``), which
-    matters where a provider rounds each request total.
-    """
-    cat = catalog or load_catalog()
-    m = cat.model(model)
-    provider_id = _provider_id(cat, model, provider)
-    offering = cat.offering(model, provider_id)
-    price = cat.price(model, provider_id, on=on)
-    if method not in ("auto", "table", "tokens"):
-        raise InvalidParameterError("method", method, ("auto", "table", "tokens"))
-    if mode not in offering.modes:
-        raise InvalidParameterError("mode", mode, offering.modes, context=f"{model} at {provider_id}")
-    if int(n) < 1:
-        raise InvalidParameterError("n", n, "1 or more")
-    if not 0 <= int(partial_images) <= m.partial_images_max:
-        raise InvalidParameterError("partial_images", partial_images, f"0..{m.partial_images_max}")
-    if input_images and mode != "edit":
-        raise InvalidParameterError("input_images", len(input_images), "none unless mode='edit'")
-    calls = tuple(calls) if calls else _split_calls(int(n), offering.n_max or m.n_max)
-    if sum(calls) != n:
-        raise InvalidParameterError("calls", calls, f"images per call summing to n={n}")
-    notes: list[str] = []
-    if m.status == "retired":
-        notes.append(f"{m.id} was retired on {m.status_date}: priced from its catalog entry for re-costing")
-    fidelity = _effective_fidelity(m, input_fidelity, notes) if input_images else "low"
-    qualities = _quality_choices(m, quality, notes)
-    sizes = _size_choices(m, width, height, notes)
-    pt = count_prompt_tokens(prompt) if prompt_tokens is None else int(prompt_tokens)
-
-    def price_one(q: str | None, size: str, notes_: list[str]) -> Cost:
-        w, h = parse_wxh(size)
-        return _price_request(
-            cat,
-            m,
-            provider_id,
-            price,
-            quality=q,
-            size=size,
-            dims=[(w, h)] * int(n),
-            calls=calls,
-            partial_images=int(partial_images),
-            prompt_tokens=pt,
-            input_images=input_images,
-            fidelity=fidelity,
-            batch=batch,
-            method=method,
-            notes=notes_,
-        )
-
-    return _one_or_range(qualities, sizes, price_one, notes)
-
-
 def _range(variants, notes: list[str], *, auto_quality: bool, auto_size: bool) -> Cost:
     """A low/high range over the combinations ``auto`` may pick, with ``total_usd=None``."""
     known = [(q, s, c) for q, s, c in variants if c.total_usd is not None]
@@ -607,9 +479,8 @@ def _choose_method(price: Price, table, out, method: str) -> str | None:
 
 
 def _price_request(
-    cat: Catalog,
     m: Model,
-    provider_id: str,
+    provider: Provider,
     price: Price,
     *,
     quality: str | None,
@@ -632,9 +503,10 @@ def _price_request(
     price raises ``UnknownPriceError``; ``auto`` without any price returns an ``unknown`` cost.
     """
     images = len(dims)
+    provider_id = provider.id
     rates = price.tokens
     table = _per_image_usd(price, quality, size)
-    out = _output_tokens_per_image(m, quality, size) if rates and rates.image_out is not None else None
+    out = output_image_tokens(m, quality, size) if rates and rates.image_out is not None else None
     chosen = _choose_method(price, table, out, method)
     lines: list[CostLine] = []
     if chosen == "table" and table is not None:
@@ -716,29 +588,100 @@ def _price_request(
         facts += m.output_tokens.source
     if input_images and m.input_image_tokens is not None and price.input_image_tokens_per_image is None:
         facts += m.input_image_tokens.source
-    return _finish(
-        cat, provider_id, price, lines, method_name, notes, calls=calls, batch=batch, sources=facts
-    )
+    return _finish(provider, price, lines, method_name, notes, calls=calls, batch=batch, sources=facts)
 
 
-def quote_resolved(resolved: ResolvedRequest, **kw: Any) -> Cost:
-    """:func:`quote` for a request already resolved by :func:`imgkit.params.resolve`."""
-    req = resolved.request
-    return quote(
-        resolved.model.id,
-        resolved.provider.id,
-        mode=resolved.mode,
-        quality=resolved.quality,
-        width=resolved.width,
-        height=resolved.height,
-        n=resolved.n,
-        calls=resolved.calls,
-        partial_images=req.partial_images,
-        input_images=[(i.width, i.height) for i in req.input_images],
-        input_fidelity=req.input_fidelity,
-        prompt=req.prompt,
-        **kw,
+def quote_request(
+    request: PricedRequest, *, batch: bool = False, method: Method = "auto", on: dt.date | None = None
+) -> Cost:
+    """Price a resolved request before sending it: total plus itemised lines, or a low/high range for ``auto``.
+
+    ``request`` (:class:`imgkit.params.PricedRequest`, from :meth:`imgkit.params.ResolvedRequest.priced` or
+    :func:`imgkit.params.resolve_priced`) is priced as it is: no catalog look-up, no second check. The price
+    schedule is the offering's in force ``on`` (default today). ``method="auto"`` uses the published
+    per-image table where a row exists, else token math (or the per-megapixel rate); ``"table"`` /
+    ``"tokens"`` force one and raise ``UnknownPriceError`` when the catalog has no such price. Quality or
+    size ``auto`` is priced as the range of what the provider may pick (``total_usd=None``).
+    """
+    if method not in ("auto", "table", "tokens"):
+        raise InvalidParameterError("method", method, ("auto", "table", "tokens"))
+    m = request.model
+    price = request.offering.price_on(on, request.provider.id)
+    notes: list[str] = []
+    if m.status == "retired":
+        notes.append(f"{m.id} was retired on {m.status_date}: priced from its catalog entry for re-costing")
+    notes += request.notes
+    qualities = list(m.qualities) if request.quality == "auto" else [request.quality]
+    sizes = _standard_sizes(m, notes) if request.size == "auto" else [request.size]
+    tokens = count_prompt_tokens(request.prompt) if request.prompt_tokens is None else request.prompt_tokens
+    inputs = request.input_images
+    fidelity = request.input_fidelity if inputs else "low"
+
+    def price_one(q: str | None, size: str, notes_: list[str]) -> Cost:
+        return _price_request(
+            m,
+            request.provider,
+            price,
+            quality=q,
+            size=size,
+            dims=[parse_wxh(size)] * request.n,
+            calls=request.calls,
+            partial_images=request.partial_images,
+            prompt_tokens=tokens,
+            input_images=inputs,
+            fidelity=fidelity,
+            batch=batch,
+            method=method,
+            notes=notes_,
+        )
+
+    return _one_or_range(qualities, sizes, price_one, notes)
+
+
+def quote(
+    model: str,
+    provider: str | None = None,
+    *,
+    mode: str = "generate",
+    quality: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    n: int = 1,
+    partial_images: int = 0,
+    input_images: Sequence[tuple[int, int]] = (),
+    input_fidelity: str | None = None,
+    prompt: str = "",
+    prompt_tokens: int | None = None,
+    calls: Sequence[int] | None = None,
+    batch: bool = False,
+    method: Method = "auto",
+    on: dt.date | None = None,
+    catalog: Catalog | None = None,
+) -> Cost:
+    """Price a request described by its fields: :func:`imgkit.params.resolve_priced`, then :func:`quote_request`.
+
+    ``prompt_tokens`` overrides the ``ceil(chars / 4)`` estimate of ``prompt``; ``calls`` gives the images
+    per provider call (default: ``n`` split by the offering's ``n_max``), which matters where a provider
+    rounds each request total; ``input_images`` are (width, height) pairs. Quality and size left out are the
+    model's defaults (a note says so).
+    """
+    request = resolve_priced(
+        model,
+        provider,
+        mode=mode,
+        quality=quality,
+        width=width,
+        height=height,
+        n=n,
+        calls=calls,
+        partial_images=partial_images,
+        input_images=input_images,
+        input_fidelity=input_fidelity,
+        prompt=prompt,
+        prompt_tokens=prompt_tokens,
+        catalog=catalog,
     )
+    return quote_request(request, batch=batch, method=method, on=on)
 
 
 # --- bills ------------------------------------------------------------------------------------------------
@@ -873,9 +816,8 @@ def _norm_size(value: Any) -> str | None:
 
 
 def _bill_without_usage(
-    cat: Catalog,
     m: Model,
-    provider_id: str,
+    provider: Provider,
     price: Price,
     *,
     quality: str | None,
@@ -899,14 +841,13 @@ def _bill_without_usage(
     except InvalidParameterError as exc:
         return _unknown(str(exc), notes)
     if size is None and not (price.per_image or m.output_tokens):
-        return _unknown(f"no output size known for {m.id} at {provider_id} (no echo, no dimensions)", notes)
+        return _unknown(f"no output size known for {m.id} at {provider.id} (no echo, no dimensions)", notes)
     sizes = [size] if size is not None else _standard_sizes(m, notes)
 
     def price_one(q: str | None, s: str, notes_: list[str]) -> Cost:
         return _price_request(
-            cat,
             m,
-            provider_id,
+            provider,
             price,
             quality=q,
             size=s,
@@ -947,12 +888,50 @@ def cost_from_response(
     """
     cat = catalog or load_catalog()
     m = cat.model(model)
-    provider_id = _provider_id(cat, model, provider)
-    adapter = cat.provider(provider_id).adapter
-    notes: list[str] = []
+    prov = _provider(cat, model, provider)
+    answered = _answer_without_prices(body, prov)
+    if answered is not None:
+        return answered
+    offering = cat.offering(m.id, prov.id)
+    return _bill(
+        body, m, prov, offering, requested_quality, requested_size, prompt_tokens, input_images, _day(on)
+    )
+
+
+def bill_response(
+    body: Mapping[str, Any], request: PricedRequest, *, on: dt.date | dt.datetime | None = None
+) -> Cost:
+    """:func:`cost_from_response` for a response to ``request`` (its model, provider, offering, quality and
+    size; no catalog look-up): what the provider client bills every attempt with. The request's prompt and
+    input images add the input where the provider reports no usage (fal), as the caller of
+    :func:`cost_from_response` passes them.
+    """
+    answered = _answer_without_prices(body, request.provider)
+    if answered is not None:
+        return answered
+    tokens = None
+    if request.provider.adapter == "fal":
+        tokens = (
+            count_prompt_tokens(request.prompt) if request.prompt_tokens is None else request.prompt_tokens
+        )
+    return _bill(
+        body,
+        request.model,
+        request.provider,
+        request.offering,
+        request.quality,
+        request.size,
+        tokens,
+        request.input_images,
+        _day(on),
+    )
+
+
+def _answer_without_prices(body: Mapping[str, Any], provider: Provider) -> Cost | None:
+    """The bill of an error answer or of a gateway's dry-run estimate (no catalog price needed), else None."""
     if "error" in body or ("detail" in body and "images" not in body):
-        if adapter == "fal":
-            return _unknown("error response from fal: server errors are free, a 422 may be billed", notes)
+        if provider.adapter == "fal":
+            return _unknown("error response from fal: server errors are free, a 422 may be billed")
         return Cost(
             Decimal(0), Decimal(0), Decimal(0), "not_billed", (), ("error response: nothing delivered",)
         )
@@ -972,18 +951,25 @@ def cost_from_response(
             Provenance.PUBLISHED,
         )
         return _known([line], "gateway_metadata", [f"components: {comps}"] if comps else [])
+    return None
+
+
+def _bill(
+    body: Mapping[str, Any],
+    m: Model,
+    provider: Provider,
+    offering: Offering,
+    requested_quality: str | None,
+    requested_size: str | None,
+    prompt_tokens: int | None,
+    input_images: Sequence[tuple[int, int]],
+    on: dt.date | None,
+) -> Cost:
+    """The bill of a response that delivered images: the gateway's ``metadata.cost``, else computed."""
+    notes: list[str] = []
     try:
         computed = _compute_response_cost(
-            cat,
-            m,
-            provider_id,
-            adapter,
-            body,
-            requested_quality,
-            requested_size,
-            prompt_tokens,
-            input_images,
-            _day(on),
+            m, provider, offering, body, requested_quality, requested_size, prompt_tokens, input_images, on
         )
     except UnknownPriceError as exc:
         computed = _unknown(str(exc))
@@ -1023,18 +1009,19 @@ def cost_from_response(
 
 
 def _compute_response_cost(
-    cat, m, provider_id, adapter, body, requested_quality, requested_size, prompt_tokens, input_images, on
+    m, provider, offering, body, requested_quality, requested_size, prompt_tokens, input_images, on
 ) -> Cost:
-    price = cat.price(m.id, provider_id, on=on)
+    price = offering.price_on(on, provider.id)
+    adapter = provider.adapter
     notes: list[str] = []
     usage = body.get("usage")
     if isinstance(usage, Mapping) and adapter != "fal":
         if price.tokens is None:
-            return _unknown(f"usage returned but no token rates for {m.id} at {provider_id}")
+            return _unknown(f"usage returned but no token rates for {m.id} at {provider.id}")
         cost = cost_from_usage(usage, price.tokens, provenance=price.provenance)
         if cost.total_usd is None:
             return cost
-        return _finish(cat, provider_id, price, list(cost.lines), "tokens", list(cost.notes))
+        return _finish(provider, price, list(cost.lines), "tokens", list(cost.notes))
     if adapter == "fal":
         found = _fal_images(body, requested_size, notes)
         if isinstance(found, Cost):
@@ -1059,9 +1046,8 @@ def _compute_response_cost(
             notes.append(f"size not echoed: requested {size} used")
         dims = [parse_wxh(size) if size else None] * images
     return _bill_without_usage(
-        cat,
         m,
-        provider_id,
+        provider,
         price,
         quality=quality,
         size=size,
@@ -1110,10 +1096,12 @@ def _record_size_and_dim(rec: Mapping[str, Any]) -> tuple[str | None, tuple[int,
     return size, dim
 
 
-def _record_price(cat: Catalog, model: Any, provider: Any, on: dt.date | None) -> tuple[Model, str, Price]:
+def _record_price(
+    cat: Catalog, model: Any, provider: Any, on: dt.date | None
+) -> tuple[Model, Provider, Price]:
     m = cat.model(str(model))
-    provider_id = _provider_id(cat, m.id, provider)
-    return m, provider_id, cat.price(m.id, provider_id, on=on)
+    prov = _provider(cat, m.id, provider)
+    return m, prov, cat.price(m.id, prov.id, on=on)
 
 
 def cost_from_record(record: Mapping[str, Any], catalog: Catalog | None = None) -> Cost:
@@ -1135,14 +1123,14 @@ def cost_from_record(record: Mapping[str, Any], catalog: Catalog | None = None) 
         return Cost(Decimal(0), Decimal(0), Decimal(0), "not_billed", (), ("failed attempt without usage",))
     cat = catalog or load_catalog()
     try:
-        m, provider_id, price = _record_price(
+        m, provider, price = _record_price(
             cat, record.get("model"), record.get("provider"), _day(record.get("started_at"))
         )
     except (UnknownNameError, UnknownPriceError) as exc:
         return _unknown(str(exc))
     if has_usage:
         if price.tokens is None:
-            return _unknown(f"usage logged but no token rates for {m.id} at {provider_id}")
+            return _unknown(f"usage logged but no token rates for {m.id} at {provider.id}")
         image_out, text_out = (record.get(c) or 0 for c in ("output_image_tokens", "output_text_tokens"))
         usage = {
             "input_tokens_details": {
@@ -1155,16 +1143,15 @@ def cost_from_record(record: Mapping[str, Any], catalog: Catalog | None = None) 
         cost = cost_from_usage(usage, price.tokens, provenance=price.provenance)
         if cost.total_usd is None:
             return cost
-        return _finish(cat, provider_id, price, list(cost.lines), "tokens", list(cost.notes))
+        return _finish(provider, price, list(cost.lines), "tokens", list(cost.notes))
     images = record.get("images_count")
     images = record.get("n") if images is None else images
     if images is None:
         return _unknown("neither images_count nor n logged")
     size, dim = _record_size_and_dim(record)
     return _bill_without_usage(
-        cat,
         m,
-        provider_id,
+        provider,
         price,
         quality=_usable(record.get("quality")),
         size=size,
@@ -1188,11 +1175,11 @@ def _combo_terms(cat: Catalog, key: dict[str, Any], day: dt.date) -> dict[str, A
     """
     out: dict[str, Any] = {"price_known": False, "fallback": "unknown"}
     try:
-        m, provider_id, price = _record_price(cat, key["model"], key["provider"], day)
+        m, provider, price = _record_price(cat, key["model"], key["provider"], day)
     except (UnknownNameError, UnknownPriceError):
         return out
-    if cat.provider(provider_id).markup:
-        raise PricingError(f"provider markup at {provider_id} is not supported by the vectorised path")
+    if provider.markup:
+        raise PricingError(f"provider markup at {provider.id} is not supported by the vectorised path")
     if price.rounding.mode not in ("none", "ceil"):
         raise PricingError(f"rounding mode {price.rounding.mode!r} is not supported by the vectorised path")
     rates = price.tokens
@@ -1215,7 +1202,7 @@ def _combo_terms(cat: Catalog, key: dict[str, Any], day: dt.date) -> dict[str, A
     if len(qualities) != 1 or size is None:
         return out  # a range or no size: unknown, as the scalar path
     table = _per_image_usd(price, qualities[0], size)
-    est = _output_tokens_per_image(m, qualities[0], size) if r_out is not None else None
+    est = output_image_tokens(m, qualities[0], size) if r_out is not None else None
     chosen = _choose_method(price, table, est, "auto")
     if chosen == "table":
         out.update(fallback="per_image_table", unit_image=to_units(table[0]))

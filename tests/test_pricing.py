@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib.util
 import json
@@ -17,13 +18,14 @@ from imgkit.errors import InvalidParameterError, UnknownNameError, UnknownPriceE
 from imgkit.money import MONEY
 from imgkit.pricing import (
     Cost,
+    bill_response,
     cost_from_record,
     cost_from_response,
     cost_from_usage,
     count_prompt_tokens,
     input_image_tokens,
     quote,
-    quote_resolved,
+    quote_request,
     recost,
 )
 
@@ -837,14 +839,63 @@ def test_cli_errors_are_one_line_and_exit_2(capsys, tmp_path, argv, message):
     assert err.count("\n") == 1 and err.startswith("imgkit: error: ") and message in err
 
 
-def test_quote_resolved_prices_what_params_resolved():
+def test_quote_request_prices_what_params_resolved():
     from imgkit.params import ImageRequest, resolve
 
     resolved = resolve(
         ImageRequest(model="gpt-image-1.5", quality="medium", aspect_ratio="2:3", resolution="1K")
     )
-    cost = quote_resolved(resolved)
+    cost = quote_request(resolved.priced())
     assert (resolved.width, resolved.height) == (1024, 1536) and cost.total_usd == D("0.05")  # E19
+
+
+def test_quote_request_prices_the_objects_it_is_handed_without_a_second_look_up(cat):
+    from imgkit.params import resolve_priced
+
+    request = resolve_priced(
+        "gpt-image-1-mini", "openai", quality="low", width=1024, height=1024, catalog=cat
+    )
+    assert quote_request(request).total_usd == D("0.005")  # PRICING.md §3.1
+    price = request.offering.prices[0]
+    rows = tuple(
+        r.model_copy(update={"usd": D("0.007")}) if r.usd == D("0.005") else r for r in price.per_image
+    )
+    edited = request.offering.model_copy(update={"prices": (price.model_copy(update={"per_image": rows}),)})
+    cost = quote_request(dataclasses.replace(request, offering=edited))
+    assert cost.total_usd == D("0.007")  # the offering handed in, not the catalog's
+
+
+@pytest.mark.parametrize(
+    "model", ["gpt-image-1", "gpt-image-1-mini", "gpt-image-2", "dall-e-3", "flux-1-dev"]
+)
+def test_one_quality_rule_for_requests_quotes_and_bills(cat, model):
+    from imgkit.params import ImageRequest, resolve, resolve_priced
+
+    provider = cat.providers_for(model)[0]
+    for quality in (None, "auto", *cat.model(model).qualities, "hd", "ultra"):
+        try:
+            expected = resolve(ImageRequest(model, "a cat", provider=provider, quality=quality), cat).quality
+        except InvalidParameterError:
+            with pytest.raises(InvalidParameterError):
+                resolve_priced(model, provider, quality=quality, catalog=cat)
+        else:
+            assert resolve_priced(model, provider, quality=quality, catalog=cat).quality == expected
+
+
+def test_a_bill_of_a_priced_request_is_the_bill_from_names(cat):
+    from imgkit.params import resolve_priced
+
+    request = resolve_priced(
+        "gpt-image-1", "fal", mode="edit", quality="low", width=1024, height=1024,
+        input_images=[(1024, 1536)], prompt="a" * 40, catalog=cat,
+    )  # fmt: skip
+    body = {"images": [{"url": "u", "width": 1024, "height": 1024, "content_type": "image/png"}]}
+    by_names = cost_from_response(
+        body, model="gpt-image-1", provider="fal", requested_quality="low", requested_size="1024x1024",
+        prompt_tokens=10, input_images=[(1024, 1536)], catalog=cat,
+    )  # fmt: skip
+    assert bill_response(body, request) == by_names and by_names.total_usd is not None
+    assert any(ln.item == "input text tokens" for ln in by_names.lines)  # fal reports no usage: estimated
 
 
 def test_cli_quote_json(capsys):

@@ -45,7 +45,7 @@ from imgkit.errors import (
 from imgkit.keys import KeyResolver, Secret, scrub, scrub_all
 from imgkit.money import Budget
 from imgkit.params import ImageRequest, inspect_image, resolve
-from imgkit.pricing import input_image_tokens, quote_resolved
+from imgkit.pricing import input_image_tokens, quote_request
 from imgkit.providers import (
     DEFAULT_LIMITS,
     CallRequest,
@@ -445,7 +445,7 @@ def test_200_requests_with_20_percent_faults_each_end_classified_with_a_complete
 
 def mini_low_quote() -> Decimal:
     """The quote of one gpt-image-1-mini low 1024x1024 image with MINI_LOW's prompt (catalog prices)."""
-    return quote_resolved(resolve(MINI_LOW)).total_usd
+    return quote_request(resolve(MINI_LOW).priced()).total_usd
 
 
 def log_lines(path: Path) -> list[dict]:

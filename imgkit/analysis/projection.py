@@ -34,7 +34,7 @@ assumption with a provenance (``assumed`` unless the file says otherwise)::
 probability ``S = 1 - f^k`` after ``A = (1 - f^k) / (1 - f)`` attempts on average (``A = k`` when f = 1);
 billed attempts per request are ``S + b (A - S)`` (*b* = ``billed_failure_share``); delivered images are
 ``R_i S n_i``. A request that fails after its last attempt is lost, not re-submitted. The price of one
-attempt is ``(1 - beta) P + beta P_batch`` with ``P`` from :func:`imgkit.pricing.quote` (``n`` images,
+attempt is ``(1 - beta) P + beta P_batch`` with ``P`` from :func:`imgkit.pricing.quote_request` (``n`` images,
 input images, partial images, ``prompt_tokens``) and *beta* the batch share where the offering has a batch
 price; streamed partial images cannot go through a Batch API, so components with partial images are sent
 interactively (a note says so). Targets may add a monthly fixed fee and a one-off setup cost.
@@ -79,6 +79,8 @@ from imgkit.catalog import Catalog, Model, Offering, load_catalog, load_yaml, pa
 from imgkit.errors import ImgkitError, InvalidParameterError, SpecError, UnknownPriceError
 from imgkit.formats import format_value
 from imgkit.money import MONEY_TOTAL, round_money
+from imgkit.params import resolve_priced
+from imgkit.pricing import quote_request
 from imgkit.provenance import Provenance
 
 __all__ = [
@@ -494,7 +496,7 @@ class _Price:
 
 
 class _Pricer:
-    """``pricing.quote`` per (option, component, prompt tokens, date), cached across scenario runs."""
+    """``pricing.quote_request`` per (option, component, prompt tokens, date), cached across scenario runs."""
 
     def __init__(self, catalog: Catalog | None) -> None:
         self.catalog = catalog or load_catalog()
@@ -507,8 +509,6 @@ class _Pricer:
         return self._cache[key]
 
     def _quote(self, option: Option, comp: MixComponent, prompt_tokens: int, on: dt.date | None) -> _Price:
-        from imgkit.pricing import quote
-
         model = self.catalog.model(option.model)
         quality = option.quality or comp.quality
         notes = []
@@ -518,7 +518,9 @@ class _Pricer:
             quality = None
         width, height = parse_wxh(comp.size)
         count, w_in, h_in = comp.input_images or (0, 0, 0)
-        kw = dict(
+        request = resolve_priced(
+            option.model,
+            option.provider,
             mode=comp.mode,
             quality=quality,
             width=width,
@@ -528,11 +530,9 @@ class _Pricer:
             input_images=[(w_in, h_in)] * count,
             input_fidelity=comp.input_fidelity,
             prompt_tokens=prompt_tokens,
-            method=option.method,
-            on=on,
             catalog=self.catalog,
         )
-        cost = quote(option.model, option.provider, **kw)
+        cost = quote_request(request, method=option.method, on=on)
         if cost.total_usd is None:
             raise UnknownPriceError(cost.unknown_reason or "no price")
         batch = batch_provenance = None
@@ -542,7 +542,7 @@ class _Pricer:
             batch_note = "streamed partial images cannot go through a Batch API: sent interactively"
         else:
             try:
-                batch_cost = quote(option.model, option.provider, batch=True, **kw)
+                batch_cost = quote_request(request, batch=True, method=option.method, on=on)
             except UnknownPriceError:
                 batch_note = f"no Batch API price at {option.provider}: sent interactively"
             else:

@@ -41,7 +41,7 @@ from imgkit.catalog._schema import (
     parse_ratio,
     parse_wxh,
 )
-from imgkit.errors import CatalogError, ImgkitError, UnknownNameError, UnknownPriceError
+from imgkit.errors import CatalogError, ImgkitError, UnknownNameError
 
 __all__ = [
     "STALE_AFTER_DAYS",
@@ -219,15 +219,7 @@ class Catalog:
 
     def price(self, model_id: str, provider_id: str | None = None, on: dt.date | None = None) -> Price:
         """The price schedule in force on ``on`` (default today) for the model at the provider."""
-        off = self.offering(model_id, provider_id)
-        on = on or dt.date.today()
-        for p in off.prices:
-            if p.in_force(on):
-                return p
-        windows = ", ".join(f"{p.valid_from or '…'} to {p.valid_to or '…'}" for p in off.prices)
-        raise UnknownPriceError(
-            f"no price for {model_id} at {provider_id or 'default provider'} on {on}; known: {windows}"
-        )
+        return self.offering(model_id, provider_id).price_on(on, provider_id)
 
     def source(self, tag: str) -> Source:
         try:

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from imgkit._strict import Strict
+from imgkit.errors import UnknownPriceError
 from imgkit.provenance import Provenance
 
 Mode = Literal["generate", "edit"]
@@ -151,6 +152,15 @@ class Model(Strict):
     source: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
+    @property
+    def always_high_fidelity(self) -> bool:
+        """Inputs are always processed at high fidelity: the model takes no ``input_fidelity`` parameter but
+        publishes a current high-fidelity token extra (gpt-image-2)."""
+        rule = self.input_image_tokens
+        return (
+            not self.input_fidelity and rule is not None and any(e.current for e in rule.fidelity_high_extra)
+        )
+
     @model_validator(mode="after")
     def _consistent(self) -> Model:
         if self.default_quality is not None and self.default_quality not in (*self.qualities, "auto"):
@@ -272,6 +282,18 @@ class Offering(Strict):
     prices: tuple[Price, ...]
     status: ModelStatus = "active"
     notes: tuple[str, ...] = ()
+
+    def price_on(self, on: dt.date | None = None, provider: str | None = None) -> Price:
+        """The price schedule in force on ``on`` (default today); ``UnknownPriceError`` when there is none
+        (``provider`` names the provider in the message)."""
+        on = on or dt.date.today()
+        for p in self.prices:
+            if p.in_force(on):
+                return p
+        windows = ", ".join(f"{p.valid_from or '…'} to {p.valid_to or '…'}" for p in self.prices)
+        raise UnknownPriceError(
+            f"no price for {self.model} at {provider or 'default provider'} on {on}; known: {windows}"
+        )
 
 
 class RateLimits(Strict):

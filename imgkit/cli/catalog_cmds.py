@@ -18,7 +18,7 @@ from imgkit.catalog import STALE_AFTER_DAYS, Catalog, Model, load_catalog
 from imgkit.cli._output import emit_json, format_table
 from imgkit.errors import InvalidParameterError, SpecError, UnknownPriceError
 from imgkit.formats import format_value
-from imgkit.pricing import Cost, cost_from_response, quote_resolved
+from imgkit.pricing import Cost, cost_from_response, quote_request
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -241,7 +241,7 @@ def cmd_quote(args: argparse.Namespace) -> int:
         input_images=inputs,
     )
     resolved = resolve(request)
-    cost = quote_resolved(resolved, batch=args.batch, method=args.method, on=_date(args.on))
+    cost = quote_request(resolved.priced(), batch=args.batch, method=args.method, on=_date(args.on))
     sources = load_catalog().source_records(cost.sources)
     notes = [*resolved.notes, *cost.notes, *_stale_notes(sources)]
     if args.json:

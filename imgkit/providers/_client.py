@@ -5,7 +5,8 @@ provider's maximum runs as parallel calls (``ResolvedRequest.calls``); each call
 images per minute, a concurrency cap, per provider and model), retries by the :class:`RetryPolicy`, and
 logs every attempt, durably, before the next one starts. Images are converted locally when the resolved
 request says so (``emulate``), then stored by sha256; the log and the result hold references only. The bill
-comes from :func:`imgkit.pricing.cost_from_response`, the estimate from :func:`imgkit.pricing.quote_resolved`.
+comes from :func:`imgkit.pricing.bill_response`, the estimate from :func:`imgkit.pricing.quote_request`, both of
+the request's :class:`~imgkit.params.PricedRequest` (no catalog look-up per attempt).
 
 Money per attempt: with a ``budget`` (:class:`~imgkit.money.Budget`), every attempt reserves its quote
 before it is sent (the first attempts of all calls of a request at once, or none of them) and settles it
@@ -47,8 +48,8 @@ from imgkit.errors import (
 )
 from imgkit.keys import KeySource, Secret, as_key_resolver, scrub
 from imgkit.money import Budget, Reservation
-from imgkit.params import ImageRequest, ResolvedRequest, resolve
-from imgkit.pricing import Cost, CostLine, cost_from_response, count_prompt_tokens, quote_resolved
+from imgkit.params import ImageRequest, PricedRequest, ResolvedRequest, resolve
+from imgkit.pricing import Cost, CostLine, bill_response, quote_request
 from imgkit.provenance import Provenance
 from imgkit.providers._convert import TRANSPARENT_FORMATS, convert_image
 from imgkit.providers._errors import malformed
@@ -76,6 +77,7 @@ class _Request:
     """One request in flight: what every call and record of it shares."""
 
     resolved: ResolvedRequest
+    priced: PricedRequest  # what its quotes and bills price
     provider: Provider
     key: Secret | None
     base_url: str
@@ -353,6 +355,7 @@ class ImageClient:
         requested = resolved.summary()["requested"]
         return _Request(
             resolved=resolved,
+            priced=resolved.priced(),
             provider=provider,
             key=key,
             base_url=self.base_url(provider),
@@ -370,9 +373,9 @@ class ImageClient:
     def _estimate(self, ctx: _Request, count: int) -> Cost | None:
         """The quote for one call of ``count`` images (cached per count)."""
         if count not in ctx.estimates:
-            part = dataclasses.replace(ctx.resolved, n=count, calls=(count,))
+            part = dataclasses.replace(ctx.priced, n=count, calls=(count,))
             try:
-                ctx.estimates[count] = quote_resolved(part, catalog=self.catalog)
+                ctx.estimates[count] = quote_request(part)
             except ImgkitError:
                 ctx.estimates[count] = None
         return ctx.estimates[count]
@@ -606,21 +609,8 @@ class ImageClient:
                     f"{error.error_class} after the request reached the provider: it may have been billed"
                 )
             return _not_billed(f"{error.error_class}: nothing delivered")
-        resolved = ctx.resolved
-        req = resolved.request
-        fal = ctx.provider.adapter == "fal"
         try:
-            return cost_from_response(
-                output.body,
-                model=resolved.model.id,
-                provider=ctx.provider.id,
-                requested_quality=resolved.quality,
-                requested_size=resolved.size,
-                prompt_tokens=count_prompt_tokens(req.prompt) if fal else None,
-                input_images=[(i.width, i.height) for i in req.input_images],
-                on=clock.started_at,
-                catalog=self.catalog,
-            )
+            return bill_response(output.body, ctx.priced, on=clock.started_at)
         except PricingError as exc:
             return _unknown_cost(str(exc))
 
@@ -729,7 +719,7 @@ class ImageClient:
             estimated = self._estimate(ctx, ctx.resolved.n)
         else:
             try:
-                estimated = quote_resolved(ctx.resolved, catalog=self.catalog)
+                estimated = quote_request(ctx.priced)
             except ImgkitError:
                 estimated = None
         return ImageResult(

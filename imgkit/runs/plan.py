@@ -182,7 +182,7 @@ def request_for(spec: ExperimentSpec, target: Target, prompt_text: str, input_im
 def plan_run(spec: ExperimentSpec, catalog: Catalog | None = None) -> RunPlan:
     """Resolve and quote every (target, prompt); spec problems raise ``SpecError`` with the key path."""
     from imgkit.params import inspect_image, resolve
-    from imgkit.pricing import count_prompt_tokens, quote_resolved
+    from imgkit.pricing import count_prompt_tokens, quote_request
 
     catalog = catalog or load_catalog()
     fname = str(spec.path) if spec.path else "<spec>"
@@ -210,7 +210,7 @@ def plan_run(spec: ExperimentSpec, catalog: Catalog | None = None) -> RunPlan:
                 pt = PlannedTarget(target, resolved, spec.repeats)
             tokens = count_prompt_tokens(prompt.text)
             if tokens not in quotes:
-                quotes[tokens] = quote_resolved(resolved, catalog=catalog, prompt_tokens=tokens)
+                quotes[tokens] = quote_request(resolved.priced(prompt_tokens=tokens))
             cost = quotes[tokens]
             amount = reserve_amount(cost)
             pt.quotes_usd[prompt.id] = amount

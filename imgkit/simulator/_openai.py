@@ -33,7 +33,7 @@ from PIL import Image, UnidentifiedImageError
 
 from imgkit.catalog import Catalog, Model, parse_ratio, parse_wxh
 from imgkit.params import nearest_supported_size, size_limit_problems
-from imgkit.pricing import count_prompt_tokens, input_image_tokens
+from imgkit.pricing import count_prompt_tokens, input_image_tokens, output_image_tokens
 from imgkit.simulator._http import ProtocolError, Request
 from imgkit.simulator._images import ImageSpec
 
@@ -585,11 +585,7 @@ def parse_image_request(
     fidelity = None
     if mode == "edit":
         raw = _choice(fields, "input_fidelity", model.input_fidelity or ("low",), None)
-        rule = model.input_image_tokens
-        always_high = (
-            not model.input_fidelity and rule is not None and any(e.current for e in rule.fidelity_high_extra)
-        )
-        fidelity = "high" if always_high else (raw or "low")
+        fidelity = "high" if model.always_high_fidelity else (raw or "low")
     return ImageJob(
         mode,
         model,
@@ -616,23 +612,12 @@ def parse_image_request(
 # --- usage and bodies ----------------------------------------------------------------------------------------
 
 
-def _output_tokens_per_image(job: ImageJob) -> int | None:
-    table = job.model.output_tokens
-    by_size = table.per_image.get(job.quality or "") if table else None
-    if not by_size:
-        return None
-    if job.size in by_size:
-        return by_size[job.size]
-    if table.scale_by_pixels and "1024x1024" in by_size:
-        return math.ceil(by_size["1024x1024"] * job.width * job.height / (1024 * 1024))
-    return None
-
-
 def usage_of(job: ImageJob) -> dict[str, Any] | None:
     """``usage`` of a GPT Image response (module doc for the rules); ``None`` for models that send none."""
-    per_image = _output_tokens_per_image(job)
-    if per_image is None or not job.gpt_image:
+    found = output_image_tokens(job.model, job.quality, job.size)
+    if found is None or not job.gpt_image:
         return None
+    per_image = found[0]
     text = count_prompt_tokens(job.prompt)
     image_in = sum(input_image_tokens(job.model, i.width, i.height, job.fidelity) for i in job.inputs)
     output = job.n * per_image + job.model.output_tokens.partial_image * job.partial_images

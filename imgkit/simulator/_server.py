@@ -39,7 +39,8 @@ from urllib.parse import urlsplit
 
 from imgkit.catalog import Catalog, load_catalog
 from imgkit.errors import ImgkitError, InvalidParameterError, redact
-from imgkit.pricing import Cost, quote
+from imgkit.params import PricedRequest
+from imgkit.pricing import Cost, quote_request
 from imgkit.secret_policy import SECRET_HEADERS
 from imgkit.simulator._fal import FalEndpoint, FalError, FalInput, FalJob, fal_endpoints, parse_fal_input
 from imgkit.simulator._faults import FaultPlan
@@ -622,19 +623,20 @@ class SimulatorServer:
     def _cost(self, job: ImageJob) -> Cost | None:
         provider = "lumenfall" if ("lumenfall", job.model.id) in self.catalog.offerings else job.provider
         try:
-            cost = quote(
-                job.model.id,
-                provider,
+            request = PricedRequest(
+                model=job.model,
+                provider=self.catalog.provider(provider),
+                offering=self.catalog.offering(job.model.id, provider),
                 mode=job.mode,
+                size=job.size,
                 quality=job.quality,
-                width=job.width,
-                height=job.height,
                 n=job.n,
                 partial_images=job.partial_images,
-                input_images=[(i.width, i.height) for i in job.inputs],
+                input_images=tuple((i.width, i.height) for i in job.inputs),
+                input_fidelity=job.fidelity or "low",
                 prompt=job.prompt,
-                catalog=self.catalog,
             )
+            cost = quote_request(request)
         except ImgkitError:
             return None
         return cost if cost.total_usd is not None else None
