@@ -76,12 +76,17 @@ def plain_usd(amount: Decimal) -> Decimal:
     return amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount.normalize()
 
 
-def usd_text(amount: Any, missing: str = "?") -> str:
-    """An exact amount as ``$0.005`` (every digit kept, no trailing zeros); ``missing`` for ``None``.
+def usd_text(amount: Any, missing: str = "?", *, plain: bool = True) -> str:
+    """An exact amount as text, every digit kept: ``$0.005``; ``missing`` for ``None``.
 
-    ``amount`` may be a ``Decimal``, an ``int`` or a decimal string (a journal's money field).
+    ``plain`` drops trailing zeros (``0.0050000000`` from a money column -> ``$0.005``); without it the amount
+    is shown as written (a budget of ``0.50`` -> ``$0.50``). ``amount`` may be a ``Decimal``, an ``int`` or a
+    decimal string (a journal's money field).
     """
-    return missing if amount is None else f"${plain_usd(Decimal(str(amount))):f}"
+    if amount is None:
+        return missing
+    value = Decimal(str(amount))
+    return f"${plain_usd(value) if plain else value:f}"
 
 
 def round_money(amount: Decimal) -> Decimal:

@@ -17,6 +17,7 @@ from typing import Any
 from imgkit.cli._args import non_negative
 from imgkit.cli._output import emit_json, format_table
 from imgkit.errors import InvalidParameterError
+from imgkit.money import usd_text
 
 EXIT_INCOMPLETE = 1
 EXIT_INTERRUPTED = 130
@@ -94,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _money(value: Any) -> str:
-    return "unknown" if value is None else f"${value:f}"
+    return usd_text(value, "unknown", plain=False)
 
 
 def format_plan(plan: dict[str, Any]) -> str:

@@ -82,7 +82,7 @@ from imgkit.errors import (
     SpecError,
     provider_error_classes,
 )
-from imgkit.money import Budget, plain_usd
+from imgkit.money import Budget, plain_usd, usd_text
 from imgkit.runs.log import JOURNAL_NAME, RequestLog, mark_unanswered, parent_item_id
 from imgkit.runs.plan import RunPlan, plan_run
 from imgkit.runs.schema import OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_SENT
@@ -240,7 +240,7 @@ class RunSummary:
 
 
 def _usd(value: Decimal | None) -> str:
-    return "unknown" if value is None else f"${value:f}"
+    return usd_text(value, "unknown", plain=False)
 
 
 # --- progress -------------------------------------------------------------------------------------------------
@@ -264,7 +264,7 @@ class _Progress:
     def line(self) -> str:
         elapsed = time.monotonic() - self.t0
         spent = plain_usd(self.budget.spent_usd - self.spent_before)
-        cap = f" of ${self.budget.limit_usd:f}" if self.budget.limit_usd is not None else ""
+        cap = f" of {_usd(self.budget.limit_usd)}" if self.budget.limit_usd is not None else ""
         eta = ""
         if 0 < self.done < self.total:
             eta = f", ETA {_duration(elapsed / self.done * (self.total - self.done))}"
