@@ -269,7 +269,7 @@ class _Progress:
         if 0 < self.done < self.total:
             eta = f", ETA {_duration(elapsed / self.done * (self.total - self.done))}"
         return (
-            f"{self.done}/{self.total} done, {self.failed} failed, spent ${spent:f}{cap}, "
+            f"{self.done}/{self.total} done, {self.failed} failed, spent {_usd(spent)}{cap}, "
             f"{_duration(elapsed)}{eta}"
         )
 
@@ -698,7 +698,7 @@ async def run_experiment_async(
                 left = plain_usd(budget_usd - prior.spent_usd)
                 if plan.total_usd > left:
                     bar.say(
-                        f"note: the plan's quote ${plan.total_usd:f} exceeds the budget left ${left:f}; "
+                        f"note: the plan's quote {_usd(plan.total_usd)} exceeds the budget left {_usd(left)}; "
                         "the run stops before the budget would be exceeded"
                     )
             restore = _install_interrupt(session, grace_s)
