@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.simulator_plugin", "tests.browser_plugin"]
+pytest_plugins = ["tests.simulator_plugin", "tests.browser_plugin", "tests.postgres_plugin"]
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -218,7 +218,7 @@ def _scan_raw(path: Path, *, canonical: bool, text_columns: Sequence[str]) -> pl
         # imgkit's own journal: known schema, checked line by line (sent records: left out by scan_log)
         return scan_journal(path, include_sent=True)
     if kind == "parquet":
-        lf = pl.scan_parquet(path, hive_partitioning=path.is_dir(), missing_columns="insert")
+        lf = pl.scan_parquet(_data_files(path), hive_partitioning=path.is_dir(), missing_columns="insert")
     elif kind == "csv":
         overrides = dict.fromkeys(text_columns, pl.String)
         lf = pl.scan_csv(path, try_parse_dates=True, infer_schema_length=10_000, schema_overrides=overrides)
@@ -229,6 +229,20 @@ def _scan_raw(path: Path, *, canonical: bool, text_columns: Sequence[str]) -> pl
     except (*_DATA_ERRORS, OSError) as exc:
         raise _unreadable(path, kind, exc) from None
     return lf
+
+
+def _data_files(path: Path) -> Path | list[Path]:
+    """A Parquet file, or a folder's Parquet files except those under a name starting with ``_`` or ``.``:
+    not data, by the Hive/Spark convention (an import's ``_import/`` manifest and ledger, Spark's
+    ``_SUCCESS``)."""
+    if not path.is_dir():
+        return path
+    files = [
+        f
+        for f in sorted(path.rglob("*.parquet"))
+        if not any(part.startswith(("_", ".")) for part in f.relative_to(path).parts)
+    ]
+    return files or path
 
 
 def _unreadable(path: Path, kind: str, exc: BaseException) -> SpecError:
