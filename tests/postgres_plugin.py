@@ -139,3 +139,52 @@ def litellm_ddl() -> list[str]:
     """The statements of ``spend_logs_ddl.sql`` (a prepared statement holds one), comments left out."""
     text = "\n".join(line for line in DDL.read_text().splitlines() if not line.lstrip().startswith("--"))
     return [part.strip() for part in text.split(";") if part.strip()]
+
+
+_JSON = ("metadata", "request_tags", "messages", "response", "proxy_server_request")
+_TIMES = ("startTime", "endTime", "completionStartTime", "created_at", "updated_at")
+
+
+def insert_spend_rows(dsn: str, rows: list[dict], table: str = "LiteLLM_SpendLogs") -> None:
+    """Insert rows as LiteLLM's prisma ``create_many`` would: JSON text as ``jsonb``, ISO times as UTC
+    ``timestamp(3)`` (the zone dropped after conversion to UTC), the other columns cast to the table's types.
+
+    The rows go through a text staging table (ADBC's bulk ingest), then one ``INSERT ... SELECT`` with casts.
+    """
+    import json
+
+    import adbc_driver_postgresql.dbapi as pg
+    import pyarrow as pa
+
+    columns = sorted({k for r in rows for k in r})
+
+    def text(value: object) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, (dict, list)):
+            return json.dumps(value)
+        return str(value)
+
+    data = pa.table({c: pa.array([text(r.get(c)) for r in rows], pa.string()) for c in columns})
+    with pg.connect(dsn, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"SELECT column_name, data_type FROM information_schema.columns WHERE table_name = '{table}'"
+        )
+        types = dict(cur.fetchall())
+        columns = [c for c in columns if c in types]
+        cur.adbc_ingest("_staging_rows", data.select(columns), mode="replace", temporary=True)
+
+        def cast(c: str) -> str:
+            q = f'"{c}"'
+            if c in _TIMES:
+                return f"({q}::timestamptz AT TIME ZONE 'UTC')::timestamp(3)"
+            if types[c] == "jsonb":
+                return f"{q}::jsonb"
+            if types[c] == "text":
+                return q
+            return f"{q}::{types[c]}"
+
+        names = ", ".join(f'"{c}"' for c in columns)
+        cur.execute(
+            f'INSERT INTO "{table}" ({names}) SELECT {", ".join(cast(c) for c in columns)} FROM _staging_rows'
+        )

@@ -65,6 +65,7 @@ BILLED_SCHEMA: dict[str, pl.DataType] = {
     "billed_usd": MONEY,
     "quantity": pl.Decimal(38, 10),
     "quantity_unit": pl.String,
+    "key": pl.String,  # the source's identity of the amount (bucket, line item, ...): re-imports add nothing
 }
 
 
@@ -121,6 +122,7 @@ class ImportStore:
         self.entries = self._read_manifest()
         self._recover()
         self._keys = self._read_keys()
+        self._billed_keys = read_billed(self.out).select("key").unique().collect()
         self.run = secrets.token_hex(4)
 
     # --- opening ----------------------------------------------------------------------------------------
@@ -185,6 +187,10 @@ class ImportStore:
             return frame
         return frame.join(self._keys, on=["provenance", "request_id"], how="anti")
 
+    def new_billed(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` (billed money) without the amounts already imported here (same ``key``)."""
+        return frame.join(self._billed_keys, on="key", how="anti") if self._billed_keys.height else frame
+
     # --- writing ----------------------------------------------------------------------------------------
 
     def commit(
@@ -228,6 +234,8 @@ class ImportStore:
             self._publish(rel)
         for folder in {(self.out / f).parent for f in files if f.startswith("date=")}:
             _fsync_dir(folder)
+        if billed is not None and billed.height:
+            self._billed_keys = pl.concat([self._billed_keys, billed.select("key")])
         if ledger is not None and ledger.height:
             keys = ledger.select("provenance", "request_id")
             self._keys = pl.concat([self._keys, keys]) if self._keys.height else keys

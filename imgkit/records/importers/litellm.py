@@ -376,6 +376,13 @@ def litellm_records(raw: pl.DataFrame, rules: NameRules) -> tuple[pl.DataFrame, 
         r"^/openai/deployments/.*/images/"
     )
     # names: provider prefix off, catalog ids on
+    prefix = pl.col("model").str.extract(r"^([^/]+)/")
+    f = f.with_columns(
+        custom_llm_provider=pl.coalesce(
+            _usable_text(pl.col("custom_llm_provider")),
+            pl.when(prefix.is_in(list(rules.providers))).then(prefix),
+        )
+    )
     llm_provider = rules.map_column(f, rules.provider, "custom_llm_provider")
     f = f.with_columns(_llm_provider=llm_provider)
     f = f.with_columns(
