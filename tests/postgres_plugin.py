@@ -147,7 +147,9 @@ _TIMES = ("startTime", "endTime", "completionStartTime", "created_at", "updated_
 
 def insert_spend_rows(dsn: str, rows: list[dict], table: str = "LiteLLM_SpendLogs") -> None:
     """Insert rows as LiteLLM's prisma ``create_many`` would: JSON text as ``jsonb``, ISO times as UTC
-    ``timestamp(3)`` (the zone dropped after conversion to UTC), the other columns cast to the table's types.
+    ``timestamp(3)`` (the zone dropped after conversion to UTC), the other columns cast to the table's types;
+    a row whose ``request_id`` is already there is dropped, as LiteLLM's writer drops a row the database refuses
+    (LiteLLM 1.83.14 logs failures with the request id ``"None"``: only the first reaches the table).
 
     The rows go through a text staging table (ADBC's bulk ingest), then one ``INSERT ... SELECT`` with casts.
     """
@@ -186,5 +188,6 @@ def insert_spend_rows(dsn: str, rows: list[dict], table: str = "LiteLLM_SpendLog
 
         names = ", ".join(f'"{c}"' for c in columns)
         cur.execute(
-            f'INSERT INTO "{table}" ({names}) SELECT {", ".join(cast(c) for c in columns)} FROM _staging_rows'
+            f'INSERT INTO "{table}" ({names}) SELECT {", ".join(cast(c) for c in columns)} FROM _staging_rows '
+            'ON CONFLICT ("request_id") DO NOTHING'
         )

@@ -38,6 +38,8 @@ COMMAND_MODULES = (
     "imgkit.cli.frontier_cmds",  # frontier
     "imgkit.cli.project_cmds",  # project
     "imgkit.cli.report_cmds",  # report
+    "imgkit.cli.import_cmds",  # import litellm, openai-usage, csv
+    "imgkit.cli.reconcile_cmds",  # reconcile
 )
 
 

@@ -5,6 +5,8 @@ The row format is LiteLLM's own (``schema.prisma``, the proxy's spend-log payloa
 primary key, times as ``TIMESTAMP(3)`` without zone holding UTC, ``spend`` a float, usage and request fields in
 ``jsonb`` columns. What is read:
 
+* a request id (LiteLLM 1.83 logs a failure's as the text ``"None"``: such rows cannot be told apart, and are
+  counted as skipped, "no request id");
 * image calls: ``call_type`` ``image_generation``, ``aimage_generation``, ``image_edit``, ``aimage_edit``; and
   failures, which the proxy logs with ``call_type = ''``: kept when the stored request's route is an images
   route, or the model is an image model the catalog knows, or the error's traceback passes through LiteLLM's
@@ -227,7 +229,7 @@ def _connect(dsn: str) -> Any:
     try:
         return pg.connect(dsn, autocommit=True)
     except Exception as exc:  # ADBC's OperationalError / ProgrammingError
-        raise SpecError(display_dsn(dsn), "", f"cannot connect ({_db_message(exc)})") from None
+        raise SpecError(display_dsn(dsn), "connection", f"cannot connect ({_db_message(exc)})") from None
 
 
 def _db_message(exc: BaseException) -> str:
@@ -406,7 +408,8 @@ def litellm_records(raw: pl.DataFrame, rules: NameRules) -> tuple[pl.DataFrame, 
     )
     skip = (
         pl.when(pl.col("corrupt")).then(pl.lit("corrupt JSON"))
-        .when(pl.col("request_id").is_null() | pl.col("startTime").is_null()).then(pl.lit("no request_id or startTime"))
+        .when(pl.col("request_id").is_in(["", "None"]).fill_null(True)).then(pl.lit("no request id"))
+        .when(pl.col("startTime").is_null()).then(pl.lit("no startTime"))
         .when(pl.col("cache_hit") == "True").then(pl.lit("cache hit (no provider call)"))
         .when(image_call | failed_image).then(None)
         .when(route.is_not_null() & ~image_route.fill_null(False)).then(pl.lit("not an image call"))
