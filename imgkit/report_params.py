@@ -29,6 +29,7 @@ from imgkit.analysis.ratings import normalise_votes, parse_anchor, read_votes
 from imgkit.catalog import parse_wxh
 from imgkit.errors import ImgkitError, InvalidParameterError, SpecError, UnknownNameError
 from imgkit.grids import AXES
+from imgkit.records.importers.openai_usage import read_costs
 from imgkit.runs.log import JOURNAL_NAME, scan_journal
 from imgkit.runs.spec import load_spec
 
@@ -235,6 +236,13 @@ NOTEBOOK_RULES: Mapping[str, Mapping[str, Rule]] = {
         "sensitivity_delta": _amount(Decimal(0), Decimal(1), what="a fraction"),
         "option": _text(optional=True),
     },
+    "spend_reconciliation": {
+        "import_dir": _path("a directory written by imgkit import", folder=True),
+        "import_provenance": _choice("measured", "simulated"),
+        "billed_path": _path("OpenAI Costs API page(s) as JSON", optional=True),
+        "since": _TIME_BOUND,
+        "top_flagged": _whole(0, 10_000),
+    },
     "comparison_grid": {
         "run_dir": _path("a run directory written by imgkit run", folder=True, optional=True),
         "example_spec": _path("an experiment spec with simulate: true"),
@@ -363,6 +371,16 @@ def _cost_projection(given: set[str], values: Mapping[str, Any], folder: Path, n
             raise UnknownNameError("option", values["option"], names, context=f"report {notebook}")
 
 
+def _spend_reconciliation(given: set[str], values: Mapping[str, Any], folder: Path, notebook: str) -> None:
+    """The import directory and the Costs pages are read as the notebook reads them."""
+    directory = _path_of(values, "import_dir", folder)
+    if directory is not None and "import_dir" in given:
+        scan_log(directory)
+    billed = _path_of(values, "billed_path", folder)
+    if billed is not None and "billed_path" in given:
+        read_costs(billed)
+
+
 def _comparison_grid(given: set[str], values: Mapping[str, Any], folder: Path, notebook: str) -> None:
     run_dir = _path_of(values, "run_dir", folder)
     if run_dir is not None:
@@ -386,5 +404,6 @@ _COMBINATIONS: Mapping[str, Callable[[set[str], Mapping[str, Any], Path, str], N
     "model_ratings": _model_ratings,
     "elo_vs_speed": _elo_vs_speed,
     "cost_projection": _cost_projection,
+    "spend_reconciliation": _spend_reconciliation,
     "comparison_grid": _comparison_grid,
 }

@@ -31,7 +31,14 @@ from airflow import DAG
 from airflow.operators.python import PythonOperator
 
 IMGKIT_ROOT = Path(os.environ.get("IMGKIT_ROOT", Path(__file__).resolve().parents[1]))
-REPORTS = ("provider_performance", "model_ratings", "elo_vs_speed", "cost_projection", "comparison_grid")
+REPORTS = (
+    "provider_performance",
+    "model_ratings",
+    "elo_vs_speed",
+    "cost_projection",
+    "comparison_grid",
+    "spend_reconciliation",
+)
 
 
 def run_imgkit_report(name: str) -> str:

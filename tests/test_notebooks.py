@@ -45,6 +45,7 @@ NON_DEFAULT = {
     "elo_vs_speed": ("quality_floor", "1110", "rating >= 1110"),
     "cost_projection": ("months", "6", "Over 6 months"),
     "comparison_grid": ("cols", "target", "columns: target"),
+    "spend_reconciliation": ("top_flagged", "3", "first 3 of"),
 }
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "Reconciliation",
     "reconcile",
     "reconcile_requests",
+    "traffic_workload",
 ]
 
 #: every flag, in the order a row lists them
@@ -275,3 +276,82 @@ def flag_counts(per_request: pl.DataFrame) -> Mapping[str, int]:
     counts = per_request.select(pl.col("flags").explode().drop_nulls().value_counts()).unnest("flags")
     found = dict(counts.iter_rows()) if counts.height else {}
     return {f: int(found[f]) for f in FLAGS if f in found}
+
+
+def traffic_workload(
+    requests: pl.LazyFrame | pl.DataFrame,
+    *,
+    name: str = "imported traffic",
+    default_quality: str = "medium",
+    default_size: str = "1024x1024",
+    precision: int = 6,
+) -> dict[str, Any]:
+    """A workload (the format :func:`imgkit.analysis.projection.parse_workload` reads) with the imported
+    traffic's volume and mix, to project what the same traffic costs on every other offering.
+
+    Volume: requests per month, the mean over the months the log spans (``measured``). Mix: the shares of
+    (mode, quality, size, n) among requests, rounded to ``precision`` decimals (the largest share takes the
+    rounding so that they sum to exactly 1). A request that logged no quality or size takes
+    ``default_quality``/``default_size`` and an edit one 1024x1024 input image: **assumed**, and said in
+    the workload's ``description``. The failure rate is measured; targets: ``all``.
+    """
+    frame = (
+        requests.lazy()
+        .select("started_at", "outcome", "mode", "quality", "size", "n", "input_text_tokens")
+        .collect()
+    )
+    if frame.is_empty():
+        raise InvalidParameterError("requests", "an empty log", "a log with at least one request")
+    months = frame.select(pl.col("started_at").dt.strftime("%Y-%m").n_unique()).item()
+    assumed = frame.filter(pl.col("quality").is_null() | pl.col("size").is_null()).height
+    mix = (
+        frame.with_columns(
+            mode=pl.col("mode").fill_null("generate"),
+            quality=pl.col("quality").fill_null(default_quality),
+            size=pl.col("size").fill_null(default_size),
+            n=pl.col("n").fill_null(1).clip(1, 128),
+        )
+        .group_by("mode", "quality", "size", "n")
+        .len()
+        .sort("len", "mode", "quality", "size", "n", descending=[True, False, False, False, False])
+    )
+    total = frame.height
+    quantum = Decimal(1).scaleb(-precision)
+    shares = [(Decimal(count) / total).quantize(quantum) for count in mix["len"]]
+    shares[0] += Decimal(1) - sum(shares)
+    components = []
+    for (mode, quality, size, n, _), share in zip(mix.iter_rows(), shares, strict=True):
+        if share <= 0:
+            continue
+        component: dict[str, Any] = {
+            "label": f"{mode} {quality} {size}" + (f" x{n}" if n > 1 else ""),
+            "share": str(share),
+            "mode": mode,
+            "quality": quality,
+            "size": size,
+            "n": int(n),
+        }
+        if mode == "edit":
+            component["input_images"] = {"count": 1, "width": 1024, "height": 1024}
+        components.append(component)
+    spent = sum(Decimal(c["share"]) for c in components)
+    components[0]["share"] = str(Decimal(components[0]["share"]) + Decimal(1) - spent)
+    failures = frame.filter(pl.col("outcome") != "ok").height
+    prompt = frame["input_text_tokens"].drop_nulls()
+    return {
+        "name": name,
+        "description": (
+            f"the volume and mix of {total:,} imported requests over {months} month(s) (measured); "
+            f"{assumed:,} requests logged no quality or size and are counted as {default_quality} "
+            f"{default_size} (assumed); edits as one 1024x1024 input image (assumed)"
+        ),
+        "provenance": "measured",
+        "volume": {"requests_per_month": str((Decimal(total) / months).quantize(Decimal("0.000001")))},
+        "prompt_tokens": int(prompt.median()) if len(prompt) else 0,
+        "mix": components,
+        "reliability": {
+            "failure_rate": str((Decimal(failures) / total).quantize(quantum)),
+            "max_attempts": 1,
+        },
+        "targets": ["all"],
+    }
