@@ -23,6 +23,8 @@ COMMANDS = [
     "frontier",
     "project",
     "report",
+    "import",
+    "reconcile",
 ]
 
 
