@@ -38,8 +38,8 @@ import polars as pl
 
 from imgkit.catalog import Catalog, load_catalog
 from imgkit.errors import InvalidParameterError
+from imgkit.money import MONEY, MONEY_TOTAL, plain_usd
 from imgkit.pricing import recost
-from imgkit.runs.schema import MONEY
 
 __all__ = [
     "FLAGS",
@@ -64,7 +64,7 @@ FLAGS = (
 RECONCILE_KEYS = ("day", "month", "provider", "model", "mode", "quality", "size", "outcome", "provenance")
 #: two amounts within this many USD are "equal" for the flags (binary-float storage of the source)
 TOLERANCE_USD = Decimal("0.000000001")
-_SUM = pl.Decimal(38, 10)
+_SUM = MONEY_TOTAL
 _LEDGER = {
     "provenance": pl.String,
     "request_id": pl.String,
@@ -181,7 +181,7 @@ def _usd(value: Decimal | None) -> str | None:
     """An amount as a plain decimal string without trailing zeros (``"0.002188"``, ``"0"``)."""
     if value is None:
         return None
-    return format(Decimal(value).normalize(), "f")
+    return format(plain_usd(Decimal(value)), "f")
 
 
 def _jsonable(value: Any) -> Any:

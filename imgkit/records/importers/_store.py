@@ -37,7 +37,8 @@ from typing import Any
 import polars as pl
 
 from imgkit.errors import SpecError
-from imgkit.runs.schema import LOG_SCHEMA, MONEY, TS
+from imgkit.money import MONEY, MONEY_TOTAL
+from imgkit.runs.schema import LOG_SCHEMA, TS
 
 __all__ = ["BILLED_SCHEMA", "LEDGER_SCHEMA", "ImportStore", "ImportSummary", "read_billed", "read_ledger"]
 
@@ -63,7 +64,7 @@ BILLED_SCHEMA: dict[str, pl.DataType] = {
     "line_item": pl.String,
     "project_id": pl.String,
     "billed_usd": MONEY,
-    "quantity": pl.Decimal(38, 10),
+    "quantity": MONEY_TOTAL,
     "quantity_unit": pl.String,
     "key": pl.String,  # the source's identity of the amount (bucket, line item, ...): re-imports add nothing
 }

@@ -48,10 +48,11 @@ import polars as pl
 from imgkit.catalog import Catalog, load_catalog
 from imgkit.errors import InvalidParameterError, SpecError
 from imgkit.keys import scrub
+from imgkit.money import MONEY
 from imgkit.pricing import recost
 from imgkit.records.importers._names import NameRules, default_rules_path, load_name_rules
 from imgkit.records.importers._store import ImportStore, ImportSummary
-from imgkit.runs.schema import LOG_SCHEMA, MONEY
+from imgkit.runs.schema import LOG_SCHEMA
 
 __all__ = [
     "IMAGE_CALL_TYPES",

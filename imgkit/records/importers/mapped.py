@@ -32,10 +32,10 @@ import polars as pl
 from imgkit.analysis.performance import scan_log
 from imgkit.catalog import Catalog, load_catalog, load_yaml
 from imgkit.errors import SpecError
+from imgkit.money import MONEY
 from imgkit.pricing import recost
 from imgkit.records.importers._names import NameRules
 from imgkit.records.importers._store import ImportStore, ImportSummary
-from imgkit.runs.schema import MONEY
 
 __all__ = ["IMPORT_KEYS", "import_mapped", "load_import_mapping"]
 
