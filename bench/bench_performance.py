@@ -33,7 +33,6 @@ import polars as pl
 
 from imgkit.analysis.performance import _PERCENTILES as TABLE_PERCENTILES
 from imgkit.analysis.performance import (
-    Z_95,
     _percentile_column,
     export_parquet,
     performance_table,
@@ -41,6 +40,7 @@ from imgkit.analysis.performance import (
     synthetic_log,
 )
 from imgkit.money import MONEY_SCALE
+from imgkit.stats import Z_95
 
 GOAL_SECONDS = 2.0
 GOAL_SPEEDUP = 5.0

@@ -20,16 +20,15 @@ from imgkit.analysis.performance import (
     describe_log,
     export_parquet,
     log_summary,
-    lognormal_from_p50_p95,
     performance_table,
     scan_log,
     success_percentiles,
     synthetic_log,
-    wilson_interval,
 )
 from imgkit.cli import main
 from imgkit.errors import InvalidParameterError, SpecError, UnknownNameError
 from imgkit.runs.schema import LOG_SCHEMA
+from imgkit.stats import lognormal_from_p50_p95, wilson_interval
 
 T0 = dt.datetime(2026, 1, 10, 12, 0, tzinfo=dt.UTC)
 # the seed page (gpt-image-1-mini via openai, last 30 days): 133 of 137 requests succeeded

@@ -14,7 +14,7 @@ _EXPORTS = {
     "success_percentiles": "imgkit.analysis.performance",
     "log_summary": "imgkit.analysis.performance",
     "export_parquet": "imgkit.analysis.performance",
-    "wilson_interval": "imgkit.analysis.performance",
+    "wilson_interval": "imgkit.stats",
     # ratings from pairwise votes
     "read_votes": "imgkit.analysis.ratings",
     "fit_bradley_terry": "imgkit.analysis.ratings",

@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -80,14 +79,13 @@ from imgkit.money import MONEY, MONEY_TOTAL, round_money
 from imgkit.provenance import Provenance
 from imgkit.runs.log import scan_journal
 from imgkit.runs.schema import ALLOWED_VALUES, LOG_SCHEMA, OUTCOME_OK, OUTCOME_SENT, TS
+from imgkit.stats import Z_95, lognormal_from_p50_p95
 
 __all__ = [
     "DEFAULT_SYNTHETIC_PROFILES",
     "GROUPABLE_COLUMNS",
     "HTTP_OUTCOMES",
     "PERCENTILE_METHOD",
-    "Z_95",
-    "Z_P95",
     "LogSummary",
     "SyntheticProfile",
     "attempt_failure_probability",
@@ -96,13 +94,11 @@ __all__ = [
     "filter_window",
     "group_columns",
     "log_summary",
-    "lognormal_from_p50_p95",
     "parse_time_bound",
     "performance_table",
     "scan_log",
     "success_percentiles",
     "synthetic_log",
-    "wilson_interval",
     "window_bounds",
 ]
 
@@ -110,10 +106,6 @@ PERCENTILE_METHOD = (
     "linear interpolation between the two nearest order statistics (Hyndman-Fan type 7; "
     "numpy.percentile method='linear', pandas quantile default)"
 )
-#: two-sided 95 % standard-normal quantile
-Z_95 = 1.959963984540054
-#: standard-normal quantile of 0.95 (p95 of a lognormal is exp(mu + Z_P95 * sigma))
-Z_P95 = 1.6448536269514722
 #: outcome from an HTTP status when a log has no outcome: exact statuses first, then classes
 HTTP_OUTCOMES: Mapping[str, str] = {
     "401": "authentication",
@@ -600,17 +592,6 @@ def filter_window(
 # --- the table ---------------------------------------------------------------------------------------------
 
 
-def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float] | tuple[None, None]:
-    """Wilson score interval for a binomial proportion (no continuity correction); ``(None, None)`` if n = 0."""
-    if n <= 0:
-        return None, None
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def _wilson_exprs(successes: str, n: str, z: float = Z_95) -> list[pl.Expr]:
     """``wilson_interval`` as polars expressions over count columns (null where n = 0)."""
     nn = pl.when(pl.col(n) > 0).then(pl.col(n).cast(pl.Float64))
@@ -1069,16 +1050,6 @@ def export_parquet(
 
 
 # --- synthetic logs ----------------------------------------------------------------------------------------
-
-
-def lognormal_from_p50_p95(p50: float, p95: float) -> tuple[float, float]:
-    """``(mu, sigma)`` of the lognormal with median ``p50`` and 95th percentile ``p95``.
-
-    ``mu = ln p50`` and ``sigma = (ln p95 - ln p50) / 1.6448536`` (the standard-normal 0.95 quantile).
-    """
-    if not 0 < p50 <= p95:
-        raise InvalidParameterError("p50, p95", (p50, p95), "0 < p50 <= p95")
-    return math.log(p50), (math.log(p95) - math.log(p50)) / Z_P95
 
 
 @dataclass(frozen=True)

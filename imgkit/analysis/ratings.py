@@ -34,6 +34,7 @@ from scipy.special import expit
 
 from imgkit._files import decode_utf8, first_ragged_csv_row
 from imgkit.errors import ImgkitError, InvalidParameterError, SpecError, UnknownNameError, first_line
+from imgkit.stats import Z_95, wilson_interval
 
 __all__ = [
     "CENTRE_RATING",
@@ -84,7 +85,6 @@ _TEXT_COLUMNS = (
 )
 _CONTEXT_COLUMNS = ("category", "voter", "prompt_id", "pair_id", "timestamp")
 _COUNT_COLUMNS = ("a_wins", "b_wins", "ties")
-_Z95 = 1.959963984540054
 _SANDWICH_RIDGE = 1e-5  # arena-rank hessian_reg, times the total weight
 _BOOTSTRAP_CHUNK = 250  # replicates per generator; fixed so results do not depend on the thread count
 
@@ -626,7 +626,7 @@ def _sandwich_half_width(pairs: _Pairs, theta: np.ndarray, l2: float) -> np.ndar
     meat = (laplacian @ (wins * (1 - p) ** 2 + ties * (0.5 - p) ** 2 + losses * p**2)).reshape(m, m)
     inv = np.linalg.inv(hess)
     cov = inv @ meat @ inv
-    return _Z95 * np.sqrt(np.clip(np.diag(cov), 0.0, None)) * ELO_PER_NAT
+    return Z_95 * np.sqrt(np.clip(np.diag(cov), 0.0, None)) * ELO_PER_NAT
 
 
 def _online_elo(a: np.ndarray, b: np.ndarray, y: np.ndarray, m: int, k: float, initial: float) -> np.ndarray:
@@ -1048,8 +1048,6 @@ class VoteDiagnostics:
 def vote_diagnostics(votes: Any, *, category: str | None = None) -> VoteDiagnostics:
     """Position (side) bias and, with ``voter`` and ``prompt_id`` columns, agreement between voters."""
     from scipy.stats import binomtest
-
-    from imgkit.analysis.performance import wilson_interval
 
     normalised = normalise_votes(votes, category=category)
     rows = normalised.frame

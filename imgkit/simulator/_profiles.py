@@ -2,7 +2,7 @@
 
 A profile draws one request's total latency and TTFB from lognormal distributions fitted to a published
 p50/p95 pair (``mu = ln p50``, ``sigma = (ln p95 - ln p50) / 1.6448536``, the fit of
-:func:`imgkit.analysis.performance.lognormal_from_p50_p95`), and decides from a success rate whether
+:func:`imgkit.stats.lognormal_from_p50_p95`), and decides from a success rate whether
 the request fails. Both draws of one request share the same standard-normal quantile, so a slow request is
 slow to its first byte too and TTFB never exceeds the total.
 
@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imgkit.analysis.performance import Z_P95, lognormal_from_p50_p95
 from imgkit.catalog import Catalog, default_catalog_dir, load_catalog, load_yaml
 from imgkit.errors import InvalidParameterError
 from imgkit.provenance import Provenance
+from imgkit.stats import Z_P95, lognormal_from_p50_p95
 
 __all__ = [
     "DEFAULT_FAILURE_MIX",
