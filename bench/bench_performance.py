@@ -31,14 +31,9 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from imgkit.analysis.performance import _PERCENTILES as TABLE_PERCENTILES
-from imgkit.analysis.performance import (
-    _percentile_column,
-    export_parquet,
-    performance_table,
-    scan_log,
-    synthetic_log,
-)
+from imgkit.analysis.percentiles import percentile_column
+from imgkit.analysis.performance import TABLE_PERCENTILES, export_parquet, performance_table, scan_log
+from imgkit.analysis.synthetic import synthetic_log
 from imgkit.money import MONEY_SCALE
 from imgkit.stats import Z_95
 
@@ -192,7 +187,7 @@ def write_huge(out_dir: Path, rows: int, chunks: int, seed: int) -> dict:
 
 
 #: the table's percentiles: (column, time column, percentile)
-_PERCENTILES = [(_percentile_column(m, q), m, q) for m, wanted in TABLE_PERCENTILES.items() for q in wanted]
+_PERCENTILES = [(percentile_column(m, q), m, q) for m, wanted in TABLE_PERCENTILES.items() for q in wanted]
 _PERCENTILE_COLUMNS = [column for column, _, _ in _PERCENTILES]
 
 

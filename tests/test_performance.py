@@ -15,16 +15,14 @@ import pytest
 from scipy.stats import binomtest
 
 from imgkit.analysis.performance import (
-    SyntheticProfile,
-    attempt_failure_probability,
     describe_log,
     export_parquet,
     log_summary,
     performance_table,
     scan_log,
     success_percentiles,
-    synthetic_log,
 )
+from imgkit.analysis.synthetic import SyntheticProfile, attempt_failure_probability, synthetic_log
 from imgkit.cli import main
 from imgkit.errors import InvalidParameterError, SpecError, UnknownNameError
 from imgkit.runs.schema import LOG_SCHEMA
@@ -264,22 +262,22 @@ def test_null_and_nan_times_are_left_out_and_a_group_without_times_has_none():
 
 def bucketed_log(requests: int, seed: int) -> pl.LazyFrame:
     """A synthetic log carrying what the percentile passes read: ``_success`` and latency's bucket."""
-    from imgkit.analysis import performance
+    from imgkit.analysis import percentiles
 
     return (
         synthetic_log(requests, seed=seed)
         .lazy()
         .with_columns((pl.col("final") & (pl.col("outcome") == "ok")).alias("_success"))
-        .with_columns(performance._time_bucket("latency_ms"))
+        .with_columns(percentiles.time_bucket("latency_ms"))
     )
 
 
 def test_percentiles_leave_out_rows_whose_keys_are_not_among_the_groups():
     # a log that grew between the passes: rows of a group the first pass did not see are left out
-    from imgkit.analysis import performance
+    from imgkit.analysis import percentiles
 
     log = bucketed_log(3_000, seed=8)
-    (only_fal,) = performance._exact_percentiles(
+    (only_fal,) = percentiles.exact_percentiles(
         log, pl.DataFrame({"provider": ["fal"]}), {"latency_ms": (50,)}
     )
     fal = log.filter(pl.col("_success"), pl.col("provider") == "fal").collect()["latency_ms"].to_numpy()
@@ -287,10 +285,10 @@ def test_percentiles_leave_out_rows_whose_keys_are_not_among_the_groups():
 
 
 def test_a_bucket_that_lost_its_times_between_the_passes_gives_none_not_a_wrong_number():
-    from imgkit.analysis import performance
+    from imgkit.analysis import percentiles
 
     log = bucketed_log(500, seed=9)
-    counted = performance._exact_percentiles(log, pl.DataFrame({"provider": ["fal"]}), {"latency_ms": (50,)})
+    counted = percentiles.exact_percentiles(log, pl.DataFrame({"provider": ["fal"]}), {"latency_ms": (50,)})
     histogram = (
         log.filter(pl.col("_bucket_latency_ms").is_not_null(), pl.col("provider") == "fal")
         .group_by("provider", "_bucket_latency_ms")
@@ -298,7 +296,7 @@ def test_a_bucket_that_lost_its_times_between_the_passes_gives_none_not_a_wrong_
         .collect()
     )
     shifted = histogram.with_columns(pl.col("_bucket_latency_ms") + 1_000)  # buckets no row has
-    (lost,) = performance._exact_percentiles(
+    (lost,) = percentiles.exact_percentiles(
         log, pl.DataFrame({"provider": ["fal"]}), {"latency_ms": (50,)}, histograms={"latency_ms": shifted}
     )
     assert counted[0][0] is not None and lost.to_list() == [None]

@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from imgkit.analysis.performance import performance_table, synthetic_log
+from imgkit.analysis.performance import performance_table
 from imgkit.analysis.projection import (
     break_even,
     load_workload,
@@ -29,6 +29,7 @@ from imgkit.analysis.projection import (
     sensitivity,
     summarise,
 )
+from imgkit.analysis.synthetic import synthetic_log
 from imgkit.catalog import load_catalog
 from imgkit.cli import main
 from imgkit.errors import SpecError

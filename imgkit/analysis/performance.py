@@ -69,26 +69,24 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import numpy as np
 import polars as pl
 
 from imgkit._files import decode_utf8, first_ragged_csv_row
+from imgkit.analysis.percentiles import bucket_column, exact_percentiles, time_bucket
 from imgkit.catalog import load_yaml
 from imgkit.errors import InvalidParameterError, SpecError, UnknownNameError, first_line
 from imgkit.money import MONEY, MONEY_TOTAL, round_money
 from imgkit.provenance import Provenance
 from imgkit.runs.log import scan_journal
 from imgkit.runs.schema import ALLOWED_VALUES, LOG_SCHEMA, OUTCOME_OK, OUTCOME_SENT, TS
-from imgkit.stats import Z_95, lognormal_from_p50_p95
+from imgkit.stats import Z_95
 
 __all__ = [
-    "DEFAULT_SYNTHETIC_PROFILES",
     "GROUPABLE_COLUMNS",
     "HTTP_OUTCOMES",
     "PERCENTILE_METHOD",
+    "TABLE_PERCENTILES",
     "LogSummary",
-    "SyntheticProfile",
-    "attempt_failure_probability",
     "describe_log",
     "export_parquet",
     "filter_window",
@@ -98,7 +96,6 @@ __all__ = [
     "performance_table",
     "scan_log",
     "success_percentiles",
-    "synthetic_log",
     "window_bounds",
 ]
 
@@ -127,7 +124,7 @@ GROUPABLE_COLUMNS = tuple(
 )
 _PERIODS = {"day": "1d", "week": "1w"}
 #: the percentiles the table reports, per time column
-_PERCENTILES = {"latency_ms": (50, 95, 99), "ttfb_ms": (50, 95)}
+TABLE_PERCENTILES = {"latency_ms": (50, 95, 99), "ttfb_ms": (50, 95)}
 _DURATION_UNITS_PER_MS = {"s": 1000.0, "ms": 1.0, "us": 0.001}
 _MONEY_UNITS_PER_USD = {"usd": 1, "cents": 100, "micro_usd": 1_000_000}
 _EPOCH_UNITS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
@@ -637,7 +634,7 @@ def performance_table(
 
     Memory: one streaming pass counts and sums per group and latency bucket, a second counts TTFB buckets
     and a third collects the distinct times of the few buckets that hold the percentiles
-    (:func:`_exact_percentiles`), so a scan of partitioned Parquet larger than memory works and what is held
+    (:func:`exact_percentiles`), so a scan of partitioned Parquet larger than memory works and what is held
     grows with the groups and their time ranges, not with the requests.
     """
     keys = group_columns(by)
@@ -657,7 +654,7 @@ def performance_table(
         # images of successes (null elsewhere): masks aggregate faster than filters inside groups
         pl.when(success).then(delivered).alias("_delivered"),
         (success & delivered.is_null()).alias("_delivered_unknown"),
-    ).with_columns(_time_bucket(metric) for metric in _PERCENTILES)
+    ).with_columns(time_bucket(metric) for metric in TABLE_PERCENTILES)
     sums = {
         "requests": pl.col("final").sum(),
         "attempts": pl.len(),
@@ -679,7 +676,7 @@ def performance_table(
         regroup_kinds = pl.col("_kinds").sum()
         kinds = pl.when(pl.col("_kinds") < pl.col("attempts")).then(pl.lit(sole or "")).otherwise(pl.lit(""))
     # one streaming pass: the sums per group and latency bucket, which are also latency's histogram
-    latency_bucket = _bucket_column("latency_ms")
+    latency_bucket = bucket_column("latency_ms")
     fine = lf.group_by([*keys, latency_bucket]).agg(*aggs).collect(engine="streaming")
     regroup = [pl.col(name).sum() for name in [*sums, "_cost_sum"]]
     regroup.append(regroup_kinds.implode() if mixed and not keys else regroup_kinds)
@@ -703,7 +700,9 @@ def performance_table(
         *keys, latency_bucket, pl.col("successes").alias("count")
     )
     df = df.with_columns(
-        _exact_percentiles(lf, df.select(keys), histograms={"latency_ms": latency_histogram})
+        exact_percentiles(
+            lf, df.select(keys), TABLE_PERCENTILES, histograms={"latency_ms": latency_histogram}
+        )
     )
     cost_per_image = [
         _cost_per_image(total, images, unknown)
@@ -745,190 +744,10 @@ def _sole_provenance(lf: pl.LazyFrame) -> tuple[str | None, bool]:
     return (kinds[0] if len(kinds) else None), len(kinds) > 1
 
 
-def _percentile_column(metric: str, percentile: int) -> str:
-    return f"{metric.removesuffix('_ms')}_p{percentile}_ms"
-
-
-# --- exact percentiles by histogram selection ---------------------------------------------------------------
-#
-# Two passes instead of holding every time: (1) count each group's successes per histogram bucket of their
-# time; the counts say which bucket holds each wanted order statistic and its rank there; (2) collect the
-# distinct times (with their counts) of just those buckets, and read the order statistics off them. Memory
-# is bounded by the groups' buckets and the distinct times of a few buckets, not by the number of requests.
-
-#: a time's bucket is its float64 order key shifted right by this many bits: sign, exponent and the top 8
-#: mantissa bits remain, so a bucket spans 1/256 of an octave (0.27 %) and a group has at most 256 buckets
-#: per octave its times span, however many requests it holds
-_BUCKET_SHIFT = 44
-_MAGNITUDE_BITS = 0x7FFF_FFFF_FFFF_FFFF
-
-
-def _bucket_column(metric: str) -> str:
-    return f"_bucket_{metric}"
-
-
-def _time_bucket(metric: str) -> pl.Expr:
-    """The histogram bucket of ``metric`` on rows with ``_success`` and a time (null on the other rows).
-
-    An Int32 that sorts as the times do: the IEEE-754 bits read as an integer, a negative's magnitude bits
-    flipped, shifted right by :data:`_BUCKET_SHIFT`. Null and NaN times are left out (-0.0 sorts just
-    before 0.0, which it equals).
-    """
-    bits = pl.col(metric).reinterpret(dtype=pl.Int64)
-    order = pl.when(bits < 0).then(bits.xor(pl.lit(_MAGNITUDE_BITS, dtype=pl.Int64))).otherwise(bits)
-    bucket = (order // (1 << _BUCKET_SHIFT)).cast(pl.Int32)
-    return (
-        pl.when(pl.col("_success") & pl.col(metric).is_not_nan()).then(bucket).alias(_bucket_column(metric))
-    )
-
-
-def _percentile_ranks(
-    n: np.ndarray, percentiles: Sequence[float]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """numpy's "linear" method for groups of ``n`` values (one group a row, one percentile a column): the
-    0-based ranks of the lower and upper order statistics, and the weight ``gamma`` of the upper one."""
-    q = np.asarray(percentiles, dtype=np.float64) / 100
-    n = np.asarray(n, dtype=np.int64)[:, None]
-    virtual = (n - 1) * q  # numpy's virtual index
-    floor = np.floor(virtual)
-    above = virtual >= n - 1  # numpy takes the last value there
-    lower = np.where(above, n - 1, floor).astype(np.int64)
-    upper = np.where(above, n - 1, floor + 1).astype(np.int64)
-    gamma = virtual - np.where(above, -1, floor)  # as numpy computes it (its index is -1 there)
-    return lower, upper, gamma
-
-
-def _lerp(a: np.ndarray, b: np.ndarray, gamma: np.ndarray) -> np.ndarray:
-    """numpy's ``_lerp``, from the nearer end, so that results are numpy's bit for bit."""
-    with np.errstate(invalid="ignore"):  # inf - inf is NaN, as in numpy
-        diff = b - a
-        out = a + diff * gamma
-        np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5)
-    return out
-
-
-@dataclass(frozen=True)
-class _Selection:
-    """Where one time column's wanted order statistics lie: for each group with times (``groups``, indexes
-    into the table's rows) and each rank (columns: every percentile's lower rank, then its upper rank), the
-    ``bucket`` holding it and its 0-based rank ``within`` that bucket; ``gamma`` weighs the upper ranks."""
-
-    groups: np.ndarray
-    bucket: np.ndarray
-    within: np.ndarray
-    gamma: np.ndarray
-
-
-def _select_buckets(
-    histogram: pl.DataFrame, bucket: str, groups: int, percentiles: Sequence[float]
-) -> _Selection:
-    """From a histogram ``_g, <bucket>, count``: the buckets holding each group's order statistics."""
-    histogram = histogram.sort("_g", bucket)
-    count = histogram["count"].to_numpy()
-    cum = np.cumsum(count)
-    n = np.bincount(histogram["_g"].to_numpy(), weights=count, minlength=groups).astype(np.int64)
-    with_times = np.flatnonzero(n)
-    before = (np.cumsum(n) - n)[with_times][:, None]  # times of the groups sorted before each group
-    lower, upper, gamma = _percentile_ranks(n[with_times], percentiles)
-    ranks = before + np.concatenate([lower, upper], axis=1)  # ranks among all the histogram's times
-    at = np.searchsorted(cum, ranks, side="right")  # the histogram row holding each rank
-    return _Selection(with_times, histogram[bucket].to_numpy()[at], ranks - (cum[at] - count[at]), gamma)
-
-
-def _order_statistics(values: pl.DataFrame, bucket: str, metric: str, selection: _Selection) -> np.ndarray:
-    """The selected order statistics, shaped like ``selection.bucket``, from ``values``: ``_g, <bucket>,
-    <metric>, count``, the distinct times of (at least) the selected buckets.
-
-    NaN where a bucket holds no times; a rank beyond a bucket's times clips to its largest (both only when
-    the log changed between the passes).
-    """
-    wanted = pl.DataFrame(
-        {
-            "_g": np.repeat(selection.groups, selection.bucket.shape[1]).astype(np.uint32),
-            bucket: selection.bucket.ravel(),
-            "_within": selection.within.ravel(),
-        }
-    )
-    values = values.sort("_g", bucket, metric).with_columns(
-        pl.col("count").cum_sum().alias("_cum"), pl.int_range(pl.len(), dtype=pl.Int64).alias("_row")
-    )
-    segments = values.group_by("_g", bucket).agg(
-        (pl.col("_cum") - pl.col("count")).first().alias("_before"), pl.col("_row").last().alias("_last")
-    )
-    found = wanted.join(segments, on=["_g", bucket], how="left", maintain_order="left")
-    present = found["_last"].is_not_null().to_numpy()
-    found = found.filter(pl.col("_last").is_not_null())
-    position = (found["_before"] + found["_within"]).to_numpy()
-    row = np.minimum(
-        np.searchsorted(values["_cum"].to_numpy(), position, side="right"), found["_last"].to_numpy()
-    )
-    out = np.full(len(present), np.nan)
-    out[present] = values[metric].to_numpy()[row]
-    return out.reshape(selection.bucket.shape)
-
-
-def _numbered(frame: pl.LazyFrame, index: pl.LazyFrame | None) -> pl.LazyFrame:
-    """``frame`` with ``_g``, the row of its keys in the table (rows whose keys are not there are dropped:
-    a log that grew after the table was counted); ``index`` None: one group, the whole log."""
-    if index is None:
-        return frame.with_columns(pl.lit(0, dtype=pl.UInt32).alias("_g"))
-    keys = [c for c in index.collect_schema().names() if c != "_g"]
-    return frame.join(index, on=keys, nulls_equal=True).drop(keys)
-
-
-def _exact_percentiles(
-    lf: pl.LazyFrame,
-    groups: pl.DataFrame,
-    percentiles: Mapping[str, Sequence[int]] = _PERCENTILES,
-    histograms: Mapping[str, pl.DataFrame] | None = None,
-) -> list[pl.Series]:
-    """``percentiles`` of time columns over rows with ``_success``, per row of ``groups`` (numpy "linear",
-    bit for bit), as columns named by :func:`_percentile_column`; null for a group without times.
-
-    ``lf`` carries ``_success`` and each metric's :func:`_time_bucket`; ``groups`` holds the key columns in
-    the table's row order (no columns: one group, the whole log). ``histograms`` may give a metric's
-    ``keys, <bucket>, count`` already counted (the table counts latency's with its other sums).
-
-    Each query runs on its own, one after the other: ``pl.collect_all`` would cache the scan the queries
-    share, which holds the whole log in memory.
-    """
-    keys, count = groups.columns, groups.height if groups.columns else 1
-    index = groups.with_row_index("_g").lazy() if keys else None
-
-    def counted(rows: pl.LazyFrame, by: list[str]) -> pl.DataFrame:
-        grouped = rows.group_by([*keys, *by]).agg(pl.len().cast(pl.Int64).alias("count"))
-        return _numbered(grouped, index).collect(engine="streaming")
-
-    columns = []
-    for metric, wanted in percentiles.items():
-        bucket, p = _bucket_column(metric), len(wanted)
-        given = (histograms or {}).get(metric)
-        histogram = (
-            _numbered(given.lazy(), index).collect()
-            if given is not None
-            else counted(lf.filter(pl.col(bucket).is_not_null()), [bucket])
-        )
-        selection = _select_buckets(histogram, bucket, count, wanted)
-        values = counted(
-            lf.filter(pl.col(bucket).is_in(np.unique(selection.bucket).tolist())), [bucket, metric]
-        )
-        stats = _order_statistics(values, bucket, metric, selection)
-        result = _lerp(stats[:, :p], stats[:, p:], selection.gamma)
-        found = ~(np.isnan(stats[:, :p]) | np.isnan(stats[:, p:]))  # a time is never NaN, a lost bucket is
-        for i, q in enumerate(wanted):
-            column: list[float | None] = [None] * count
-            for group, value, ok in zip(
-                selection.groups.tolist(), result[:, i].tolist(), found[:, i].tolist(), strict=True
-            ):
-                column[group] = value if ok else None
-            columns.append(pl.Series(_percentile_column(metric, q), column, dtype=pl.Float64))
-    return columns
-
-
 def success_percentiles(
     lf: pl.LazyFrame | pl.DataFrame,
     by: str | Iterable[str] | None = ("provider", "model"),
-    percentiles: Mapping[str, Sequence[int]] = _PERCENTILES,
+    percentiles: Mapping[str, Sequence[int]] = TABLE_PERCENTILES,
 ) -> pl.DataFrame:
     """Exact percentiles of time columns over successful final attempts, per group, with their ``count``.
 
@@ -937,19 +756,19 @@ def success_percentiles(
     """
     keys = group_columns(by)
     for metric in percentiles:
-        if metric not in _PERCENTILES:
-            raise InvalidParameterError("metric", metric, sorted(_PERCENTILES))
+        if metric not in TABLE_PERCENTILES:
+            raise InvalidParameterError("metric", metric, sorted(TABLE_PERCENTILES))
     success = pl.col("final") & (pl.col("outcome") == OUTCOME_OK)
     lf = (
         lf.lazy()
         .select(*keys, *percentiles, success.alias("_success"))
-        .with_columns(_time_bucket(metric) for metric in percentiles)
+        .with_columns(time_bucket(metric) for metric in percentiles)
     )
     successes = lf.filter(pl.col("_success"))
     counts = successes.group_by(keys).agg(pl.len()) if keys else successes.select(pl.len())
     counts = counts.rename({"len": "count"})
     counts = (counts.sort(keys, nulls_last=True) if keys else counts).collect(engine="streaming")
-    return counts.with_columns(_exact_percentiles(lf, counts.select(keys), percentiles))
+    return counts.with_columns(exact_percentiles(lf, counts.select(keys), percentiles))
 
 
 def _cost_per_image(total: Decimal | None, images: int | None, images_unknown: int) -> Decimal | None:
@@ -1047,219 +866,3 @@ def export_parquet(
     out.mkdir(parents=True, exist_ok=True)
     lf.lazy().sink_parquet(target, mkdir=True)
     return out
-
-
-# --- synthetic logs ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SyntheticProfile:
-    """How one (provider, model, quality, size) behaves in a synthetic log.
-
-    Latency and TTFB are lognormal from their p50/p95 (TTFB shares the request's normal draw and never
-    exceeds the latency). ``success_rate`` is per request (the share of items whose final attempt succeeds,
-    as dashboards publish it): each attempt fails with the probability that yields it, a failure is retried
-    (rate_limit, unavailable, timeout) with probability ``retry_share`` and up to ``max_attempts``, otherwise
-    final (content_policy). A success bills ``cost_usd`` per image, a failure nothing (``not_billed``).
-    ``weight`` is the profile's share of requests.
-    """
-
-    provider: str
-    model: str
-    p50_ms: float
-    p95_ms: float
-    ttfb_p50_ms: float
-    ttfb_p95_ms: float
-    success_rate: float
-    cost_usd: Decimal
-    quality: str | None = None
-    size: str | None = "1024x1024"
-    mode: str = "generate"
-    weight: float = 1.0
-    retry_share: float = 0.5
-    max_attempts: int = 3
-
-
-#: the seed page's gpt-image-1-mini via openai (17,840 / 46,372 ms, TTFB 17,216 / 45,544 ms, 133 of 137,
-#: $0.005 low) and two assumed neighbours, for tests, benchmarks and notebooks
-DEFAULT_SYNTHETIC_PROFILES: tuple[SyntheticProfile, ...] = (
-    SyntheticProfile(
-        "openai", "gpt-image-1-mini", 17_840, 46_372, 17_216, 45_544, 133 / 137, Decimal("0.005"), "low"
-    ),
-    SyntheticProfile(
-        "openai", "gpt-image-1-mini", 24_000, 60_000, 23_000, 58_000, 0.97, Decimal("0.011"), "medium"
-    ),
-    SyntheticProfile("fal", "gpt-image-1-mini", 14_000, 38_000, 600, 1_500, 0.95, Decimal("0.005"), "low"),
-    SyntheticProfile("fal", "flux-1-schnell", 1_800, 4_500, 300, 900, 0.99, Decimal("0.003"), None),
-)
-_FAILURES = ("rate_limit", "unavailable", "timeout", "content_policy")
-_RETRIED_FAILURE_SHARES = (0.5, 0.3, 0.2, 0.0)  # how retried failures spread over kinds (assumed)
-_BACKOFF_MS = 1_000.0
-
-
-def synthetic_log(
-    n: int,
-    seed: int = 0,
-    profiles: Sequence[SyntheticProfile] = DEFAULT_SYNTHETIC_PROFILES,
-    *,
-    end: dt.datetime = dt.datetime(2026, 1, 31, tzinfo=dt.UTC),
-    span: dt.timedelta = dt.timedelta(days=30),
-    run_id: str | None = None,
-) -> pl.DataFrame:
-    """A canonical-schema log of ``n`` requests (plus their retry attempts), reproducible by ``seed``.
-
-    Requests start uniformly in ``[end - span, end)`` and are spread over ``profiles`` by weight; every
-    row has ``provenance="simulated"``.
-    """
-    if n < 0:
-        raise InvalidParameterError("n", n, "a count >= 0")
-    if not profiles:
-        raise InvalidParameterError("profiles", [], "one or more SyntheticProfile")
-    rng = np.random.default_rng(seed)
-    weights = np.array([p.weight for p in profiles], dtype=float)
-    counts = rng.multinomial(n, weights / weights.sum())
-    run = run_id or f"synthetic-{seed}"
-    start_us = int((end - span).timestamp() * 1_000_000)
-    frames, first_item = [], 0
-    for profile, count in zip(profiles, counts, strict=True):
-        frames.append(_synthetic_block(profile, int(count), first_item, rng, start_us, span, run))
-        first_item += int(count)
-    return pl.concat(frames, how="vertical").sort("started_at")
-
-
-def attempt_failure_probability(request_success: float, max_attempts: int, retry_share: float) -> float:
-    """Per-attempt failure probability ``f`` giving a per-request success rate under retries.
-
-    An item fails if an attempt fails without retry (probability ``f (1 - s)``) or all ``max_attempts`` fail:
-    ``P(fail) = sum_{a<M} (f s)^(a-1) f (1 - s) + (f s)^(M-1) f``, increasing in ``f``; solved by bisection.
-    """
-    if not 0 < request_success <= 1:
-        raise InvalidParameterError("success_rate", request_success, "a probability in (0, 1]")
-    if not 0 <= retry_share <= 1 or max_attempts < 1:
-        raise InvalidParameterError("retry_share, max_attempts", (retry_share, max_attempts), "0..1 and >= 1")
-
-    def item_failure(f: float) -> float:
-        q = f * retry_share
-        return (
-            sum(q ** (a - 1) * f * (1 - retry_share) for a in range(1, max_attempts))
-            + q ** (max_attempts - 1) * f
-        )
-
-    low, high = 0.0, 1.0
-    for _ in range(60):
-        mid = (low + high) / 2
-        low, high = (mid, high) if item_failure(mid) < 1 - request_success else (low, mid)
-    return (low + high) / 2
-
-
-def _synthetic_block(
-    profile: SyntheticProfile,
-    count: int,
-    first_item: int,
-    rng: np.random.Generator,
-    start_us: int,
-    span: dt.timedelta,
-    run: str,
-) -> pl.DataFrame:
-    mu, sigma = lognormal_from_p50_p95(profile.p50_ms, profile.p95_ms)
-    mu_t, sigma_t = lognormal_from_p50_p95(profile.ttfb_p50_ms, profile.ttfb_p95_ms)
-    attempt_failure = attempt_failure_probability(
-        profile.success_rate, profile.max_attempts, profile.retry_share
-    )
-    items = np.arange(first_item, first_item + count, dtype=np.int64)
-    t_ms = rng.random(count) * (span.total_seconds() * 1000.0)
-    rows: dict[str, list[np.ndarray]] = {
-        k: [] for k in ("item", "attempt", "final", "failure", "start", "lat", "ttfb")
-    }
-    for attempt in range(1, profile.max_attempts + 1):
-        k = len(items)
-        if k == 0:
-            break
-        z = rng.standard_normal(k)
-        latency = np.exp(mu + sigma * z)
-        ttfb = np.minimum(np.exp(mu_t + sigma_t * z), latency)
-        failed = rng.random(k) < attempt_failure
-        retryable = rng.random(k) < profile.retry_share
-        kind = np.where(
-            retryable,
-            rng.choice(len(_FAILURES), size=k, p=_RETRIED_FAILURE_SHARES),
-            _FAILURES.index("content_policy"),
-        )
-        failure = np.where(failed, kind, -1)
-        latency = np.where(failed, latency * rng.uniform(0.05, 1.0, k), latency)  # errors come back sooner
-        retried = failed & retryable & (attempt < profile.max_attempts)
-        for key, value in (
-            ("item", items),
-            ("attempt", np.full(k, attempt, dtype=np.int32)),
-            ("final", ~retried),
-            ("failure", failure),
-            ("start", t_ms),
-            ("lat", latency),
-            ("ttfb", np.where(failure == _FAILURES.index("timeout"), np.nan, np.minimum(ttfb, latency))),
-        ):
-            rows[key].append(value)
-        items, t_ms = items[retried], (t_ms + latency + _BACKOFF_MS * 2 ** (attempt - 1))[retried]
-    cols = {k: np.concatenate(v) if v else np.array([]) for k, v in rows.items()}
-    started = (
-        pl.Series(start_us + np.round(cols["start"] * 1000).astype(np.int64))
-        .cast(pl.Datetime("us"))
-        .dt.replace_time_zone("UTC")
-    )
-    lat_us = pl.Series(np.round(cols["lat"] * 1000).astype(np.int64)).cast(pl.Duration("us"))
-    ttfb_us = pl.Series(np.round(np.nan_to_num(cols["ttfb"]) * 1000).astype(np.int64)).cast(pl.Duration("us"))
-    outcome = pl.Series(np.asarray(cols["failure"], dtype=np.int64) + 1).replace_strict(
-        {0: OUTCOME_OK, **{i + 1: f for i, f in enumerate(_FAILURES)}}, return_dtype=pl.String
-    )
-    base = pl.DataFrame(
-        {
-            "item": cols["item"],
-            "attempt": cols["attempt"],
-            "final": cols["final"].astype(bool),
-            "started_at": started,
-            "_lat": lat_us,
-            "_ttfb": ttfb_us,
-            "_has_ttfb": ~np.isnan(cols["ttfb"]),
-            "outcome": outcome,
-        }
-    )
-    ok = pl.col("outcome") == OUTCOME_OK
-    width, height = (int(x) for x in profile.size.split("x")) if profile.size else (None, None)
-    values: dict[str, pl.Expr] = {
-        "run_id": pl.lit(run),
-        "item_id": pl.format("{}-{}", pl.lit(run), pl.col("item")),
-        "target": pl.lit(
-            "/".join(str(x) for x in (profile.model, profile.provider, profile.quality, profile.size))
-        ),
-        "repeat": pl.lit(0),
-        "attempt": pl.col("attempt"),
-        "final": pl.col("final"),
-        "started_at": pl.col("started_at"),
-        "first_byte_at": pl.when(pl.col("_has_ttfb")).then(pl.col("started_at") + pl.col("_ttfb")),
-        "ended_at": pl.col("started_at") + pl.col("_lat"),
-        "latency_ms": pl.col("_lat").dt.total_microseconds() / 1000.0,
-        "ttfb_ms": pl.when(pl.col("_has_ttfb")).then(pl.col("_ttfb").dt.total_microseconds() / 1000.0),
-        "outcome": pl.col("outcome"),
-        "http_status": pl.col("outcome").replace_strict(
-            {OUTCOME_OK: 200, "rate_limit": 429, "unavailable": 503, "timeout": None, "content_policy": 400},
-            return_dtype=pl.Int32,
-        ),
-        "provider": pl.lit(profile.provider),
-        "model": pl.lit(profile.model),
-        "provider_model_id": pl.lit(profile.model),
-        "mode": pl.lit(profile.mode),
-        "quality": pl.lit(profile.quality),
-        "size": pl.lit(profile.size),
-        "width": pl.lit(width),
-        "height": pl.lit(height),
-        "n": pl.lit(1),
-        "streamed": pl.lit(False),
-        "partial_images": pl.lit(0),
-        "estimated_cost_usd": pl.lit(profile.cost_usd),
-        "actual_cost_usd": pl.when(ok).then(pl.lit(profile.cost_usd)).otherwise(pl.lit(Decimal(0))),
-        "cost_method": pl.when(ok).then(pl.lit("per_image_table")).otherwise(pl.lit("not_billed")),
-        "images_count": pl.when(ok).then(1).otherwise(0),
-        "provenance": pl.lit(Provenance.SIMULATED.value),
-    }
-    return base.select(
-        [values.get(name, pl.lit(None)).cast(dtype).alias(name) for name, dtype in LOG_SCHEMA.items()]
-    )
