@@ -112,10 +112,10 @@ def _columns(cur) -> list[str]:
 def imgkit_child(dsn: str, out: str) -> dict:
     import polars as pl
 
-    from imgkit.analysis.performance import scan_log
     from imgkit.records.importers import read_ledger
     from imgkit.records.importers._store import IMPORT_DIR
     from imgkit.records.importers.litellm import import_litellm
+    from imgkit.records.scan import scan_log
 
     t0 = time.perf_counter()
     summary = import_litellm(dsn, out)

@@ -2,10 +2,10 @@
 
 ``--lines`` attempt records (default 500,000, about 1.1 GB with their ``sent`` records; each as the client writes it: prompt and
 parameters JSON, image list, request id, and before it the ``sent`` record announcing it) are written with
-:func:`imgkit.runs.log.encode_record`. Timed, the
+:func:`imgkit.records.journal.encode_record`. Timed, the
 medians of ``--repeats`` alternating runs after one untimed run of each:
 
-* checked: ``scan_log`` (every line checked by :func:`imgkit.runs.log.scan_journal`: one streaming pass of
+* checked: ``scan_log`` (every line checked by :func:`imgkit.records.journal.scan_journal`: one streaming pass of
   polars' reader, a byte scan for money written as a number, times converted from text), then the work of
   ``imgkit perf``: ``performance_table`` by provider × model and ``log_summary``;
 * baseline: the same work on the reader before issue 12 (polars' ndjson reader with the canonical schema,
@@ -31,11 +31,12 @@ from pathlib import Path
 
 import polars as pl
 
-from imgkit.analysis.performance import log_summary, performance_table, scan_log
+from imgkit.analysis.performance import log_summary, performance_table
 from imgkit.errors import SpecError
 from imgkit.money import MONEY
-from imgkit.runs.log import encode_record
-from imgkit.runs.schema import LOG_SCHEMA, OUTCOME_SENT
+from imgkit.records.journal import encode_record
+from imgkit.records.scan import scan_log
+from imgkit.records.schema import LOG_SCHEMA, OUTCOME_SENT
 
 GOAL_RATIO = 1.10
 

@@ -32,9 +32,11 @@ import pandas as pd
 import polars as pl
 
 from imgkit.analysis.percentiles import percentile_column
-from imgkit.analysis.performance import TABLE_PERCENTILES, export_parquet, performance_table, scan_log
+from imgkit.analysis.performance import TABLE_PERCENTILES, performance_table
 from imgkit.analysis.synthetic import synthetic_log
 from imgkit.money import MONEY_SCALE
+from imgkit.records.parquet import export_parquet
+from imgkit.records.scan import scan_log
 from imgkit.stats import Z_95
 
 GOAL_SECONDS = 2.0

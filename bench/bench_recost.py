@@ -26,7 +26,7 @@ import polars as pl
 from imgkit.catalog import load_catalog
 from imgkit.money import MONEY
 from imgkit.pricing import cost_from_record, recost
-from imgkit.runs.schema import LOG_SCHEMA
+from imgkit.records.schema import LOG_SCHEMA
 
 GOAL_SECONDS = 2.0
 GOAL_SPEEDUP = 20.0

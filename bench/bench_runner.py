@@ -104,8 +104,8 @@ def _measure(fn) -> tuple[float, float]:
 
 async def _bare(spec, plan, catalog) -> int:
     from imgkit.providers import ImageClient, RateLimit, RetryPolicy
-    from imgkit.runs.images import ImageStore
-    from imgkit.runs.log import RequestLog
+    from imgkit.records.images import ImageStore
+    from imgkit.records.journal import RequestLog
     from imgkit.runs.runner import SIMULATED_KEY
 
     client = ImageClient(
@@ -175,7 +175,7 @@ def _runner_run(
 def child_timing(url: str, items: int, concurrency: int, repeats: int) -> dict:
     """End-to-end pairs (bare, runner) alternating in this process, then the isolated runner overhead."""
     from imgkit.catalog import load_catalog
-    from imgkit.runs.log import RequestLog
+    from imgkit.records.journal import RequestLog
     from imgkit.runs.plan import plan_run
     from imgkit.runs.runner import target_table
 

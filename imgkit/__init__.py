@@ -27,10 +27,10 @@ _EXPORTS = {
     "SimulatorServer": "imgkit.simulator",
     "load_spec": "imgkit.runs.spec",
     "run_experiment": "imgkit.runs.runner",
-    "RequestLog": "imgkit.runs.log",
+    "RequestLog": "imgkit.records.journal",
     "make_grid": "imgkit.grids",
     # analysis and reports
-    "scan_log": "imgkit.analysis.performance",
+    "scan_log": "imgkit.records.scan",
     "performance_table": "imgkit.analysis.performance",
     "read_votes": "imgkit.analysis.ratings",
     "fit_bradley_terry": "imgkit.analysis.ratings",

@@ -64,7 +64,7 @@ def _axis_list(value: str | Sequence[str]) -> list[str]:
 def final_attempts(run_dir: str | Path) -> pl.DataFrame:
     """The latest final attempt of every item of a run directory's log (a resumed run's later success
     replaces an earlier failure), in the log schema."""
-    from imgkit.analysis.performance import scan_log
+    from imgkit.records.scan import scan_log
 
     log = Path(run_dir) / "log.jsonl"
     if not log.is_file():

@@ -1105,7 +1105,7 @@ def _record_price(
 
 
 def cost_from_record(record: Mapping[str, Any], catalog: Catalog | None = None) -> Cost:
-    """Re-cost one canonical log record (``imgkit.runs.schema``); the per-row reference of :func:`recost`.
+    """Re-cost one canonical log record (``imgkit.records.schema``); the per-row reference of :func:`recost`.
 
     A kept gateway bill stays; a failed attempt without usage is ``not_billed``; logged usage is billed by
     token rates; otherwise the per-image table, output-token estimate or per-megapixel rate (from

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from imgkit.analysis.frontier import OBJECTIVES
-from imgkit.analysis.performance import group_columns, parse_time_bound, scan_log
+from imgkit.analysis.performance import group_columns, parse_time_bound
 from imgkit.analysis.projection import MAX_MONTHS, check_horizon, load_workload, resolve_options
 from imgkit.analysis.published import lmarena_leaderboard
 from imgkit.analysis.ratings import normalise_votes, parse_anchor, read_votes
@@ -30,7 +30,8 @@ from imgkit.catalog import parse_wxh
 from imgkit.errors import ImgkitError, InvalidParameterError, SpecError, UnknownNameError
 from imgkit.grids import AXES
 from imgkit.records.importers.openai_usage import read_costs
-from imgkit.runs.log import JOURNAL_NAME, scan_journal
+from imgkit.records.journal import JOURNAL_NAME, scan_journal
+from imgkit.records.scan import scan_log
 from imgkit.runs.spec import load_spec
 
 __all__ = ["NOTEBOOK_RULES", "Rule", "check_parameters"]
@@ -174,7 +175,7 @@ def _aliases(v: Any) -> None:
 
 
 _LOG = "a request log: log.jsonl, a Parquet file or folder, or a CSV"
-_MAPPING = "a YAML column mapping file (see imgkit.analysis.performance)"
+_MAPPING = "a YAML column mapping file (see imgkit.records.scan)"
 _VOTES = "a votes CSV or Parquet file"
 _PROVENANCE = ("published", "measured", "simulated")
 _BOOTSTRAP = _whole(0, 100_000)

@@ -25,11 +25,12 @@ from pathlib import Path
 
 import pytest
 
-from imgkit.analysis.performance import GROUPABLE_COLUMNS, performance_table, scan_log
+from imgkit.analysis.performance import GROUPABLE_COLUMNS, performance_table
 from imgkit.analysis.projection import check_horizon, load_workload, project
 from imgkit.catalog import load_yaml
 from imgkit.cli import main
 from imgkit.errors import InvalidParameterError, SpecError
+from imgkit.records.scan import scan_log
 from imgkit.report_params import NOTEBOOK_RULES
 from imgkit.reports import find_notebooks, parse_value, report_parameters, resolve_notebook
 
@@ -93,7 +94,7 @@ def _record(**changes: object) -> dict:
 
 def _journal(*lines: str | bytes | None, good: int = 3) -> bytes:
     """``good`` valid journal lines, then ``lines`` (None: one more valid line)."""
-    from imgkit.runs.log import encode_record
+    from imgkit.records.journal import encode_record
 
     out = [encode_record(_record(item_id=f"i{k}")) for k in range(good)]
     for k, line in enumerate(lines):
@@ -119,7 +120,7 @@ def _line(base: Callable[..., dict] = _record, **changes: object) -> str:
     ``base`` makes the record changed (an attempt, or :func:`_sent`)."""
     import json
 
-    from imgkit.runs.log import encode_record
+    from imgkit.records.journal import encode_record
 
     record = json.loads(encode_record(base(item_id="bad")))
     for key, value in changes.items():
@@ -554,7 +555,7 @@ def test_a_value_that_starts_with_a_dash_reaches_the_check_of_its_option(capsys)
 
 
 def test_only_a_torn_last_line_is_cut_silently(tmp_path):
-    from imgkit.runs.log import RequestLog
+    from imgkit.records.journal import RequestLog
 
     path = tmp_path / "log.jsonl"
     path.write_bytes(_journal(None, good=2) + b'{"run_id":"r1","item_id":"torn","att')  # killed mid-write
@@ -569,7 +570,7 @@ def test_a_torn_sent_last_line_is_cut_silently_and_a_sent_record_without_a_quote
     # killed while announcing a request: it never left, so nothing may have been billed for it
     from decimal import Decimal
 
-    from imgkit.runs.log import RequestLog, encode_record
+    from imgkit.records.journal import RequestLog, encode_record
 
     path = tmp_path / "log.jsonl"
     torn = encode_record(_sent(item_id="torn"))[:-30]
@@ -601,7 +602,7 @@ def test_money_as_imgkit_writes_it_reads_back_exactly(tmp_path):
     # str(Decimal) writes small amounts with an exponent; a money key inside a JSON text column is not money
     from decimal import Decimal
 
-    from imgkit.runs.log import RequestLog
+    from imgkit.records.journal import RequestLog
 
     log = RequestLog(tmp_path / "log.jsonl")
     log.append(_record(actual_cost_usd=Decimal("0.0000001"), requested_params={"estimated_cost_usd": 1}))

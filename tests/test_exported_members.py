@@ -19,7 +19,7 @@ PUBLIC_MODULES = sorted(
     if not any(part.startswith("_") for part in info.name.split("."))
     and not info.name.startswith("imgkit.cli")
 )
-PACKAGES = ["imgkit", "imgkit.analysis", "imgkit.plots", "imgkit.runs"]
+PACKAGES = ["imgkit", "imgkit.analysis", "imgkit.plots", "imgkit.records", "imgkit.runs"]
 
 
 def test_the_top_level_api_is_pinned():
@@ -80,7 +80,7 @@ def test_package_entry_points_are_the_objects_of_their_home_modules(package):
 
 def test_importing_imgkit_loads_no_heavy_dependency():
     code = (
-        "import sys, imgkit, imgkit.analysis, imgkit.plots, imgkit.runs; "
+        "import sys, imgkit, imgkit.analysis, imgkit.plots, imgkit.records, imgkit.runs; "
         "print(sorted(m for m in ('polars', 'numpy', 'httpx', 'matplotlib', 'PIL') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from imgkit.analysis.performance import performance_table, scan_log
+from imgkit.analysis.performance import performance_table
 from imgkit.analysis.reconcile import reconcile, reconcile_requests
 from imgkit.cli import main
 from imgkit.errors import SpecError
@@ -27,6 +27,7 @@ from imgkit.records.importers._store import ImportStore
 from imgkit.records.importers.litellm import import_litellm
 from imgkit.records.importers.mapped import import_mapped
 from imgkit.records.importers.openai_usage import import_openai_usage
+from imgkit.records.scan import scan_log
 from tests.postgres_plugin import insert_spend_rows, litellm_ddl
 
 DATA = Path(__file__).parent / "data" / "litellm"

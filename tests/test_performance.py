@@ -14,18 +14,13 @@ import polars as pl
 import pytest
 from scipy.stats import binomtest
 
-from imgkit.analysis.performance import (
-    describe_log,
-    export_parquet,
-    log_summary,
-    performance_table,
-    scan_log,
-    success_percentiles,
-)
+from imgkit.analysis.performance import describe_log, log_summary, performance_table, success_percentiles
 from imgkit.analysis.synthetic import SyntheticProfile, attempt_failure_probability, synthetic_log
 from imgkit.cli import main
 from imgkit.errors import InvalidParameterError, SpecError, UnknownNameError
-from imgkit.runs.schema import LOG_SCHEMA
+from imgkit.records.parquet import export_parquet
+from imgkit.records.scan import scan_log
+from imgkit.records.schema import LOG_SCHEMA
 from imgkit.stats import lognormal_from_p50_p95, wilson_interval
 
 T0 = dt.datetime(2026, 1, 10, 12, 0, tzinfo=dt.UTC)
@@ -482,7 +477,7 @@ def sent(item: str, **fields: Any) -> dict[str, Any]:
 
 
 def test_sent_records_pass_the_journal_check_and_are_left_out_unless_asked(tmp_path):
-    from imgkit.runs.log import RequestLog, scan_journal
+    from imgkit.records.journal import RequestLog, scan_journal
 
     # b's quote is null: a client without a budget announces an unpriced request so
     rows = [sent("a"), attempt("a"), sent("b", estimated_cost_usd=None)]

@@ -62,9 +62,9 @@ from imgkit.providers import (
     make_http_client,
     parse_retry_after,
 )
-from imgkit.runs.images import ImageStore
-from imgkit.runs.log import RequestLog
-from imgkit.runs.schema import LOG_SCHEMA
+from imgkit.records.images import ImageStore
+from imgkit.records.journal import RequestLog
+from imgkit.records.schema import LOG_SCHEMA
 from imgkit.simulator import FaultPlan
 
 CAT = load_catalog()
@@ -494,7 +494,8 @@ def test_the_first_attempts_of_a_request_are_reserved_all_or_none(simulator, tmp
 def test_each_attempt_is_announced_before_it_is_sent_and_readers_count_only_attempts(
     simulator_factory, tmp_path
 ):
-    from imgkit.analysis.performance import performance_table, scan_log
+    from imgkit.analysis.performance import performance_table
+    from imgkit.records.scan import scan_log
 
     sim = simulator_factory(faults=FaultPlan(["server_error"]))
     client = client_for(sim, tmp_path)
@@ -1073,7 +1074,7 @@ def test_parquet_export_reads_back_the_same_rows(tmp_path):
     log.append(record("a", provider="openai", actual_cost_usd=Decimal("0.005")))
     log.append(record("b", provider="fal", actual_cost_usd=Decimal("0.025")))
     out = log.to_parquet(tmp_path / "parquet")
-    from imgkit.analysis.performance import scan_log
+    from imgkit.records.scan import scan_log
 
     back = scan_log(out).sort("item_id").collect()
     assert back["actual_cost_usd"].to_list() == [Decimal("0.005"), Decimal("0.025")]

@@ -9,8 +9,9 @@ from pathlib import Path
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from imgkit.analysis.performance import log_summary, performance_table, scan_log
-from imgkit.runs.log import RequestLog, scan_journal
+from imgkit.analysis.performance import log_summary, performance_table
+from imgkit.records.journal import RequestLog, scan_journal
+from imgkit.records.scan import scan_log
 
 #: a journal of version 1 (records without a version), written by commit a2dcf8a's writer: a simulated run
 #: with retries and refusals, its sent records, one sent record no outcome follows and a torn last line;

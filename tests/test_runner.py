@@ -22,7 +22,7 @@ from PIL import Image
 from imgkit.cli import main
 from imgkit.errors import RunDirectoryError, SpecError
 from imgkit.pricing import count_prompt_tokens
-from imgkit.runs.log import RequestLog
+from imgkit.records.journal import RequestLog
 from imgkit.runs.runner import run_experiment
 from imgkit.runs.spec import load_spec, parse_spec
 from imgkit.simulator import FaultPlan, LogNormal, Profile

@@ -239,7 +239,8 @@ def test_cli_serves_until_interrupted_and_says_how_to_rate_the_votes(run_dir):
 
 def test_a_runs_frontier_joins_its_own_votes_costs_and_times_target_by_target(run_dir, capsys):
     from imgkit.analysis.frontier import run_targets
-    from imgkit.analysis.performance import performance_table, scan_log
+    from imgkit.analysis.performance import performance_table
+    from imgkit.records.scan import scan_log
 
     assert main(["frontier", "--run", str(run_dir)]) == 2  # no votes yet: one line, exit status 2
     assert "votes.csv: none yet; imgkit vote" in capsys.readouterr().err

@@ -8,12 +8,13 @@ from __future__ import annotations
 from imgkit._lazy import lazy_exports
 
 _EXPORTS = {
+    # request logs into the canonical schema, and out as Parquet (imgkit.records owns them)
+    "scan_log": "imgkit.records.scan",
+    "export_parquet": "imgkit.records.parquet",
     # performance: speed, reliability and cost per group of a request log
-    "scan_log": "imgkit.analysis.performance",
     "performance_table": "imgkit.analysis.performance",
     "success_percentiles": "imgkit.analysis.performance",
     "log_summary": "imgkit.analysis.performance",
-    "export_parquet": "imgkit.analysis.performance",
     "wilson_interval": "imgkit.stats",
     # ratings from pairwise votes
     "read_votes": "imgkit.analysis.ratings",

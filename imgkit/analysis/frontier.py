@@ -282,7 +282,8 @@ def run_targets(run_dir: str | Path) -> pl.DataFrame:
     option: ``frontier_inputs(fit_bradley_terry(votes), run_targets(d), run_targets(d))``. Costs are the
     logged cost per delivered image, times the logged percentiles, tagged with the log's provenance.
     """
-    from imgkit.analysis.performance import performance_table, scan_log
+    from imgkit.analysis.performance import performance_table
+    from imgkit.records.scan import scan_log
 
     log = Path(run_dir) / "log.jsonl"
     if not log.is_file():

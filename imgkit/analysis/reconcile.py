@@ -1,6 +1,6 @@
 """Reconciliation: what a source recorded for imported traffic, against imgkit's exact cost and what was billed.
 
-Input: imported requests (canonical rows, :mod:`imgkit.runs.schema`), the import's ledger (what the source
+Input: imported requests (canonical rows, :mod:`imgkit.records.schema`), the import's ledger (what the source
 recorded per request: ``recorded_cost_usd`` and the evidence its row shows, see
 :mod:`imgkit.records.importers`), and optionally money billed per day (OpenAI's Costs API). Each request is
 re-costed exactly by :func:`imgkit.pricing.recost` with the catalog as it is now, and flagged:

@@ -17,7 +17,7 @@ import polars as pl
 
 from imgkit.errors import InvalidParameterError
 from imgkit.provenance import Provenance
-from imgkit.runs.schema import LOG_SCHEMA, OUTCOME_OK
+from imgkit.records.schema import LOG_SCHEMA, OUTCOME_OK
 from imgkit.stats import lognormal_from_p50_p95
 
 __all__ = ["DEFAULT_SYNTHETIC_PROFILES", "SyntheticProfile", "attempt_failure_probability", "synthetic_log"]

@@ -256,7 +256,8 @@ def _latency(choice: str | None) -> pl.DataFrame | None:
 
 def _log_table(path: str) -> pl.DataFrame:
     """Per provider x model: measured cost per successful image and generation-time percentiles."""
-    from imgkit.analysis.performance import performance_table, scan_log
+    from imgkit.analysis.performance import performance_table
+    from imgkit.records.scan import scan_log
 
     if not Path(path).exists():
         raise InvalidParameterError("log", path, "lmarena, catalog, seed or an existing log path")

@@ -41,9 +41,9 @@ def cmd_perf(args: argparse.Namespace) -> int:
         filter_window,
         log_summary,
         performance_table,
-        scan_log,
         window_bounds,
     )
+    from imgkit.records.scan import scan_log
 
     now = dt.datetime.now(dt.UTC)
     lf = scan_log(args.log, mapping=args.mapping)

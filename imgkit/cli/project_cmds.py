@@ -48,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _performance(args: argparse.Namespace, workload: Any) -> tuple[pl.DataFrame | None, list[str]]:
     """The performance table of ``--log`` or of the workload's ``reliability.log``."""
-    from imgkit.analysis.performance import performance_table, scan_log
+    from imgkit.analysis.performance import performance_table
+    from imgkit.records.scan import scan_log
 
     paths = list(args.log or []) or ([workload.reliability_log] if workload.reliability_log else [])
     if not paths:

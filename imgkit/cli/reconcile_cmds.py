@@ -34,11 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    from imgkit.analysis.performance import scan_log
     from imgkit.analysis.reconcile import FLAGS, reconcile
     from imgkit.errors import InvalidParameterError
     from imgkit.records.importers import read_billed, read_ledger
     from imgkit.records.importers.openai_usage import read_costs
+    from imgkit.records.scan import scan_log
 
     folder = Path(args.dir)
     if not folder.is_dir():

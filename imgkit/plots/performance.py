@@ -24,7 +24,7 @@ from imgkit.analysis.performance import (
     success_percentiles,
 )
 from imgkit.errors import InvalidParameterError
-from imgkit.runs.schema import OUTCOME_OK
+from imgkit.records.schema import OUTCOME_OK
 
 __all__ = ["latency_distribution", "success_rates", "ttfb_vs_total"]
 

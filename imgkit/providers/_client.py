@@ -59,9 +59,9 @@ from imgkit.providers._limits import RateLimit, RateLimiter
 from imgkit.providers._openai import OpenAIAdapter
 from imgkit.providers._retry import RetryPolicy
 from imgkit.providers._types import AttemptClock, CallOutput, ImageResult, Timings
-from imgkit.runs.images import ImageStore, StoredImage, sniff_image
-from imgkit.runs.log import RequestLog, call_item_id
-from imgkit.runs.schema import OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_SENT
+from imgkit.records.images import ImageStore, StoredImage, sniff_image
+from imgkit.records.journal import RequestLog, call_item_id
+from imgkit.records.schema import OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_SENT
 
 __all__ = ["LABELS", "ImageClient"]
 
@@ -629,7 +629,7 @@ class ImageClient:
         cost: Cost,
         quoted: Decimal | None,
     ) -> dict[str, Any]:
-        """One canonical log record (imgkit.runs.schema) for one attempt (``quoted``: what it reserved)."""
+        """One canonical log record (imgkit.records.schema) for one attempt (``quoted``: what it reserved)."""
         resolved, t = ctx.resolved, clock.timings()
         echo = output.body if output is not None else {}
         size = echo.get("size") if _size_of(echo.get("size")) else None

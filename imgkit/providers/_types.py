@@ -11,7 +11,7 @@ from typing import Any
 from imgkit.errors import ProviderError
 from imgkit.params import ResolvedRequest
 from imgkit.pricing import Cost
-from imgkit.runs.images import StoredImage
+from imgkit.records.images import StoredImage
 
 __all__ = ["AttemptClock", "CallOutput", "ImageResult", "RawImage", "Timings"]
 

@@ -1,7 +1,7 @@
-"""Experiment runs: the request-log schema and store, the runner, experiment specs.
+"""Experiment runs: experiment specs, the plan, the runner (their records are :mod:`imgkit.records`').
 
 The names below are imported on first use from the module named beside each (imported eagerly, the runner
-would pull in the providers, which themselves use the log and the image store).
+would pull in the providers and the simulator).
 """
 
 from __future__ import annotations
@@ -9,9 +9,6 @@ from __future__ import annotations
 from imgkit._lazy import lazy_exports
 
 _EXPORTS = {
-    "LOG_SCHEMA": "imgkit.runs.schema",
-    "RequestLog": "imgkit.runs.log",
-    "ImageStore": "imgkit.runs.images",
     "ExperimentSpec": "imgkit.runs.spec",
     "load_spec": "imgkit.runs.spec",
     "parse_spec": "imgkit.runs.spec",

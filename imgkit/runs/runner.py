@@ -5,7 +5,7 @@ quoted, nothing sent), then sends the items with ``spec.concurrency`` requests i
 :class:`~imgkit.providers.ImageClient` (its per-provider rate limits, with the spec's overrides, and its
 retries). The run directory ``spec.output_dir`` is a self-contained record::
 
-    log.jsonl      every attempt (imgkit.runs.schema), with the run columns filled
+    log.jsonl      every attempt (imgkit.records.schema), with the run columns filled
     images/        the images, content-addressed (images/ab/cdef….png)
     inputs/        copies of the spec's input images
     spec.yaml      the spec as run: prompts inline, the resolved parameters and quotes, run id, sessions
@@ -83,9 +83,9 @@ from imgkit.errors import (
     provider_error_classes,
 )
 from imgkit.money import Budget, plain_usd, usd_text
-from imgkit.runs.log import JOURNAL_NAME, RequestLog, mark_unanswered, parent_item_id
+from imgkit.records.journal import JOURNAL_NAME, RequestLog, mark_unanswered, parent_item_id
+from imgkit.records.schema import OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_SENT
 from imgkit.runs.plan import RunPlan, plan_run
-from imgkit.runs.schema import OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_SENT
 from imgkit.runs.spec import ExperimentSpec, SimulatorSettings, WorkItem
 
 __all__ = [
@@ -682,7 +682,7 @@ async def run_experiment_async(
             own_client = client is None
             if own_client:
                 from imgkit.providers import ImageClient, RetryPolicy
-                from imgkit.runs.images import ImageStore
+                from imgkit.records.images import ImageStore
 
                 client = ImageClient(
                     catalog,

@@ -2,7 +2,7 @@
 
 Layout (``OUT``)::
 
-    date=2026-12-06/<chunk>.parquet   canonical rows (imgkit.runs.schema.LOG_SCHEMA), by the UTC day of started_at
+    date=2026-12-06/<chunk>.parquet   canonical rows (imgkit.records.schema.LOG_SCHEMA), by the UTC day of started_at
     _import/manifest.jsonl            one line per committed chunk, and one per finished import
     _import/ledger/<chunk>.parquet    the source's own record of each row (recorded cost, evidence): LEDGER_SCHEMA
     _import/billed/<chunk>.parquet    money a provider billed per day (OpenAI's Costs API): BILLED_SCHEMA
@@ -10,7 +10,7 @@ Layout (``OUT``)::
     _import/lock                      held (flock) by the one import writing here
 
 Folders and files whose names start with ``_`` or ``.`` are not data (the Hive/Spark convention, which
-:func:`imgkit.analysis.performance.scan_log` follows), so ``imgkit perf OUT`` reads the canonical rows alone.
+:func:`imgkit.records.scan.scan_log` follows), so ``imgkit perf OUT`` reads the canonical rows alone.
 
 **Write protocol** (:meth:`ImportStore.commit`): a chunk's files are written into ``staging/`` (each fsync'd),
 then one line naming them is appended to the manifest and fsync'd -- the commit -- and only then are they
@@ -38,7 +38,7 @@ import polars as pl
 
 from imgkit.errors import SpecError
 from imgkit.money import MONEY, MONEY_TOTAL
-from imgkit.runs.schema import LOG_SCHEMA, TS
+from imgkit.records.schema import LOG_SCHEMA, TS
 
 __all__ = ["BILLED_SCHEMA", "LEDGER_SCHEMA", "ImportStore", "ImportSummary", "read_billed", "read_ledger"]
 

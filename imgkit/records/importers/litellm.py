@@ -52,7 +52,7 @@ from imgkit.money import MONEY
 from imgkit.pricing import recost
 from imgkit.records.importers._names import NameRules, default_rules_path, load_name_rules
 from imgkit.records.importers._store import ImportStore, ImportSummary
-from imgkit.runs.schema import LOG_SCHEMA
+from imgkit.records.schema import LOG_SCHEMA
 
 __all__ = [
     "IMAGE_CALL_TYPES",
@@ -356,7 +356,7 @@ def _outcome(code: pl.Expr, error_class: pl.Expr) -> pl.Expr:
 def litellm_records(raw: pl.DataFrame, rules: NameRules) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
     """Interpret raw spend-log rows: (canonical rows, their ledger rows, skipped reason -> count).
 
-    Canonical rows are in :data:`~imgkit.runs.schema.LOG_SCHEMA` without costs (``actual_cost_usd`` is set by
+    Canonical rows are in :data:`~imgkit.records.schema.LOG_SCHEMA` without costs (``actual_cost_usd`` is set by
     :func:`~imgkit.pricing.recost`, or is a gateway's charge the row kept); the ledger holds what LiteLLM
     recorded (``spend``) and the evidence a row shows by itself.
     """

@@ -1,6 +1,6 @@
 """Any request export (CSV, Parquet, JSON Lines) through a mapping file: a gateway's, a proxy's, your own.
 
-The mapping file (YAML) is the column mapping :func:`imgkit.analysis.performance.scan_log` reads (``columns``,
+The mapping file (YAML) is the column mapping :func:`imgkit.records.scan.scan_log` reads (``columns``,
 ``units``, ``outcome``, ``constants``: the source's columns onto canonical ones, with units converted exactly),
 plus what an import needs::
 
@@ -29,13 +29,13 @@ from typing import Any
 
 import polars as pl
 
-from imgkit.analysis.performance import scan_log
 from imgkit.catalog import Catalog, load_catalog, load_yaml
 from imgkit.errors import SpecError
 from imgkit.money import MONEY
 from imgkit.pricing import recost
 from imgkit.records.importers._names import NameRules
 from imgkit.records.importers._store import ImportStore, ImportSummary
+from imgkit.records.scan import scan_log
 
 __all__ = ["IMPORT_KEYS", "import_mapped", "load_import_mapping"]
 

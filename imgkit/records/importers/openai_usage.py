@@ -36,7 +36,7 @@ from imgkit.money import MONEY
 from imgkit.pricing import recost
 from imgkit.records.importers._names import NameRules, default_rules_path, load_name_rules
 from imgkit.records.importers._store import BILLED_SCHEMA, ImportStore, ImportSummary
-from imgkit.runs.schema import LOG_SCHEMA
+from imgkit.records.schema import LOG_SCHEMA
 
 __all__ = ["import_openai_usage", "read_costs", "read_usage"]
 

@@ -1,4 +1,5 @@
-"""The request log store: an append-only JSON Lines journal, one record per attempt (:mod:`imgkit.runs.schema`).
+"""imgkit's request journal ``log.jsonl``: append-only JSON Lines, one record per attempt
+(:mod:`imgkit.records.schema`); the one writer and the one checked reader of the file.
 
 **Durability.** The client logs an attempt before it starts the next one, and :meth:`RequestLog.append` (and
 :meth:`RequestLog.append_async`) return only once the line is safe, in one of two ways (``commit=``):
@@ -17,7 +18,7 @@ next append. One process writes a journal at a time (an advisory ``flock``, take
 
 **Sent records.** :class:`~imgkit.providers.ImageClient` writes a ``sent`` record (outcome ``"sent"``, with the
 quote reserved) before each request leaves, so a journal left by ``kill -9`` says which requests were in
-flight and may have been billed (:mod:`imgkit.runs.schema`). They are not attempts: :meth:`scan` leaves them
+flight and may have been billed (:mod:`imgkit.records.schema`). They are not attempts: :meth:`scan` leaves them
 out unless asked (``include_sent=True``).
 
 **Validation.** Only canonical columns are accepted, each with its type; money is exact (``Decimal``, written
@@ -59,7 +60,8 @@ from imgkit.errors import (
 )
 from imgkit.keys import scrub_all
 from imgkit.money import MONEY, MONEY_LIMIT, MONEY_SCALE
-from imgkit.runs.schema import ALLOWED_VALUES, LOG_SCHEMA, OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_SENT, TS
+from imgkit.records.parquet import export_parquet
+from imgkit.records.schema import ALLOWED_VALUES, LOG_SCHEMA, OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_SENT, TS
 
 __all__ = [
     "JOURNAL_NAME",
@@ -432,10 +434,8 @@ class RequestLog:
         return mark_unanswered(self.scan(include_sent=True)).filter(pl.col("unanswered")).drop("unanswered")
 
     def to_parquet(self, out_dir: str | Path, partition_by: Sequence[str] = ("provider", "date")) -> Path:
-        """Write the log as hive-partitioned Parquet (readable by :func:`imgkit.analysis.performance.scan_log`,
+        """Write the log as hive-partitioned Parquet (readable by :func:`imgkit.records.scan.scan_log`,
         Spark and DuckDB); returns ``out_dir``."""
-        from imgkit.analysis.performance import export_parquet
-
         return export_parquet(self.scan(), out_dir, partition_by)
 
 

@@ -6,8 +6,8 @@ skipped by the reader). Parquet (partitioned by ``provider``/``date`` for large 
 
 Each attempt is announced before its request leaves: a ``sent`` record (outcome ``"sent"``, ``final`` false,
 the quote reserved for it in ``estimated_cost_usd``), then, once it ends, its outcome record (same
-``item_id`` and ``attempt``). A ``sent`` record is not an attempt: readers (:func:`imgkit.analysis.performance
-.scan_log` and everything built on it) leave them out; the runner reads them on resume, where a ``sent``
+``item_id`` and ``attempt``). A ``sent`` record is not an attempt: readers (:func:`imgkit.records.scan.scan_log`
+and everything built on it) leave them out; the runner reads them on resume, where a ``sent``
 record that no outcome record follows is a request that was in flight when the process died: possibly
 billed (its quote counts as spent), its item sent again.
 
