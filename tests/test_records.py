@@ -1,22 +1,32 @@
-"""Request records: a journal written by an earlier version of imgkit reads as it did then."""
+"""Request records: every journal record carries its schema version, a journal written by an earlier version of
+imgkit reads as it did then (its records upgraded by one migration per version), and a record of a version
+newer than imgkit knows is refused in one line."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from imgkit.analysis.performance import log_summary, performance_table
-from imgkit.records.journal import RequestLog, scan_journal
+from imgkit.cli import main
+from imgkit.errors import SpecError
+from imgkit.records.journal import RequestLog, encode_record, scan_journal
+from imgkit.records.migrations import MIGRATIONS, SUPPORTED_VERSIONS, upgrade
 from imgkit.records.scan import scan_log
+from imgkit.records.schema import LOG_SCHEMA, SCHEMA_VERSION, TS, VERSION_FIELD
 
 #: a journal of version 1 (records without a version), written by commit a2dcf8a's writer: a simulated run
 #: with retries and refusals, its sent records, one sent record no outcome follows and a torn last line;
 #: beside it what that commit's readers answered (make_fixture.py says how)
 V1 = Path(__file__).parent / "data" / "journal_v1"
+T0 = dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)
 
 
 def v1_journal(tmp_path: Path) -> Path:
@@ -26,11 +36,31 @@ def v1_journal(tmp_path: Path) -> Path:
     return path
 
 
+def v1_records() -> list[dict[str, Any]]:
+    """The v1 journal's complete records as the writer takes them (times as datetimes), torn tail left out."""
+    lines = (V1 / "log.jsonl").read_text().split("\n")[:-1]  # after the last newline: the torn line
+    records = []
+    for line in lines:
+        record = json.loads(line)
+        assert VERSION_FIELD not in record  # version 1: no version field
+        for name, dtype in LOG_SCHEMA.items():
+            if dtype == TS and record[name] is not None:
+                record[name] = dt.datetime.fromisoformat(record[name])
+        records.append(record)
+    return records
+
+
+def expected_scan() -> pl.DataFrame:
+    return pl.read_parquet(V1 / "expected_scan.parquet")
+
+
+def new_attempt(item: str) -> dict[str, Any]:
+    return {"run_id": "r2", "item_id": item, "attempt": 1, "final": True, "outcome": "ok", "started_at": T0}
+
+
 def test_a_v1_journal_reads_as_its_own_version_of_imgkit_read_it(tmp_path):
     path = v1_journal(tmp_path)
-    assert_frame_equal(
-        scan_journal(path, include_sent=True).collect(), pl.read_parquet(V1 / "expected_scan.parquet")
-    )
+    assert_frame_equal(scan_journal(path, include_sent=True).collect(), expected_scan())
     attempts = scan_log(path)
     assert_frame_equal(
         performance_table(attempts, by="target"), pl.read_parquet(V1 / "expected_table.parquet")
@@ -47,3 +77,87 @@ def test_a_v1_journal_reads_as_its_own_version_of_imgkit_read_it(tmp_path):
         "last_started_at": summary.last_started_at.isoformat(),
         "provenance": list(summary.provenance),
     } == expected["log_summary"]
+
+
+def test_every_record_is_written_with_the_current_version_first_and_read_without_it(tmp_path):
+    line = encode_record(new_attempt("a"))
+    assert line.startswith(b'{"v":%d,"run_id":"r2",' % SCHEMA_VERSION) and SCHEMA_VERSION == 2
+    with RequestLog(tmp_path / "log.jsonl") as log:
+        log.append(new_attempt("a"))
+    frame = scan_journal(tmp_path / "log.jsonl").collect()
+    assert frame.schema == pl.Schema(LOG_SCHEMA) and frame["item_id"].to_list() == ["a"]
+
+
+def test_the_v1_records_written_again_as_v2_read_the_same(tmp_path):
+    with RequestLog(tmp_path / "log.jsonl") as log:
+        for record in v1_records():
+            log.append(record)
+    lines = (tmp_path / "log.jsonl").read_text().splitlines()
+    assert {json.loads(line)[VERSION_FIELD] for line in lines} == {2}
+    assert_frame_equal(scan_journal(tmp_path / "log.jsonl", include_sent=True).collect(), expected_scan())
+    assert_frame_equal(
+        performance_table(scan_log(tmp_path / "log.jsonl"), by="target"),
+        pl.read_parquet(V1 / "expected_table.parquet"),
+    )
+
+
+def test_a_v1_journal_continued_by_this_writer_holds_both_versions_and_reads_as_one(tmp_path):
+    # a run begun by an older imgkit and resumed by this one: the torn tail cut, v2 records after v1 ones
+    path = v1_journal(tmp_path)
+    with RequestLog(path) as log:
+        log.append(new_attempt("resumed"))
+    raw = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r.get(VERSION_FIELD) for r in raw] == [None] * (len(raw) - 1) + [2]
+    both = scan_journal(path, include_sent=True).collect()
+    assert_frame_equal(both.head(-1), expected_scan())
+    assert both.row(-1, named=True)["item_id"] == "resumed"
+    assert "resumed" in RequestLog(path).finished_items()
+
+
+@pytest.mark.parametrize("continued", [False, True], ids=["v1", "v1 then v2"])
+def test_a_bad_line_is_named_by_its_line_whatever_the_versions_around_it(tmp_path, continued):
+    path = v1_journal(tmp_path)
+    if continued:
+        with RequestLog(path) as log:
+            log.append(new_attempt("resumed"))
+    lines = path.read_text().splitlines(keepends=True)
+    lines.insert(9, '{"run_id": "r1", "item_id": "x", "attempt": 1, "outcome": "great"}\n')
+    path.write_text("".join(lines))
+    with pytest.raises(SpecError) as err:
+        scan_log(path)
+    assert (err.value.file, err.value.key_path) == (str(path), "line 10, outcome")
+
+
+def test_a_record_of_a_newer_version_is_refused_naming_the_file_line_and_versions(tmp_path, capsys):
+    path = tmp_path / "log.jsonl"
+    newer = {**json.loads(encode_record(new_attempt("b"))), VERSION_FIELD: 3, "cost_usd_v3": "0.01"}
+    path.write_bytes(encode_record(new_attempt("a")) + json.dumps(newer).encode() + b"\n")
+    with pytest.raises(SpecError) as err:
+        scan_journal(path)
+    assert (err.value.file, err.value.key_path) == (str(path), "line 2, v")
+    assert err.value.problem.startswith("record version 3 is newer than this imgkit reads; supported: 1, 2")
+    assert main(["perf", str(path)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"imgkit: error: {path}: line 2, v: record version 3 is newer")
+
+
+@pytest.mark.parametrize("version", [0, -1, "2", 2.5, True])
+def test_a_version_that_is_no_version_is_refused(tmp_path, version):
+    path = tmp_path / "log.jsonl"
+    record = {**json.loads(encode_record(new_attempt("a"))), VERSION_FIELD: version}
+    path.write_text(json.dumps(record) + "\n")
+    with pytest.raises(SpecError, match=r"line 1, v: .* is not a record version; allowed: 1, 2"):
+        scan_journal(path)
+
+
+def test_one_migration_per_version_in_order():
+    assert len(MIGRATIONS) == SCHEMA_VERSION - 1 and list(SUPPORTED_VERSIONS) == [1, 2]
+    assert [m.__name__[:4] for m in MIGRATIONS] == [f"m{k:03d}" for k in range(1, SCHEMA_VERSION)]
+    assert all(m.__doc__ for m in MIGRATIONS)
+
+
+def test_a_migration_upgrades_the_records_of_its_version_only():
+    stored = pl.LazyFrame({VERSION_FIELD: [1, 2, 1], "item_id": ["a", "b", "c"]})
+    upgraded = upgrade(stored, oldest=1).collect()
+    assert upgraded.to_dict(as_series=False) == {VERSION_FIELD: [2, 2, 2], "item_id": ["a", "b", "c"]}
+    assert upgrade(stored, oldest=SCHEMA_VERSION) is stored  # a current journal: no migration runs

@@ -2,7 +2,7 @@
 
 * :mod:`~imgkit.records.schema`: the canonical columns of a request record, their types and outcomes;
 * :mod:`~imgkit.records.journal`: imgkit's own journal ``log.jsonl`` (the writer, the checked reader,
-  torn-line recovery);
+  torn-line recovery); :mod:`~imgkit.records.migrations`: its record versions, older ones upgraded as read;
 * :mod:`~imgkit.records.scan`: :func:`scan_log`, the one reader of request logs (the journal, Parquet, CSV and
   logs from elsewhere through a column mapping), giving the canonical schema;
 * :mod:`~imgkit.records.parquet`: the analysis format (hive-partitioned Parquet);
@@ -19,6 +19,7 @@ from imgkit._lazy import lazy_exports
 
 _EXPORTS = {
     "LOG_SCHEMA": "imgkit.records.schema",
+    "SCHEMA_VERSION": "imgkit.records.schema",
     "JOURNAL_NAME": "imgkit.records.journal",
     "RequestLog": "imgkit.records.journal",
     "scan_journal": "imgkit.records.journal",

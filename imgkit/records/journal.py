@@ -60,8 +60,18 @@ from imgkit.errors import (
 )
 from imgkit.keys import scrub_all
 from imgkit.money import MONEY, MONEY_LIMIT, MONEY_SCALE
+from imgkit.records.migrations import SUPPORTED_VERSIONS, upgrade
 from imgkit.records.parquet import export_parquet
-from imgkit.records.schema import ALLOWED_VALUES, LOG_SCHEMA, OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_SENT, TS
+from imgkit.records.schema import (
+    ALLOWED_VALUES,
+    LOG_SCHEMA,
+    OUTCOME_CANCELLED,
+    OUTCOME_OK,
+    OUTCOME_SENT,
+    SCHEMA_VERSION,
+    TS,
+    VERSION_FIELD,
+)
 
 __all__ = [
     "JOURNAL_NAME",
@@ -190,7 +200,8 @@ def encode_record(record: Mapping[str, Any]) -> bytes:
             raise InvalidParameterError(f"record.{name}", None, "a value (required)")
     if record["outcome"] not in OUTCOMES:
         raise InvalidParameterError("record.outcome", record["outcome"], sorted(OUTCOMES))
-    out = dict.fromkeys(_ENCODERS)  # every column, in the canonical order; absent ones stay null
+    # the version first, then every column in the canonical order; absent ones stay null
+    out: dict[str, Any] = {VERSION_FIELD: SCHEMA_VERSION, **dict.fromkeys(_ENCODERS)}
     texts = []
     for name, value in record.items():  # only the columns given (a sent record has half of them)
         if value is None:
@@ -497,11 +508,16 @@ def _fsync_dir(directory: Path) -> None:
 
 # --- reading ----------------------------------------------------------------------------------------------------
 
-#: the journal as stored: money as decimal strings and times as ISO 8601 text, converted once checked (polars
-#: converts a time column several times faster from text than while it reads the JSON)
+#: the journal as stored: each record's version, money as decimal strings and times as ISO 8601 text, converted
+#: once checked (polars converts a time column several times faster from text than while it reads the JSON)
 _MONEY_COLUMNS = tuple(name for name, dtype in LOG_SCHEMA.items() if dtype == MONEY)
 _TIME_COLUMNS = tuple(name for name, dtype in LOG_SCHEMA.items() if dtype == TS)
-_STORED_SCHEMA = {name: (pl.String if dtype in (MONEY, TS) else dtype) for name, dtype in LOG_SCHEMA.items()}
+_STORED_SCHEMA = {
+    VERSION_FIELD: pl.Int64,
+    **{name: (pl.String if dtype in (MONEY, TS) else dtype) for name, dtype in LOG_SCHEMA.items()},
+}
+#: a record's version: what it says, 1 when it says nothing (records carried no version before 2)
+_VERSION = pl.col(VERSION_FIELD).fill_null(1)
 #: a decimal amount as the writer writes it (``str(Decimal)``: ``0.04``, ``1E-7``)
 _DECIMAL_TEXT = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
 #: a money key followed by anything but a string or null: a JSON number (a binary float to any reader)
@@ -519,8 +535,10 @@ def scan_journal(path: str | Path, *, include_sent: bool = False) -> pl.LazyFram
     Every other line must be one JSON object in the schema: values of the column types, times in ISO 8601
     with their offset, money as decimal strings with at most ``MONEY_SCALE`` places (a JSON number is
     refused: it may already be a rounded binary float), ``run_id``, ``item_id``, ``attempt`` and
-    ``outcome`` present, the outcome one of :data:`OUTCOMES`. The first line that is not is a
-    :class:`~imgkit.errors.SpecError` naming the file, the line (1-based) and the column.
+    ``outcome`` present, the outcome one of :data:`OUTCOMES`, the record's version (``v``, none: 1) one this
+    imgkit reads. The first line that is not is a :class:`~imgkit.errors.SpecError` naming the file, the line
+    (1-based) and the column. Records of an older version are upgraded as they are read
+    (:mod:`imgkit.records.migrations`): the frame holds the current columns whatever wrote the journal.
 
     Cost: one streaming pass of polars' reader over the columns that can fail, and a byte scan for money
     written as a number; only when they find a problem is its line looked for (the failing range halved,
@@ -539,24 +557,29 @@ def scan_journal(path: str | Path, *, include_sent: bool = False) -> pl.LazyFram
     if end == 0:
         return pl.LazyFrame(schema=LOG_SCHEMA)
     stored = pl.scan_ndjson(source, schema=_STORED_SCHEMA)
+    oldest = SCHEMA_VERSION
     if not flagged:
         # every column that can fail to read is read (a projection would skip the others); text ones cannot
         typed = [pl.col(name).null_count() for name, dtype in _STORED_SCHEMA.items() if dtype != pl.String]
         try:
-            flagged = stored.select(_row_problem().any(), *typed).collect(engine="streaming").item(0, 0)
+            found = stored.select(_row_problem().any(), _VERSION.min().alias("_oldest"), *typed)
+            flagged, lowest = found.collect(engine="streaming").row(0)[:2]
         except _READ_ERRORS:
             flagged = True
+        else:
+            oldest = SCHEMA_VERSION if lowest is None else lowest
     if flagged:
         with path.open("rb") as fh:
             data = _read_prefix(fh, end)
         raise _line_error(path, data, _first_bad_line(data))
-    journal = _canonical(stored)
+    journal = _canonical(upgrade(stored.with_columns(_VERSION), oldest))
     return journal if include_sent else journal.filter(pl.col("outcome") != OUTCOME_SENT)
 
 
-def _canonical(stored: pl.LazyFrame | pl.DataFrame) -> Any:
-    """Stored journal columns in the canonical dtypes (after :func:`_row_problem` found none)."""
-    return stored.with_columns(
+def _canonical(stored: pl.LazyFrame) -> pl.LazyFrame:
+    """Stored journal records of the current version in the canonical columns and dtypes (after
+    :func:`_row_problem` found no problem)."""
+    return stored.drop(VERSION_FIELD).with_columns(
         *(pl.col(name).cast(MONEY) for name in _MONEY_COLUMNS),
         *(_as_time(pl.col(name)) for name in _TIME_COLUMNS),
     )
@@ -602,6 +625,7 @@ def _value_problem(name: str) -> pl.Expr | None:
 def _row_problem() -> pl.Expr:
     """True on a row that breaks a rule of the journal beyond what polars' reader checks."""
     checks = [pl.col(name).is_null() for name in REQUIRED]
+    checks.append(~_VERSION.is_in(SUPPORTED_VERSIONS))
     checks.append(~pl.col("outcome").is_in(sorted(OUTCOMES)))
     checks += [e for e in map(_value_problem, (*_MONEY_COLUMNS, *_TIME_COLUMNS)) if e is not None]
     return pl.any_horizontal(checks)
@@ -664,8 +688,12 @@ def _line_problem(raw: bytes) -> tuple[str, str] | None:
     if not isinstance(record, dict):
         kind = {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(record), "number")
         return "", f"a JSON {kind}, not an object; allowed: one JSON object per line"
+    version = record.get(VERSION_FIELD)
+    problem = _version_problem(1 if version is None else version)
+    if problem:  # before the columns: a newer version may have other ones
+        return VERSION_FIELD, problem
     for name, value in record.items():
-        if name in _STORED_SCHEMA and value is not None:
+        if name in LOG_SCHEMA and value is not None:
             problem = _value_text_problem(name, value)
             if problem:
                 return name, problem
@@ -674,6 +702,19 @@ def _line_problem(raw: bytes) -> tuple[str, str] | None:
             return name, f"missing; allowed: a value (every record has {', '.join(REQUIRED)})"
     if record["outcome"] not in OUTCOMES:
         return "outcome", f"{record['outcome']!r} is not allowed; allowed: {', '.join(sorted(OUTCOMES))}"
+    return None
+
+
+def _version_problem(version: Any) -> str | None:
+    """Why a record's version is refused (one this imgkit cannot read), or None."""
+    supported = ", ".join(map(str, SUPPORTED_VERSIONS))
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        return f"{version!r} is not a record version; allowed: {supported}"
+    if version not in SUPPORTED_VERSIONS:
+        return (
+            f"record version {version} is newer than this imgkit reads; supported: {supported} "
+            "(a later imgkit wrote it: upgrade imgkit to read this journal)"
+        )
     return None
 
 

@@ -11,6 +11,11 @@ and everything built on it) leave them out; the runner reads them on resume, whe
 record that no outcome record follows is a request that was in flight when the process died: possibly
 billed (its quote counts as spent), its item sent again.
 
+Every journal record carries the version of this schema it was written in (``"v"``, the first field of every
+line; a record without it is version 1, from before records carried one). The columns below are the current
+version's; readers bring older records to it (:mod:`imgkit.records.migrations`), so frames always hold the
+columns below and no version column.
+
 Money columns are exact: decimal strings in the journal, :data:`imgkit.money.MONEY` (one amount at 1e-10 USD)
 in frames. Times are UTC. Durations are milliseconds (``*_ms``) from the attempt's ``started_at``.
 
@@ -67,6 +72,11 @@ import polars as pl
 from imgkit.money import MONEY, MONEY_LIMIT, MONEY_SCALE
 
 TS = pl.Datetime("us", "UTC")
+
+#: the version of the records this imgkit writes (see :mod:`imgkit.records.migrations` for every version)
+SCHEMA_VERSION = 2
+#: the field of a journal record holding its schema version (absent: version 1)
+VERSION_FIELD = "v"
 
 LOG_SCHEMA: dict[str, pl.DataType] = {
     "run_id": pl.String,
@@ -137,5 +147,7 @@ __all__ = [
     "OUTCOME_CANCELLED",
     "OUTCOME_OK",
     "OUTCOME_SENT",
+    "SCHEMA_VERSION",
     "TS",
+    "VERSION_FIELD",
 ]
