@@ -21,8 +21,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from imgkit.errors import InvalidParameterError
 from imgkit.money import usd_text
+from imgkit.records.rundir import RunDirectory
 
-__all__ = ["AXES", "GridResult", "final_attempts", "grid_cells", "image_file", "make_grid"]
+__all__ = ["AXES", "GridResult", "grid_cells", "make_grid"]
 
 #: axis name -> log column
 AXES = {
@@ -61,33 +62,9 @@ def _axis_list(value: str | Sequence[str]) -> list[str]:
     return names
 
 
-def final_attempts(run_dir: str | Path) -> pl.DataFrame:
-    """The latest final attempt of every item of a run directory's log (a resumed run's later success
-    replaces an earlier failure), in the log schema."""
-    from imgkit.records.scan import scan_log
-
-    log = Path(run_dir) / "log.jsonl"
-    if not log.is_file():
-        raise InvalidParameterError("run_dir", str(run_dir), "a run directory holding log.jsonl")
-    return (
-        scan_log(log)
-        .filter(pl.col("final"))
-        .unique(subset="item_id", keep="last", maintain_order=True)
-        .collect()
-    )
-
-
-def _spec_order(run_dir: Path) -> dict[str, list[str]]:
+def _spec_order(run: RunDirectory) -> dict[str, list[str]]:
     """Axis orders from the spec as run (prompt ids, targets, models, qualities in spec order)."""
-    import yaml
-
-    path = run_dir / "spec.yaml"
-    if not path.is_file():
-        return {}
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError:
-        return {}
+    raw = run.spec_as_run()
     order: dict[str, list[str]] = {"prompt_id": [], "model": [], "provider": [], "quality": [], "size": []}
     for p in raw.get("prompts", []):
         if isinstance(p, dict) and "id" in p:
@@ -149,20 +126,6 @@ def grid_cells(frame: pl.DataFrame, rows: Sequence[str], cols: Sequence[str], or
     return {"rows": row_keys, "cols": col_keys, "cells": cells}
 
 
-def image_file(image: dict[str, Any], run_dir: str | Path) -> Path:
-    """Where a logged image (one entry of a record's ``images``) is: its path (relative ones from the run
-    directory), else, for a moved run directory, the content-addressed file under ``run_dir/images``."""
-    run_dir = Path(run_dir)
-    path = Path(image["path"])
-    path = path if path.is_absolute() else run_dir / path
-    if not path.is_file() and image.get("sha256"):
-        sha = image["sha256"]
-        moved = run_dir / "images" / sha[:2] / f"{sha[2:]}{path.suffix}"
-        if moved.is_file():
-            return moved
-    return path
-
-
 def _caption(cell: dict[str, Any]) -> tuple[str, bool]:
     ok, failed = cell["ok"], cell["failed"]
     if not ok:
@@ -218,10 +181,10 @@ def make_grid(
     frame: pl.DataFrame | None = None,
 ) -> GridResult:
     """Draw the comparison grid of a run directory (or of ``frame``, final attempts in the log schema)."""
-    run_dir = Path(run_dir)
+    run = RunDirectory(run_dir)
     row_axes, col_axes = _axis_list(rows), _axis_list(cols)
-    frame = final_attempts(run_dir) if frame is None else frame
-    layout = grid_cells(frame, row_axes, col_axes, _spec_order(run_dir))
+    frame = run.final_attempts() if frame is None else frame
+    layout = grid_cells(frame, row_axes, col_axes, _spec_order(run))
     row_keys, col_keys, cells = layout["rows"], layout["cols"], layout["cells"]
     label_w = 200
     cell = max(64, min(cell_px, (max_width_px - label_w) // max(1, len(col_keys))))
@@ -256,7 +219,7 @@ def make_grid(
                 continue
             text, is_failed = _caption(c)
             failed += is_failed
-            img_path = image_file(c["images"][0], run_dir) if c["images"] else None
+            img_path = run.image_file(c["images"][0]) if c["images"] else None
             if img_path is not None and img_path.is_file():
                 with Image.open(img_path) as im:
                     thumb = im.convert("RGB")
@@ -274,18 +237,18 @@ def make_grid(
     draw.text(
         (6, height - footer_h + 4), _fit_text(draw, provenance, small, width - 12), fill=_MUTED, font=small
     )
-    png = Path(out) if out else run_dir / "grid.png"
+    png = Path(out) if out else run.path / "grid.png"
     png.parent.mkdir(parents=True, exist_ok=True)
     canvas.save(png)
     html_path = (
-        _write_html(png.with_suffix(".html"), run_dir, row_axes, col_axes, layout, provenance)
+        _write_html(png.with_suffix(".html"), run, row_axes, col_axes, layout, provenance)
         if html_page
         else None
     )
     return GridResult(png, html_path, tuple(row_axes), tuple(col_axes), len(cells), failed, provenance)
 
 
-def _write_html(path: Path, run_dir: Path, row_axes, col_axes, layout, provenance: str) -> Path:
+def _write_html(path: Path, run: RunDirectory, row_axes, col_axes, layout, provenance: str) -> Path:
     """An HTML table of the grid; each cell links to its full-size image (paths relative to the page)."""
     esc = html.escape
     head = "".join(f"<th>{esc(' / '.join(ck))}</th>" for ck in layout["cols"])
@@ -299,17 +262,17 @@ def _write_html(path: Path, run_dir: Path, row_axes, col_axes, layout, provenanc
                 continue
             text, is_failed = _caption(c)
             if c["images"]:
-                rel = os.path.relpath(image_file(c["images"][0], run_dir), path.parent)
+                rel = os.path.relpath(run.image_file(c["images"][0]), path.parent)
                 img = f'<a href="{esc(rel)}"><img src="{esc(rel)}" loading=lazy></a>'
             else:
                 img = "<div class=failed>failed</div>"
             cls = " class=failed" if is_failed else ""
             tds.append(f"<td>{img}<div{cls}>{esc(text)}</div></td>")
         body.append(f"<tr><th>{esc(' / '.join(rk))}</th>{''.join(tds)}</tr>")
-    doc = f"""<!doctype html><meta charset=utf-8><title>Comparison grid: {esc(run_dir.name)}</title>
+    doc = f"""<!doctype html><meta charset=utf-8><title>Comparison grid: {esc(run.path.name)}</title>
 <style>body{{font:14px system-ui,sans-serif}} table{{border-collapse:collapse}} td,th{{border:1px solid #ddd;padding:4px;vertical-align:top}}
 img{{max-width:256px;max-height:256px;display:block}} .failed{{color:#b22}} .empty{{color:#999}}</style>
-<h1>Comparison grid: {esc(run_dir.name)}</h1><p>rows: {esc(", ".join(row_axes))} · columns: {esc(", ".join(col_axes))}</p>
+<h1>Comparison grid: {esc(run.path.name)}</h1><p>rows: {esc(", ".join(row_axes))} · columns: {esc(", ".join(col_axes))}</p>
 <table><tr><th></th>{head}</tr>{"".join(body)}</table>
 <p class=empty>{esc(provenance)}</p>
 """

@@ -30,7 +30,7 @@ from imgkit.catalog import parse_wxh
 from imgkit.errors import ImgkitError, InvalidParameterError, SpecError, UnknownNameError
 from imgkit.grids import AXES
 from imgkit.records.importers.openai_usage import read_costs
-from imgkit.records.journal import JOURNAL_NAME, scan_journal
+from imgkit.records.rundir import RunDirectory
 from imgkit.records.scan import scan_log
 from imgkit.runs.spec import load_spec
 
@@ -304,16 +304,18 @@ def _check_log(given: set[str], values: Mapping[str, Any], folder: Path, log: Pa
 
 def _check_run_dir(run_dir: Path, notebook: str, *, votes: bool) -> None:
     """A run directory holding a readable journal (and votes from ``imgkit vote``, when ``votes``)."""
-    needed = (JOURNAL_NAME, "votes.csv") if votes else (JOURNAL_NAME,)
-    for name in needed:
-        if not (run_dir / name).is_file():
-            what = f"a run directory holding {' and '.join(needed)}" + (" (imgkit vote)" if votes else "")
+    run = RunDirectory(run_dir)
+    needed = (run.log_path, run.votes_path) if votes else (run.log_path,)
+    for path in needed:
+        if not path.is_file():
+            names = " and ".join(p.name for p in needed)
+            what = f"a run directory holding {names}" + (" (imgkit vote)" if votes else "")
             raise InvalidParameterError(
-                "run_dir", str(run_dir), what, context=f"report {notebook}", hint=f"no {name}"
+                "run_dir", str(run_dir), what, context=f"report {notebook}", hint=f"no {path.name}"
             )
-    scan_journal(run_dir / JOURNAL_NAME)
+    run.scan()
     if votes:
-        normalise_votes(run_dir / "votes.csv")
+        normalise_votes(run.votes_path)
 
 
 def _provider_performance(given: set[str], values: Mapping[str, Any], folder: Path, notebook: str) -> None:

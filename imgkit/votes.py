@@ -44,7 +44,9 @@ from urllib.parse import parse_qs, urlsplit
 import polars as pl
 from PIL import Image, ImageOps
 
-from imgkit.errors import InvalidParameterError
+from imgkit.errors import ImgkitError, InvalidParameterError
+from imgkit.records.rundir import RunDirectory
+from imgkit.runs.spec import load_spec
 
 __all__ = [
     "ANSWER_OUTCOMES",
@@ -112,10 +114,8 @@ class Pair:
 
 def contenders(run_dir: str | Path) -> list[Contender]:
     """The first image of every successful item of a run directory (its latest final attempt)."""
-    from imgkit.grids import final_attempts, image_file
-
-    run = Path(run_dir)
-    frame = final_attempts(run).filter(pl.col("outcome") == "ok")
+    run = RunDirectory(run_dir)
+    frame = run.final_attempts().filter(pl.col("outcome") == "ok")
     prompts = _prompt_texts(run)
     inputs = _target_inputs(run)
     found = []
@@ -123,7 +123,7 @@ def contenders(run_dir: str | Path) -> list[Contender]:
         images = json.loads(rec.get("images") or "[]")
         if not images:
             continue
-        path = image_file(images[0], run)
+        path = run.image_file(images[0])
         if not path.is_file():
             continue  # an image deleted since the run cannot be judged
         found.append(
@@ -142,28 +142,19 @@ def contenders(run_dir: str | Path) -> list[Contender]:
     return found
 
 
-def _prompt_texts(run: Path) -> dict[str, str]:
+def _prompt_texts(run: RunDirectory) -> dict[str, str]:
     """Prompt id → text, from the spec as run (prompts are inline there)."""
-    import yaml
-
-    spec = run / "spec.yaml"
-    if not spec.is_file():
-        return {}
-    data = yaml.safe_load(spec.read_text(encoding="utf-8")) or {}
+    data = run.spec_as_run()
     return {str(p["id"]): str(p.get("text", "")) for p in data.get("prompts") or () if isinstance(p, dict)}
 
 
-def _target_inputs(run: Path) -> dict[str, tuple[Path, ...]]:
+def _target_inputs(run: RunDirectory) -> dict[str, tuple[Path, ...]]:
     """Target label → the input images (then the mask) of its edits, from the spec as run (copied to
     ``inputs/``); empty when the spec no longer loads: the outputs can still be judged."""
-    from imgkit.errors import ImgkitError
-    from imgkit.runs.spec import load_spec
-
-    spec_path = run / "spec.yaml"
-    if not spec_path.is_file():
+    if not run.spec_path.is_file():
         return {}
     try:
-        spec = load_spec(spec_path)
+        spec = load_spec(run.spec_path)
     except ImgkitError:
         return {}
     found = {}

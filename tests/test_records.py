@@ -16,9 +16,10 @@ from polars.testing import assert_frame_equal
 
 from imgkit.analysis.performance import log_summary, performance_table
 from imgkit.cli import main
-from imgkit.errors import SpecError
-from imgkit.records.journal import RequestLog, encode_record, scan_journal
+from imgkit.errors import InvalidParameterError, SpecError
+from imgkit.records.journal import JOURNAL_NAME, RequestLog, encode_record, scan_journal
 from imgkit.records.migrations import MIGRATIONS, SUPPORTED_VERSIONS, upgrade
+from imgkit.records.rundir import RunDirectory
 from imgkit.records.scan import scan_log
 from imgkit.records.schema import LOG_SCHEMA, SCHEMA_VERSION, TS, VERSION_FIELD
 
@@ -161,3 +162,57 @@ def test_a_migration_upgrades_the_records_of_its_version_only():
     upgraded = upgrade(stored, oldest=1).collect()
     assert upgraded.to_dict(as_series=False) == {VERSION_FIELD: [2, 2, 2], "item_id": ["a", "b", "c"]}
     assert upgrade(stored, oldest=SCHEMA_VERSION) is stored  # a current journal: no migration runs
+
+
+# --- the run directory ---------------------------------------------------------------------------------------
+
+
+def v1_run(tmp_path: Path, spec_as_run: str) -> Path:
+    """A run directory holding the v1 journal and ``spec_as_run`` as its spec.yaml."""
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copyfile(V1 / "log.jsonl", run / "log.jsonl")
+    (run / "spec.yaml").write_text(spec_as_run)
+    return run
+
+
+@pytest.mark.parametrize(
+    ("damage", "where"),
+    [
+        ("prompts: [{id: fox, text: a fox}\nname: x\n", "line 2"),  # a YAML syntax error
+        ("name: a\nname: b\n", "line 2, column 1"),  # a key written twice
+        ("- a list\n", ""),  # not a mapping
+    ],
+    ids=["syntax", "duplicate key", "a list"],
+)
+def test_a_damaged_spec_as_run_is_one_line_for_grid_vote_and_resume(tmp_path, capsys, damage, where):
+    run = v1_run(tmp_path, damage)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "name: again\nprompts: [{id: fox, text: A red fox}]\n"
+        "targets: [{model: gpt-image-1-mini, provider: openai, quality: low, size: 1024x1024}]\n"
+        "simulate: {time_scale: 0}\noutput_dir: run\n"
+    )
+    for argv in (["grid", str(run)], ["vote", str(run), "--plan"], ["run", str(spec), "--resume"]):
+        assert main(argv) == 2, argv
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"imgkit: error: {run / 'spec.yaml'}: {where}"), (argv, line)
+    assert (run / "spec.yaml").read_text() == damage  # the resume stopped before writing it again
+
+
+def test_the_run_directory_names_its_files_once(tmp_path):
+    run = RunDirectory(tmp_path / "offline")
+    assert JOURNAL_NAME == "log.jsonl"
+    assert (run.log_path.name, run.log_label) == (JOURNAL_NAME, "offline/log.jsonl")
+    assert [
+        p.name for p in (run.spec_path, run.summary_path, run.votes_path, run.images_dir, run.inputs_dir)
+    ] == [
+        "spec.yaml",
+        "summary.json",
+        "votes.csv",
+        "images",
+        "inputs",
+    ]
+    assert run.spec_as_run() == {} and run.run_record() == {} and not run.has_log()
+    with pytest.raises(InvalidParameterError, match=r"a run directory holding log\.jsonl"):
+        run.final_attempts()

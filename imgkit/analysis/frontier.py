@@ -39,6 +39,7 @@ from imgkit.catalog import Catalog, load_catalog, parse_wxh
 from imgkit.errors import ImgkitError, InvalidParameterError
 from imgkit.money import MONEY, usd_text
 from imgkit.provenance import Provenance
+from imgkit.records.rundir import RunDirectory
 
 __all__ = [
     "DEFAULT_QUALITY",
@@ -283,12 +284,8 @@ def run_targets(run_dir: str | Path) -> pl.DataFrame:
     logged cost per delivered image, times the logged percentiles, tagged with the log's provenance.
     """
     from imgkit.analysis.performance import performance_table
-    from imgkit.records.scan import scan_log
 
-    log = Path(run_dir) / "log.jsonl"
-    if not log.is_file():
-        raise InvalidParameterError("run_dir", str(run_dir), "a run directory holding log.jsonl")
-    table = performance_table(scan_log(log), by="target")
+    table = performance_table(RunDirectory(run_dir).scan(), by="target")
     return table.rename({"target": "model"})
 
 

@@ -116,17 +116,19 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     run_log = None
     if args.run:  # the run's own votes, costs and times, option by option (target labels)
         from imgkit.analysis.frontier import run_targets
+        from imgkit.records.rundir import RunDirectory
 
         if args.published:
             raise InvalidParameterError("--published", args.published, "no published board with --run")
-        votes = Path(args.run) / "votes.csv"
+        run = RunDirectory(args.run)
+        votes = run.votes_path
         if args.ratings is None and not votes.is_file():
             raise InvalidParameterError(
                 "--run", args.run, f"a run with votes ({votes}: none yet; imgkit vote)"
             )
         args.ratings = args.ratings or str(votes)
         per_target = run_targets(args.run)
-        run_log = f"{Path(args.run).name}/log.jsonl"
+        run_log = run.log_label
     ratings, rating_kind, rating_source = _ratings(args)
     cost_source, latency_source = _log_name(args.costs), _log_name(args.latency)
     if run_log and args.costs is None:

@@ -47,10 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_vote(args: argparse.Namespace) -> int:
+    from imgkit.records.rundir import RunDirectory
     from imgkit.votes import VoteServer, VoteStore, contenders, plan_pairs
 
     run_dir = Path(args.run_dir)
-    store = VoteStore(Path(args.out) if args.out else run_dir / "votes.csv")
+    store = VoteStore(Path(args.out) if args.out else RunDirectory(run_dir).votes_path)
     found = contenders(run_dir)
     pairs = plan_pairs(found, seed=args.seed, voter=args.voter, limit=args.max_pairs)
     answered = store.answered(args.voter) & {p.pair_id for p in pairs}

@@ -8,7 +8,9 @@
 * :mod:`~imgkit.records.parquet`: the analysis format (hive-partitioned Parquet);
 * :mod:`~imgkit.records.images`: the content-addressed image store the records point into;
 * :mod:`~imgkit.records.importers`: traffic logged elsewhere (LiteLLM spend logs, OpenAI's Usage and Costs
-  exports, any table through a column mapping) written as imgkit's canonical request log.
+  exports, any table through a column mapping) written as imgkit's canonical request log;
+* :mod:`~imgkit.records.rundir`: :class:`RunDirectory`, the run directory ``imgkit run`` writes and every
+  reader of a run (grids, votes, the frontier, reports) goes through.
 
 The names below are imported on first use from the module named beside each.
 """
@@ -26,6 +28,7 @@ _EXPORTS = {
     "scan_log": "imgkit.records.scan",
     "export_parquet": "imgkit.records.parquet",
     "ImageStore": "imgkit.records.images",
+    "RunDirectory": "imgkit.records.rundir",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -3,7 +3,8 @@
 ``run_experiment(spec)`` plans the run (:func:`imgkit.runs.plan.plan_run`: every target resolved, every item
 quoted, nothing sent), then sends the items with ``spec.concurrency`` requests in flight through one
 :class:`~imgkit.providers.ImageClient` (its per-provider rate limits, with the spec's overrides, and its
-retries). The run directory ``spec.output_dir`` is a self-contained record::
+retries). The run directory ``spec.output_dir`` is a self-contained record
+(:class:`imgkit.records.rundir.RunDirectory`)::
 
     log.jsonl      every attempt (imgkit.records.schema), with the run columns filled
     images/        the images, content-addressed (images/ab/cdef….png)
@@ -57,7 +58,6 @@ import datetime as dt
 import json
 import math
 import secrets
-import shutil
 import signal
 import sys
 import threading
@@ -70,20 +70,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import polars as pl
-import yaml
 
-from imgkit._files import write_atomically
 from imgkit.catalog import Catalog, load_catalog
-from imgkit.errors import (
-    BudgetExceededError,
-    ImgkitError,
-    JournalBusyError,
-    RunDirectoryError,
-    SpecError,
-    provider_error_classes,
-)
+from imgkit.errors import BudgetExceededError, ImgkitError, SpecError, provider_error_classes
 from imgkit.money import Budget, plain_usd, usd_text
-from imgkit.records.journal import JOURNAL_NAME, RequestLog, mark_unanswered, parent_item_id
+from imgkit.records.journal import RequestLog, mark_unanswered, parent_item_id
+from imgkit.records.rundir import RunDirectory
 from imgkit.records.schema import OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_SENT
 from imgkit.runs.plan import RunPlan, plan_run
 from imgkit.runs.spec import ExperimentSpec, SimulatorSettings, WorkItem
@@ -103,8 +95,6 @@ RETRIED_ON_RESUME = provider_error_classes(retryable=True) | {OUTCOME_CANCELLED}
 DEFAULT_GRACE_S = 10.0
 #: the placeholder key every provider gets when the run is simulated (the simulator accepts any key)
 SIMULATED_KEY = "imgkit-simulated-placeholder"
-SPEC_AS_RUN = "spec.yaml"
-SUMMARY = "summary.json"
 #: the shortest read timeout of a simulated run: room for a loaded machine to answer a loopback request
 MIN_SIMULATED_READ_TIMEOUT_S = 2.0
 
@@ -325,52 +315,22 @@ def _jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=lambda v: format(v, "f") if isinstance(v, Decimal) else str(v)))
 
 
-def _previous_run(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / SPEC_AS_RUN
-    if not path.is_file():
-        return {}
-    with contextlib.suppress(yaml.YAMLError, OSError):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return data.get("run") or {} if isinstance(data, dict) else {}
-    return {}
-
-
-def _write_spec_as_run(plan: RunPlan, run_dir: Path, run: dict[str, Any], budget_usd: Decimal | None) -> None:
+def _write_spec_as_run(
+    plan: RunPlan, run_dir: RunDirectory, run: dict[str, Any], budget_usd: Decimal | None
+) -> None:
     """``spec.yaml``: a runnable copy of the spec (prompts inline, inputs copied) plus what was resolved."""
     spec = plan.spec
     raw = dict(spec.raw)
     raw["prompts"] = [p.model_dump(exclude_none=True) for p in spec.prompts]
     if spec.input_images:
-        inputs = run_dir / "inputs"
-        inputs.mkdir(exist_ok=True)
-        raw["input_images"] = {}
-        for name, src in spec.input_images.items():
-            dest = inputs / f"{name}{src.suffix}"
-            if not dest.exists():
-                shutil.copyfile(src, dest)
-            raw["input_images"][name] = f"inputs/{dest.name}"
+        raw["input_images"] = {name: run_dir.copy_input(name, src) for name, src in spec.input_images.items()}
     if budget_usd is not None:
         raw["budget_usd"] = format(budget_usd, "f")  # money stays a decimal string
     raw["output_dir"] = "."
     raw["run"] = _jsonable(
         {**run, "plan": {"total_usd": plan.total_usd, "targets": [t.record() for t in plan.targets]}}
     )
-    header = (
-        "# The spec as run by `imgkit run` (prompts inline, input images copied to inputs/), with the\n"
-        "# resolved parameters and quotes of every target under `run:`. `imgkit run THIS_FILE --resume`\n"
-        "# continues the run in this directory.\n"
-    )
-    text = yaml.dump(raw, Dumper=_SpecDumper, sort_keys=False, allow_unicode=True, width=110)
-    write_atomically(run_dir / SPEC_AS_RUN, header + text)
-
-
-class _SpecDumper(yaml.SafeDumper):
-    """YAML for the spec as run: numbers the spec gave (exact decimals when loaded) stay numbers."""
-
-
-_SpecDumper.add_representer(
-    Decimal, lambda d, v: d.represent_scalar("tag:yaml.org,2002:float", format(v, "f"))
-)
+    run_dir.write_spec_as_run(raw)
 
 
 def _new_run_id(name: str) -> str:
@@ -630,23 +590,11 @@ async def run_experiment_async(
         summary.wall_s = time.monotonic() - t0
         return summary
 
-    journal = RequestLog(run_dir / JOURNAL_NAME)
-    if journal.path.exists() and journal.path.stat().st_size > 0 and not resume:
-        raise RunDirectoryError(
-            f"{run_dir} already holds a run log ({journal.path.name}); pass --resume to continue it "
-            "(finished items are skipped, nothing is paid twice), or choose another output_dir"
-        )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    try:  # the run directory's lock, before anything is read, written or sent
-        journal.open()
-    except JournalBusyError:
-        raise RunDirectoryError(
-            f"{run_dir} is being written by another imgkit run (the lock on {journal.path.name} is held); "
-            "nothing was sent or written: wait for it to finish, then --resume"
-        ) from None
+    run = RunDirectory(run_dir)
+    journal = run.lock(resume=resume)  # before anything is read, written or sent
     try:  # every return and error below releases the lock
         prior = _read_prior(journal)
-        previous = _previous_run(run_dir) if resume else {}
+        previous = run.run_record() if resume else {}
         run_id = previous.get("run_id") or _new_run_id(spec.name)
         summary.run_id = run_id
         summary.spent_before_usd = plain_usd(prior.spent_usd)
@@ -659,7 +607,7 @@ async def run_experiment_async(
             }
         )
         _write_spec_as_run(
-            plan, run_dir, {"run_id": run_id, "simulated": spec.simulate, "sessions": sessions}, budget_usd
+            plan, run, {"run_id": run_id, "simulated": spec.simulate, "sessions": sessions}, budget_usd
         )
 
         counts = Counter()
@@ -682,11 +630,10 @@ async def run_experiment_async(
             own_client = client is None
             if own_client:
                 from imgkit.providers import ImageClient, RetryPolicy
-                from imgkit.records.images import ImageStore
 
                 client = ImageClient(
                     catalog,
-                    store=ImageStore(run_dir / "images"),
+                    store=run.image_store(),
                     retry=RetryPolicy(max_attempts=spec.max_attempts),
                     limits=_rate_limits(spec, plan),
                     run_id=run_id,
@@ -735,7 +682,7 @@ async def run_experiment_async(
             sum((row["possibly_billed_usd"] for row in summary.targets), Decimal(0))
         )
         summary.wall_s = time.monotonic() - t0
-        write_atomically(run_dir / SUMMARY, json.dumps(_jsonable(summary.as_dict()), indent=2) + "\n")
+        run.write_summary(_jsonable(summary.as_dict()))
         if errors:
             raise errors[0]
         return summary
