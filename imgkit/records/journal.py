@@ -25,6 +25,10 @@ out unless asked (``include_sent=True``).
 as a decimal string); times are timezone-aware (written as UTC ISO 8601). Every string goes through
 :func:`imgkit.keys.scrub`: no key, auth header, signed-URL query string or inline image reaches the file.
 
+**Versions.** Every line starts with the record's schema version (``"v": 2``; none: version 1). The reader
+upgrades older records as it reads them (:mod:`imgkit.records.migrations`), so a journal an older imgkit began
+and this one continued reads as one; a record of a newer version is refused with its line.
+
 **Reading.** :meth:`scan` is a lazy frame in the canonical dtypes (attempts only); :meth:`finished_items` is
 what a resumed run skips; :meth:`to_parquet` writes the analysis format.
 """
