@@ -33,8 +33,8 @@ import contextlib
 import datetime as dt
 import html
 import json
+import logging
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -77,6 +77,8 @@ __all__ = [
     "secret_reason",
     "write_index",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: the project's notebooks (a checkout or an editable install)
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
@@ -385,15 +387,16 @@ def run_report(
     out_dir: str | Path = Path("reports"),
     kernel_name: str = DEFAULT_KERNEL,
     start_timeout: int = 60,
-    progress: bool = True,
+    progress: bool = False,
     *,
     notebooks_dir: str | Path | None = None,
 ) -> ReportRun:
     """Execute a report notebook with Papermill and write its run folder, HTML, figures and the index.
 
     ``name``: a notebook in ``notebooks_dir`` (default ``notebooks/``) or a path to an ``.ipynb``. The kernel
-    starts in the notebook's folder, as in JupyterLab. ``progress`` shows Papermill's per-cell bar and one
-    line per notebook on stderr. Raises :class:`ReportError` (with ``.run``) naming the failing cell.
+    starts in the notebook's folder, as in JupyterLab. ``progress`` shows Papermill's per-cell bar on stderr
+    (``imgkit report`` turns it on); the start and the end of each run are logged (INFO, logger
+    ``imgkit.reports``). Raises :class:`ReportError` (with ``.run``) naming the failing cell.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -419,8 +422,7 @@ def run_report(
         "failed_cell": None,
     }
     _write_record(run_dir, record)
-    if progress:
-        print(f"report {notebook.name}: running (kernel {kernel_name}) -> {run_dir}", file=sys.stderr)
+    logger.info("report %s: running (kernel %s) -> %s", notebook.name, kernel_name, run_dir)
     clock = time.perf_counter()
     error = failed_cell = None
     try:
@@ -469,12 +471,13 @@ def run_report(
         error,
         failed_cell,
     )
-    if progress:
-        print(
-            f"report {notebook.name}: {run.status} in {duration:.1f} s"
-            + (f" ({failed_cell}: {error})" if error else f", {len(figures)} figures"),
-            file=sys.stderr,
-        )
+    logger.info(
+        "report %s: %s in %.1f s%s",
+        notebook.name,
+        run.status,
+        duration,
+        f" ({failed_cell}: {error})" if error else f", {len(figures)} figures",
+    )
     if error:
         where = f" at {failed_cell}" if failed_cell else ""
         raise ReportError(

@@ -276,6 +276,7 @@ def test_failing_notebook_exits_nonzero_names_the_cell_and_keeps_the_partial_run
         and "ValueError: no such log" in captured.err
     )
     assert captured.out.strip() == str((out / "index.html").resolve())
+    assert "report breaks: running" not in captured.err  # --no-progress
     (run_dir,) = (out / "breaks").iterdir()
     record = json.loads((run_dir / "run.json").read_text())
     assert record["status"] == "failed" and record["failed_cell"].startswith("cell In [4]")
@@ -321,6 +322,16 @@ def test_report_all_succeeds_and_prints_the_index_path(weekly_run):
     result, out = weekly_run
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == str((out / "index.html").resolve())
+
+
+@pytest.mark.slow
+def test_report_all_shows_a_line_as_each_notebook_starts_and_ends(weekly_run):
+    result, out = weekly_run
+    for name in NAMES:
+        assert re.search(
+            rf"^report {name}: running \(kernel imgkit\) -> {re.escape(str(out))}/", result.stderr, re.M
+        )
+        assert re.search(rf"^report {name}: ok in [\d.]+ s, \d+ figures$", result.stderr, re.M)
 
 
 @pytest.mark.slow

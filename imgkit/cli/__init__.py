@@ -4,7 +4,9 @@ Each command group lives in its own module exposing ``register(subparsers)``; ``
 Refused input is one line on stderr and exit status 2, never a traceback: an ``ImgkitError`` (a malformed
 file or argument), an argument the parser cannot read, a port already in use. A closed output pipe
 (``imgkit cost ... | head``) ends the command silently, also with status 2. Any other exception is a bug and
-keeps its traceback.
+keeps its traceback. The library's warnings are one line each on stderr (``imgkit: warning: ...``);
+``-v``/``--verbose`` (before or after the command) adds its information messages, ``-vv`` its debug messages
+(:mod:`imgkit.cli._logging`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from imgkit.cli._logging import command_logging
 from imgkit.errors import ImgkitError, redact
 
 #: exit status of refused input (as argparse uses for usage errors)
@@ -68,18 +71,33 @@ def build_parser() -> argparse.ArgumentParser:
         prog="imgkit",
         description="Choose an image-generation model, provider and quality tier: cost, speed, reliability, quality.",
     )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=_VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    _verbose_after_commands(sub)
     return parser
+
+
+def _verbose_after_commands(sub: argparse._SubParsersAction) -> None:
+    """``-v`` after a command too (``imgkit run SPEC -v``, ``imgkit simulate serve -v``)."""
+    for command in {id(p): p for p in sub.choices.values()}.values():
+        command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=_VERBOSE_HELP)
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _verbose_after_commands(action)
+
+
+_VERBOSE_HELP = "also show what the library reports as it works (-vv: debug messages too)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        result = args.func(args)
+        with command_logging(args.verbose):
+            result = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
     except ImgkitError as exc:
         return _refuse(redact(str(exc)))

@@ -4,15 +4,18 @@ No names (or ``--all``) runs every notebook in ``notebooks/``. ``-p KEY VALUE`` 
 named notebook that declares it (values are converted to the type of the notebook's default); ``-f FILE``
 reads a YAML parameters file (common values and per-notebook sections, e.g. ``schedules/weekly.yaml``).
 Every notebook runs even when one fails; the command ends by printing the path of ``reports/index.html`` and
-exits 1 naming each failing notebook and cell. ``--list`` shows the notebooks and their parameters.
+exits 1 naming each failing notebook and cell. ``--list`` shows the notebooks and their parameters. Progress
+on stderr: Papermill's per-cell bar and a line as each notebook starts and ends (``--no-progress``: none).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
+from imgkit.cli._logging import show_info
 from imgkit.errors import InvalidParameterError, ReportError
 
 
@@ -36,7 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR", help="reports folder")
     p.add_argument("--kernel", default=None, help="Jupyter kernel name (default: imgkit)")
     p.add_argument("--start-timeout", type=int, default=60, metavar="S", help="kernel start timeout, seconds")
-    p.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
+    p.add_argument(
+        "--no-progress", action="store_true", help="no per-cell progress bar, no line per notebook"
+    )
     p.add_argument("--list", action="store_true", help="list the notebooks and their parameters, run nothing")
     p.set_defaults(func=cmd_report)
 
@@ -73,21 +78,22 @@ def cmd_report(args: argparse.Namespace) -> int:
         report_parameters(nb, own, params_file)
     failures: list[ReportError] = []
     index = None
-    for nb, own in plans:
-        try:
-            run = run_report(
-                nb.path,
-                own,
-                params_file,
-                out_dir=args.out,
-                kernel_name=args.kernel or DEFAULT_KERNEL,
-                start_timeout=args.start_timeout,
-                progress=not args.no_progress,
-            )
-            index = run.index
-        except ReportError as exc:
-            failures.append(exc)
-            index = exc.run.index if exc.run is not None else index
+    with contextlib.nullcontext() if args.no_progress else show_info("imgkit.reports"):
+        for nb, own in plans:
+            try:
+                run = run_report(
+                    nb.path,
+                    own,
+                    params_file,
+                    out_dir=args.out,
+                    kernel_name=args.kernel or DEFAULT_KERNEL,
+                    start_timeout=args.start_timeout,
+                    progress=not args.no_progress,
+                )
+                index = run.index
+            except ReportError as exc:
+                failures.append(exc)
+                index = exc.run.index if exc.run is not None else index
     if index is not None:
         print(index.resolve())
     for exc in failures:

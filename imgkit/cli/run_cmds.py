@@ -1,7 +1,8 @@
 """``imgkit run SPEC``: run an experiment spec (prompts × targets × repeats) within a budget, resumable.
 
 ``--dry-run`` prints the resolved parameters and the quote of every target and the total; nothing is sent
-and no file is written. A run shows its progress on stderr and ends with a per-target table on stdout.
+and no file is written. A run shows its progress on stderr (items done, failed, spend, ETA: a bar on a
+terminal, a line every 10 s elsewhere; :mod:`imgkit.cli._progress`) and ends with a per-target table on stdout.
 ``--json`` prints one object instead (the plan, or the run's summary).
 
 Exit status: 0 when every item of the spec has finished ok, 1 when some failed, were not retried or were
@@ -66,19 +67,21 @@ def _budget(text: str | None) -> Decimal | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from imgkit.cli._progress import ProgressLine
     from imgkit.runs.runner import DEFAULT_GRACE_S, run_experiment
     from imgkit.runs.spec import load_spec
 
     budget_usd = _budget(args.budget)
     spec = load_spec(args.spec, output_dir=args.output_dir)
-    summary = run_experiment(
-        spec,
-        dry_run=args.dry_run,
-        resume=args.resume,
-        budget_usd=budget_usd,
-        progress=not args.no_progress,
-        grace_s=DEFAULT_GRACE_S if args.grace is None else args.grace,
-    )
+    with ProgressLine() as line:
+        summary = run_experiment(
+            spec,
+            dry_run=args.dry_run,
+            resume=args.resume,
+            budget_usd=budget_usd,
+            progress=None if args.no_progress else line,
+            grace_s=DEFAULT_GRACE_S if args.grace is None else args.grace,
+        )
     if args.dry_run:
         if args.json:
             emit_json(summary.plan)

@@ -27,6 +27,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
+import logging
 import threading
 import uuid
 import weakref
@@ -64,6 +65,8 @@ from imgkit.records.journal import RequestLog, call_item_id
 from imgkit.records.schema import OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_SENT
 
 __all__ = ["LABELS", "ImageClient"]
+
+logger = logging.getLogger(__name__)
 
 #: run columns a caller may set on every record of a request
 LABELS = ("prompt_id", "target", "repeat", "category")
@@ -489,7 +492,17 @@ class ImageClient:
                         error,
                         refused is not None,
                     )
-                await asyncio.sleep(self.retry.delay_s(attempt - 1, error.retry_after_s))
+                delay_s = self.retry.delay_s(attempt - 1, error.retry_after_s)
+                logger.info(
+                    "%s %s: attempt %d failed (%s, status %s); retrying in %.1f s",
+                    provider.id,
+                    resolved.model.id,
+                    attempt,
+                    error.error_class,
+                    error.status,
+                    delay_s,
+                )
+                await asyncio.sleep(delay_s)
         except asyncio.CancelledError:
             if closed:  # cancelled while its final record was being committed: nothing more to say
                 raise

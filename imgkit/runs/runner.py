@@ -56,10 +56,10 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
+import logging
 import math
 import secrets
 import signal
-import sys
 import threading
 import time
 from collections import Counter
@@ -67,7 +67,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal
 
 import polars as pl
 
@@ -78,6 +78,7 @@ from imgkit.records.journal import RequestLog, mark_unanswered, parent_item_id
 from imgkit.records.rundir import RunDirectory
 from imgkit.records.schema import OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_SENT
 from imgkit.runs.plan import RunPlan, plan_run
+from imgkit.runs.progress import ProgressCallback, ProgressTracker
 from imgkit.runs.spec import ExperimentSpec, SimulatorSettings, WorkItem
 
 __all__ = [
@@ -88,6 +89,8 @@ __all__ = [
     "run_experiment_async",
     "simulated_read_timeout_s",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: error classes whose items a resumed run sends again (the others need a change of spec or key)
 RETRIED_ON_RESUME = provider_error_classes(retryable=True) | {OUTCOME_CANCELLED}
@@ -233,81 +236,6 @@ def _usd(value: Decimal | None) -> str:
     return usd_text(value, "unknown", plain=False)
 
 
-# --- progress -------------------------------------------------------------------------------------------------
-
-
-class _Progress:
-    """Done, failed, spend and ETA on stderr: one updating line on a TTY, a line every ``every_s`` otherwise."""
-
-    def __init__(
-        self, total: int, budget: Budget, spent_before: Decimal, stream: TextIO | None, every_s: float
-    ):
-        self.total, self.budget, self.spent_before = total, budget, spent_before
-        self.stream = stream
-        self.tty = bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
-        self.every_s = 0.2 if self.tty else every_s
-        self.done = self.failed = 0
-        self.t0 = time.monotonic()
-        self._last = 0.0
-        self._width = 0
-
-    def line(self) -> str:
-        elapsed = time.monotonic() - self.t0
-        spent = plain_usd(self.budget.spent_usd - self.spent_before)
-        cap = f" of {_usd(self.budget.limit_usd)}" if self.budget.limit_usd is not None else ""
-        eta = ""
-        if 0 < self.done < self.total:
-            eta = f", ETA {_duration(elapsed / self.done * (self.total - self.done))}"
-        return (
-            f"{self.done}/{self.total} done, {self.failed} failed, spent {_usd(spent)}{cap}, "
-            f"{_duration(elapsed)}{eta}"
-        )
-
-    def item_done(self, ok: bool) -> None:
-        self.done += 1
-        self.failed += not ok
-        self.tick()
-
-    def tick(self, force: bool = False) -> None:
-        if self.stream is None:
-            return
-        now = time.monotonic()
-        if not force and now - self._last < self.every_s:
-            return
-        self._last = now
-        text = self.line()
-        if self.tty:
-            pad = max(0, self._width - len(text))
-            self._width = len(text)
-            self.stream.write("\r" + text + " " * pad)
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def say(self, message: str) -> None:
-        if self.stream is None:
-            return
-        if self.tty and self._width:
-            self.stream.write("\n")
-            self._width = 0
-        self.stream.write(message + "\n")
-        self.stream.flush()
-
-    def finish(self) -> None:
-        self.tick(force=True)
-        if self.tty and self.stream is not None:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._width = 0
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, s = divmod(int(seconds), 60)
-    return f"{minutes} min {s:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
-
-
 # --- the run directory ----------------------------------------------------------------------------------------
 
 
@@ -444,7 +372,7 @@ class _Session:
     catalog: Catalog
     run_id: str
     summary: RunSummary
-    progress: _Progress
+    progress: ProgressTracker
     pending: Iterator[WorkItem]
     stopping: bool = False
     budget_refused: bool = False
@@ -523,9 +451,11 @@ def _install_interrupt(session: _Session, grace_s: float) -> Any:
         session.summary.interrupted = session.stopping = True
         n = len(session.in_flight)
         if presses == 1 and n:
-            session.progress.say(
-                f"interrupted: no new requests; waiting up to {grace_s:g} s for {n} in flight "
-                "(Ctrl-C again to cancel them now)"
+            logger.warning(
+                "interrupted: no new requests; waiting up to %g s for %d in flight "
+                "(Ctrl-C again to cancel them now)",
+                grace_s,
+                n,
             )
             loop.call_later(grace_s, cancel_in_flight)
         else:
@@ -545,14 +475,16 @@ async def run_experiment_async(
     resume: bool = False,
     budget_usd: Decimal | None = None,
     catalog: Catalog | None = None,
-    progress: bool | TextIO = True,
+    progress: ProgressCallback | Literal[False] | None = None,
     client: Any = None,
     grace_s: float = DEFAULT_GRACE_S,
-    progress_every_s: float = 10.0,
+    progress_every_s: float = 1.0,
 ) -> RunSummary:
     """Run ``spec`` (module doc) and return its summary; ``budget_usd`` overrides the spec's budget.
 
-    ``progress``: ``True`` for stderr, a stream, or ``False``. ``client``: an
+    ``progress``: a callback that receives a :class:`~imgkit.runs.progress.RunProgress` at the start, after
+    each item, every ``progress_every_s`` seconds and at the end (None or False: none; the library shows
+    nothing itself, ``imgkit run`` draws a progress line from the events). ``client``: an
     :class:`~imgkit.providers.ImageClient` to send with (its base URLs, keys, limits and image store; the
     run's log is passed per request); by default one is made for the run. ``dry_run`` plans and returns
     without creating the run directory or sending anything.
@@ -624,8 +556,8 @@ async def run_experiment_async(
 
         to_send = plan.n_items - len(prior.finished) - len(prior.not_retried)
         budget = Budget(budget_usd, spent_usd=prior.spent_usd)
-        stream = sys.stderr if progress is True else (progress or None)
-        bar = _Progress(max(0, to_send), budget, prior.spent_usd, stream, progress_every_s)
+        callback = progress or None
+        bar = ProgressTracker(max(0, to_send), budget, prior.spent_usd, callback, progress_every_s)
         with _provider_setup(spec, catalog) as setup:
             own_client = client is None
             if own_client:
@@ -644,12 +576,15 @@ async def run_experiment_async(
             if budget_usd is not None and plan.total_usd is not None:
                 left = plain_usd(budget_usd - prior.spent_usd)
                 if plan.total_usd > left:
-                    bar.say(
-                        f"note: the plan's quote {_usd(plan.total_usd)} exceeds the budget left {_usd(left)}; "
-                        "the run stops before the budget would be exceeded"
+                    logger.warning(
+                        "the plan's quote %s exceeds the budget left %s; "
+                        "the run stops before the budget would be exceeded",
+                        _usd(plan.total_usd),
+                        _usd(left),
                     )
             restore = _install_interrupt(session, grace_s)
-            ticker = asyncio.create_task(_tick(bar)) if stream is not None else None
+            bar.start()
+            ticker = asyncio.create_task(_tick(bar)) if callback is not None else None
             workers = [asyncio.create_task(_worker(session)) for _ in range(spec.concurrency)]
             try:
                 results = await asyncio.gather(*workers, return_exceptions=True)
@@ -690,7 +625,7 @@ async def run_experiment_async(
         journal.close()
 
 
-async def _tick(bar: _Progress) -> None:
+async def _tick(bar: ProgressTracker) -> None:
     while True:
         await asyncio.sleep(bar.every_s)
         bar.tick()
@@ -703,7 +638,7 @@ def run_experiment(
     resume: bool = False,
     budget_usd: Decimal | None = None,
     catalog: Catalog | None = None,
-    progress: bool | TextIO = True,
+    progress: ProgressCallback | Literal[False] | None = None,
     client: Any = None,
     grace_s: float = DEFAULT_GRACE_S,
 ) -> RunSummary:

@@ -23,12 +23,11 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import random
 import re
-import sys
 import threading
 import time
-import traceback
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +55,8 @@ from imgkit.simulator._openai import ApiError, ImageJob, parse_image_request, re
 from imgkit.simulator._profiles import Draw, Profile, ProfileSet, default_profiles
 
 __all__ = ["RecordedRequest", "SimulatorServer"]
+
+logger = logging.getLogger(__name__)
 
 #: share of a fal job's total latency spent IN_QUEUE (assumed; fal publishes no queue-time figures)
 FAL_QUEUE_SHARE = 0.1
@@ -406,11 +407,11 @@ class SimulatorServer:
         except (ConnectionError, asyncio.CancelledError):
             raise
         except Exception:  # a simulator bug must not look like a provider answer
-            traceback.print_exc(file=sys.stderr)
+            logger.exception("simulator internal error answering %s %s", req.method, path)
             if not ex.head_sent:
                 err = ApiError(
                     500,
-                    "imgkit simulator internal error (see its stderr)",
+                    "imgkit simulator internal error (see its log)",
                     kind="server_error",
                     type="server_error",
                 )
