@@ -25,6 +25,7 @@ COMMANDS = [
     "report",
     "import",
     "reconcile",
+    "schemas",
 ]
 
 

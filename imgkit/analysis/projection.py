@@ -253,6 +253,10 @@ class _WorkloadSpec(Strict):
         return mix
 
 
+#: the model of a workload file as written (its JSON Schema: :mod:`imgkit.schemas`)
+WorkloadFile = _WorkloadSpec
+
+
 def _spec_error(exc: ValidationError, file: str) -> SpecError:
     """The first validation problem as a ``SpecError``: file, key path (``targets[2].model``), the value."""
     errors = exc.errors()

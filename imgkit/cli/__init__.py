@@ -43,6 +43,7 @@ COMMAND_MODULES = (
     "imgkit.cli.report_cmds",  # report
     "imgkit.cli.import_cmds",  # import litellm, openai-usage, csv
     "imgkit.cli.reconcile_cmds",  # reconcile
+    "imgkit.cli.schemas_cmds",  # schemas
 )
 
 
