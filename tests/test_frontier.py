@@ -20,6 +20,7 @@ from imgkit.analysis.frontier import (
     catalog_costs,
     costs_with_published,
     frontier_inputs,
+    frontier_sources,
     pareto_frontier,
     provenance_caption,
     recommend,
@@ -27,7 +28,9 @@ from imgkit.analysis.frontier import (
 )
 from imgkit.cli import main as cli_main
 from imgkit.errors import InvalidParameterError
+from imgkit.formats import format_value
 from imgkit.plots.frontier import LABEL_GID, label_overlaps, plot_rating_vs_cost, plot_rating_vs_latency
+from imgkit.report_text import frontier_conclusions, frontier_line
 
 C11_FRONTIER = {"flux-1-dev-fp8", "photon", "imagen-3.0-generate-002"}
 LMARENA_DATE = dt.date(2025, 12, 17)
@@ -416,6 +419,153 @@ def test_measured_times_replace_published_ones_pair_by_pair():
     }
     alone = times_with_published(None, published.seed_performance())
     assert alone.filter(pl.col("model") == "gpt-image-1-mini")["latency_p50_ms"].to_list() == [17840.0]
+
+
+# --- gathering the inputs: one function for imgkit frontier and the elo_vs_speed report -----------------------
+
+SAMPLE_LOG = "data/samples/provider_log.parquet"
+GENAI_VOTES = "data/votes/genai_arena_20240220/votes.csv"
+
+
+def test_gathered_defaults_are_the_published_board_and_its_prices(lmarena_frame):
+    sources = frontier_sources()
+    assert (sources.rating_provenance, sources.rating_source, sources.latency) == ("published", None, None)
+    assert sources.options().equals(lmarena_frame)
+
+
+def test_catalog_quotes_filled_with_published_prices_and_said_so():
+    sources = frontier_sources(costs="catalog", quality="medium", fill_published=True)
+    rows = {(r["model"], r["provider"]): r for r in sources.costs.iter_rows(named=True)}
+    assert rows["gpt-image-1-mini", "openai"]["cost_usd"] == Decimal("0.011")  # PRICING.md, medium 1024²
+    assert rows["photon", "replicate.com"]["cost_usd"] == Decimal("0.03")  # LMArena's, for a model not sold
+    assert sources.cost_basis == "quality medium, 1024x1024"
+    plain = frontier_sources(costs="catalog")
+    assert ("photon", "replicate.com") not in {
+        (r["model"], r["provider"]) for r in plain.costs.iter_rows(named=True)
+    }
+    assert plain.cost_basis == "each model's default quality, 1024x1024"
+
+
+@pytest.mark.parametrize("describe", [False, True])
+def test_a_logs_costs_and_times_are_measured_per_provider_with_published_times_beside(repo_dir, describe):
+    from imgkit.analysis.performance import performance_table
+    from imgkit.records.scan import scan_log
+
+    log = repo_dir / SAMPLE_LOG
+    sources = frontier_sources(
+        costs="log", latency="log", log_path=log, fill_published=True, describe_logs=describe
+    )
+    measured = performance_table(scan_log(log), by=("provider", "model"))
+    assert sources.costs.select("provider", "model", "cost_per_image_usd").equals(
+        measured.select("provider", "model", "cost_per_image_usd")
+    )
+    description = "simulated from provider_log.parquet, 1,000 requests, 2026-01-01 – 2026-01-30"
+    times = {(r["provider"], r["model"]): r for r in sources.latency.iter_rows(named=True)}
+    assert times["lumenfall", "gpt-image-1.5"]["provenance"] == "published"  # the log has no such pair
+    logged = {(r["provider"], r["model"]) for r in measured.iter_rows(named=True)}
+    assert {k for k, r in times.items() if r["provenance"] == "simulated"} == logged
+    caption = provenance_caption(sources.options(), ["latency"])
+    assert (description in caption) is describe and "provider_log.parquet" in caption
+
+
+def test_votes_are_fitted_with_sandwich_or_bootstrap_intervals_and_named(repo_dir):
+    votes = repo_dir / GENAI_VOTES
+    sandwich = frontier_sources(votes)
+    assert sandwich.rating_provenance == "measured" and sandwich.costs is not None  # catalog quotes
+    assert (
+        sandwich.rating_source.startswith("votes.csv: ")
+        and "sandwich 95 % intervals" in sandwich.rating_source
+    )
+    boot = frontier_sources(votes, bootstrap=20, seed=3, rating_provenance="published")
+    assert "bootstrap 20, seed 3" in boot.rating_source and boot.rating_provenance == "published"
+    assert boot.ratings.table["model"].sort().equals(sandwich.ratings.table["model"].sort())
+
+
+def test_a_ratings_table_or_json_is_taken_as_it_is(tmp_path):
+    rows = [{"model": "gpt-image-1.5", "rating": 1050.0}, {"model": "flux-1-schnell", "rating": 990.0}]
+    (tmp_path / "r.json").write_text(json.dumps({"ratings": rows}))
+    pl.DataFrame(rows).write_csv(tmp_path / "r.csv")
+    for name in ("r.json", "r.csv"):
+        sources = frontier_sources(tmp_path / name, costs="catalog", quality="low")
+        assert sources.rating_source == name
+        rated = sources.options().filter(pl.col("rating").is_not_null())
+        assert dict(rated.select("model", "rating").unique().iter_rows()) == {
+            "gpt-image-1.5": 1050.0,
+            "flux-1-schnell": 990.0,
+        }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "allowed"),
+    [
+        ({"costs": "run"}, "costs", "run together with a run_dir"),
+        ({"latency": "log"}, "latency", "log together with a log_path"),
+        ({"costs": "no/such/log.jsonl"}, "costs", "lmarena, catalog, log, run or an existing request log"),
+        ({"latency": "no/such/log.jsonl"}, "latency", "seed, log, run or an existing request log"),
+    ],
+)
+def test_an_input_that_cannot_be_gathered_is_named(kwargs, field, allowed):
+    with pytest.raises(InvalidParameterError, match=re.escape(field)) as caught:
+        frontier_sources(**kwargs)
+    assert allowed in str(caught.value)
+
+
+def test_a_run_without_votes_is_refused_naming_the_run(tmp_path):
+    with pytest.raises(InvalidParameterError, match=r"run_dir=.*votes.csv: none yet; imgkit vote"):
+        frontier_sources(run_dir=tmp_path)
+
+
+def test_inputs_used_counts_the_options_each_input_places():
+    sources = frontier_sources(costs="catalog", quality="medium", latency="seed", fill_published=True)
+    options = sources.options()
+    by_cost = pareto_frontier(sources.options(latency=False), cost="cost_usd")
+    by_time = pareto_frontier(sources.options(costs=False), latency="p50_ms")
+    rows = {r["input"]: r for r in sources.inputs_used(options, by_cost, by_time)}
+    assert list(rows) == ["ratings", "cost per image", "generation time (p50)"]
+    assert rows["ratings"]["options"] == options.filter(pl.col("rating").is_not_null())["model"].n_unique()
+    assert rows["cost per image"]["where from"].endswith("; quality medium, 1024x1024")
+    assert rows["generation time (p50)"]["options"] == by_time["p50_ms"].is_not_null().sum() > 0
+
+
+# --- the report's sentences --------------------------------------------------------------------------------------
+
+
+def test_a_frontier_sentence_names_its_options_and_the_price_of_climbing_it():
+    frame = pareto_frontier(
+        _options(
+            option=["cheap", "good", "worse"],
+            rating=[1000.0, 1100.0, 990.0],
+            cost_usd=["0.01", "0.04", "0.05"],
+            ci_low=[None] * 3,
+            ci_high=[None] * 3,
+        ),
+        cost="cost_usd",
+    )
+    line = frontier_line(frame, "cost_usd", "cost per image", lambda usd: format_value(usd, "price"))
+    assert line == (
+        "Quality vs cost per image: 2 of 3 placed options on the frontier, best rated first: good (1100, $0.04), "
+        "cheap (1000, $0.01); 0 options lack a rating or a cost per image. Climbing the frontier from cheap to "
+        "good buys 100 Elo for 4.0× the cost per image."
+    )
+    empty = frame.with_columns(status=pl.lit("excluded"))
+    assert frontier_line(empty, "cost_usd", "cost per image", str) == (
+        "Quality vs cost per image: no option has both a rating and a cost per image."
+    )
+
+
+def test_frontier_conclusions_say_where_the_numbers_come_from_and_warn_of_simulated_ones(repo_dir):
+    sources = frontier_sources(latency="log", log_path=repo_dir / SAMPLE_LOG, costs="catalog", quality="low")
+    options = sources.options()
+    by_cost = pareto_frontier(sources.options(latency=False), cost="cost_usd")
+    by_time = pareto_frontier(sources.options(costs=False), latency="p50_ms")
+    choice = recommend(options, budget_usd_per_image="0.02")
+    lines = frontier_conclusions(by_cost, by_time, choice, options)
+    assert lines[0].startswith("Quality vs cost per image: ") and lines[1].startswith("Quality vs median gen")
+    assert lines[2] == f"Recommended: {choice.reason}." and choice.choice is not None
+    assert lines[3] == f"Where the numbers come from: {provenance_caption(options)}."
+    assert lines[4].startswith("Simulated figures follow published profiles")
+    published_only = frontier_conclusions(by_cost, by_time, choice, frontier_sources().options())
+    assert len(published_only) == 4
 
 
 def test_frontier_inputs_rejects_duplicate_ratings():

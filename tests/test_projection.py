@@ -12,6 +12,7 @@ import copy
 import datetime as dt
 import decimal
 import json
+from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -20,8 +21,10 @@ import pytest
 
 from imgkit.analysis.performance import performance_table
 from imgkit.analysis.projection import (
+    Workload,
     break_even,
     load_workload,
+    measured_reliability,
     parse_workload,
     project,
     projection_caption,
@@ -33,6 +36,7 @@ from imgkit.analysis.synthetic import synthetic_log
 from imgkit.catalog import load_catalog
 from imgkit.cli import main
 from imgkit.errors import SpecError
+from imgkit.report_text import exact_percent, projection_conclusions, workload_inputs
 
 MINI_LOW_SQUARE_USD = Decimal("0.005")  # PRICING.md §3.1
 MINI_HIGH_SQUARE_USD = Decimal("0.036")  # PRICING.md §3.1
@@ -165,6 +169,21 @@ def test_measured_failure_rate_from_a_log_replaces_the_assumed_one():
     # lumenfall is not in the log: the assumed 50 % failure rate, 2 attempts -> success 0.75
     assert lumenfall["cost_usd"] == 10000 * Decimal("0.75") * MINI_LOW_SQUARE_USD
     assert lumenfall["reliability_provenance"] == "assumed"
+
+
+def test_measured_reliability_reads_the_given_logs_else_the_workloads_own(tmp_path):
+    logs = [tmp_path / "a.parquet", tmp_path / "b.parquet"]
+    synthetic_log(200, seed=1).write_parquet(logs[0])
+    synthetic_log(300, seed=2).write_parquet(logs[1])
+    assert measured_reliability(parse_workload(workload())) is None  # no log: the assumed rate holds
+    given = measured_reliability(parse_workload(workload()), logs)
+    both = pl.concat([synthetic_log(200, seed=1), synthetic_log(300, seed=2)], how="vertical_relaxed")
+    assert given.performance.equals(performance_table(both, by=("provider", "model")))
+    assert given.logs == tuple(map(str, logs)) and given.provenance == "simulated"
+    assert given.describe().startswith("simulated from a.parquet, b.parquet, 500 requests, ")
+    own = replace(parse_workload(workload()), reliability_log=str(logs[1]))
+    assert measured_reliability(own).logs == (str(logs[1]),)
+    assert measured_reliability(own, [logs[0]]).logs == (str(logs[0]),)  # given logs come first
 
 
 # --- batch share -----------------------------------------------------------------------------------------
@@ -395,6 +414,87 @@ def test_example_workload_projects(repo_dir):
     assert summary["total_cost_usd"].to_list() == sorted(summary["total_cost_usd"].to_list())
     for option, value in summary.select("option", "total_cost_usd").iter_rows():
         assert value == total(frame, option)
+
+
+# --- the report's words --------------------------------------------------------------------------------------
+
+
+def _two_options(fee_usd: str = "0") -> Workload:
+    """gpt-image-1-mini low ($50 a month, plus ``fee_usd``) against gpt-image-1.5 low ($90 a month, $100 setup)."""
+    return parse_workload(
+        workload(
+            targets=[
+                {**MINI, "fixed_usd_per_month": fee_usd},
+                {"model": "gpt-image-1.5", "provider": "openai", "setup_usd": "100"},
+            ]
+        )
+    )
+
+
+def test_projection_conclusions_name_the_cheapest_the_dearest_and_what_moves_the_bill():
+    w = _two_options()
+    frame = project(w, 2)
+    totals, pairs, tornado = summarise(frame), break_even(frame), sensitivity(w, 2)
+    mini = "gpt-image-1-mini @ openai"
+    lines = projection_conclusions(w, 2, "w.yaml", totals, pairs, tornado, mini, "CAPTION")
+    top = tornado.filter(pl.col("option") == mini).row(0, named=True)
+    assert lines == [
+        f"Over 2 months (test, w.yaml) the cheapest option is {mini}: $100.00 in total, $50.00 in month 1 "
+        "rising to $50.00 in month 2, $0.005 per image.",
+        "The dearest, gpt-image-1.5 @ openai, costs $280.00 (2.8× the cheapest); 2 options compared.",
+        "No two options' cumulative costs cross within 2 months.",  # linear in volume: no crossing
+        f"For {mini}, the total moves most with volume (base {top['base_value']}): {top['delta']} changes it "
+        f"by $20.00 from low to high (20 % of $100.00).",
+        "Where the numbers come from: CAPTION.",
+    ]
+
+
+def test_projection_conclusions_state_each_break_even():
+    w = _two_options(fee_usd="60")  # $110 a month against $100 + $90 a month: equal after 5 months
+    frame = project(w, 6)
+    pairs = break_even(frame)
+    (row,) = pairs.to_dicts()
+    assert row["break_even_month"] == 5
+    lines = projection_conclusions(
+        w, 6, "w.yaml", summarise(frame), pairs, sensitivity(w, 6), "gpt-image-1.5 @ openai", "C"
+    )
+    assert f"Break-even: {row['explanation']}." in lines
+    assert not any(line.startswith("No two options") for line in lines)
+
+
+def test_workload_inputs_state_the_assumptions_exactly_and_the_measured_rates(tmp_path):
+    synthetic_log(200, seed=1).write_parquet(tmp_path / "log.parquet")
+    w = parse_workload(
+        workload(
+            volume={"requests_per_month": 10000, "growth_per_month": "0.125"},
+            reliability={"failure_rate": "0.02", "max_attempts": 3},
+        )
+    )
+    frame = project(w, 2)
+    reliability = measured_reliability(w, [tmp_path / "log.parquet"])
+    rows = {r["input"]: r for r in workload_inputs(w, frame, summarise(frame), reliability)}
+    assert rows["volume"]["value"] == "10,000 requests/month, growing 12.5 % a month"
+    assert rows["mix"]["value"] == "generate low 1024x1024 100 % (generate, low, 1024x1024)"
+    assert (
+        rows["reliability"]["value"] == "attempt failure rate 2 %, up to 3 attempts, 0 % of failures billed"
+    )
+    assert rows["batch share"]["value"] == "0 % (targets may override)"
+    assert rows["prices"] == {
+        "input": "prices",
+        "value": "imgkit catalog, per month from 2027-01-01",
+        "provenance": "published",
+    }
+    assert rows["measured failure rates"]["value"] == reliability.describe()
+    assert rows["measured failure rates"]["provenance"] == "simulated"
+    assert {r["provenance"] for k, r in rows.items() if k in ("volume", "mix", "reliability")} == {"assumed"}
+    assert "measured failure rates" not in {r["input"] for r in workload_inputs(w, frame, summarise(frame))}
+
+
+@pytest.mark.parametrize(
+    ("share", "text"), [("0.05", "5 %"), ("0.125", "12.5 %"), ("1", "100 %"), ("0", "0 %")]
+)
+def test_a_stated_share_is_shown_as_stated(share, text):
+    assert exact_percent(Decimal(share)) == text
 
 
 # --- plots ---------------------------------------------------------------------------------------------------

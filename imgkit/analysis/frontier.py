@@ -42,14 +42,18 @@ from imgkit.provenance import Provenance
 from imgkit.records.rundir import RunDirectory
 
 __all__ = [
+    "COST_SOURCES",
     "DEFAULT_QUALITY",
     "INPUTS",
+    "LATENCY_SOURCES",
     "OBJECTIVES",
+    "FrontierSources",
     "Recommendation",
     "catalog_costs",
     "combine_provenance",
     "costs_with_published",
     "frontier_inputs",
+    "frontier_sources",
     "pareto_frontier",
     "provenance_caption",
     "recommend",
@@ -287,6 +291,206 @@ def run_targets(run_dir: str | Path) -> pl.DataFrame:
 
     table = performance_table(RunDirectory(run_dir).scan(), by="target")
     return table.rename({"target": "model"})
+
+
+# --- gathering the inputs ------------------------------------------------------------------------------------
+
+#: where costs per image may come from (or a request log's path)
+COST_SOURCES = ("lmarena", "catalog", "log", "run")
+#: where generation times may come from (or a request log's path)
+LATENCY_SOURCES = ("seed", "log", "run")
+
+
+@dataclass(frozen=True)
+class FrontierSources:
+    """Ratings, costs per image and generation times gathered for a frontier, each tagged with its origin.
+
+    Made by :func:`frontier_sources`; :meth:`options` joins them (:func:`frontier_inputs`). ``costs`` and
+    ``latency`` are None where not asked for; ``cost_basis`` says what catalog quotes priced (``quality
+    medium, 1024x1024``).
+    """
+
+    ratings: Any
+    rating_provenance: str
+    rating_source: str | None
+    costs: pl.DataFrame | None = None
+    latency: pl.DataFrame | None = None
+    cost_basis: str | None = None
+
+    def options(
+        self, aliases: Mapping[str, str] | None = None, *, costs: bool = True, latency: bool = True
+    ) -> pl.DataFrame:
+        """One row per option (:func:`frontier_inputs`); ``costs=False`` or ``latency=False`` leaves an input
+        out (the cost frontier needs no times, the time frontier no costs)."""
+        return frontier_inputs(
+            self.ratings,
+            self.costs if costs else None,
+            self.latency if latency else None,
+            aliases=aliases,
+            rating_provenance=self.rating_provenance,
+            rating_source=self.rating_source,
+        )
+
+    def inputs_used(
+        self, options: pl.DataFrame, by_cost: pl.DataFrame | None = None, by_time: pl.DataFrame | None = None
+    ) -> list[dict[str, Any]]:
+        """``input, options, where from`` rows for a report: how many options each input places and its
+        provenance caption."""
+        rated = options.filter(pl.col("rating").is_not_null())["model"].n_unique()
+        rows = [
+            {"input": "ratings", "options": int(rated), "where from": provenance_caption(options, ["rating"])}
+        ]
+        if by_cost is not None:
+            caption = provenance_caption(by_cost, ["cost"])
+            caption += f"; {self.cost_basis}" if self.cost_basis else ""
+            count = int(by_cost["cost_usd"].is_not_null().sum())
+            rows.append({"input": "cost per image", "options": count, "where from": caption})
+        if by_time is not None:
+            count = int(by_time["p50_ms"].is_not_null().sum())
+            caption = provenance_caption(by_time, ["latency"])
+            rows.append({"input": "generation time (p50)", "options": count, "where from": caption})
+        return rows
+
+
+def frontier_sources(
+    ratings: str | Path | None = None,
+    *,
+    run_dir: str | Path | None = None,
+    costs: str | Path | None = None,
+    latency: str | Path | None = None,
+    category: str = "full",
+    leaderboard_dir: str | Path | None = None,
+    rating_provenance: str = Provenance.MEASURED,
+    bootstrap: int = 0,
+    seed: int = 0,
+    quality: str | None = None,
+    size: str = "1024x1024",
+    on: dt.date | None = None,
+    log_path: str | Path | None = None,
+    log_mapping: str | Path | None = None,
+    fill_published: bool = False,
+    describe_logs: bool = False,
+) -> FrontierSources:
+    """Gather what a frontier joins: ratings, costs per image and generation times (``imgkit frontier`` and
+    the ``elo_vs_speed`` report, each with its own defaults).
+
+    * ``ratings``: a votes file (Bradley–Terry fitted here: bootstrap intervals of ``bootstrap`` rounds seeded
+      ``seed``, or sandwich intervals when 0; ``rating_provenance`` says whose votes), a ratings table
+      (``model, rating[, ci_low, ci_high]``, CSV or Parquet) or the JSON of ``imgkit ratings --json``; None:
+      the votes of ``run_dir`` (``votes.csv`` from ``imgkit vote``), else LMArena's published board
+      ``category`` (from ``leaderboard_dir``, default the shipped snapshot).
+    * ``costs``: ``lmarena`` (published $/image), ``catalog`` (:func:`catalog_costs` at ``quality``, ``size``,
+      ``on``), ``log`` (the cost per successful image in ``log_path``, per provider x model), ``run`` (per
+      target of ``run_dir``) or a log's path; None: ``run`` with a ``run_dir``, ``lmarena`` beside the
+      published board, else ``catalog``.
+    * ``latency``: ``seed`` (the seed page's published times), ``log``, ``run`` or a log's path; None: ``run``
+      with a ``run_dir``, else no times.
+
+    ``fill_published``: published figures fill what the chosen source lacks: LMArena's $/image for models
+    the catalog does not sell, the seed page's times for provider x model pairs a log lacks. Logs are read
+    once each, with ``log_mapping`` (:func:`imgkit.records.scan.scan_log`), and named in captions by
+    their file name (``run/log.jsonl``), or with ``describe_logs`` by their description (``simulated from
+    provider_log.parquet, 1,000 requests, 2026-01-01 – 2026-01-30``). A missing file or votes a run does not
+    have yet are refused naming the parameter.
+    """
+    from imgkit.analysis.published import lmarena_leaderboard, lmarena_prices, seed_performance
+
+    tables: dict[str, pl.DataFrame] = {}  # per log read: its table per provider x model (or per target)
+    if run_dir is not None:
+        run = RunDirectory(run_dir)
+        if ratings is None and not run.votes_path.is_file():
+            raise InvalidParameterError(
+                "run_dir", str(run_dir), f"a run with votes ({run.votes_path}: none yet; imgkit vote)"
+            )
+        ratings = ratings if ratings is not None else run.votes_path
+        source = _log_caption(run.scan(), run.log_label) if describe_logs else run.log_label
+        tables["run"] = run_targets(run_dir).with_columns(source=pl.lit(source, dtype=pl.String))
+    published_board = ratings is None
+    if published_board:
+        fitted = lmarena_leaderboard(category, leaderboard_dir)
+        provenance, source = str(Provenance.PUBLISHED), None
+    else:
+        fitted, source = _load_ratings(Path(ratings), bootstrap, seed)
+        provenance = str(rating_provenance)
+
+    def log_table(choice: str | Path, what: str) -> pl.DataFrame:
+        if choice == "run" and "run" not in tables:
+            raise InvalidParameterError(what, "run", "run together with a run_dir")
+        if choice == "log" and log_path is None:
+            raise InvalidParameterError(what, "log", "log together with a log_path")
+        key = str(log_path if choice == "log" else choice)
+        if key not in tables:
+            tables[key] = _log_table(Path(key), log_mapping, what, describe_logs)
+        return tables[key]
+
+    if costs is None:
+        costs = "run" if "run" in tables else "lmarena" if published_board else "catalog"
+    cost_basis = None
+    if costs == "lmarena":
+        cost_frame = lmarena_prices(leaderboard_dir)
+    elif costs == "catalog":
+        cost_frame = catalog_costs(quality=quality, size=size, on=on)
+        cost_basis = f"quality {quality}, {size}" if quality else f"each model's default quality, {size}"
+        if fill_published:
+            cost_frame = costs_with_published(cost_frame, lmarena_prices(leaderboard_dir))
+    else:
+        cost_frame = log_table(costs, "costs")
+    if latency is None and "run" in tables:
+        latency = "run"
+    time_frame = None
+    if latency == "seed":
+        time_frame = seed_performance()
+    elif latency is not None:
+        time_frame = log_table(latency, "latency")
+        if fill_published and latency != "run":
+            time_frame = times_with_published(time_frame, seed_performance())
+    return FrontierSources(fitted, provenance, source, cost_frame, time_frame, cost_basis)
+
+
+def _load_ratings(path: Path, bootstrap: int, seed: int) -> tuple[Any, str]:
+    """Ratings from ``path`` and the source text they are captioned with (votes are fitted here)."""
+    import json
+
+    from imgkit.analysis.ratings import fit_bradley_terry, read_votes
+
+    if path.suffix.lower() == ".json":
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InvalidParameterError("ratings", str(path), f"a readable JSON file ({exc})") from None
+        rows = doc.get("ratings") if isinstance(doc, dict) else doc
+        if not isinstance(rows, list):
+            raise InvalidParameterError("ratings", str(path), 'a JSON list or {"ratings": [...]}')
+        return pl.DataFrame(rows), path.name
+    table = read_votes(path)
+    if "rating" in table.columns:
+        return table, path.name
+    ci = "bootstrap" if bootstrap else "sandwich"
+    result = fit_bradley_terry(table, ci=ci, bootstrap=bootstrap, seed=seed)
+    return result, result.caption(source=path.name)
+
+
+def _log_table(path: Path, mapping: str | Path | None, what: str, describe: bool) -> pl.DataFrame:
+    """Per provider x model of a request log: cost per successful image and generation-time percentiles,
+    with the log's file name (or its description) as their source."""
+    from imgkit.analysis.performance import performance_table
+    from imgkit.records.scan import scan_log
+
+    if not path.exists():
+        allowed = ", ".join(COST_SOURCES if what == "costs" else LATENCY_SOURCES)
+        raise InvalidParameterError(what, str(path), f"{allowed} or an existing request log")
+    log = scan_log(path, mapping=mapping)
+    source = _log_caption(log, path.name) if describe else path.name
+    return performance_table(log, by=("provider", "model")).with_columns(
+        source=pl.lit(source, dtype=pl.String)
+    )
+
+
+def _log_caption(log: pl.LazyFrame, name: str) -> str:
+    """``simulated from provider_log.parquet, 1,000 requests, 2026-01-01 – 2026-01-30``."""
+    from imgkit.analysis.performance import describe_log, log_summary
+
+    return describe_log(log_summary(log), name)
 
 
 def frontier_inputs(

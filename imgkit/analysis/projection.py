@@ -87,12 +87,14 @@ __all__ = [
     "COUNT",
     "MAX_MONTHS",
     "MAX_REQUESTS_PER_MONTH",
+    "MeasuredReliability",
     "MixComponent",
     "Option",
     "Workload",
     "break_even",
     "check_horizon",
     "load_workload",
+    "measured_reliability",
     "parse_workload",
     "project",
     "projection_caption",
@@ -634,6 +636,49 @@ def _unpriceable(pricer: _Pricer, option: Option, workload: Workload, on: dt.dat
         except ImgkitError as exc:
             return f"mix component {comp.label!r}: {exc}"
     return None
+
+
+# --- measured reliability ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeasuredReliability:
+    """Failure rates measured in request logs, for :func:`project` and :func:`sensitivity`.
+
+    ``performance``: the logs' performance table per provider x model (``attempts``, ``successes``,
+    ``provenance``, ...); ``logs``: the files read; ``log``: their records (lazy), for a caption.
+    """
+
+    performance: pl.DataFrame
+    logs: tuple[str, ...]
+    log: pl.LazyFrame
+
+    @property
+    def provenance(self) -> str:
+        """The kinds of the measured figures, ``measured`` or ``simulated`` (joined by ``+``)."""
+        return _joined(*self.performance["provenance"].to_list())
+
+    def describe(self) -> str:
+        """``simulated from log.jsonl, 1,000 requests, 2026-01-01 – 2026-01-30`` (reads the logs again)."""
+        from imgkit.analysis.performance import describe_log, log_summary
+
+        return describe_log(log_summary(self.log), ", ".join(Path(p).name for p in self.logs))
+
+
+def measured_reliability(
+    workload: Workload, logs: Sequence[str | Path] | None = None, mapping: str | Path | None = None
+) -> MeasuredReliability | None:
+    """The failure rates of ``logs``, else of the workload's own ``reliability.log``; None when neither is
+    given (the workload's assumed failure rate then holds). ``mapping``: a column mapping for logs from
+    elsewhere (:func:`imgkit.records.scan.scan_log`)."""
+    from imgkit.analysis.performance import performance_table
+    from imgkit.records.scan import scan_log
+
+    paths = [str(p) for p in logs or ()] or ([workload.reliability_log] if workload.reliability_log else [])
+    if not paths:
+        return None
+    log = scan_log(paths, mapping=mapping)
+    return MeasuredReliability(performance_table(log, by=("provider", "model")), tuple(paths), log)
 
 
 # --- the projection --------------------------------------------------------------------------------------

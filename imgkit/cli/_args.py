@@ -1,9 +1,13 @@
-"""argparse value types that refuse out-of-range numbers in the house wording (one line, exit status 2)."""
+"""argparse value types that refuse out-of-range numbers in the house wording (one line, exit status 2), and
+the option values the commands share."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import math
+
+from imgkit.errors import InvalidParameterError
 
 
 def port(text: str) -> int:
@@ -28,3 +32,13 @@ def non_negative(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not allowed; allowed: a number, 0 or more")
     return value
+
+
+def price_date(value: str | None) -> dt.date | None:
+    """``--on YYYY-MM-DD``: the date prices are looked up for (None: today)."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidParameterError("on", value, "a date YYYY-MM-DD") from None

@@ -15,6 +15,7 @@ from typing import Any
 
 from imgkit._files import read_utf8
 from imgkit.catalog import STALE_AFTER_DAYS, Catalog, Model, load_catalog
+from imgkit.cli._args import price_date
 from imgkit.cli._output import emit_json, format_table
 from imgkit.errors import InvalidParameterError, SpecError, UnknownPriceError
 from imgkit.formats import format_value
@@ -173,15 +174,6 @@ def cmd_models(args: argparse.Namespace) -> int:
 # --- quote and cost -------------------------------------------------------------------------------------------
 
 
-def _date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InvalidParameterError("on", value, "a date YYYY-MM-DD") from None
-
-
 def _cost_json(cost: Cost, sources: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "total_usd": cost.total_usd,
@@ -241,7 +233,7 @@ def cmd_quote(args: argparse.Namespace) -> int:
         input_images=inputs,
     )
     resolved = resolve(request)
-    cost = quote_request(resolved.priced(), batch=args.batch, method=args.method, on=_date(args.on))
+    cost = quote_request(resolved.priced(), batch=args.batch, method=args.method, on=price_date(args.on))
     sources = load_catalog().source_records(cost.sources)
     notes = [*resolved.notes, *cost.notes, *_stale_notes(sources)]
     if args.json:
@@ -290,7 +282,7 @@ def cmd_cost(args: argparse.Namespace) -> int:
         provider=args.provider,
         requested_quality=args.quality,
         requested_size=args.size,
-        on=_date(args.on),
+        on=price_date(args.on),
     )
     catalog = load_catalog()
     provider = args.provider or catalog.providers_for(args.model)[0]

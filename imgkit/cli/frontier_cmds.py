@@ -19,18 +19,16 @@ upper bound; the rest are reported as unresolved. ``--quality-floor``/``--latenc
 from __future__ import annotations
 
 import argparse
-import json
 from collections import Counter
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from imgkit.cli._args import price_date
 from imgkit.cli._output import emit_json, format_table
 from imgkit.errors import InvalidParameterError
 from imgkit.money import plain_usd
-from imgkit.provenance import Provenance
 
 _PUBLISHED = ("lmarena",)
 
@@ -111,47 +109,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_frontier(args: argparse.Namespace) -> int:
-    from imgkit.analysis.frontier import frontier_inputs, pareto_frontier, provenance_caption, recommend
+    from imgkit.analysis.frontier import frontier_sources, pareto_frontier, provenance_caption, recommend
 
-    run_log = None
-    if args.run:  # the run's own votes, costs and times, option by option (target labels)
-        from imgkit.analysis.frontier import run_targets
-        from imgkit.records.rundir import RunDirectory
-
-        if args.published:
-            raise InvalidParameterError("--published", args.published, "no published board with --run")
-        run = RunDirectory(args.run)
-        votes = run.votes_path
-        if args.ratings is None and not votes.is_file():
-            raise InvalidParameterError(
-                "--run", args.run, f"a run with votes ({votes}: none yet; imgkit vote)"
-            )
-        args.ratings = args.ratings or str(votes)
-        per_target = run_targets(args.run)
-        run_log = run.log_label
-    ratings, rating_kind, rating_source = _ratings(args)
-    cost_source, latency_source = _log_name(args.costs), _log_name(args.latency)
-    if run_log and args.costs is None:
-        costs, cost_source = per_target, run_log
-    else:
-        costs = _costs(args, published_board=args.ratings is None)
+    if args.run and args.published:
+        raise InvalidParameterError("--published", args.published, "no published board with --run")
     wants_time = (
         args.axis == "latency" or args.latency_ceiling_ms is not None or args.objective == "min_latency"
     )
-    if run_log and args.latency is None:
-        latency, latency_source = per_target, run_log
-    else:
-        latency = _latency(args.latency or ("seed" if wants_time else None))
-    frame = frontier_inputs(
-        ratings,
-        costs,
-        latency,
-        aliases=dict(_pair(a, "alias") for a in args.alias),
-        rating_provenance=rating_kind,
-        rating_source=rating_source,
-        cost_source=cost_source,
-        latency_source=latency_source,
+    sources = frontier_sources(
+        args.ratings,
+        run_dir=args.run,
+        costs=args.costs,
+        latency=args.latency or ("seed" if wants_time and not args.run else None),
+        category=args.category,
+        bootstrap=1000 if args.ci == "bootstrap" else 0,
+        quality=args.quality,
+        size=args.size,
+        on=price_date(args.on),
     )
+    frame = sources.options(dict(_pair(a, "alias") for a in args.alias))
     time_column = f"{args.latency_stat}_ms"
     axis = {"cost": "cost_usd"} if args.axis == "cost" else {"latency": time_column}
     result = pareto_frontier(frame, **axis, statistical=args.statistical)
@@ -202,72 +178,7 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- inputs -----------------------------------------------------------------------------------------------
-
-
-def _ratings(args: argparse.Namespace) -> tuple[Any, str, str | None]:
-    """The ratings, their provenance kind and a source name."""
-    if args.ratings is None:
-        from imgkit.analysis.published import lmarena_leaderboard
-
-        return lmarena_leaderboard(args.category), Provenance.PUBLISHED, None
-    path = Path(args.ratings)
-    if path.suffix.lower() == ".json":
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InvalidParameterError("ratings", str(path), f"a readable JSON file ({exc})") from None
-        rows = doc.get("ratings") if isinstance(doc, dict) else doc
-        if not isinstance(rows, list):
-            raise InvalidParameterError("ratings", str(path), 'a JSON list or {"ratings": [...]}')
-        return pl.DataFrame(rows), Provenance.MEASURED, path.name
-    from imgkit.analysis.ratings import fit_bradley_terry, read_votes
-
-    table = read_votes(path)
-    if "rating" in table.columns:
-        return table, Provenance.MEASURED, path.name
-    result = fit_bradley_terry(table, ci=args.ci, bootstrap=1000 if args.ci == "bootstrap" else 0)
-    return result, Provenance.MEASURED, result.caption(source=path.name)
-
-
-def _costs(args: argparse.Namespace, *, published_board: bool) -> pl.DataFrame | None:
-    choice = args.costs or ("lmarena" if published_board else "catalog")
-    if choice == "lmarena":
-        from imgkit.analysis.published import lmarena_prices
-
-        return lmarena_prices()
-    if choice == "catalog":
-        import datetime as dt
-
-        from imgkit.analysis.frontier import catalog_costs
-
-        on = dt.date.fromisoformat(args.on) if args.on else None
-        return catalog_costs(quality=args.quality, size=args.size, on=on)
-    return _log_table(choice)
-
-
-def _latency(choice: str | None) -> pl.DataFrame | None:
-    if choice is None:
-        return None
-    if choice == "seed":
-        from imgkit.analysis.published import seed_performance
-
-        return seed_performance()
-    return _log_table(choice)
-
-
-def _log_table(path: str) -> pl.DataFrame:
-    """Per provider x model: measured cost per successful image and generation-time percentiles."""
-    from imgkit.analysis.performance import performance_table
-    from imgkit.records.scan import scan_log
-
-    if not Path(path).exists():
-        raise InvalidParameterError("log", path, "lmarena, catalog, seed or an existing log path")
-    return performance_table(scan_log(path), by=("provider", "model"))
-
-
-def _log_name(choice: str | None) -> str | None:
-    return Path(choice).name if choice and choice not in ("lmarena", "catalog", "seed") else None
+# --- inputs ---------------------------------------------------------------------------------------------------
 
 
 def _pair(text: str, field: str) -> tuple[str, str]:

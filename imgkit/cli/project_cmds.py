@@ -46,21 +46,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_project)
 
 
-def _performance(args: argparse.Namespace, workload: Any) -> tuple[pl.DataFrame | None, list[str]]:
-    """The performance table of ``--log`` or of the workload's ``reliability.log``."""
-    from imgkit.analysis.performance import performance_table
-    from imgkit.records.scan import scan_log
-
-    paths = list(args.log or []) or ([workload.reliability_log] if workload.reliability_log else [])
-    if not paths:
-        return None, []
-    return performance_table(scan_log(paths, mapping=args.mapping), by=("provider", "model")), paths
-
-
 def cmd_project(args: argparse.Namespace) -> int:
     from imgkit.analysis.projection import (
         break_even,
         load_workload,
+        measured_reliability,
         project,
         projection_caption,
         resolve_options,
@@ -72,7 +62,8 @@ def cmd_project(args: argparse.Namespace) -> int:
     if args.months < 1:
         raise InvalidParameterError("--months", args.months, "1 or more")
     workload = load_workload(args.workload)
-    performance, logs = _performance(args, workload)
+    reliability = measured_reliability(workload, args.log, args.mapping)
+    performance = reliability.performance if reliability else None
     options, skipped = resolve_options(workload)
     frame = project(workload, args.months, performance=performance, options=options)
     summary = summarise(frame)
@@ -98,7 +89,7 @@ def cmd_project(args: argparse.Namespace) -> int:
             },
             "months": args.months,
             "caption": caption,
-            "failure_rate_logs": logs,
+            "failure_rate_logs": list(reliability.logs) if reliability else [],
             "summary": summary.to_dicts(),
             "monthly": monthly.to_dicts(),
             "rows": frame.to_dicts(),
