@@ -32,7 +32,7 @@ from imgkit.grids import AXES
 from imgkit.records.importers.openai_usage import read_costs
 from imgkit.records.rundir import RunDirectory
 from imgkit.records.scan import scan_log
-from imgkit.runs.spec import load_spec
+from imgkit.runs.spec import load_simulated_spec
 
 __all__ = ["NOTEBOOK_RULES", "Rule", "check_parameters"]
 
@@ -391,15 +391,11 @@ def _comparison_grid(given: set[str], values: Mapping[str, Any], folder: Path, n
             _check_run_dir(run_dir, notebook, votes=False)
         return
     if {"example_spec", "run_dir"} & given:
-        spec = load_spec(_path_of(values, "example_spec", folder), output_dir=folder / "_unused")
-        if not spec.simulate:
-            raise InvalidParameterError(
-                "example_spec",
-                values["example_spec"],
-                "a spec with simulate: true",
-                context=f"report {notebook}",
-                hint="a report never spends money on its own: run a real spec with imgkit run, then pass its run_dir",
-            )
+        load_simulated_spec(
+            _path_of(values, "example_spec", folder),
+            output_dir=folder / "_unused",
+            context=f"report {notebook}",
+        )
 
 
 _COMBINATIONS: Mapping[str, Callable[[set[str], Mapping[str, Any], Path, str], None]] = {

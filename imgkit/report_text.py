@@ -8,7 +8,7 @@ durations in ms or s), so a number reads the same in a sentence, a report table 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +20,11 @@ __all__ = [
     "exact_percent",
     "frontier_conclusions",
     "frontier_line",
+    "grid_conclusions",
+    "log_inputs",
+    "performance_conclusions",
     "projection_conclusions",
+    "ratings_conclusions",
     "workload_inputs",
 ]
 
@@ -169,4 +173,217 @@ def projection_conclusions(
         f"({top['swing_usd'] / top['total_usd'] * 100:.0f} % of {format_value(top['total_usd'], 'money')})."
     )
     lines.append(f"Where the numbers come from: {caption}.")
+    return lines
+
+
+# --- provider_performance ---------------------------------------------------------------------------------------
+
+
+def _label(row: dict[str, Any], keys: Sequence[str]) -> str:
+    """``openai / gpt-image-1-mini / low``: a group's key values, missing ones left out."""
+    return " / ".join(str(row[k]) for k in keys if row[k] is not None)
+
+
+def _served(table: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any], dict[str, Any], pl.DataFrame]:
+    """The groups of a performance table with a success, its fastest and slowest by median, and those with a
+    known cost per image, cheapest first."""
+    served = table.filter(pl.col("successes") > 0)
+    fastest = served.sort("latency_p50_ms").row(0, named=True)
+    slowest = served.sort("latency_p50_ms", descending=True).row(0, named=True)
+    priced = served.filter(pl.col("cost_per_image_usd").is_not_null()).sort("cost_per_image_usd")
+    return served, fastest, slowest, priced
+
+
+def _cheapest_and_dearest(priced: pl.DataFrame, keys: Sequence[str]) -> str:
+    """``A at $0.003; dearest: B at $0.011`` of groups sorted by cost per image."""
+    cheap, dear = priced.row(0, named=True), priced.row(-1, named=True)
+    return (
+        f"{_label(cheap, keys)} at {format_value(cheap['cost_per_image_usd'], 'price')}; "
+        f"dearest: {_label(dear, keys)} at {format_value(dear['cost_per_image_usd'], 'price')}"
+    )
+
+
+def log_inputs(
+    summary: Any,
+    source: str,
+    keys: Sequence[str],
+    published: pl.DataFrame,
+    *,
+    since: Any = None,
+    until: Any = None,
+    period: str | None = None,
+) -> list[dict[str, Any]]:
+    """``input, value, provenance, detail`` rows of the performance report: the log
+    (:class:`~imgkit.analysis.performance.LogSummary` of ``source``), the window and grouping, and each
+    published figure set beside it (:func:`~imgkit.analysis.published.seed_performance`)."""
+    from imgkit.analysis.performance import describe_log
+
+    grouped = f"grouped by {', '.join(keys)}" + (f" and {period}" if period else "")
+    rows = [
+        {
+            "input": "request log",
+            "value": source,
+            "provenance": summary.kind,
+            "detail": describe_log(summary, source) + f"; {summary.attempts:,} attempts",
+        },
+        {
+            "input": "window",
+            "value": f"since {since or 'start'}, until {until or 'end'}",
+            "provenance": "parameter",
+            "detail": grouped,
+        },
+    ]
+    rows += [
+        {
+            "input": "published figures",
+            "value": f"{r['provider']} / {r['model']}",
+            "provenance": r["provenance"],
+            "detail": f"{r['source']} ({r['source_url']}), checked {r['source_date']}",
+        }
+        for r in published.iter_rows(named=True)
+    ]
+    return rows
+
+
+def performance_conclusions(
+    table: pl.DataFrame,
+    keys: Sequence[str],
+    summary: Any,
+    source: str,
+    measured: pl.DataFrame | None = None,
+    published: pl.DataFrame | None = None,
+) -> list[str]:
+    """The conclusions of the performance report from its table (:func:`~imgkit.analysis.performance.
+    performance_table` by ``keys``): the fastest and slowest median, the most and least reliable by the lower
+    bound of the success interval, the cheapest and dearest successful image, and each provider x model of
+    ``measured`` (by provider, model) against its ``published`` figures."""
+    from imgkit.analysis.performance import describe_log
+
+    overall, fastest, slowest, priced = _served(table)
+    steady = overall.sort("success_ci_low", descending=True).row(0, named=True)
+    shaky = overall.sort("success_ci_low").row(0, named=True)
+    lines = [
+        f"{describe_log(summary, source)}; {overall.height} groups by {', '.join(keys)}.",
+        f"Fastest median: {_label(fastest, keys)} at {format_value(fastest['latency_p50_ms'], 'ms')} (p95 "
+        f"{format_value(fastest['latency_p95_ms'], 'ms')}), "
+        f"{slowest['latency_p50_ms'] / fastest['latency_p50_ms']:.1f}× quicker than the slowest, "
+        f"{_label(slowest, keys)} ({format_value(slowest['latency_p50_ms'], 'ms')}).",
+        f"Most reliable (highest lower bound): {_label(steady, keys)}, {100 * steady['success_rate']:.1f} % "
+        f"({steady['successes']}/{steady['requests']}, 95 % CI {100 * steady['success_ci_low']:.1f}–"
+        f"{100 * steady['success_ci_high']:.1f} %); least: {_label(shaky, keys)}, "
+        f"{100 * shaky['success_rate']:.1f} % ({shaky['successes']}/{shaky['requests']}).",
+    ]
+    if priced.height:
+        lines.append(f"Cheapest per successful image: {_cheapest_and_dearest(priced, keys)}.")
+    if measured is not None and published is not None:
+        compared = measured.join(
+            published.filter(pl.col("latency_p50_ms").is_not_null()),
+            on=["provider", "model"],
+            suffix="_published",
+        )
+        for row in compared.iter_rows(named=True):
+            lines.append(
+                f"{row['provider']} / {row['model']}: {summary.kind} p50 {format_value(row['latency_p50_ms'], 'ms')} "
+                f"and p95 {format_value(row['latency_p95_ms'], 'ms')} against the published "
+                f"{format_value(row['latency_p50_ms_published'], 'ms')} and "
+                f"{format_value(row['latency_p95_ms_published'], 'ms')} ({row['source_published']}, "
+                f"{row['source_date']})."
+            )
+    return lines
+
+
+# --- model_ratings ------------------------------------------------------------------------------------------------
+
+
+def ratings_conclusions(
+    result: Any,
+    caption: str,
+    checks: Any,
+    comparison: pl.DataFrame | None = None,
+    boards: pl.DataFrame | None = None,
+) -> list[str]:
+    """The conclusions of the ratings report from a fit (:class:`~imgkit.analysis.ratings.RatingsResult`,
+    captioned ``caption``): who leads and whether the intervals separate it, how well the ratings predict
+    the votes, the refit against published ratings (:func:`~imgkit.analysis.ratings.compare_with_published`),
+    each category's board (:func:`~imgkit.analysis.ratings.category_leaderboards`) and the vote checks
+    (:func:`~imgkit.analysis.ratings.vote_diagnostics`)."""
+    from imgkit.analysis.ratings import win_rate_gap
+
+    top = result.table.row(0, named=True)
+    leaders = result.table.filter(pl.col("rank") == 1)["model"].to_list()
+    gap = win_rate_gap(result)
+    worst = gap.worst
+    lines = [
+        f"{top['model']} rates highest at {top['rating']:.0f} "
+        f"(95 % interval {top['ci_low']:.0f}–{top['ci_high']:.0f}) on {caption}."
+        if top["ci_low"] is not None
+        else f"{top['model']} rates highest at {top['rating']:.0f}.",
+        "Its lead is clear: no other model's interval reaches it."
+        if len(leaders) == 1
+        else f"Not separable from it by the intervals: {', '.join(m for m in leaders if m != top['model'])} "
+        "share rank 1.",
+        f"The ratings predict the observed pairwise win rates within {100 * gap.weighted:.1f} percentage points "
+        f"on average, weighted by votes (largest gap: {worst['model']} vs {worst['opponent']}, observed "
+        f"{100 * worst['observed_win_rate']:.0f} % vs predicted {100 * worst['predicted_win_rate']:.0f} % over "
+        f"{worst['votes']:.0f} votes).",
+    ]
+    if comparison is not None and comparison.height:
+        same_order = int((comparison["published_order"] == comparison["refit_order"]).sum())
+        ties = int(result.table["ties"].sum())
+        lines.append(
+            f"Against the published ratings: same order for {same_order} of {comparison.height} models, largest "
+            f"difference {comparison['difference'].abs().max():.0f} Elo"
+            + (
+                " (the bundled votes hold decisive battles only; the published fit also counts ties)."
+                if ties == 0
+                else "."
+            )
+        )
+    if boards is not None:
+        for name, board in boards.group_by("category", maintain_order=True):
+            best = board.row(0, named=True)
+            flagged = board.filter(pl.col("flags").list.len() > 0).height
+            lines.append(
+                f"Category {name[0]}: {best['model']} leads ({best['rating']:.0f}); {board.height} models, "
+                f"{int(board['votes'].sum() // 2)} votes"
+                + (f", {flagged} flagged (see flags)" if flagged else "")
+                + "."
+            )
+    lines += [f"Vote check, {line}." for line in checks.lines()]
+    return lines
+
+
+# --- comparison_grid ----------------------------------------------------------------------------------------------
+
+
+def grid_conclusions(
+    run_name: str,
+    grid: Any,
+    table: pl.DataFrame,
+    keys: Sequence[str],
+    source: str,
+    time_scale: float | None = None,
+) -> list[str]:
+    """The conclusions of the comparison grid (a :class:`~imgkit.grids.Grid` of run ``run_name``, the run's
+    performance ``table`` by ``keys``): the fastest and slowest target, the cheapest and dearest image and
+    what the run cost, and for a simulated run (``time_scale``) how to read its times."""
+    _, fast, slow, priced = _served(table)
+    lines = [
+        f"{run_name}: {grid.cells} cells, {table.height} targets, {grid.failed} failed cells; {source}.",
+        f"Fastest median: {_label(fast, keys)} at {fast['latency_p50_ms'] / 1000:.2f} s; slowest: "
+        f"{_label(slow, keys)} at {slow['latency_p50_ms'] / 1000:.2f} s "
+        f"({slow['latency_p50_ms'] / fast['latency_p50_ms']:.1f}×).",
+    ]
+    if priced.height:
+        ratio = priced["cost_per_image_usd"][-1] / priced["cost_per_image_usd"][0]
+        lines.append(
+            f"Cheapest image: {_cheapest_and_dearest(priced, keys)} ({ratio:.1f}×); the run cost "
+            f"{format_value(table['total_cost_usd'].sum(), 'money')} in total."
+        )
+    if time_scale:
+        lines.append(
+            f"Simulated at time_scale {time_scale:g}: divide the times by it for the published scale "
+            f"(fastest median {fast['latency_p50_ms'] / 1000 / time_scale:.1f} s); placeholder images, nothing "
+            "billed. Run the spec for real to judge the images."
+        )
     return lines

@@ -120,3 +120,17 @@ def test_budget_from_python_must_not_be_a_float(tmp_path):
     }
     with pytest.raises(SpecError, match="not a binary float"):
         parse_spec(data)
+
+
+def test_a_spec_that_would_spend_money_is_refused_where_only_a_simulated_one_may_run(tmp_path):
+    from imgkit.errors import InvalidParameterError
+    from imgkit.runs.spec import load_simulated_spec
+
+    (tmp_path / "more.csv").write_text("id,text,category\nowl,An owl at dusk,animals\n")
+    real = _write(tmp_path, GOOD)
+    with pytest.raises(InvalidParameterError, match=r"example_spec=.*a spec with simulate: true") as caught:
+        load_simulated_spec(real, output_dir=tmp_path / "run", context="report comparison_grid")
+    assert "never spends money on its own" in str(caught.value) and "comparison_grid" in str(caught.value)
+    offline = _write(tmp_path, GOOD + "simulate: true\n", "offline.yaml")
+    spec = load_simulated_spec(offline, output_dir=tmp_path / "run")
+    assert spec.simulate and spec.output_dir == tmp_path / "run"

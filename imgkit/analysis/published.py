@@ -29,11 +29,13 @@ from imgkit.money import MONEY, MONEY_SCALE
 from imgkit.provenance import Provenance
 
 __all__ = [
+    "BESIDE_FIGURES",
     "LMARENA_CATEGORIES",
     "lmarena_leaderboard",
     "lmarena_prices",
     "lmarena_rating_vs_price",
     "lmarena_source",
+    "measured_beside_published",
     "published_dir",
     "seed_arena",
     "seed_performance",
@@ -258,6 +260,31 @@ def seed_performance(directory: str | Path | None = None) -> pl.DataFrame:
         "provenance": pl.String,
     }
     return pl.DataFrame(rows, schema=schema)
+
+
+#: the figures :func:`measured_beside_published` sets side by side
+BESIDE_FIGURES = ("latency_p50_ms", "latency_p95_ms", "ttfb_p50_ms", "ttfb_p95_ms", "requests", "successes")
+
+
+def measured_beside_published(measured: pl.DataFrame, published: pl.DataFrame | None = None) -> pl.DataFrame:
+    """A log's figures per provider x model (a performance table by ``provider, model`` with a ``source``
+    column) above the published ones (default :func:`seed_performance`), sorted by provider, model and
+    provenance: ``provider, model, provenance, latency_p50_ms ... successes, source`` (a published source
+    with the date it was checked)."""
+    published = seed_performance() if published is None else published
+    return pl.concat(
+        [
+            measured.select("provider", "model", "provenance", *BESIDE_FIGURES, "source"),
+            published.select(
+                "provider",
+                "model",
+                "provenance",
+                *BESIDE_FIGURES,
+                pl.format("{}, checked {}", "source", "source_date").alias("source"),
+            ),
+        ],
+        how="vertical_relaxed",
+    ).sort("provider", "model", "provenance")
 
 
 def seed_arena(directory: str | Path | None = None) -> pl.DataFrame:

@@ -44,8 +44,10 @@ __all__ = [
     "RatingsResult",
     "VoteDiagnostics",
     "Votes",
+    "WinRateGap",
     "anchor_ratings",
     "category_leaderboards",
+    "compare_with_published",
     "fit_bradley_terry",
     "fit_by_category",
     "normalise_votes",
@@ -54,6 +56,7 @@ __all__ = [
     "rank_by_interval",
     "read_votes",
     "vote_diagnostics",
+    "win_rate_gap",
     "win_rate_matrices",
 ]
 
@@ -789,6 +792,47 @@ def win_rate_matrices(result: RatingsResult) -> tuple[list[str], np.ndarray, np.
     rating = result.table["rating"].to_numpy()
     predicted = 1.0 / (1.0 + 10.0 ** ((rating[None, :] - rating[:, None]) / 400.0))
     return models, observed, predicted
+
+
+@dataclass(frozen=True)
+class WinRateGap:
+    """How far the ratings' predicted win rates are from the observed ones.
+
+    ``weighted``: the mean of |observed − predicted| over the pairs that met (each pair once), weighted by
+    their votes; ``worst``: that pair's row of ``pairwise`` with the largest gap (``model, opponent, votes,
+    observed_win_rate, predicted_win_rate, gap``).
+    """
+
+    weighted: float
+    worst: dict[str, Any]
+
+
+def win_rate_gap(result: RatingsResult) -> WinRateGap:
+    """:class:`WinRateGap` of a fit: do the ratings describe the votes they come from?"""
+    pairs = result.pairwise.filter(pl.col("model") < pl.col("opponent"))
+    pairs = pairs.with_columns(
+        (pl.col("observed_win_rate") - pl.col("predicted_win_rate")).abs().alias("gap")
+    )
+    weighted = float((pairs["gap"] * pairs["votes"]).sum() / pairs["votes"].sum())
+    return WinRateGap(weighted, pairs.sort("gap", descending=True).row(0, named=True))
+
+
+def compare_with_published(table: pl.DataFrame, published: str | Path | pl.DataFrame) -> pl.DataFrame:
+    """A refit's ratings beside published ones (a ``model, rating`` table or its file), for the models in
+    both: ``model, rating, rank, published_rating, difference`` (refit − published), ``published_order``
+    and ``refit_order`` (1 = best)."""
+    if not isinstance(published, pl.DataFrame):
+        published = read_votes(published)
+    published = published.select("model", pl.col("rating").alias("published_rating"))
+    return (
+        table.select("model", "rating", "rank")
+        .join(published, on="model", how="inner")
+        .with_columns(
+            (pl.col("rating") - pl.col("published_rating")).alias("difference"),
+            pl.col("published_rating").rank(descending=True).cast(pl.Int64).alias("published_order"),
+            pl.col("rating").rank(descending=True).cast(pl.Int64).alias("refit_order"),
+        )
+    )
 
 
 # --- the fit -------------------------------------------------------------------------------------------------

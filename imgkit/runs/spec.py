@@ -53,7 +53,16 @@ from imgkit.catalog import load_yaml
 from imgkit.errors import InvalidParameterError, SpecError
 from imgkit.secret_policy import secret_reason
 
-__all__ = ["ExperimentSpec", "Prompt", "SimulatorSettings", "Target", "WorkItem", "load_spec", "parse_spec"]
+__all__ = [
+    "ExperimentSpec",
+    "Prompt",
+    "SimulatorSettings",
+    "Target",
+    "WorkItem",
+    "load_simulated_spec",
+    "load_spec",
+    "parse_spec",
+]
 
 _MATRIX_KEYS = ("model", "provider", "quality", "size", "aspect_ratio", "resolution", "n", "mode")
 
@@ -434,3 +443,20 @@ def _expand_targets(spec: SpecModel, fname: str) -> list[Target]:
                 fname, f"targets (expanded #{i})", f"two targets expand to the same label {label!r}"
             )
     return targets
+
+
+def load_simulated_spec(
+    path: str | Path, *, output_dir: str | Path, parameter: str = "example_spec", context: str = ""
+) -> ExperimentSpec:
+    """:func:`load_spec` of a spec that runs offline only (``simulate``), refused otherwise: a report or a
+    demo never spends money on its own. ``parameter`` and ``context`` name where the path was given."""
+    spec = load_spec(path, output_dir=output_dir)
+    if not spec.simulate:
+        raise InvalidParameterError(
+            parameter,
+            str(path),
+            "a spec with simulate: true",
+            context=context,
+            hint="a report never spends money on its own: run a real spec with imgkit run, then pass its run_dir",
+        )
+    return spec
