@@ -31,8 +31,10 @@ validated before anything is sent.
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
+import itertools
 import math
 import re
 import warnings
@@ -45,7 +47,7 @@ from typing import Any, Literal
 
 from PIL import Image, UnidentifiedImageError, features
 
-from imgkit.catalog import Catalog, FieldRule, Model, Offering, Provider, SizeRules, load_catalog
+from imgkit.catalog import Catalog, FieldRule, Model, Offering, Provider, SizeRules, Timeline, load_catalog
 from imgkit.catalog import parse_ratio as _catalog_ratio
 from imgkit.catalog import parse_wxh as _catalog_wxh
 from imgkit.errors import (
@@ -77,6 +79,7 @@ __all__ = [
     "resolve_quality",
     "resolve_size",
     "size_limit_problems",
+    "size_parts",
     "split_calls",
 ]
 
@@ -183,6 +186,7 @@ class PricedRequest:
     prompt: str = ""
     prompt_tokens: int | None = None
     notes: tuple[str, ...] = ()
+    lifecycle: Timeline | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in self.offering.modes or self.mode not in self.model.modes:
@@ -211,6 +215,7 @@ class ResolvedRequest:
     actions: tuple[FieldAction, ...]
     notes: tuple[str, ...]
     emulate: Mapping[str, Any]
+    lifecycle: Timeline | None = None
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready view: requested vs resolved values, per-field actions, the body and the notes."""
@@ -260,6 +265,7 @@ class ResolvedRequest:
             input_fidelity=_processed_fidelity(self.model, req.input_fidelity),
             prompt=req.prompt,
             prompt_tokens=prompt_tokens,
+            lifecycle=self.lifecycle,
         )
 
 
@@ -741,6 +747,26 @@ def _finish(
     return SizeResolution(w, h, _wxh(w, h), tuple(notes), ratio, tier)
 
 
+def size_parts(model: Model, width: int, height: int) -> tuple[str, str | None]:
+    """The aspect ratio name and the resolution tier of a WxH for ``model``.
+
+    The model's own table names them where it lists the size (Gemini 3 Pro Image: 1376x768 is 16:9 at 1K);
+    otherwise the ratio is the reduced W:H and the tier the nearest of the model's tiers by pixel count (on a
+    log scale, ties to the larger), ``None`` for a model without tiers. What a provider that takes a ratio
+    and a tier receives, and what a price by resolution tier is looked up by.
+    """
+    return _size_parts(model.sizes, width, height)
+
+
+def _size_parts(rules: SizeRules, width: int, height: int) -> tuple[str, str | None]:
+    for name, tiers in rules.aspect_ratios.items():
+        for tier, size in tiers.items():
+            if _catalog_wxh(size) == (width, height):
+                return name, tier
+    tier = _nearest_tier(Fraction(width * height), rules.resolution_tiers) if rules.resolution_tiers else None
+    return _ratio_name(Fraction(width, height)), tier
+
+
 # --- input images ---------------------------------------------------------------------------------------------
 
 
@@ -865,6 +891,33 @@ _FIELD_VALUES = {
 _REQUEST_FIELDS = {f for f in ImageRequest.__dataclass_fields__ if f not in ("extra", "provider")}
 
 
+_PATH_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _path_keys(path: str) -> list[str | int]:
+    """``"contents[0].parts[0].text"`` as ``["contents", 0, "parts", 0, "text"]``."""
+    return [int(index) if index else name for name, index in _PATH_STEP.findall(path)]
+
+
+def put_path(body: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``value`` at a body path: dots for nested objects, ``[i]`` for list items (made as needed)."""
+    keys = _path_keys(path)
+    node: Any = body
+    for key, following in itertools.pairwise(keys):
+        empty: Any = [] if isinstance(following, int) else {}
+        if isinstance(key, int):
+            while len(node) <= key:
+                node.append(copy.copy(empty))
+            node = node[key]
+        else:
+            node = node.setdefault(key, empty)
+    last = keys[-1]
+    if isinstance(last, int):
+        while len(node) <= last:
+            node.append(None)
+    node[last] = value
+
+
 def _span(most: int) -> str:
     """``1..most``, or ``1`` when that is the only value."""
     return f"1..{most}" if most > 1 else "1"
@@ -893,10 +946,12 @@ class _FieldMapper:
     """Applies the catalog rules of one offering and collects the body, actions, notes and local work."""
 
     def __init__(self, model: Model, provider: Provider, offering: Offering) -> None:
-        self.model, self.provider = model, provider
+        self.model, self.provider, self.offering = model, provider, offering
         self.rules: dict[str, FieldRule] = {**provider.fields, **offering.fields}
         self.context = f"{model.id} at {provider.id}"
-        self.body: dict[str, Any] = {}
+        self.body: dict[str, Any] = copy.deepcopy(
+            offering.body if offering.body is not None else provider.body
+        )
         self.actions: list[FieldAction] = []
         self.notes: list[str] = []
         self.emulate: dict[str, Any] = {}
@@ -942,8 +997,9 @@ class _FieldMapper:
             self.record(name, "emulated", value, None, None, f"{name} {value} emulated by imgkit{why}")
         else:
             target = rule.to or name
-            self.body[target] = value
-            self.record(name, rule.behaviour, value, target, value)
+            sent = rule.value_map.get(str(value), value) if isinstance(value, (str, bool, int)) else value
+            put_path(self.body, target, sent)
+            self.record(name, rule.behaviour, value, target, sent)
 
 
 def resolve(request: ImageRequest, catalog: Catalog | None = None) -> ResolvedRequest:
@@ -952,18 +1008,27 @@ def resolve(request: ImageRequest, catalog: Catalog | None = None) -> ResolvedRe
     Raises an ``InvalidParameterError`` subclass naming the field, the value and what is allowed for
     anything the model or provider cannot honour; nothing is sent until every field passes.
     """
-    model, provider, offering = _route(catalog or load_catalog(), request.model, request.provider)
+    cat = catalog or load_catalog()
+    model, provider, offering = _route(cat, request.model, request.provider)
     m = _FieldMapper(model, provider, offering)
     _check_mode(model, offering, request.mode, m.context)
     endpoint = offering.endpoint.get(request.mode, offering.provider_model_id)
-    behaviour = "passthrough" if endpoint == model.id else "renamed"
-    if provider.adapter == "openai":  # always sent: OpenAI's default model is dall-e-2
-        m.body["model"] = endpoint
-        m.record("model", behaviour, model.id, "model", endpoint)
+    provider_id_sent = offering.provider_model_id
+    behaviour = "passthrough" if provider_id_sent == model.id else "renamed"
+    model_rule = m.rules.get("model")
+    if (
+        model_rule is not None and model_rule.to
+    ):  # always sent where the body names it (OpenAI: else dall-e-2)
+        put_path(m.body, model_rule.to, provider_id_sent)
+        m.record("model", behaviour, model.id, model_rule.to, provider_id_sent)
     else:
         m.record(
             "model", behaviour, model.id, None, endpoint, f"endpoint {endpoint} (in the URL)", tell=False
         )
+    timeline = cat.timeline(model.id, provider.id)
+    lifecycle = timeline.on()
+    if lifecycle.state in ("retired", "reported_retired", "deprecated"):
+        m.notes.append(f"{model.id} at {provider.id}: {lifecycle.note}")
 
     _map_prompt(m, request.prompt)
     calls = _map_n(m, request.n, offering)
@@ -999,6 +1064,7 @@ def resolve(request: ImageRequest, catalog: Catalog | None = None) -> ResolvedRe
         actions=tuple(m.actions),
         notes=(*size.notes, *m.notes),
         emulate=m.emulate,
+        lifecycle=timeline,
     )
 
 
@@ -1006,11 +1072,12 @@ def resolve(request: ImageRequest, catalog: Catalog | None = None) -> ResolvedRe
 
 
 def _route(cat: Catalog, model_id: str, provider_id: str | None) -> tuple[Model, Provider, Offering]:
-    """The model, the provider (default: the first that serves it, its creator first) and their offering."""
-    model = cat.model(model_id)
-    provider_id = provider_id or next(iter(cat.providers_for(model.id)), None)
-    offering = cat.offering(model.id, provider_id)
-    return model, cat.provider(provider_id or ""), offering
+    """The model as the provider serves it (its own size rules, where it has some), the provider (default:
+    the first that serves it, its creator's own API first) and their offering."""
+    cat.model(model_id)
+    provider_id = provider_id or next(iter(cat.providers_for(model_id)), None)
+    offering = cat.offering(model_id, provider_id)
+    return cat.offered_model(model_id, provider_id), cat.provider(provider_id or ""), offering
 
 
 def _check_mode(model: Model, offering: Offering, mode: str, context: str) -> None:
@@ -1088,7 +1155,8 @@ def resolve_priced(
     dimensions (mode ``edit`` only). Field mapping and the provider's own limits are :func:`resolve`'s: a
     quote can price a request a provider would refuse.
     """
-    m, prov, offering = _route(catalog or load_catalog(), model, provider)
+    cat = catalog or load_catalog()
+    m, prov, offering = _route(cat, model, provider)
     context = f"{m.id} at {prov.id}"
     _check_mode(m, offering, mode, context)
     if int(n) < 1:
@@ -1131,6 +1199,7 @@ def resolve_priced(
         prompt=prompt,
         prompt_tokens=None if prompt_tokens is None else int(prompt_tokens),
         notes=tuple(notes),
+        lifecycle=cat.timeline(m.id, prov.id),
     )
 
 
@@ -1151,8 +1220,12 @@ def _map_n(m: _FieldMapper, n: Any, offering: Offering) -> tuple[int, ...]:
     if n > n_max and rule.behaviour != "emulated":
         raise m.invalid("n", n, _span(n_max))
     calls = split_calls(n, n_max)
+    if rule.behaviour == "emulated" and rule.to is None:  # one image per call: nothing to send
+        note = f"n {n} -> {len(calls)} calls of one image ({m.context} returns one image per call)"
+        m.record("n", "emulated", n, None, None, note if n > 1 else "", tell=n > 1)
+        return calls
     target = rule.to or "n"
-    m.body[target] = calls[0]
+    put_path(m.body, target, calls[0])
     if len(calls) > 1:
         note = f"n {n} -> {len(calls)} calls of {calls} images ({m.context} returns at most {n_max} per call)"
         m.record("n", "emulated", n, target, calls[0], note)
@@ -1189,13 +1262,11 @@ def _map_size(m: _FieldMapper, request: ImageRequest) -> SizeResolution:
             )
         return size
     size_rule = m.rules.get("size") or m.rule("size", request.size)
-    target = size_rule.to or "size"
-    sent = (
-        _fal_image_size(size.width, size.height, size.size)
-        if size_rule.converter == "fal_image_size"
-        else size.size
-    )
-    m.body[target] = sent
+    parts = _sent_size_parts(m.model, size, size_rule)
+    for path, value in parts.items():
+        put_path(m.body, path, value)
+    target = ", ".join(parts) or None
+    sent: Any = next(iter(parts.values())) if len(parts) == 1 else (parts or None)
     for f, v in given.items():
         behaviour = rules[f].behaviour
         if behaviour in ("passthrough", "renamed") and sent != str(v).strip().lower():
@@ -1203,7 +1274,59 @@ def _map_size(m: _FieldMapper, request: ImageRequest) -> SizeResolution:
         m.record(f, behaviour, v, target, sent)
     if not given:
         m.record("size", size_rule.behaviour, None, target, sent, f"model default {size.size}", tell=False)
+    m.notes += _size_notes(m, size, parts)
     return size
+
+
+def _sent_size_parts(model: Model, size: SizeResolution, rule: FieldRule) -> dict[str, Any]:
+    """Body path -> value of each part of the resolved size the provider receives (``FieldRule.targets``,
+    else the size as WxH at ``rule.to``), each through the rule's ``value_map``."""
+    targets = rule.targets or {"size": rule.to or "size"}
+    if size.width is None or size.height is None:  # auto: only a WxH field can say so
+        return {path: "auto" for part, path in targets.items() if part in ("size", "image_size")}
+    ratio, tier = size_parts(model, size.width, size.height)
+    values = {
+        "size": size.size,
+        "width": size.width,
+        "height": size.height,
+        "aspect_ratio": ratio,
+        "resolution": tier,
+        "image_size": _fal_image_size(size.width, size.height, size.size),
+    }
+    return {
+        path: rule.value_map.get(str(values[part]), values[part])
+        if isinstance(values[part], str)
+        else values[part]
+        for part, path in targets.items()
+        if values[part] is not None
+    }
+
+
+def _size_notes(m: _FieldMapper, size: SizeResolution, parts: Mapping[str, Any]) -> list[str]:
+    """Say how a size reaches a provider that takes a ratio and a tier, whether its pixels are assumed, and
+    where the sources disagree about them."""
+    if size.width is None or size.height is None:
+        return []
+    rules = m.model.sizes
+    takes_pixels = any(
+        p in (m.rules["size"].targets or {"size": ""}) for p in ("size", "width", "image_size")
+    )
+    notes = []
+    if not takes_pixels:
+        sent = " and ".join(f"{path} {value}" for path, value in parts.items())
+        notes.append(f"{m.context} takes no pixels: {size.size} is sent as {sent}")
+        if rules.provenance == "assumed":
+            notes.append(
+                f"the pixel size {size.size} is assumed (no published pixel table); the provider picks the pixels"
+            )
+    ratio, tier = size_parts(m.model, size.width, size.height)
+    for alt in rules.alternatives:
+        other = alt.aspect_ratios.get(ratio, {}).get(tier or "")
+        if other and _catalog_wxh(other) != (size.width, size.height):
+            notes.append(
+                f"pixel size disputed: {ratio} at {tier} is {other} in another table ({', '.join(alt.source)})"
+            )
+    return notes
 
 
 def _map_quality(m: _FieldMapper, quality: str | None) -> str | None:
@@ -1245,7 +1368,7 @@ def _map_output_format(m: _FieldMapper, requested: str | None) -> str:
         m.emulate["output_format"] = fmt
         sent_as = None if rule.behaviour == "emulated" else (rule.to or "output_format")
         if sent_as:
-            m.body[sent_as] = source
+            put_path(m.body, sent_as, rule.value_map.get(source, source))
         m.record(
             "output_format",
             "emulated",
@@ -1343,9 +1466,10 @@ def _map_response_format(m: _FieldMapper, value: Any) -> None:
         return
     if value is None:
         target = rule.to or "response_format"
-        m.body[target] = "b64_json"
-        note = "imgkit asks for b64_json (the provider defaults to url)"
-        m.record("response_format", rule.behaviour, None, target, "b64_json", note, tell=False)
+        b64 = rule.value_map.get("b64_json", "b64_json")
+        put_path(m.body, target, b64)
+        note = f"imgkit asks for {b64} (the provider defaults to url)"
+        m.record("response_format", rule.behaviour, None, target, b64, note, tell=False)
     elif value == "url" and rule is not None and rule.behaviour == "emulated":
         m.record("response_format", "passthrough", value, None, None, "")  # fal returns URLs already
     else:
@@ -1438,12 +1562,14 @@ def _map_extra(m: _FieldMapper, extra: Mapping[str, Any]) -> None:
         if name in m.rules:
             m.send(name, value)
         else:
-            m.body[name] = value
+            at = m.offering.extras_at or m.provider.extras_at
+            path = f"{at}.{name}" if at else name
+            put_path(m.body, path, value)
             m.record(
                 name,
                 "passthrough",
                 value,
-                name,
+                path,
                 value,
-                f"{name} has no catalog rule for {m.provider.id}; passed through unchanged",
+                f"{name} has no catalog rule for {m.provider.id}; passed through unchanged as {path}",
             )

@@ -71,7 +71,7 @@ def price_table(catalog: Catalog | None = None, *, on: dt.date | None = None) ->
                         "provider": provider,
                         "model": model_id,
                         "provider_model_id": off.endpoint.get(mode, off.provider_model_id),
-                        "status": off.status if off.status != "active" else model.status,
+                        "status": cat.lifecycle(model_id, provider, on).state,
                         "mode": mode,
                         "quality": quality or "",
                         "size": size,

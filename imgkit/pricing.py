@@ -608,8 +608,11 @@ def quote_request(
     m = request.model
     price = request.offering.price_on(on, request.provider.id)
     notes: list[str] = []
-    if m.status == "retired":
-        notes.append(f"{m.id} was retired on {m.status_date}: priced from its catalog entry for re-costing")
+    if request.lifecycle is not None:
+        lifecycle = request.lifecycle.on(on)
+        lifecycle.check_quotable()  # a shutdown a primary or copy source states: refused, naming the date
+        if lifecycle.state in ("reported_retired", "deprecated"):
+            notes.append(f"{m.id} at {request.provider.id}: {lifecycle.note}")
     notes += request.notes
     qualities = list(m.qualities) if request.quality == "auto" else [request.quality]
     sizes = _standard_sizes(m, notes) if request.size == "auto" else [request.size]

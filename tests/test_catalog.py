@@ -36,16 +36,28 @@ def test_every_required_model_is_present(cat):
 
 
 @pytest.mark.parametrize(
-    ("model", "status", "date"),
+    ("model", "provider", "on", "state", "date", "first_replacement", "source"),
     [
-        ("gpt-image-1", "retired", dt.date(2026, 10, 23)),
-        ("dall-e-3", "retired", dt.date(2026, 5, 12)),
-        ("dall-e-2", "retired", dt.date(2026, 5, 12)),
-        ("gpt-image-1-mini", "deprecated", None),
+        ("gpt-image-1", "openai", dt.date(2026, 12, 6), "retired", dt.date(2026, 10, 23), "gpt-image-2.5-sunburst", "OAI-GI1-PAGE"),
+        ("gpt-image-1", "openai", dt.date(2026, 10, 22), "deprecated", dt.date(2026, 10, 23), "gpt-image-2.5-sunburst", "OAI-GI1-PAGE"),
+        ("dall-e-3", "openai", dt.date(2026, 5, 12), "retired", dt.date(2026, 5, 12), "gpt-image-2.5-sunburst", "OAI-DALLE3-PAGE"),
+        ("dall-e-2", "openai", dt.date(2026, 6, 1), "retired", dt.date(2026, 5, 12), "gpt-image-1-mini", "OAI-PY"),
+        ("gpt-image-1-mini", "openai", dt.date(2026, 12, 1), "retired", dt.date(2026, 12, 1), "gpt-image-2.6-sunburst", "OAI-DEPRECATIONS"),
+        ("gpt-image-1-mini", "openai", dt.date(2026, 11, 30), "deprecated", dt.date(2026, 12, 1), "gpt-image-2.6-sunburst", "OAI-DEPRECATIONS"),
+        ("gpt-image-1.5", "fal", dt.date(2026, 12, 6), "retired", dt.date(2026, 12, 1), "gpt-image-2.6-sunburst", "OAI-DEPRECATIONS"),
+        ("gemini-2.5-flash-image", "gemini-api", dt.date(2026, 12, 6), "retired", dt.date(2026, 10, 2), "gemini-3.1-flash-image-preview", "GEMINI-DEPRECATIONS"),
+        ("imagen-4-ultra", "vertex-ai", dt.date(2026, 7, 1), "deprecated", dt.date(2026, 8, 17), "gemini-3-pro-image", "FIREBASE-IMAGEN-MIGRATION"),
+        ("imagen-4", "gemini-api", dt.date(2026, 8, 17), "retired", dt.date(2026, 8, 17), "gemini-3.1-flash-image", "FIREBASE-IMAGEN-MIGRATION"),
+        ("gpt-image-2", "openai", dt.date(2026, 12, 6), "active", None, None, None),
+        ("gemini-3-pro-image", "gemini-api", dt.date(2026, 12, 6), "active", None, None, None),
     ],
-)
-def test_lifecycle(cat, model, status, date):
-    assert cat.model(model).status == status and cat.model(model).status_date == date
+)  # fmt: skip
+def test_lifecycle_on_a_date(cat, model, provider, on, state, date, first_replacement, source):
+    """Each offering's lifecycle comes from its dated events, each with a source (the tag named here)."""
+    lc = cat.lifecycle(model, provider, on)
+    assert (lc.state, lc.date) == (state, date)
+    assert (lc.replacement[0] if lc.replacement else None) == first_replacement
+    assert source is None or source in lc.sources
 
 
 @pytest.mark.parametrize(
@@ -107,7 +119,13 @@ def test_each_provider_says_what_it_does_with_an_unsupported_size(cat):
     """Direct APIs refuse a WxH the model lacks; the gateway converts it (its page: size is "converted")."""
     assert {p.id: p.unsupported_size for p in cat.providers.values()} == {
         "openai": "refuse",
+        "gemini-api": "refuse",
+        "vertex-ai": "refuse",
+        "bfl": "refuse",
         "fal": "refuse",
+        "replicate": "refuse",
+        "together": "refuse",
+        "stability": "refuse",
         "lumenfall": "nearest",
     }
 
@@ -152,7 +170,7 @@ def _copy_catalog(tmp_path: Path) -> Path:
             "offerings[0].prices[0].per_megapixel_usd",
             "greater than or equal to 0",
         ),
-        ("adapter: fal", "adapter: grpc", "provider.adapter", "Input should be 'openai' or 'fal'"),
+        ("adapter: fal", "adapter: grpc", "provider.adapter", "Input should be 'openai', 'fal', 'gemini'"),
         (
             "  unsupported_size: refuse  # a 422 on image_size (FAL-JS schemas)\n",
             "",

@@ -71,6 +71,11 @@ def _by(frame: pl.DataFrame, key: str = "model") -> dict[str, dict]:
     return {row[key]: row for row in frame.to_dicts()}
 
 
+#: catalog costs on the day PRICING.md's figures were checked: gpt-image-1-mini and gpt-image-1.5, whose published
+#: prices these tests check, were shut down on 2026-12-01 (OAI-DEPRECATIONS) and are not priced after it
+PRICED_ON = dt.date(2026, 11, 24)
+
+
 # --- published readers -----------------------------------------------------------------------------------
 
 
@@ -279,28 +284,42 @@ def test_pareto_frontier_rejects_cost_and_latency_at_once():
 
 
 @pytest.mark.parametrize(
-    ("model", "provider", "quality", "size", "usd"),
+    ("model", "provider", "quality", "size", "usd", "provenance"),
     [  # PRICING.md §3.1 (OpenAI table), §5.2 (fal)
-        ("gpt-image-1.5", "openai", "medium", "1024x1024", "0.034"),
-        ("gpt-image-1.5", "openai", "high", "1024x1536", "0.2"),
-        ("gpt-image-1-mini", "openai", "low", "1024x1024", "0.005"),
-        ("gpt-image-1-mini", "openai", "high", "1536x1024", "0.052"),
-        ("gpt-image-1.5", "fal", "medium", "1024x1536", "0.051"),  # fal rounds each size on its own
-        ("gpt-image-1.5", "fal", "high", "1536x1024", "0.199"),
-        ("flux-1-dev", "fal", None, "1024x1024", "0.025"),  # $0.025 per MP, 1 MP
-        ("flux-1-dev", "fal", None, "1536x1024", "0.05"),  # 1.5 MP rounds up to 2
-        ("flux-1-schnell", "fal", None, "1024x1024", "0.003"),
-        ("flux-1.1-pro", "fal", None, "1024x1024", "0.04"),
+        ("gpt-image-1.5", "openai", "medium", "1024x1024", "0.034", "published"),
+        ("gpt-image-1.5", "openai", "high", "1024x1536", "0.2", "published"),
+        ("gpt-image-1-mini", "openai", "low", "1024x1024", "0.005", "published"),
+        ("gpt-image-1-mini", "openai", "high", "1536x1024", "0.052", "published"),
+        (
+            "gpt-image-1.5",
+            "fal",
+            "medium",
+            "1024x1536",
+            "0.051",
+            "published",
+        ),  # fal rounds each size on its own
+        ("gpt-image-1.5", "fal", "high", "1536x1024", "0.199", "published"),
+        ("flux-1-dev", "fal", None, "1024x1024", "0.025", "published"),  # $0.025 per MP, 1 MP
+        ("flux-1-dev", "fal", None, "1536x1024", "0.05", "published"),  # 1.5 MP rounds up to 2
+        ("flux-1-schnell", "fal", None, "1024x1024", "0.003", "published"),
+        (
+            "flux-1.1-pro",
+            "fal",
+            None,
+            "1024x1024",
+            "0.04",
+            "unverified",
+        ),  # LITELLM-FAL, SKILLSPOOL: secondary only
     ],
 )
-def test_catalog_costs_equal_published_prices(model, provider, quality, size, usd):
-    row = _by(catalog_costs([model], quality=quality, size=size), "provider")[provider]
+def test_catalog_costs_equal_published_prices(model, provider, quality, size, usd, provenance):
+    row = _by(catalog_costs([model], quality=quality, size=size, on=PRICED_ON), "provider")[provider]
     assert row["cost_usd"] == Decimal(usd)
-    assert row["provenance"] == "published" and row["source_date"] is not None
+    assert row["provenance"] == provenance and row["source_date"] is not None
 
 
 def test_catalog_costs_default_auto_quality_is_priced_as_medium_and_says_so():
-    row = _by(catalog_costs(["gpt-image-1-mini"]), "provider")["openai"]
+    row = _by(catalog_costs(["gpt-image-1-mini"], on=PRICED_ON), "provider")["openai"]
     assert (row["quality"], row["cost_usd"]) == ("medium", Decimal("0.011"))
     assert row["cost_note"] == "default quality 'auto' priced as 'medium'"
 
@@ -321,7 +340,7 @@ def test_frontier_inputs_joins_published_ratings_catalog_costs_and_seed_times(lm
     board, _ = lmarena_shared
     frame = frontier_inputs(
         published.lmarena_leaderboard(),
-        catalog_costs(quality="low"),
+        catalog_costs(quality="low", on=PRICED_ON),
         published.seed_performance(),
         rating_provenance="published",
     )
@@ -390,7 +409,7 @@ def test_a_provider_neutral_cost_applies_to_the_model_at_every_provider_without_
 
 def test_published_prices_fill_in_only_models_the_catalog_does_not_price():
     costs = costs_with_published(
-        catalog_costs(quality="medium", size="1024x1024"), published.lmarena_prices()
+        catalog_costs(quality="medium", size="1024x1024", on=PRICED_ON), published.lmarena_prices()
     )
     rows = {(r["model"], r["provider"]): r for r in costs.iter_rows(named=True)}
     assert rows["photon", "replicate.com"]["cost_usd"] == Decimal("0.03")  # LMArena's price, its seller
@@ -720,7 +739,18 @@ def test_cli_json_with_recommendation_and_plot(tmp_path, capsys):
 
 
 def test_cli_catalog_costs_latency_axis(capsys):
-    args = ["frontier", "--costs", "catalog", "--quality", "low", "--axis", "latency", "--json"]
+    args = [
+        "frontier",
+        "--costs",
+        "catalog",
+        "--quality",
+        "low",
+        "--axis",
+        "latency",
+        "--json",
+        "--on",
+        "2026-11-24",
+    ]
     assert cli_main(args) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["frontier"] == ["gpt-image-1-mini @ openai"]
@@ -745,10 +775,13 @@ def test_cli_ratings_json_file_and_alias(tmp_path, capsys):
         "--quality",
         "medium",
         "--json",
+        "--on",
+        "2026-11-24",
     ]
     assert cli_main(args) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc["frontier"]) == {"ours-a @ openai", "ours-a @ fal", "ours-b @ fal"}
+    # flux-1-schnell costs $0.0027 at Together (secondary) against $0.003 at fal and Replicate
+    assert set(doc["frontier"]) == {"ours-a @ openai", "ours-a @ fal", "ours-b @ together"}
     assert "rating: measured, ratings.json" in doc["caption"]
 
 
@@ -760,7 +793,17 @@ def test_cli_bad_budget_is_one_line_exit_2(capsys):
 
 def test_cli_fits_votes_then_joins_catalog_costs(repo_dir, capsys):
     votes = repo_dir / "data" / "votes" / "genai_arena_20240220" / "votes.csv"
-    args = ["frontier", "--ratings", str(votes), "--costs", "catalog", "--quality", "medium"]
+    args = [
+        "frontier",
+        "--ratings",
+        str(votes),
+        "--costs",
+        "catalog",
+        "--quality",
+        "medium",
+        "--on",
+        "2026-11-24",
+    ]
     args += ["--alias", "PlayGroundV2=gpt-image-1.5", "--alias", "SDXLTurbo=flux-1-schnell"]
     assert cli_main(args) == 0
     out = capsys.readouterr().out
@@ -768,6 +811,6 @@ def test_cli_fits_votes_then_joins_catalog_costs(repo_dir, capsys):
     assert set(line.split(": ", 1)[1].split(", ")) == {
         "PlayGroundV2 @ openai",
         "PlayGroundV2 @ fal",
-        "SDXLTurbo @ fal",
+        "SDXLTurbo @ together",  # flux-1-schnell: $0.0027 at Together (secondary) against $0.003 at fal
     }
     assert "rating: measured, votes.csv: " in out and "sandwich 95 % intervals" in out

@@ -629,7 +629,9 @@ def test_a_converting_provider_clamps_a_flexible_size_keeping_the_ratio(cat, siz
 
 def test_a_supported_size_at_the_gateway_passes_through_unchanged(cat):
     resolved = resolve(ImageRequest("gpt-image-1-mini", provider="lumenfall", size="1024x1536"), cat)
-    assert resolved.body["size"] == "1024x1536" and resolved.notes == ()
+    assert resolved.body["size"] == "1024x1536"
+    (note,) = resolved.notes  # only the retirement (OAI-DEPRECATIONS), no size note
+    assert note.startswith("gpt-image-1-mini at lumenfall: shut down on 2026-12-01 at openai")
     (action,) = [a for a in resolved.actions if a.field == "size"]
     assert action.behaviour == "passthrough"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -9,10 +10,14 @@ import pytest
 from imgkit.cli import main
 from imgkit.price_table import price_table, write_price_report
 
+#: a day every model of PRICING.md was offered (DALL-E was shut down on 2026-05-12, gpt-image-1 on 2026-10-23,
+#: gpt-image-1-mini and gpt-image-1.5 on 2026-12-01): a retired offering has no price row after its shutdown
+PRICED_ON = dt.date(2026, 5, 1)
+
 
 @pytest.fixture(scope="module")
 def table():
-    return price_table()
+    return price_table(on=PRICED_ON)
 
 
 def _row(table, provider, model, quality, size):
@@ -59,7 +64,7 @@ def test_every_offering_appears(table):
 
 
 def test_report_files_and_cli(tmp_path, capsys):
-    paths = write_price_report(tmp_path / "a")
+    paths = write_price_report(tmp_path / "a", on=dt.date(2026, 6, 15))  # after OpenAI's notice of 2026-06-02
     md = paths["markdown"].read_text()
     assert (
         "| openai | gpt-image-1-mini | deprecated | low | 1024x1024 | 0.005 | per_image_table | 0.005 | 0.002176 | derived | 2.298 |"

@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from imgkit import pricing
 from imgkit.catalog import load_catalog
 from imgkit.errors import InvalidParameterError, UnknownNameError, UnknownPriceError
 from imgkit.money import MONEY
@@ -24,10 +25,25 @@ from imgkit.pricing import (
     cost_from_usage,
     count_prompt_tokens,
     input_image_tokens,
-    quote,
-    quote_request,
     recost,
 )
+
+#: the published figures these tests check are of models OpenAI shut down since (DALL-E on 2026-05-12, gpt-image-1
+#: on 2026-10-23, gpt-image-1-mini and gpt-image-1.5 on 2026-12-01: OAI-PY, OAI-GI1-PAGE, OAI-DEPRECATIONS): a
+#: quote after a shutdown is refused, so these quotes are priced on a day every one of them was offered
+PRICED_ON = dt.date(2026, 5, 1)
+
+
+def quote(*args, **kw) -> Cost:
+    """:func:`imgkit.pricing.quote` on :data:`PRICED_ON` unless the test names another day."""
+    kw.setdefault("on", PRICED_ON)
+    return pricing.quote(*args, **kw)
+
+
+def quote_request(*args, **kw) -> Cost:
+    """:func:`imgkit.pricing.quote_request` on :data:`PRICED_ON` unless the test names another day."""
+    kw.setdefault("on", PRICED_ON)
+    return pricing.quote_request(*args, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -788,7 +804,7 @@ def test_cli_models_json_lists_cheapest_published_price(capsys):
 
 def test_cli_models_filters_by_provider(capsys):
     _, out, _ = run_cli(capsys, "models", "--provider", "lumenfall", "--json")
-    assert [m["id"] for m in json.loads(out)["models"]] == ["gpt-image-1-mini"]
+    assert [m["id"] for m in json.loads(out)["models"]] == ["gpt-image-1-mini", "gemini-3-pro-image"]
 
 
 def test_cli_cost_of_a_saved_response(capsys, tmp_path):
@@ -899,7 +915,7 @@ def test_a_bill_of_a_priced_request_is_the_bill_from_names(cat):
 
 
 def test_cli_quote_json(capsys):
-    code, out, _ = run_cli(capsys, "quote", "gpt-image-1.5", "--provider", "fal", "--quality", "medium",
+    code, out, _ = run_cli(capsys, "quote", "--on", "2026-05-01", "gpt-image-1.5", "--provider", "fal", "--quality", "medium",
                            "--size", "1024x1536", "--json")  # fmt: skip
     result = json.loads(out)
     assert code == 0 and result["total_usd"] == "0.051" and result["method"] == "per_image_table"  # E19
@@ -912,7 +928,7 @@ def test_cli_quote_edit_counts_the_real_input_image(capsys, tmp_path):
 
     path = tmp_path / "input.png"
     Image.new("RGB", (1024, 1536), "white").save(path)
-    code, out, _ = run_cli(capsys, "quote", "gpt-image-1", "--quality", "low", "--size", "1024x1024",
+    code, out, _ = run_cli(capsys, "quote", "--on", "2026-05-01", "gpt-image-1", "--quality", "low", "--size", "1024x1024",
                            "--input-image", str(path), "--input-fidelity", "high", "--json")  # fmt: skip
     result = json.loads(out)
     inputs = [ln for ln in result["lines"] if ln["item"].startswith("input image tokens")]
@@ -920,7 +936,7 @@ def test_cli_quote_edit_counts_the_real_input_image(capsys, tmp_path):
 
 
 def test_cli_quote_auto_gives_a_range(capsys):
-    code, out, _ = run_cli(capsys, "quote", "gpt-image-1-mini", "--json")
+    code, out, _ = run_cli(capsys, "quote", "--on", "2026-05-01", "gpt-image-1-mini", "--json")
     result = json.loads(out)
     assert code == 0 and result["total_usd"] is None
     assert (result["low_usd"], result["high_usd"]) == ("0.005", "0.052") and "auto" in result[
@@ -929,7 +945,9 @@ def test_cli_quote_auto_gives_a_range(capsys):
 
 
 def test_cli_quote_table_output(capsys):
-    code, out, _ = run_cli(capsys, "quote", "flux-1-dev", "--size", "1920x1088", "--n", "4")
+    code, out, _ = run_cli(
+        capsys, "quote", "--on", "2026-05-01", "flux-1-dev", "--size", "1920x1088", "--n", "4"
+    )
     assert code == 0 and "total_usd: 0.2" in out and "= 2 MP" in out
 
 
@@ -938,8 +956,12 @@ def test_cli_quote_table_output(capsys):
     [
         (("quote", "gpt-image-9"), "did you mean"),
         (("quote", "gpt-image-1", "--size", "1024x1024x3"), "size='1024x1024x3'"),
-        (("quote", "dall-e-3", "--quality", "hd", "--method", "tokens"), "no tokens price for dall-e-3"),
+        (
+            ("quote", "--on", "2026-05-01", "dall-e-3", "--quality", "hd", "--method", "tokens"),
+            "no tokens price for dall-e-3",
+        ),
         (("quote", "gpt-image-1", "--input-image", "{missing}"), "input_image="),
+        (("quote", "gpt-image-1", "--quality", "low"), "gpt-image-1 at openai was shut down on 2026-10-23"),
     ],
 )
 def test_cli_quote_errors_are_one_line_and_exit_2(capsys, tmp_path, argv, message):
@@ -968,9 +990,9 @@ def test_token_math_adds_the_models_published_token_counts_to_the_sources(cat):
 
 def test_batch_and_rounding_add_their_own_sources(cat):
     batch = quote("gpt-image-1.5", "openai", quality="low", width=1024, height=1024, batch=True, catalog=cat)
-    assert "GI15-THIRD-PARTY" in batch.sources  # the weakly sourced batch rate stays visible
+    assert "OAI-BATCH-TWEET" in batch.sources  # the secondary source of the batch rate stays visible
     assert (
-        "GI15-THIRD-PARTY"
+        "OAI-BATCH-TWEET"
         not in quote("gpt-image-1.5", "openai", quality="low", width=1024, height=1024, catalog=cat).sources
     )
     fal = quote(
@@ -1012,17 +1034,30 @@ def test_source_records_flag_a_source_checked_more_than_the_stale_limit_ago(cat)
 
 
 def test_cli_quote_prints_and_returns_its_sources(capsys):
-    code, out, _ = run_cli(capsys, "quote", "gpt-image-1-mini", "--quality", "low", "--size", "1024x1024")
+    code, out, _ = run_cli(
+        capsys, "quote", "--on", "2026-05-01", "gpt-image-1-mini", "--quality", "low", "--size", "1024x1024"
+    )
     assert code == 0 and "source: OpenAI API pricing page (checked 20" in out
     code, out, _ = run_cli(
-        capsys, "quote", "gpt-image-1-mini", "--quality", "low", "--size", "1024x1024", "--json"
+        capsys,
+        "quote",
+        "--on",
+        "2026-05-01",
+        "gpt-image-1-mini",
+        "--quality",
+        "low",
+        "--size",
+        "1024x1024",
+        "--json",
     )
     first = json.loads(out)["sources"][0]
     assert first["tag"] == "OAI-PRICING" and set(first) == {
         "tag",
         "title",
         "url",
+        "mark",
         "checked",
+        "seen",
         "age_days",
         "stale",
     }

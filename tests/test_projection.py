@@ -50,10 +50,14 @@ LOW_SQUARE = {"share": "1", "quality": "low", "size": "1024x1024"}
 
 
 def workload(**overrides) -> dict:
-    """A one-component workload: 10,000 requests a month of gpt-image-1-mini low 1024x1024."""
+    """A one-component workload: 10,000 requests a month of gpt-image-1-mini low 1024x1024.
+
+    It starts in December 2025 so that a horizon of up to 12 months ends before OpenAI shut gpt-image-1-mini and
+    gpt-image-1.5 down on 2026-12-01 (OAI-DEPRECATIONS): the published figures these tests check are theirs.
+    """
     data = {
         "name": "test",
-        "start": "2027-01",
+        "start": "2025-12",
         "volume": {"requests_per_month": 10000},
         "mix": [dict(LOW_SQUARE)],
         "targets": [dict(MINI)],
@@ -81,7 +85,7 @@ def test_published_per_image_price_times_volume_is_exact():
     assert total(frame) == Decimal("150")
     assert frame["cost_usd"].dtype == pl.Decimal(38, 10)
     assert set(frame["price_method"]) == {"per_image_table"}
-    assert frame["month_start"].to_list() == [dt.date(2027, 1, 1), dt.date(2027, 2, 1), dt.date(2027, 3, 1)]
+    assert frame["month_start"].to_list() == [dt.date(2025, 12, 1), dt.date(2026, 1, 1), dt.date(2026, 2, 1)]
 
 
 def test_token_billing_tier_uses_output_tokens_and_prompt_tokens():
@@ -391,7 +395,8 @@ def test_a_listed_target_that_cannot_price_the_mix_is_an_error():
 
 def test_targets_all_prices_every_offering_and_says_why_others_are_left_out():
     mix = [{"share": "1", "quality": "low", "partial_images": 1}]
-    options, skipped = resolve_options(parse_workload(workload(mix=mix, targets="all")))
+    # June 2026: after DALL-E's shutdown (2026-05-12), before gpt-image-1-mini's (2026-12-01)
+    options, skipped = resolve_options(parse_workload(workload(start="2026-06", mix=mix, targets="all")))
     names = {o.name for o in options}
     reasons = {row["option"]: row["reason"] for row in skipped}
     assert {"gpt-image-1-mini @ openai", "gpt-image-1.5 @ openai"} <= names
@@ -528,11 +533,12 @@ def test_plots_are_drawn_with_a_provenance_caption(tmp_path):
 
 
 def test_identical_series_do_not_hide_each_other(repo_dir):
-    # the example workload prices gpt-image-1-mini at openai and through the lumenfall gateway identically
+    # the example workload prices gpt-image-2 and gpt-image-2.5-flare at OpenAI identically (the same token rates
+    # and the same assumed token table)
     from imgkit.plots.projection import plot_projection
 
     frame = project(repo_dir / "data" / "workloads" / "example.yaml", 6)
-    a, b = "gpt-image-1-mini @ openai", "gpt-image-1-mini @ lumenfall"
+    a, b = "gpt-image-2 @ openai", "gpt-image-2.5-flare @ openai"
     assert summarise(frame).filter(pl.col("option").is_in([a, b]))["total_cost_usd"].n_unique() == 1
     for cumulative in (False, True):
         ax = plot_projection(frame, cumulative=cumulative).axes[0]
@@ -559,7 +565,7 @@ def write_workload(tmp_path: Path, text: str) -> Path:
 
 SIMPLE = """
 name: simple
-start: 2027-01
+start: 2025-12
 volume: {requests_per_month: 10000}
 mix: [{share: 1, quality: low, size: 1024x1024}]
 reliability: {failure_rate: "0.1", max_attempts: 2}
@@ -588,7 +594,7 @@ def test_cli_project_table_prints_rounded_totals_and_writes_plots(tmp_path, caps
     assert main(["project", str(path), "--months", "1", "--monthly", "--plot", str(tmp_path / "fig")]) == 0
     out = capsys.readouterr().out
     assert "$49.50" in out and "49.5000000000" not in out  # 9,900 x $0.005, to the cent
-    assert "2027-01" in out
+    assert "2025-12" in out
     assert sorted(p.name for p in (tmp_path / "fig").iterdir()) == [
         "projection_cumulative.png",
         "projection_mix.png",

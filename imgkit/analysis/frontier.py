@@ -122,8 +122,9 @@ def catalog_costs(
             row["quality"] = q
             if model.default_quality != q:
                 assumed_tier = f"default quality {model.default_quality!r} priced as {q!r}"
-        if _retired(model, offering, on):
-            row["cost_note"] = f"retired{f' on {model.status_date}' if model.status_date else ''}"
+        lifecycle = cat.lifecycle(model_id, provider, on)
+        if lifecycle.state == "retired":
+            row["cost_note"] = f"retired on {lifecycle.date}"
         elif not model.qualities:
             row["quality"] = None
         elif q is not None and q not in model.qualities:
@@ -169,13 +170,6 @@ def catalog_costs(
         "source_date": pl.Date,
     }
     return pl.DataFrame(rows, schema=schema)
-
-
-def _retired(model: Any, offering: Any, on: dt.date | None) -> bool:
-    """Retired on or before ``on`` (default today); an undated retirement counts as retired."""
-    if "retired" not in (model.status, offering.status):
-        return False
-    return model.status_date is None or model.status_date <= (on or dt.date.today())
 
 
 def costs_with_published(quoted: pl.DataFrame, published: pl.DataFrame) -> pl.DataFrame:

@@ -75,7 +75,7 @@ import polars as pl
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from imgkit._strict import Strict, key_path
-from imgkit.catalog import Catalog, Model, Offering, load_catalog, load_yaml, parse_wxh
+from imgkit.catalog import Catalog, load_catalog, load_yaml, parse_wxh
 from imgkit.errors import ImgkitError, InvalidParameterError, SpecError, UnknownPriceError
 from imgkit.formats import format_value
 from imgkit.money import MONEY_TOTAL, round_money
@@ -596,13 +596,13 @@ def resolve_options(
         options.append(option)
     if workload.include_all:
         listed = {(o.model, o.provider) for o in options}
-        for (provider, model_id), offering in sorted(
-            cat.offerings.items(), key=lambda kv: (kv[0][1], kv[0][0])
-        ):
+        for provider, model_id in sorted(cat.offerings, key=lambda key: (key[1], key[0])):
             if (model_id, provider) in listed:
                 continue
             option = Option(model=model_id, provider=provider)
-            reason = _retired(cat.model(model_id), offering, on) or _unpriceable(pricer, option, workload, on)
+            lifecycle = cat.lifecycle(model_id, provider, on)
+            retired = f"retired on {lifecycle.date}" if lifecycle.state == "retired" else None
+            reason = retired or _unpriceable(pricer, option, workload, on)
             if reason:
                 skipped.append({"option": option.name, "reason": reason})
             else:
@@ -614,19 +614,6 @@ def resolve_options(
                 workload.file, f"targets[{o.spec_index}]", f"two targets are named {o.name!r}; add a label"
             )
     return options, skipped
-
-
-def _retired(model: Model, offering: Offering, on: dt.date | None) -> str | None:
-    """Why ``all`` leaves a retired model or offering out: retired before the projection's first month.
-
-    An offering marked retired without a date takes the model's retirement date.
-    """
-    if "retired" not in (model.status, offering.status):
-        return None
-    date = model.status_date if model.status == "retired" else None
-    if date is not None and date > (on or dt.date.today()):
-        return None
-    return f"retired on {date}" if date else "retired"
 
 
 def _unpriceable(pricer: _Pricer, option: Option, workload: Workload, on: dt.date | None) -> str | None:

@@ -129,12 +129,14 @@ def cmd_models(args: argparse.Namespace) -> int:
             if args.provider not in providers:
                 continue
             providers = [args.provider]
+        lifecycle = cat.model_lifecycle(m.id, today)
         rows.append(
             {
                 "id": m.id,
                 "name": m.name,
-                "status": m.status,
-                "status_date": m.status_date,
+                "creator": m.creator,
+                "status": lifecycle.state,
+                "status_date": lifecycle.date,
                 "providers": providers,
                 "modes": list(m.modes),
                 "qualities": list(m.qualities) + (["auto"] if m.quality_auto else []),
