@@ -168,8 +168,11 @@ class PricedRequest:
     parameter). ``calls`` gives the images per provider call (default: ``n`` split by the offering's
     maximum), which matters where a provider rounds each request total. ``input_images`` are the
     (width, height) in px of each input image, ``input_fidelity`` the fidelity the model processes them at.
-    ``prompt_tokens`` replaces the estimate from ``prompt``. ``notes`` say what resolution assumed. A mode
-    the offering does not serve is refused here, however the request is built.
+    ``prompt_tokens`` replaces the estimate from ``prompt``. ``notes`` say what resolution assumed.
+    ``lifecycle`` is the offering's :class:`~imgkit.catalog.Timeline` (a quote for a date after its shutdown
+    is refused); ``options`` the provider fields of the request (``ImageRequest.extra``), which switch
+    priced add-ons on or off (fal's prompt expansion). A mode the offering does not serve is refused here,
+    however the request is built.
     """
 
     model: Model
@@ -187,6 +190,7 @@ class PricedRequest:
     prompt_tokens: int | None = None
     notes: tuple[str, ...] = ()
     lifecycle: Timeline | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.mode not in self.offering.modes or self.mode not in self.model.modes:
@@ -266,6 +270,7 @@ class ResolvedRequest:
             prompt=req.prompt,
             prompt_tokens=prompt_tokens,
             lifecycle=self.lifecycle,
+            options=dict(req.extra),
         )
 
 
@@ -1144,6 +1149,7 @@ def resolve_priced(
     input_fidelity: str | None = None,
     prompt: str = "",
     prompt_tokens: int | None = None,
+    options: Mapping[str, Any] | None = None,
     catalog: Catalog | None = None,
 ) -> PricedRequest:
     """A request described by the fields its price depends on, checked and resolved for pricing.
@@ -1152,8 +1158,9 @@ def resolve_priced(
     by the rules of :func:`resolve`; a size is the one given (any positive ``width`` x ``height``: a
     per-image table's ``other`` row or a per-megapixel rate prices it), else the model's default; ``n``
     images, split into calls by the offering's maximum unless ``calls`` says how; input images by their
-    dimensions (mode ``edit`` only). Field mapping and the provider's own limits are :func:`resolve`'s: a
-    quote can price a request a provider would refuse.
+    dimensions (mode ``edit`` only); ``options`` the provider fields that switch priced add-ons (as
+    ``ImageRequest.extra``). Field mapping and the provider's own limits are :func:`resolve`'s: a quote can
+    price a request a provider would refuse.
     """
     cat = catalog or load_catalog()
     m, prov, offering = _route(cat, model, provider)
@@ -1200,6 +1207,7 @@ def resolve_priced(
         prompt_tokens=None if prompt_tokens is None else int(prompt_tokens),
         notes=tuple(notes),
         lifecycle=cat.timeline(m.id, prov.id),
+        options=dict(options or {}),
     )
 
 

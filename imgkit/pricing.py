@@ -37,10 +37,23 @@ from typing import Any, Literal
 
 import polars as pl
 
-from imgkit.catalog import Catalog, Model, Offering, Price, Provider, TokenRates, load_catalog, parse_wxh
+from imgkit.catalog import (
+    AddOn,
+    Catalog,
+    ImagePrice,
+    MegapixelPrice,
+    Model,
+    Offering,
+    Price,
+    Provider,
+    Rounding,
+    TokenRates,
+    load_catalog,
+    parse_wxh,
+)
 from imgkit.errors import InvalidParameterError, PricingError, UnknownNameError, UnknownPriceError
 from imgkit.money import MONEY, MONEY_QUANTUM, plain_usd, to_units
-from imgkit.params import PricedRequest, resolve_priced, resolve_quality
+from imgkit.params import PricedRequest, resolve_priced, resolve_quality, size_parts
 from imgkit.provenance import Provenance
 
 __all__ = [
@@ -194,29 +207,42 @@ def input_image_tokens(model: Model, width: int, height: int, fidelity: str | No
 # --- catalog look-ups shared by every path ----------------------------------------------------------------
 
 
-def _per_image_usd(price: Price, quality: str | None, size: str | None) -> tuple[Decimal, str] | None:
-    """The published per-image price for quality x size: exact row, else the ``other`` size row.
+def _tier(model: Model, size: str | None) -> str | None:
+    """The resolution tier of a WxH for ``model`` (its table's, else the nearest by pixels; see
+    :func:`imgkit.params.size_parts`)."""
+    if size is None or size == "auto":
+        return None
+    return size_parts(model, *parse_wxh(size))[1]
 
-    ``quality: "*"`` rows match any quality (models without a quality parameter).
-    """
+
+def _per_image_row(
+    model: Model, price: Price, quality: str | None, size: str | None
+) -> tuple[ImagePrice, str] | None:
+    """The published per-image row for quality x size, and which key matched: the exact WxH, else the
+    size's resolution tier (``1K``), else the ``other`` row. ``quality: "*"`` rows match any quality."""
     if size is None:
         return None
     rows = [p for p in price.per_image if p.quality in (quality, "*")]
-    for p in rows:
-        if p.size == size:
-            return p.usd, size
-    for p in rows:
-        if p.size == "other":
-            return p.usd, "other"
+    for key in (size, _tier(model, size), "other"):
+        for p in rows:
+            if key is not None and p.size == key:
+                return p, key
     return None
 
 
 def output_image_tokens(model: Model, quality: str | None, size: str | None) -> tuple[int, str] | None:
     """Image output tokens of one image at ``quality`` and ``size`` from the model's table (scaled by pixels
-    where the catalog allows), and how they were found; ``None`` without a row. The simulator's ``usage``
-    uses the same counts."""
+    where the catalog allows, or by resolution tier for models that publish one count per tier: Gemini),
+    and how they were found; ``None`` without a row. The simulator's ``usage`` uses the same counts."""
     table = model.output_tokens
-    if table is None or quality not in table.per_image or size is None:
+    if table is None or size is None:
+        return None
+    if table.per_resolution and quality not in table.per_image:
+        tier = _tier(model, size)
+        if tier not in table.per_resolution:
+            return None
+        return table.per_resolution[tier], f"{table.per_resolution[tier]} output tokens per image at {tier}"
+    if quality not in table.per_image:
         return None
     by_size = table.per_image[quality]
     if size in by_size:
@@ -226,6 +252,160 @@ def output_image_tokens(model: Model, quality: str | None, size: str | None) -> 
         tokens = -(-by_size["1024x1024"] * w * h // (1024 * 1024))
         return tokens, f"{quality} 1024x1024 count {by_size['1024x1024']} scaled by pixels to {size}"
     return None
+
+
+def _megapixel_unit(price: Price, quality: str | None) -> MegapixelPrice | None:
+    """The megapixel unit for ``quality`` (its own row, else ``*``); a flat ``per_megapixel_usd`` is a unit
+    whose every megapixel costs the same, rounded up per image."""
+    for unit in price.megapixels:
+        if unit.quality == quality:
+            return unit
+    for unit in price.megapixels:
+        if unit.quality == "*":
+            return unit
+    if price.per_megapixel_usd is not None:
+        rate = price.per_megapixel_usd
+        return MegapixelPrice(
+            first_mp_usd=rate, additional_mp_usd=rate, mp_px=price.megapixel_px, rounding="ceil"
+        )
+    return None
+
+
+def _megapixels(w: int, h: int, unit: MegapixelPrice, rounding: str) -> tuple[Decimal, Decimal]:
+    """(exact megapixels, billed megapixels) of a w x h image: ``ceil`` rounds up to whole megapixels,
+    ``none`` keeps the fraction; at least ``min_mp``."""
+    exact = Decimal(w * h) / Decimal(unit.mp_px)
+    billed = exact.to_integral_value(ROUND_CEILING) if rounding == "ceil" else exact
+    return exact, max(billed, unit.min_mp)
+
+
+def _megapixel_lines(
+    unit: MegapixelPrice,
+    rounding: str,
+    dims: Sequence[tuple[int, int]],
+    input_images: Sequence[tuple[int, int]],
+    requests: int,
+    provenance,
+    notes: list[str],
+) -> list[CostLine]:
+    """First and additional megapixels of each output image, a fee per image, input megapixels per request."""
+    how = {"ceil": "rounded up per image", "none": "fractional"}[rounding]
+    mp_def = f"1 MP = {unit.mp_px:,} px"
+    per = []
+    billed_total, additional = Decimal(0), Decimal(0)
+    for w, h in dims:
+        exact, billed = _megapixels(w, h, unit, rounding)
+        billed_total += billed
+        additional += max(billed - 1, Decimal(0))
+        per.append(_mp_text(w, h, unit, rounding, exact, billed))
+    basis = f"{'; '.join(sorted(set(per)))} x {len(dims)} images ({mp_def}, {how})"
+    lines = []
+    if unit.fee_usd:
+        lines.append(
+            _line(
+                "per-image fee",
+                len(dims),
+                "images",
+                unit.fee_usd,
+                "per_megapixel",
+                "published fee per image",
+                provenance,
+            )
+        )
+    if unit.flat:
+        lines.append(
+            _line(
+                f"megapixels ({how})",
+                billed_total,
+                "megapixels",
+                unit.first_mp_usd,
+                "per_megapixel",
+                basis,
+                provenance,
+            )
+        )
+    else:
+        lines.append(
+            _line(
+                "first megapixel",
+                len(dims),
+                "megapixels",
+                unit.first_mp_usd,
+                "per_megapixel",
+                basis,
+                provenance,
+            )
+        )
+        if additional:
+            lines.append(
+                _line(
+                    "additional megapixels",
+                    additional,
+                    "megapixels",
+                    unit.additional_mp_usd,
+                    "per_megapixel",
+                    basis,
+                    provenance,
+                )
+            )
+    if input_images:
+        if unit.input_mp_usd is None:
+            notes.append(
+                "input megapixels are not priced: the provider publishes no input rate for this endpoint"
+            )
+        else:
+            counted = [_megapixels(w, h, unit, rounding)[1] for w, h in input_images]
+            quantity = sum(counted, Decimal(0)) * requests
+            inputs = "; ".join(
+                f"{w} x {h} -> {plain_usd(b)} MP" for (w, h), b in zip(input_images, counted, strict=True)
+            )
+            lines.append(
+                _line(
+                    "input megapixels", quantity, "megapixels", unit.input_mp_usd, "per_megapixel",
+                    f"{inputs} x {requests} request{'s' * (requests > 1)} ({mp_def}, {how})", provenance,
+                )
+            )  # fmt: skip
+    return lines
+
+
+def _mp_text(w: int, h: int, unit: MegapixelPrice, rounding: str, exact: Decimal, billed: Decimal) -> str:
+    """``ceil(1920 x 1088 / 1,048,576) = 2 MP`` or ``1024 x 1024 / 1,000,000 = 1.048576 MP``."""
+    if rounding == "ceil":
+        text = f"ceil({w} x {h} / {unit.mp_px:,}) = {plain_usd(billed)} MP"
+    else:
+        text = f"{w} x {h} / {unit.mp_px:,} = {plain_usd(exact)} MP"
+    return text + (
+        f", billed as {plain_usd(billed)} (at least)" if billed > exact and rounding != "ceil" else ""
+    )
+
+
+def _addons_due(price: Price, options: Mapping[str, Any]) -> list[tuple[AddOn, Any]]:
+    """The add-ons a request's provider fields switch on (a field left out takes its default)."""
+    due = []
+    for addon in price.addons:
+        value = options.get(addon.field, addon.default)
+        if value in addon.when:
+            due.append((addon, value))
+    return due
+
+
+def _addon_lines(
+    price: Price, options: Mapping[str, Any], images: int, requests: int, notes: list[str]
+) -> list[CostLine]:
+    lines = []
+    due = _addons_due(price, options)
+    for addon, value in due:
+        quantity, unit = (images, "images") if addon.per == "image" else (requests, "request")
+        basis = f"published add-on: {addon.field}={value}" + (
+            " (the default)" if addon.field not in options else ""
+        )
+        lines.append(_line(addon.name, quantity, unit, addon.usd, "addon", basis, price.provenance))
+    for addon in price.addons:
+        if all(a is not addon for a, _ in due):
+            notes.append(
+                f"{addon.name} would add ${plain_usd(addon.usd)} per {addon.per} with {addon.field}={addon.when[0]}"
+            )
+    return lines
 
 
 def _rate(rates: TokenRates | None, kind: str) -> Decimal | None:
@@ -446,28 +626,36 @@ def _input_lines(
 
 
 def _range(variants, notes: list[str], *, auto_quality: bool, auto_size: bool) -> Cost:
-    """A low/high range over the combinations ``auto`` may pick, with ``total_usd=None``."""
-    known = [(q, s, c) for q, s, c in variants if c.total_usd is not None]
-    if not known:
+    """A low/high range over the combinations ``auto`` may pick, with ``total_usd=None``.
+
+    A combination that is itself a range (a disputed or unrounded price) adds its ends; one without any
+    price leaves the high end unknown (``high_usd=None``), named in a note: never a silent lower bound.
+    """
+    priced = [(q, s, c) for q, s, c in variants if c.low_usd is not None]
+    if not priced:
         return _unknown("no price for any quality/size that auto may pick", notes)
-    lo = min(known, key=lambda v: v[2].total_usd)
-    hi = max(known, key=lambda v: v[2].total_usd)
+    lo = min(priced, key=lambda v: v[2].low_usd)
+    unpriced = [(q, s) for q, s, c in variants if c.high_usd is None]
+    hi = None if unpriced else max(priced, key=lambda v: v[2].high_usd)
+    high_usd = hi[2].high_usd if hi else None
     what = " and ".join(w for w, on in (("quality", auto_quality), ("size", auto_size)) if on)
     reason = (
         f"{what} 'auto': the provider picks the value, so the price is a range "
-        f"{lo[2].total_usd} .. {hi[2].total_usd}; give an explicit {what} for one total"
+        f"{lo[2].low_usd} .. {high_usd if high_usd is not None else 'unknown'}; give an explicit {what} for one total"
     )
-    ends = [
-        f"{label}: quality {q or '-'} size {s} -> {c.total_usd} ({c.method})"
-        for label, (q, s, c) in (("low", lo), ("high", hi))
-    ]
-    methods = {c.method for _, _, c in known}
+    ends = [f"low: quality {lo[0] or '-'} size {lo[1]} -> {lo[2].low_usd} ({lo[2].method})"]
+    if hi:
+        ends.append(f"high: quality {hi[0] or '-'} size {hi[1]} -> {high_usd} ({hi[2].method})")
+    else:
+        missing = ", ".join(f"quality {q or '-'} size {s}" for q, s in unpriced)
+        ends.append(f"high: unknown, no price for {missing}")
+    methods = {c.method for _, _, c in priced}
     method = methods.pop() if len(methods) == 1 else "mixed"
-    sources = tuple(dict.fromkeys(tag for _, _, c in known for tag in c.sources))
-    return Cost(None, lo[2].total_usd, hi[2].total_usd, method, (), (*notes, *ends), reason, sources)
+    sources = tuple(dict.fromkeys(tag for _, _, c in priced for tag in c.sources))
+    return Cost(None, lo[2].low_usd, high_usd, method, (), (*notes, *ends), reason, sources)
 
 
-def _choose_method(price: Price, table, out, method: str) -> str | None:
+def _choose_method(table, out, megapixels, method: str) -> str | None:
     """Output pricing method: the explicit one, else table, then token math, then per megapixel."""
     if method != "auto":
         return method
@@ -475,7 +663,7 @@ def _choose_method(price: Price, table, out, method: str) -> str | None:
         return "table"
     if out:
         return "tokens"
-    return "per_megapixel" if price.per_megapixel_usd is not None else None
+    return "per_megapixel" if megapixels is not None else None
 
 
 def _price_request(
@@ -494,31 +682,60 @@ def _price_request(
     batch: bool = False,
     method: str = "auto",
     bill: bool = False,
+    options: Mapping[str, Any] | None = None,
+    addons: bool = True,
+    mp_rounding: str | None = None,
     notes: list[str],
 ) -> Cost:
     """Itemise one request of ``len(dims)`` images at one quality and size (shared by quotes and bills).
 
-    Output: per-image table, token math, or per megapixel (``dims`` = each image's dimensions); then
-    partial-image tokens, input estimates, batch, markup and rounding. An explicit ``method`` without a
-    price raises ``UnknownPriceError``; ``auto`` without any price returns an ``unknown`` cost.
+    Output: per-image table (by WxH, resolution tier or any size; USD or credits), token math, or megapixels
+    (``dims`` = each image's dimensions; first and additional megapixels, a fee, input megapixels); then
+    add-ons the request's ``options`` switch on, partial-image tokens, input estimates, batch, markup and
+    rounding. A disputed schedule (``price.alternatives``) or an unpublished megapixel rounding gives a
+    low/high range instead of a total. An explicit ``method`` without a price raises ``UnknownPriceError``;
+    ``auto`` without any price returns an ``unknown`` cost.
     """
+    kw: dict[str, Any] = dict(
+        quality=quality, size=size, dims=dims, calls=calls, partial_images=partial_images,
+        prompt_tokens=prompt_tokens, input_images=input_images, fidelity=fidelity, batch=batch,
+        method=method, bill=bill, options=options, addons=addons,
+    )  # fmt: skip
+    if price.alternatives:
+        main = _price_request(m, provider, _schedule(price), **kw, mp_rounding=mp_rounding, notes=notes)
+        others = [
+            (alt, _price_request(m, provider, _schedule(price, alt), **kw, mp_rounding=mp_rounding, notes=[]))
+            for alt in price.alternatives
+        ]
+        return _disputed(main, others, notes)
     images = len(dims)
     provider_id = provider.id
     rates = price.tokens
-    table = _per_image_usd(price, quality, size)
+    unit = _megapixel_unit(price, quality)
+    found = _per_image_row(m, price, quality, size)
     out = output_image_tokens(m, quality, size) if rates and rates.image_out is not None else None
-    chosen = _choose_method(price, table, out, method)
+    chosen = _choose_method(found, out, unit, method)
+    if chosen == "per_megapixel" and unit is not None and unit.rounding == "unknown" and mp_rounding is None:
+        if any(d is None for d in dims):
+            return _unknown(f"per-megapixel price but image dimensions unknown for {m.id}", notes)
+        return _rounding_range(m, provider, price, kw, notes)
     lines: list[CostLine] = []
-    if chosen == "table" and table is not None:
-        usd, row = table
-        basis = "published per-image price" + (" (row for other sizes)" if row == "other" else "")
+    if chosen == "table" and found is not None:
+        row, key = found
+        basis = "published per-image price" + {"other": " (row for other sizes)", size: ""}.get(
+            key, f" at resolution tier {key}"
+        )
+        if row.credits is not None:
+            basis += f": {plain_usd(row.credits)} credits per image"
+        if row.notes:
+            basis += f" ({row.notes})"
         item = f"per-image price {quality + ' ' if quality else ''}{size}"
-        lines.append(_line(item, images, "images", usd, "per_image_table", basis, price.provenance))
+        lines.append(_line(item, images, "images", row.usd, "per_image_table", basis, price.provenance))
         if out is not None:
             exact = out[0] * rates.image_out / PER_MILLION
             notes.append(
                 f"token math for the output would be {plain_usd(exact)} per image "
-                f"({out[0]} tokens x {plain_usd(rates.image_out)}/1M; table / tokens = {usd / exact:.3f})"
+                f"({out[0]} tokens x {plain_usd(rates.image_out)}/1M; table / tokens = {row.usd / exact:.3f})"
             )
     elif chosen == "tokens" and out is not None:
         ot = m.output_tokens
@@ -526,25 +743,16 @@ def _price_request(
         if ot.provenance == Provenance.ASSUMED and ot.notes:
             basis += f"; assumed: {ot.notes[0]}"
         lines.append(_token_line("image_out", out[0] * images, rates, basis, ot.provenance))
-        if table is not None:
-            notes.append(f"published per-image price would be {plain_usd(table[0])} per image (not used)")
-    elif chosen == "per_megapixel" and price.per_megapixel_usd is not None:
+        if found is not None:
+            notes.append(f"published per-image price would be {plain_usd(found[0].usd)} per image (not used)")
+    elif chosen == "per_megapixel" and unit is not None:
         if any(d is None for d in dims):
             return _unknown(f"per-megapixel price but image dimensions unknown for {m.id}", notes)
-        px = price.megapixel_px
-        mps = [-(-w * h // px) for w, h in dims]
-        per = sorted({f"ceil({w} x {h} / {px:,}) = {mp} MP" for (w, h), mp in zip(dims, mps, strict=True)})
-        lines.append(
-            _line(
-                "megapixels (rounded up per image)",
-                sum(mps),
-                "megapixels",
-                price.per_megapixel_usd,
-                "per_megapixel",
-                f"{'; '.join(per)} x {images} images",
-                price.provenance,
-            )
+        lines += _megapixel_lines(
+            unit, mp_rounding or unit.rounding, dims, input_images, len(calls), price.provenance, notes
         )
+        if unit.notes:
+            notes.append(unit.notes)
     elif method != "auto":
         raise UnknownPriceError(
             f"no {method} price for {m.id} quality {quality} size {size} at {provider_id}"
@@ -553,6 +761,8 @@ def _price_request(
         return _unknown(
             f"no published price for {m.id} quality {quality} size {size} at {provider_id}", notes
         )
+    if addons:
+        lines += _addon_lines(price, options or {}, images, len(calls), notes)
     if partial_images:
         if rates is not None and rates.image_out is not None and m.output_tokens is not None:
             per = m.output_tokens.partial_image
@@ -571,24 +781,93 @@ def _price_request(
             notes.append("partial images logged but no partial-image price published: not billed")
         else:
             raise UnknownPriceError(f"no partial-image price for {m.id} at {provider_id}")
-    lines.extend(
-        _input_lines(
-            m,
-            price,
-            prompt_tokens=prompt_tokens,
-            input_images=input_images,
-            fidelity=fidelity,
-            copies=images,
-            notes=notes,
+    if chosen != "per_megapixel":  # input megapixels are part of the megapixel lines
+        lines.extend(
+            _input_lines(
+                m,
+                price,
+                prompt_tokens=prompt_tokens,
+                input_images=input_images,
+                fidelity=fidelity,
+                copies=images,
+                notes=notes,
+            )
         )
-    )
     method_name = {"table": "per_image_table"}.get(chosen, chosen)
     facts: list[str] = []  # the model's published token counts, where the lines used them
     if m.output_tokens is not None and (chosen == "tokens" or partial_images):
         facts += m.output_tokens.source
-    if input_images and m.input_image_tokens is not None and price.input_image_tokens_per_image is None:
+    if (
+        chosen != "per_megapixel"
+        and input_images
+        and m.input_image_tokens is not None
+        and price.input_image_tokens_per_image is None
+    ):
         facts += m.input_image_tokens.source
+    facts += [t for a, _ in (_addons_due(price, options or {}) if addons else ()) for t in a.source]
     return _finish(provider, price, lines, method_name, notes, calls=calls, batch=batch, sources=facts)
+
+
+def _schedule(price: Price, alternative: Price | None = None) -> Price:
+    """The price schedule without its disputed alternatives, or one alternative: the main schedule with the
+    fields the alternative gives (its units, sources and provenance) replaced."""
+    if alternative is None:
+        return price.model_copy(update={"alternatives": ()})
+    given = {
+        k: getattr(alternative, k)
+        for k in alternative.model_fields_set
+        if k not in ("valid_from", "valid_to")
+    }
+    return price.model_copy(update={**given, "alternatives": ()})
+
+
+def _disputed(main: Cost, others: Sequence[tuple[Price, Cost]], notes: list[str]) -> Cost:
+    """Main and disputed schedules priced alike: one total where they agree, else a low/high range."""
+    costs = [main, *(c for _, c in others)]
+    sources = tuple(dict.fromkeys(t for c in costs for t in c.sources))
+    shown = [f"{_total_text(main)} ({', '.join(main.sources[:3])})"]
+    shown += [f"{_total_text(c)} ({', '.join(alt.source)})" for alt, c in others]
+    if all(c.total_usd is not None for c in costs) and len({c.total_usd for c in costs}) == 1:
+        return Cost(
+            main.total_usd, main.low_usd, main.high_usd, main.method, main.lines,
+            (*main.notes, f"disputed price, the same here: {' or '.join(shown)}"), sources=sources,
+        )  # fmt: skip
+    lows = [c.low_usd for c in costs if c.low_usd is not None]
+    highs = [c.high_usd for c in costs]
+    high = None if any(h is None for h in highs) else max(highs)
+    reason = f"disputed price: {' or '.join(shown)}; both kept, so the quote is a range"
+    notes = [*notes, *(n for n in main.notes if n not in notes)]
+    return Cost(None, min(lows) if lows else None, high, main.method, (), tuple(notes), reason, sources)
+
+
+def _total_text(cost: Cost) -> str:
+    if cost.total_usd is not None:
+        return str(cost.total_usd)
+    if cost.low_usd is not None:
+        return f"{cost.low_usd} .. {cost.high_usd if cost.high_usd is not None else 'unknown'}"
+    return "unknown"
+
+
+def _rounding_range(m: Model, provider: Provider, price: Price, kw: dict[str, Any], notes: list[str]) -> Cost:
+    """A megapixel price whose rounding the provider does not publish (BFL): priced with fractional and
+    with whole megapixels; one total where both agree, else the range between them."""
+    low = _price_request(m, provider, price, **kw, mp_rounding="none", notes=list(notes))
+    high = _price_request(m, provider, price, **kw, mp_rounding="ceil", notes=list(notes))
+    if low.total_usd == high.total_usd:
+        return Cost(
+            low.total_usd, low.low_usd, low.high_usd, low.method, low.lines,
+            (*low.notes, f"{provider.id} does not publish how it rounds megapixels; whole megapixels here, so it does not matter"),
+            sources=low.sources,
+        )  # fmt: skip
+    reason = (
+        f"{provider.id} does not publish how it rounds megapixels: between {low.total_usd} (fractional "
+        f"megapixels) and {high.total_usd} (rounded up per image); the response's own cost is the bill"
+    )
+    ends = [f"{label}: {' + '.join(f'{ln.item} {ln.quantity} x {ln.rate_usd}' for ln in c.lines)} = {c.total_usd}"
+            for label, c in (("fractional", low), ("rounded up", high))]  # fmt: skip
+    return Cost(
+        None, low.total_usd, high.total_usd, "per_megapixel", (), (*notes, *ends), reason, low.sources
+    )
 
 
 def quote_request(
@@ -635,6 +914,7 @@ def quote_request(
             fidelity=fidelity,
             batch=batch,
             method=method,
+            options=request.options,
             notes=notes_,
         )
 
@@ -658,6 +938,7 @@ def quote(
     calls: Sequence[int] | None = None,
     batch: bool = False,
     method: Method = "auto",
+    options: Mapping[str, Any] | None = None,
     on: dt.date | None = None,
     catalog: Catalog | None = None,
 ) -> Cost:
@@ -665,8 +946,9 @@ def quote(
 
     ``prompt_tokens`` overrides the ``ceil(chars / 4)`` estimate of ``prompt``; ``calls`` gives the images
     per provider call (default: ``n`` split by the offering's ``n_max``), which matters where a provider
-    rounds each request total; ``input_images`` are (width, height) pairs. Quality and size left out are the
-    model's defaults (a note says so).
+    rounds each request total; ``input_images`` are (width, height) pairs; ``options`` are provider fields
+    that switch priced add-ons (fal's ``enable_prompt_expansion``). Quality and size left out are the model's
+    defaults (a note says so).
     """
     request = resolve_priced(
         model,
@@ -682,6 +964,7 @@ def quote(
         input_fidelity=input_fidelity,
         prompt=prompt,
         prompt_tokens=prompt_tokens,
+        options=options,
         catalog=catalog,
     )
     return quote_request(request, batch=batch, method=method, on=on)
@@ -896,6 +1179,7 @@ def cost_from_response(
     if answered is not None:
         return answered
     offering = cat.offering(m.id, prov.id)
+    m = cat.offered_model(m.id, prov.id)  # the provider's own size rules name the tiers it bills
     return _bill(
         body, m, prov, offering, requested_quality, requested_size, prompt_tokens, input_images, _day(on)
     )
@@ -1104,6 +1388,7 @@ def _record_price(
 ) -> tuple[Model, Provider, Price]:
     m = cat.model(str(model))
     prov = _provider(cat, m.id, provider)
+    m = cat.offered_model(m.id, prov.id)  # the provider's own size rules name the tiers it bills
     return m, prov, cat.price(m.id, prov.id, on=on)
 
 
@@ -1204,16 +1489,23 @@ def _combo_terms(cat: Catalog, key: dict[str, Any], day: dt.date) -> dict[str, A
         return out
     if len(qualities) != 1 or size is None:
         return out  # a range or no size: unknown, as the scalar path
-    table = _per_image_usd(price, qualities[0], size)
-    est = output_image_tokens(m, qualities[0], size) if r_out is not None else None
-    chosen = _choose_method(price, table, est, "auto")
-    if chosen == "table":
-        out.update(fallback="per_image_table", unit_image=to_units(table[0]))
-    elif chosen == "tokens":
-        out.update(fallback="tokens", unit_image=est[0] * r_out)
-    elif chosen == "per_megapixel":
-        mp = -(-dim[0] * dim[1] // price.megapixel_px)
-        out.update(fallback="per_megapixel", unit_image=mp * to_units(price.per_megapixel_usd))
+    unrounded = price.model_copy(update={"rounding": Rounding()})  # the request rounding is applied per row
+    one = _price_request(
+        m, provider, unrounded, quality=qualities[0], size=size, dims=[dim], calls=(1,), bill=True,
+        addons=False, notes=[],
+    )  # fmt: skip
+    if one.total_usd is None:
+        return (
+            out  # disputed schedules, unpublished megapixel rounding, no price: unknown, as the scalar path
+        )
+    due = [a for a, _ in _addons_due(price, {})]  # a log keeps no provider fields: the defaults apply
+    per_image = sum((a.usd for a in due if a.per == "image"), Decimal(0))
+    per_request = sum((a.usd for a in due if a.per == "request"), Decimal(0))
+    out.update(
+        fallback=one.method,
+        unit_image=to_units(one.total_usd + per_image),
+        unit_request=to_units(per_request),
+    )
     return out
 
 
@@ -1228,6 +1520,7 @@ _COMBO_SCHEMA = {
     "quantum": pl.Int64,
     "partial_unit": pl.Int64,
     "unit_image": pl.Int64,
+    "unit_request": pl.Int64,
 }
 _KEYS = ("provider", "model", "quality", "size", "width", "height", "_window")
 _INPUT_COLUMNS = {
@@ -1292,7 +1585,7 @@ def recost(frame: pl.DataFrame | pl.LazyFrame, catalog: Catalog | None = None) -
     )
     images = pl.coalesce(pl.col("images_count"), pl.col("n")).cast(pl.Int64)
     partials = pl.col("partial_images").cast(pl.Int64).fill_null(0)
-    image_units = images * (pl.col("unit_image") + partials * pl.col("partial_unit"))
+    image_units = images * (pl.col("unit_image") + partials * pl.col("partial_unit")) + pl.col("unit_request")
     raw = pl.when(has_usage).then(usage_units).otherwise(image_units)
     q = pl.col("quantum")
     rounded = pl.when(q.is_not_null()).then((raw + q - 1) // q * q).otherwise(raw)

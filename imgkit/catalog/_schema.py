@@ -293,6 +293,21 @@ class MegapixelPrice(Strict):
     min_mp: Decimal = Field(default=Decimal(1), ge=0)
     notes: str | None = None
 
+    @model_validator(mode="after")
+    def _exact_fractions(self) -> MegapixelPrice:
+        power = len(str(self.mp_px)) - 1
+        if self.rounding != "ceil" and self.mp_px != 10**power:
+            raise ValueError(
+                f"fractional megapixels of {self.mp_px} px are not exact decimals; "
+                "allowed: rounding ceil, or a megapixel of a power of ten pixels"
+            )
+        return self
+
+    @property
+    def flat(self) -> bool:
+        """One rate for every megapixel, no fee (fal's per-megapixel prices)."""
+        return self.first_mp_usd == self.additional_mp_usd and not self.fee_usd
+
 
 class AddOn(Strict):
     """A published extra charge switched on by a request field (``field`` in the request's provider extras).
