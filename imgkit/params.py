@@ -756,8 +756,9 @@ def size_parts(model: Model, width: int, height: int) -> tuple[str, str | None]:
     """The aspect ratio name and the resolution tier of a WxH for ``model``.
 
     The model's own table names them where it lists the size (Gemini 3 Pro Image: 1376x768 is 16:9 at 1K);
-    otherwise the ratio is the reduced W:H and the tier the nearest of the model's tiers by pixel count (on a
-    log scale, ties to the larger), ``None`` for a model without tiers. What a provider that takes a ratio
+    otherwise the ratio is the reduced W:H and the tier the nearest of the model's tiers by the pixel count
+    each tier reaches within the model's limits (gpt-image-2's 4K is 3840x2160 at most), on a log scale,
+    ties to the larger; ``None`` for a model without tiers. What a provider that takes a ratio
     and a tier receives, and what a price by resolution tier is looked up by.
     """
     return _size_parts(model.sizes, width, height)
@@ -768,7 +769,12 @@ def _size_parts(rules: SizeRules, width: int, height: int) -> tuple[str, str | N
         for tier, size in tiers.items():
             if _catalog_wxh(size) == (width, height):
                 return name, tier
-    tier = _nearest_tier(Fraction(width * height), rules.resolution_tiers) if rules.resolution_tiers else None
+    caps = [c for c in (rules.max_pixels, rules.max_edge and rules.max_edge**2) if c]
+    reach = {
+        t: min(edge * edge, *caps) for t, edge in rules.resolution_tiers.items()
+    }  # what a tier can reach
+    pixels = Fraction(width * height)
+    tier = min(reach, key=lambda t: (_log_distance(pixels, Fraction(reach[t])), -reach[t])) if reach else None
     return _ratio_name(Fraction(width, height)), tier
 
 
