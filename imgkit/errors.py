@@ -14,7 +14,8 @@ is built from provider text). Each class declares its attributes in ``__init__``
     │   └── InputImageError           an input image is missing, not an image, corrupt, too large, a bomb
     ├── PricingError                  no price can be computed
     │   ├── UnknownPriceError         the catalog holds no price for this combination
-    │   └── RetiredOfferingError      the offering was shut down before the date asked (date, replacement)
+    │   └── RetiredOfferingError      the offering was shut down before the date asked (model, provider,
+    │                                 shutdown, replacement, note)
     ├── BudgetExceededError           a request would take spend past the budget
     │                                 (budget_usd, committed_usd, request_usd)
     ├── SecretParameterError          a value that looks like a secret was passed as a parameter
@@ -147,18 +148,20 @@ class RetiredOfferingError(PricingError):
     """A quote for a date on or after an offering's shutdown (a shutdown a primary or copy source states).
 
     ``model``, ``provider``, ``shutdown`` (the date) and ``replacement`` (the names the vendor gives) are
-    kept as attributes; the message says how to re-cost an older request (a date before the shutdown).
+    kept as attributes; ``note`` says which sources state it and their marks. The message says how to
+    re-cost an older request (a date before the shutdown).
     """
 
     def __init__(
-        self, model: str, provider: str, shutdown: Any, replacement: Sequence[str], detail: str = ""
+        self, model: str, provider: str, shutdown: Any, replacement: Sequence[str], note: str = ""
     ) -> None:
         self.model, self.provider, self.shutdown = model, provider, shutdown
-        self.replacement = tuple(replacement)
+        self.replacement, self.note = tuple(replacement), note
         named = f"; replacement named: {', '.join(self.replacement)}" if self.replacement else ""
+        told = note or f"shut down on {shutdown}{named}"
         super().__init__(
-            f"{model} at {provider} was shut down on {shutdown}{named}{f' ({detail})' if detail else ''}; "
-            f"a quote for an earlier date (on= / --on) re-costs requests made before it"
+            f"{model} at {provider}: {told}; a quote for an earlier date (on= / --on) re-costs requests made "
+            "before it"
         )
 
 

@@ -771,7 +771,7 @@ def _size_parts(rules: SizeRules, width: int, height: int) -> tuple[str, str | N
                 return name, tier
     caps = [c for c in (rules.max_pixels, rules.max_edge and rules.max_edge**2) if c]
     reach = {
-        t: min(edge * edge, *caps) for t, edge in rules.resolution_tiers.items()
+        t: min([edge * edge, *caps]) for t, edge in rules.resolution_tiers.items()
     }  # what a tier can reach
     pixels = Fraction(width * height)
     tier = min(reach, key=lambda t: (_log_distance(pixels, Fraction(reach[t])), -reach[t])) if reach else None

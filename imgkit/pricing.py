@@ -29,6 +29,7 @@ Rules (``shared/reference/PRICING.md``):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -535,6 +536,15 @@ def _one_or_range(qualities, sizes, price_one, notes: list[str]) -> Cost:
     if len(qualities) == 1 and len(sizes) == 1:
         return price_one(qualities[0], sizes[0], notes)
     variants = [(q, s, price_one(q, s, [])) for q in qualities for s in sizes]
+    totals = {c.total_usd for _, _, c in variants}
+    if None not in totals and len(totals) == 1:  # whatever auto picks costs the same: one total
+        q, size, first = variants[0]
+        what = " and ".join(w for w, on in (("quality", len(qualities) > 1), ("size", len(sizes) > 1)) if on)
+        same = (
+            f"{what} 'auto': every value the provider may pick costs the same "
+            f"(the lines show quality {q or '-'} size {size})"
+        )
+        return dataclasses.replace(first, notes=(*notes, *first.notes, same))
     return _range(variants, notes, auto_quality=len(qualities) > 1, auto_size=len(sizes) > 1)
 
 

@@ -43,7 +43,7 @@ name: bad-input
 prompts:
   - {id: fox, text: "A red fox in fresh snow"}
 targets:
-  - {model: gpt-image-1-mini, provider: openai, quality: low, size: 1024x1024}
+  - {model: gpt-image-2, provider: openai, quality: low, size: 1024x1024}
 simulate: {time_scale: 0}
 output_dir: out
 """
@@ -59,7 +59,7 @@ mix:
   - {share: "1", quality: low, size: 1024x1024}
 reliability: {failure_rate: "0.02", max_attempts: 3}
 targets:
-  - {model: gpt-image-1-mini, provider: openai}
+  - {model: gpt-image-2, provider: openai}
 """
 
 
@@ -162,7 +162,7 @@ def spec_cases() -> list[Case]:
     run = ["run", "spec.yaml", "--no-progress"]
     csv_spec = SPEC.replace('  - {id: fox, text: "A red fox in fresh snow"}', "  - {file: prompts.csv}")
     txt_spec = csv_spec.replace("prompts.csv", "prompts.txt")
-    no_targets = SPEC.replace("targets:\n  - {model: gpt-image-1-mini, provider: openai, quality: low, size: 1024x1024}", "targets: []")
+    no_targets = SPEC.replace("targets:\n  - {model: gpt-image-2, provider: openai, quality: low, size: 1024x1024}", "targets: []")
     edit = SPEC.replace("size: 1024x1024}", "size: 1024x1024, mode: edit, images: [room]}")
     out = [
         ("binary junk", _spec(JUNK), ["spec.yaml"]),
@@ -190,7 +190,7 @@ def spec_cases() -> list[Case]:
         ("simulator url not http", _spec(SPEC.replace("time_scale: 0", "url: ftp://x")), ["spec.yaml", "simulate"]),
         ("name with a space", _spec(SPEC.replace("name: bad-input", "name: bad input")), ["spec.yaml", "name"]),
         ("no targets", _spec(no_targets), ["spec.yaml", "targets"]),
-        ("unknown model", _spec(SPEC.replace("model: gpt-image-1-mini", "model: gpt-imag")), ["spec.yaml", "targets[0]"]),
+        ("unknown model", _spec(SPEC.replace("model: gpt-image-2", "model: gpt-imag")), ["spec.yaml", "targets[0]"]),
         ("unknown quality", _spec(SPEC.replace("quality: low", "quality: ultra")), ["spec.yaml", "targets[0]"]),
         ("size with a minus", _spec(SPEC.replace("size: 1024x1024", "size: -1x5")), ["spec.yaml", "targets[0]"]),
         ("n is 0", _spec(SPEC.replace("size: 1024x1024}", "size: 1024x1024, n: 0}")), ["spec.yaml", "targets[0]"]),
@@ -273,12 +273,12 @@ def workload_cases() -> list[Case]:
         ("empty file", *project("", ["w.yaml"])),
         ("shares do not sum to 1", *project(WORKLOAD.replace('share: "1"', 'share: "0.5"'), ["w.yaml", "mix"])),
         ("share not a number", *project(WORKLOAD.replace('share: "1"', "share: half"), ["w.yaml", "mix[0].share"])),
-        ("unknown model", *project(WORKLOAD.replace("model: gpt-image-1-mini", "model: gpt-imag"), ["w.yaml", "targets[0]"])),
+        ("unknown model", *project(WORKLOAD.replace("model: gpt-image-2", "model: gpt-imag"), ["w.yaml", "targets[0]"])),
         ("no volume", *project(WORKLOAD.replace('volume: {requests_per_month: 1000, growth_per_month: "0.05"}\n', ""), ["w.yaml", "volume"])),
         ("growth below -1", *project(WORKLOAD.replace('"0.05"', '"-2"'), ["w.yaml", "growth_per_month"])),
         ("failure rate above 1", *project(WORKLOAD.replace('failure_rate: "0.02"', 'failure_rate: "1.5"'), ["w.yaml", "failure_rate"])),
         ("size not WxH", *project(WORKLOAD.replace("size: 1024x1024", "size: huge"), ["w.yaml", "mix[0].size"])),
-        ("no targets", *project(WORKLOAD.replace("targets:\n  - {model: gpt-image-1-mini, provider: openai}\n", "targets: []\n"), ["w.yaml", "targets"])),
+        ("no targets", *project(WORKLOAD.replace("targets:\n  - {model: gpt-image-2, provider: openai}\n", "targets: []\n"), ["w.yaml", "targets"])),
         ("reliability log missing", *project(WORKLOAD.replace("max_attempts: 3}", "max_attempts: 3, log: gone.jsonl}"), ["w.yaml", "reliability.log", "gone.jsonl"])),
         ("reliability log with a garbage line", *project(with_log, ["log.jsonl", "line 2"], **{"log.jsonl": _journal("garbage\n", None, good=1)})),
         ("--months 5000", *project(WORKLOAD, ["months", "1200"], "--months", "5000")),

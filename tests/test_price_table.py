@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import polars as pl
 import pytest
 
 from imgkit.cli import main
-from imgkit.price_table import price_table, write_price_report
+from imgkit.price_table import cheapest_routes, price_table, write_price_report
 
 #: a day every model of PRICING.md was offered (DALL-E was shut down on 2026-05-12, gpt-image-1 on 2026-10-23,
 #: gpt-image-1-mini and gpt-image-1.5 on 2026-12-01): a retired offering has no price row after its shutdown
@@ -72,4 +73,83 @@ def test_report_files_and_cli(tmp_path, capsys):
     )
     assert "checked 2026-11-24" in md
     assert main(["prices", "--out", str(tmp_path / "b")]) == 0
-    assert (tmp_path / "b" / "prices.csv").read_text().startswith("provider,model,")
+    assert (tmp_path / "b" / "prices.csv").read_text().startswith("vendor,unit,provider,model,")
+
+
+def test_the_report_groups_by_vendor_and_unit_and_names_the_cheapest_route(tmp_path):
+    md = write_price_report(tmp_path, on=dt.date(2026, 12, 6))["markdown"].read_text()
+    headings = [line for line in md.splitlines() if line.startswith("#")]
+    assert "## Google" in headings and "### per image by resolution tier (and tokens)" in headings
+    assert "## Black Forest Labs" in headings and "### first + additional megapixels" in headings
+    assert "### credits per image" in headings and "## Cheapest route per model" in headings
+    # BFL's unpublished rounding is a range in the table, never a guess (BFL-SKILL-172)
+    assert "| bfl | flux-2-pro | active |  | 1024x1024 | 0.03072864 .. 0.045 | per_megapixel |" in md
+    # gpt-image-1-mini was shut down on 2026-12-01 (OAI-DEPRECATIONS): listed, not priced, never the cheapest
+    assert "| openai | gpt-image-1-mini | retired | low | 1024x1024 | - |" in md
+
+
+@pytest.fixture(scope="module")
+def today():
+    return price_table(on=dt.date(2026, 12, 6))
+
+
+@pytest.mark.parametrize(
+    ("model", "quality", "provider", "usd", "routes"),
+    [
+        (
+            "flux-1-schnell",
+            "",
+            "together",
+            "0.0027",
+            3,
+        ),  # WORKFLOWLAB-TOGETHER against fal and Replicate ($0.003)
+        (
+            "gemini-3-pro-image",
+            "",
+            "gemini-api",
+            "0.134",
+            4,
+        ),  # PORTKEY-807; fal $0.15; Vertex and the gateway tie
+        ("gemini-2.5-flash-image", "", "fal", "0.039", 1),  # the Gemini API shut it down on 2026-10-02
+        ("flux-2-pro", "", "fal", "0.03", 2),  # BFL's range 0.0307..0.045 competes with its high end
+        ("sd-3.5-medium", "", "fal", "0.02", 2),  # FAL-SD35M-LLMS against Stability's 3.5 credits
+        ("ideogram-3", "high", "fal", "0.09", 1),
+    ],
+)
+def test_cheapest_routes(today, model, quality, provider, usd, routes):
+    found = cheapest_routes(today).filter((pl.col("model") == model) & (pl.col("quality") == quality))
+    row = found.row(0, named=True)
+    assert (row["provider"], row["request_usd"], row["routes"]) == (provider, Decimal(usd), routes)
+
+
+def test_a_retired_offering_keeps_its_rows_without_a_price(today):
+    rows = today.filter((pl.col("model") == "imagen-4") & (pl.col("provider") == "gemini-api"))
+    assert set(rows["status"]) == {"retired"} and rows["request_usd"].null_count() == rows.height
+    assert set(rows["status_date"]) == {dt.date(2026, 8, 17)}
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "unit"),
+    [
+        ("openai", "gpt-image-2", "tokens"),
+        ("openai", "gpt-image-1.5", "per image by quality x size (and tokens)"),
+        ("gemini-api", "gemini-3.1-flash-image", "per image by resolution tier (and tokens)"),
+        ("fal", "gemini-3.1-flash-image", "per image by resolution tier + add-ons"),
+        ("bfl", "flux-2-pro", "first + additional megapixels"),
+        ("replicate", "flux-2-max", "fee + megapixels"),
+        ("fal", "ideogram-3", "per image by quality"),
+        ("fal", "ideogram-4", "per megapixel by quality + add-ons"),
+        ("stability", "sd-3.5-large", "credits per image"),
+        ("fal", "seedream-4.5", "per image"),
+    ],
+)
+def test_each_offering_names_its_billing_unit(today, provider, model, unit):
+    rows = today.filter((pl.col("provider") == provider) & (pl.col("model") == model))
+    assert set(rows["unit"]) == {unit}
+
+
+def test_cli_prices_prints_groups_and_routes(capsys):
+    assert main(["prices"]) == 0
+    out = capsys.readouterr().out
+    assert "Google: per image by resolution tier (and tokens)" in out
+    assert "cheapest route per model" in out

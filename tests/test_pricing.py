@@ -961,7 +961,7 @@ def test_cli_quote_table_output(capsys):
             "no tokens price for dall-e-3",
         ),
         (("quote", "gpt-image-1", "--input-image", "{missing}"), "input_image="),
-        (("quote", "gpt-image-1", "--quality", "low"), "gpt-image-1 at openai was shut down on 2026-10-23"),
+        (("quote", "gpt-image-1", "--quality", "low"), "gpt-image-1 at openai: shut down on 2026-10-23"),
     ],
 )
 def test_cli_quote_errors_are_one_line_and_exit_2(capsys, tmp_path, argv, message):
@@ -1037,7 +1037,7 @@ def test_cli_quote_prints_and_returns_its_sources(capsys):
     code, out, _ = run_cli(
         capsys, "quote", "--on", "2026-05-01", "gpt-image-1-mini", "--quality", "low", "--size", "1024x1024"
     )
-    assert code == 0 and "source: OpenAI API pricing page (checked 20" in out
+    assert code == 0 and "source (primary): OpenAI API pricing page (checked 20" in out
     code, out, _ = run_cli(
         capsys,
         "quote",

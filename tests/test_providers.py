@@ -75,7 +75,8 @@ TEST_KEYS = {
     "fal": "fal-loopback:test0001",
     "lumenfall": "lmnfl_test.0001",
 }
-MINI_LOW = ImageRequest("gpt-image-1-mini", "a lighthouse at dusk", quality="low", size="1024x1024")
+#: an active model's request (gpt-image-1-mini served here until OpenAI shut it down on 2026-12-01)
+GI2_LOW = ImageRequest("gpt-image-2", "a lighthouse at dusk", quality="low", size="1024x1024")
 ERROR_CLASSES = {
     "rate_limit",
     "timeout",
@@ -122,25 +123,27 @@ def run(client: ImageClient, coro):
 
 def test_generation_stores_the_image_and_logs_one_attempt_with_usage_and_cost(simulator, tmp_path):
     client = client_for(simulator, tmp_path)
-    result = run(client, client.generate(MINI_LOW, item_id="lighthouse"))
+    result = run(client, client.generate(GI2_LOW, item_id="lighthouse"))
     [image] = result.images
     assert (image.width, image.height, image.format) == (1024, 1024, "png")
     assert image.path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert image.path == tmp_path / "images" / image.sha256[:2] / f"{image.sha256[2:]}.png"
     assert (result.quality, result.size, result.output_format) == ("low", "1024x1024", "png")
     assert result.request_id == simulator.requests[-1].request_id
-    # gpt-image-1-mini low 1024x1024: 272 image output tokens (the published table) at $8 / 1M
+    # gpt-image-2 low 1024x1024: 272 image output tokens (gpt-image-1's published table, assumed) at $30 / 1M
     assert result.usage["output_tokens"] == 272
     assert result.cost.method == "tokens"
-    assert Decimal("0.002176") in [line.amount_usd for line in result.cost.lines]  # 272 x $8 / 1M
-    assert Decimal("0.005") in [line.amount_usd for line in result.estimated_cost.lines]  # published price
+    assert Decimal("0.00816") in [line.amount_usd for line in result.cost.lines]  # 272 x $30 / 1M
+    assert Decimal("0.00816") in [
+        line.amount_usd for line in result.estimated_cost.lines
+    ]  # no per-image table
     [row] = RequestLog(tmp_path / "log.jsonl").scan().collect().to_dicts()
     assert row["item_id"] == "lighthouse" and row["attempt"] == 1 and row["final"] is True
     assert (row["outcome"], row["http_status"], row["provenance"]) == ("ok", 200, "simulated")
     assert (row["output_image_tokens"], row["actual_cost_usd"]) == (272, result.cost.total_usd)
     assert row["ttfb_ms"] <= row["latency_ms"]
     assert json.loads(row["images"])[0]["sha256"] == image.sha256
-    assert json.loads(row["resolved_params"])["model"] == "gpt-image-1-mini"
+    assert json.loads(row["resolved_params"])["model"] == "gpt-image-2"
 
 
 def test_edit_sends_three_images_and_a_mask_and_is_billed_for_every_input(simulator, tmp_path):
@@ -328,7 +331,7 @@ def test_transparent_background_needs_png_or_webp():
 def test_retry_after_is_honoured_before_the_next_attempt(simulator_factory, tmp_path):
     sim = simulator_factory(faults=FaultPlan(["429", "ok"], retry_after_ms=200))
     client = client_for(sim, tmp_path)
-    result = run(client, client.generate(MINI_LOW))
+    result = run(client, client.generate(GI2_LOW))
     first, second = result.attempts
     assert (first["outcome"], first["final"], first["retry_after_s"]) == ("rate_limit", False, 0.2)
     assert (second["outcome"], second["attempt"]) == ("ok", 2)
@@ -339,7 +342,7 @@ def test_requests_per_minute_limit_spaces_the_requests(simulator, tmp_path):
     client = client_for(simulator, tmp_path, limits={"openai": RateLimit(requests_per_minute=600)})
 
     async def burst():
-        return await asyncio.gather(*(client.generate(MINI_LOW) for _ in range(5)))
+        return await asyncio.gather(*(client.generate(GI2_LOW) for _ in range(5)))
 
     results = run(client, burst())
     starts = sorted(r.timings.started_at for r in results)
@@ -415,7 +418,7 @@ def test_200_requests_with_20_percent_faults_each_end_classified_with_a_complete
         limits={"openai": RateLimit(concurrency=32)},
         timeout=httpx.Timeout(2.0, read=0.5),
     )
-    resolved = resolve(MINI_LOW)
+    resolved = resolve(GI2_LOW)
 
     async def everything():
         return await asyncio.gather(
@@ -443,9 +446,9 @@ def test_200_requests_with_20_percent_faults_each_end_classified_with_a_complete
 # --- money per attempt: reservations, sent records, cancellation --------------------------------------------
 
 
-def mini_low_quote() -> Decimal:
-    """The quote of one gpt-image-1-mini low 1024x1024 image with MINI_LOW's prompt (catalog prices)."""
-    return quote_request(resolve(MINI_LOW).priced()).total_usd
+def gi2_low_quote() -> Decimal:
+    """The quote of one gpt-image-2 low 1024x1024 image with GI2_LOW's prompt (catalog prices)."""
+    return quote_request(resolve(GI2_LOW).priced()).total_usd
 
 
 def log_lines(path: Path) -> list[dict]:
@@ -457,9 +460,9 @@ def test_every_attempt_reserves_its_quote_and_a_retry_that_no_longer_fits_is_not
 ):
     sim = simulator_factory(faults=FaultPlan(["drop", "drop", "drop", "drop"]))
     client = client_for(sim, tmp_path, retry=RetryPolicy(max_attempts=4, initial_delay_s=0.001))
-    q = mini_low_quote()
+    q = gi2_low_quote()
     budget = Budget(q * 2 + q / 2)  # room for two attempts whose bill is unknown, not three
-    result = run(client, client.generate(MINI_LOW, item_id="a", raise_on_error=False, budget=budget))
+    result = run(client, client.generate(GI2_LOW, item_id="a", raise_on_error=False, budget=budget))
     assert result.error.error_class == "unavailable" and result.retries_refused == 1
     assert sim.request_count == 2  # the third attempt was never sent
     # a dropped response may have been billed: each attempt's quote counts, and never more than the cap
@@ -499,7 +502,7 @@ def test_each_attempt_is_announced_before_it_is_sent_and_readers_count_only_atte
 
     sim = simulator_factory(faults=FaultPlan(["server_error"]))
     client = client_for(sim, tmp_path)
-    result = run(client, client.generate(MINI_LOW, item_id="x", raise_on_error=False))
+    result = run(client, client.generate(GI2_LOW, item_id="x", raise_on_error=False))
     assert result.ok
     lines = log_lines(tmp_path / "log.jsonl")
     assert [(r["outcome"], r["attempt"]) for r in lines] == [
@@ -510,8 +513,8 @@ def test_each_attempt_is_announced_before_it_is_sent_and_readers_count_only_atte
     ]
     sent = lines[0]
     assert sent["started_at"] == lines[1]["started_at"] and sent["final"] is False
-    assert (sent["model"], sent["n"], sent["item_id"]) == ("gpt-image-1-mini", 1, "x")
-    assert Decimal(sent["estimated_cost_usd"]) == mini_low_quote()
+    assert (sent["model"], sent["n"], sent["item_id"]) == ("gpt-image-2", 1, "x")
+    assert Decimal(sent["estimated_cost_usd"]) == gi2_low_quote()
     log = RequestLog(tmp_path / "log.jsonl")
     assert log.scan().collect()["outcome"].to_list() == ["unavailable", "ok"]
     assert log.scan(include_sent=True).collect().height == 4 and log.unanswered_sent().collect().height == 0
@@ -521,10 +524,10 @@ def test_each_attempt_is_announced_before_it_is_sent_and_readers_count_only_atte
 
 
 def test_a_cancelled_call_says_whether_its_request_was_in_flight(simulator_factory, tmp_path):
-    q = mini_low_quote()
+    q = gi2_low_quote()
 
     async def cancel_when(client, budget, condition):
-        task = asyncio.create_task(client.generate(MINI_LOW, item_id="c", budget=budget))
+        task = asyncio.create_task(client.generate(GI2_LOW, item_id="c", budget=budget))
         while not condition():
             await asyncio.sleep(0.005)
         task.cancel()
@@ -595,7 +598,7 @@ from imgkit.providers import ImageClient, RateLimit
 base, log, store = sys.argv[1:4]
 client = ImageClient(base_urls={"openai": base}, keys={"openai": "sk-killed-writer-01"}, log=log, store=store,
                      limits={"openai": RateLimit(concurrency=8)})
-request = ImageRequest("gpt-image-1-mini", "a lighthouse", quality="low", size="1024x1024")
+request = ImageRequest("gpt-image-2", "a lighthouse", quality="low", size="1024x1024")
 
 async def worker(w):
     for i in range(10**6):
@@ -661,10 +664,10 @@ def test_a_key_from_the_environment_reaches_no_log_exception_or_output(
     texts = []
 
     async def calls():
-        texts.append(repr(await client.generate(MINI_LOW)))
+        texts.append(repr(await client.generate(GI2_LOW)))
         for _ in range(2):
             try:
-                await client.generate(MINI_LOW)
+                await client.generate(GI2_LOW)
             except ProviderError as exc:
                 texts.extend([str(exc), repr(exc)])
                 logging.getLogger("test").exception("call failed: %s", exc)

@@ -29,9 +29,11 @@ from imgkit.simulator import FaultPlan, LogNormal, Profile
 
 REPO = Path(__file__).resolve().parents[1]
 API_KINDS = ("generate", "edit", "fal_submit")
-#: published prices (../shared/reference/PRICING.md): gpt-image-1-mini per image at 1024x1024, text input
-MINI_LOW_1024_USD = Decimal("0.005")
-MINI_TEXT_INPUT_PER_TOKEN_USD = Decimal("2.00") / 1_000_000
+#: gpt-image-2 low 1024x1024: 272 output tokens (gpt-image-1's published count, assumed for gpt-image-2: it
+#: publishes none) at $30 / 1M image output, and text input at $5 / 1M (OAI-GI2-PAGE, OAI-PRICING). The runs below
+#: used gpt-image-1-mini ($0.005 per image, PRICING.md) until OpenAI shut it down on 2026-12-01
+GI2_LOW_1024_USD = Decimal(272) * 30 / 1_000_000
+GI2_TEXT_INPUT_PER_TOKEN_USD = Decimal("5.00") / 1_000_000
 
 
 def write_spec(tmp_path: Path, sim, *, name: str = "t", **overrides) -> Path:
@@ -39,9 +41,7 @@ def write_spec(tmp_path: Path, sim, *, name: str = "t", **overrides) -> Path:
     spec = {
         "name": name,
         "prompts": [{"id": f"p{i}", "text": f"A lighthouse at dusk, study {i}"} for i in range(4)],
-        "targets": [
-            {"model": "gpt-image-1-mini", "provider": "openai", "quality": "low", "size": "1024x1024"}
-        ],
+        "targets": [{"model": "gpt-image-2", "provider": "openai", "quality": "low", "size": "1024x1024"}],
         "concurrency": 4,
         "simulate": {"url": sim.url},
         "output_dir": "run",
@@ -100,9 +100,9 @@ def log_lines(run_dir: Path) -> int:
 @pytest.mark.parametrize(
     ("target", "key_path", "problem"),
     [
-        ({"model": "gpt-image-1-mini", "quality": "ultra"}, "targets[0].quality", "quality='ultra'"),
+        ({"model": "gpt-image-2", "quality": "ultra"}, "targets[0].quality", "quality='ultra'"),
         ({"model": "gpt-image-9"}, "targets[0].model", "gpt-image-9"),
-        ({"model": "gpt-image-1-mini", "provider": "nowhere"}, "targets[0].provider", "nowhere"),
+        ({"model": "gpt-image-2", "provider": "nowhere"}, "targets[0].provider", "nowhere"),
         ({"model": "dall-e-3", "size": "999x999"}, "targets[0].size", "999x999"),
     ],
 )
@@ -120,16 +120,17 @@ def test_a_target_the_catalog_cannot_serve_fails_before_anything_is_sent(
 
 
 def test_a_prompt_too_long_for_a_model_points_at_the_prompt(tmp_path, simulator):
+    # Qwen-Image 2.0 takes prompts of 1,000 tokens (FAL-QWEN2-LEARN; dall-e-2's 1,000 characters until its shutdown)
     prompts = [{"id": "short", "text": "a fox"}, {"id": "essay", "text": "word " * 2000}]
-    path = write_spec(tmp_path, simulator, prompts=prompts, targets=[{"model": "dall-e-2"}])
+    path = write_spec(tmp_path, simulator, prompts=prompts, targets=[{"model": "qwen-image-2"}])
     with pytest.raises(SpecError) as exc:
         run_experiment(load_spec(path), progress=False)
-    assert exc.value.key_path == "prompts[1].text" and "dall-e-2" in exc.value.problem
+    assert exc.value.key_path == "prompts[1].text" and "qwen-image-2" in exc.value.problem
 
 
 def test_dry_run_quotes_every_target_and_sends_nothing(tmp_path, simulator, capsys):
     targets = [
-        {"model": "gpt-image-1-mini", "provider": "openai", "quality": "low", "size": "1024x1024"},
+        {"model": "gpt-image-2", "provider": "openai", "quality": "low", "size": "1024x1024"},
         {"model": "flux-1-schnell", "provider": "fal", "size": "1024x1024", "n": 2},
     ]
     path = write_spec(tmp_path, simulator, targets=targets, repeats=2, budget_usd="0.05")
@@ -139,9 +140,9 @@ def test_dry_run_quotes_every_target_and_sends_nothing(tmp_path, simulator, caps
     mini, flux = plan["targets"]
     assert (mini["items"], flux["items"]) == (8, 8)
     assert mini["resolved"]["body"]["quality"] == "low" and flux["resolved"]["body"]["num_images"] == 2
-    # published: $0.005 per 1024x1024 low image plus the prompt's text tokens at $2.00 / 1M
+    # $0.00816 per 1024x1024 low image (272 tokens x $30 / 1M) plus the prompt's text tokens at $5.00 / 1M
     tokens = [count_prompt_tokens(f"A lighthouse at dusk, study {i}") for i in range(4)]
-    expected_mini = sum(MINI_LOW_1024_USD + t * MINI_TEXT_INPUT_PER_TOKEN_USD for t in tokens) * 2
+    expected_mini = sum(GI2_LOW_1024_USD + t * GI2_TEXT_INPUT_PER_TOKEN_USD for t in tokens) * 2
     assert Decimal(mini["subtotal_usd"]) == expected_mini
     assert Decimal(flux["subtotal_usd"]) == Decimal("0.003") * 2 * 8  # $0.003 per megapixel, 2 images
     assert Decimal(plan["total_usd"]) == expected_mini + Decimal("0.048")
@@ -156,9 +157,9 @@ def test_dry_run_quotes_every_target_and_sends_nothing(tmp_path, simulator, caps
 
 def test_budget_is_never_exceeded_at_concurrency_32_with_varying_costs(tmp_path, simulator):
     targets = [
-        {"model": "gpt-image-1-mini", "provider": "openai", "quality": ["low", "high"], "size": "1024x1024"},
-        {"model": "gpt-image-1-mini", "provider": "lumenfall", "quality": "medium", "size": "1024x1536"},
-        {"model": "gpt-image-1.5", "provider": "openai", "quality": "medium", "size": "1024x1024"},
+        {"model": "gpt-image-2", "provider": "openai", "quality": ["low", "high"], "size": "1024x1024"},
+        {"model": "gemini-3-pro-image", "provider": "lumenfall", "size": "1376x768"},
+        {"model": "gpt-image-2.5-flare", "provider": "openai", "quality": "medium", "size": "1024x1024"},
         {"model": "flux-1-schnell", "provider": "fal", "size": "1024x1024"},
     ]
     prompts = [{"id": f"p{i}", "text": "a lighthouse " * (1 + i % 7)} for i in range(24)]
@@ -233,11 +234,11 @@ def conservative_spend(run_dir: Path) -> Decimal:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_budget_holds_when_retried_faults_leave_bills_unknown(tmp_path, simulator_factory, seed):
     # the issue's run: 40 % of responses dropped or truncated (each may have been billed: its quote counts),
-    # 100 prompts x gpt-image-1-mini low/medium at concurrency 32, a $0.72 cap
+    # 100 prompts x gpt-image-2 low/medium at concurrency 32, a $0.72 cap
     sim = simulator_factory(faults=FaultPlan(fault_rate=0.4, kinds=("drop", "truncated")), seed=seed)
     prompts = [{"id": f"p{i}", "text": f"A lighthouse at dusk, study {i}"} for i in range(100)]
     targets = [
-        {"model": "gpt-image-1-mini", "provider": "openai", "quality": ["low", "medium"], "size": "1024x1024"}
+        {"model": "gpt-image-2", "provider": "openai", "quality": ["low", "medium"], "size": "1024x1024"}
     ]
     budget = Decimal("0.72")
     path = write_spec(tmp_path, sim, prompts=prompts, targets=targets, concurrency=32, budget_usd=str(budget))
@@ -264,9 +265,7 @@ def test_a_timeout_fault_in_a_spec_follows_the_simulated_clock(tmp_path, simulat
     spec = {
         "name": "hang",
         "prompts": [{"id": f"p{i}", "text": f"a fox, study {i}"} for i in range(24)],
-        "targets": [
-            {"model": "gpt-image-1-mini", "provider": "openai", "quality": "low", "size": "1024x1024"}
-        ],
+        "targets": [{"model": "gpt-image-2", "provider": "openai", "quality": "low", "size": "1024x1024"}],
         "concurrency": 24,
         "retries": {"max_attempts": 1},
         "seed": 3,
@@ -283,7 +282,7 @@ def test_a_timeout_fault_in_a_spec_follows_the_simulated_clock(tmp_path, simulat
 
 
 def test_a_second_resume_on_a_directory_in_use_sends_and_writes_nothing(tmp_path, simulator_factory):
-    slow = Profile("openai", "gpt-image-1-mini", LogNormal.constant(300), LogNormal.constant(20))
+    slow = Profile("openai", "gpt-image-2", LogNormal.constant(300), LogNormal.constant(20))
     sim = simulator_factory(time_scale=1.0, profiles=[slow])
     prompts = [{"id": f"p{i}", "text": f"a lighthouse, study {i}"} for i in range(200)]
     path = write_spec(tmp_path, sim, prompts=prompts, concurrency=2)  # 30 s of work: stopped long before
@@ -308,7 +307,7 @@ def test_a_second_resume_on_a_directory_in_use_sends_and_writes_nothing(tmp_path
 def test_kill_9_with_requests_in_flight_then_resume_counts_them_as_possibly_billed(
     tmp_path, simulator_factory, capsys
 ):
-    slow = Profile("openai", "gpt-image-1-mini", LogNormal.constant(400), LogNormal.constant(50))
+    slow = Profile("openai", "gpt-image-2", LogNormal.constant(400), LogNormal.constant(50))
     sim = simulator_factory(time_scale=1.0, profiles=[slow])
     prompts = [{"id": f"p{i}", "text": f"a lighthouse, study {i}"} for i in range(12)]
     path = write_spec(tmp_path, sim, prompts=prompts, concurrency=4, budget_usd="1.00")
@@ -380,7 +379,7 @@ def test_kill_9_mid_run_then_resume_pays_every_item_exactly_once(tmp_path, simul
 
 
 def test_ctrl_c_lets_requests_in_flight_finish_and_sends_no_more(tmp_path, simulator_factory):
-    slow = Profile("openai", "gpt-image-1-mini", LogNormal.constant(1500), LogNormal.constant(100))
+    slow = Profile("openai", "gpt-image-2", LogNormal.constant(1500), LogNormal.constant(100))
     sim = simulator_factory(time_scale=1.0, profiles=[slow])
     path = write_spec(tmp_path, sim, concurrency=2)
     proc = imgkit_subprocess("run", str(path), "--grace", "20")
@@ -424,15 +423,15 @@ def test_ctrl_c_cancels_hung_requests_after_the_grace_period_and_resume_sends_th
 
 
 def test_a_grid_shows_failed_cells_and_resume_does_not_retry_policy_blocks(tmp_path, simulator_factory):
-    sim = simulator_factory(faults=FaultPlan(per_model={"gpt-image-1.5": ["moderation"] * 4}))
+    sim = simulator_factory(faults=FaultPlan(per_model={"gpt-image-2.5-flare": ["moderation"] * 4}))
     targets = [
         {
-            "model": "gpt-image-1-mini",
+            "model": "gpt-image-2",
             "provider": "openai",
             "quality": ["low", "medium"],
             "size": "1024x1024",
         },
-        {"model": "gpt-image-1.5", "provider": "openai", "quality": "low", "size": "1024x1024"},
+        {"model": "gpt-image-2.5-flare", "provider": "openai", "quality": "low", "size": "1024x1024"},
     ]
     path = write_spec(tmp_path, sim, targets=targets)
     run_dir = tmp_path / "run"
@@ -468,10 +467,10 @@ def test_the_example_spec_runs_offline_end_to_end(tmp_path, capsys):
     assert summary.complete and summary.items == 20 and summary.simulated
     assert summary.spent_total_usd <= spec.budget_usd
     assert [row["target"] for row in summary.targets] == [
-        "gpt-image-1-mini/openai/low/1024x1024",
-        "gpt-image-1-mini/openai/medium/1024x1024",
-        "gpt-image-1-mini/openai/high/1024x1024",
-        "gpt-image-1.5/openai/low/1024x1024",
+        "gpt-image-2/openai/low/1024x1024",
+        "gpt-image-2/openai/medium/1024x1024",
+        "gpt-image-2/openai/high/1024x1024",
+        "gpt-image-2.5-flare/openai/low/1024x1024",
         "flux-1-schnell/fal/1024x1024",
     ]
     assert all(row["ok"] == row["images"] == 4 for row in summary.targets)

@@ -27,13 +27,13 @@ from imgkit.runs.spec import load_spec
 from imgkit.votes import VOTE_COLUMNS, VoteServer, VoteStore, contenders, plan_pairs
 
 TARGETS = [
-    {"model": "gpt-image-1-mini", "provider": "openai", "quality": ["low", "high"], "size": "1024x1024"},
+    {"model": "gpt-image-2", "provider": "openai", "quality": ["low", "high"], "size": "1024x1024"},
     {"model": "flux-1-schnell", "provider": "fal", "size": "1024x1024"},
 ]
 OPTIONS = [  # the target labels of the run
     "flux-1-schnell/fal/1024x1024",
-    "gpt-image-1-mini/openai/high/1024x1024",
-    "gpt-image-1-mini/openai/low/1024x1024",
+    "gpt-image-2/openai/high/1024x1024",
+    "gpt-image-2/openai/low/1024x1024",
 ]
 CLI = "import sys; from imgkit.cli import main; sys.exit(main())"
 PROMPTS = [
@@ -96,7 +96,7 @@ def test_the_page_names_no_target_and_serves_each_image_under_the_hash_of_its_by
         assert first.a.prompt in page and "0 of 12 pairs answered" in page
         named = [
             *OPTIONS,
-            "gpt-image-1-mini",
+            "gpt-image-2",
             "flux-1-schnell",
             "openai",
             "fal",
@@ -121,7 +121,7 @@ def test_the_page_names_no_target_and_serves_each_image_under_the_hash_of_its_by
 def test_each_answer_is_one_csv_row_that_imgkit_ratings_reads(run_dir, tmp_path):
     votes = tmp_path / "votes.csv"
     pairs = plan_pairs(contenders(run_dir))
-    preferred = {"gpt-image-1-mini/openai/high/1024x1024": 2, "gpt-image-1-mini/openai/low/1024x1024": 1}
+    preferred = {"gpt-image-2/openai/high/1024x1024": 2, "gpt-image-2/openai/low/1024x1024": 1}
     with (
         VoteServer(pairs, VoteStore(votes), voter="ana") as server,
         httpx.Client(base_url=server.url) as client,
@@ -142,8 +142,8 @@ def test_each_answer_is_one_csv_row_that_imgkit_ratings_reads(run_dir, tmp_path)
     assert (first["model_a"], first["model_b"]) == (shown.a.option, shown.b.option)
     result = fit_bradley_terry(read_votes(votes), bootstrap=50)
     assert result.table.sort("rating", descending=True)["model"].to_list() == [
-        "gpt-image-1-mini/openai/high/1024x1024",
-        "gpt-image-1-mini/openai/low/1024x1024",
+        "gpt-image-2/openai/high/1024x1024",
+        "gpt-image-2/openai/low/1024x1024",
         "flux-1-schnell/fal/1024x1024",
     ]
 
@@ -284,7 +284,7 @@ def test_the_quality_cost_speed_report_runs_on_a_judged_run(run_dir, tmp_path, c
         for o in cell.get("outputs", [])
     )
     # the votes preferred low over high over flux: the conclusion recommends the run's own best target
-    assert "Recommended: gpt-image-1-mini/openai/low/1024x1024: highest rating" in text
+    assert "Recommended: gpt-image-2/openai/low/1024x1024: highest rating" in text
     assert "rating: measured" in text and "cost: simulated" in text and "run/log.jsonl" in text
 
 
@@ -310,7 +310,7 @@ def test_edits_are_judged_beside_the_image_they_were_edited_from(tmp_path, simul
         "input_images": {"room": "room.png"},
         "targets": [
             {"model": m, "provider": "openai", "mode": "edit", "images": ["room"], "quality": "low"}
-            for m in ("gpt-image-1.5", "gpt-image-1-mini")
+            for m in ("gpt-image-2.5-flare", "gpt-image-2")
         ],
         "simulate": {"url": simulator.url},
         "output_dir": "run",

@@ -42,3 +42,27 @@ def price_date(value: str | None) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise InvalidParameterError("on", value, "a date YYYY-MM-DD") from None
+
+def provider_option(text: str) -> tuple[str, object]:
+    """``NAME=VALUE``: a provider field sent as is (``true``/``false`` as booleans, whole numbers as integers)."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not allowed; allowed: NAME=VALUE (a provider field, e.g. enable_web_search=true)"
+        )
+    value: object = {"true": True, "false": False}.get(raw.strip().lower(), raw)
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        value = int(value)
+    return name.strip(), value
+
+
+def add_option_argument(parser, what: str) -> None:
+    """``--option NAME=VALUE`` (repeatable) on ``parser``; ``what`` says what the command does with it."""
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        type=provider_option,
+        metavar="NAME=VALUE",
+        help=f"a provider field (repeatable); {what}",
+    )

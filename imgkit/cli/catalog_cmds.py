@@ -15,10 +15,11 @@ from typing import Any
 
 from imgkit._files import read_utf8
 from imgkit.catalog import STALE_AFTER_DAYS, Catalog, Model, load_catalog
-from imgkit.cli._args import price_date
+from imgkit.cli._args import add_option_argument, price_date
 from imgkit.cli._output import emit_json, format_table
 from imgkit.errors import InvalidParameterError, SpecError, UnknownPriceError
 from imgkit.formats import format_value
+from imgkit.price_table import billing_unit
 from imgkit.pricing import Cost, cost_from_response, quote_request
 
 
@@ -42,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--input-fidelity", choices=("low", "high"), help="edit input fidelity (priced in tokens)")
     p.add_argument("--prompt", default="", help="prompt text (its tokens are estimated as ceil(chars / 4))")
+    add_option_argument(p, "priced add-ons follow it (e.g. enable_web_search=true)")
     p.add_argument("--batch", action="store_true", help="price at the Batch API multiplier")
     p.add_argument(
         "--method",
@@ -71,6 +73,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _sizes_summary(m: Model) -> str:
     r = m.sizes
+    if r.fixed and len(r.fixed) > 6 and r.aspect_ratios:  # a ratio x tier table (Gemini, Imagen, Kontext)
+        tiers = sorted(
+            {t for by_tier in r.aspect_ratios.values() for t in by_tier}, key=r.resolution_tiers.get
+        )
+        assumed = " (pixels assumed)" if r.provenance == "assumed" else ""
+        return f"ratios {', '.join(r.aspect_ratios)} at {', '.join(tiers)}{assumed}"
     if r.fixed:
         return ", ".join(r.fixed) + (" or auto" if r.auto else "")
     parts = []
@@ -90,19 +98,29 @@ def _sizes_summary(m: Model) -> str:
 
 
 def _cheapest(cat: Catalog, m: Model, providers: list[str], on: dt.date) -> dict[str, Any]:
+    """The cheapest published per-image price, the per-megapixel and image-token rates, and each provider's
+    billing unit and lifecycle state on ``on``; offerings shut down by then are left out of the cheapest
+    unless every one is (a retired model shows its last prices)."""
+    states = {pid: cat.lifecycle(m.id, pid, on) for pid in providers}
+    live = [pid for pid in providers if states[pid].state != "retired"] or providers
     best: tuple[Decimal, str] | None = None
     per_mp: dict[str, Decimal] = {}
     image_out: dict[str, Decimal] = {}
+    units: dict[str, str] = {}
     for pid in providers:
         try:
             price = cat.price(m.id, pid, on=on)
         except UnknownPriceError:
             continue
+        units[pid] = billing_unit(cat.offered_model(m.id, pid), price)
+        if pid not in live:
+            continue
         for row in price.per_image:
             if best is None or row.usd < best[0]:
                 best = (row.usd, pid)
-        if price.per_megapixel_usd is not None:
-            per_mp[pid] = price.per_megapixel_usd
+        rates = [u.first_mp_usd for u in price.megapixels] or [price.per_megapixel_usd]
+        if rates[0] is not None:
+            per_mp[pid] = min(rates)
         if price.tokens is not None and price.tokens.image_out is not None:
             image_out[pid] = price.tokens.image_out
     return {
@@ -110,6 +128,8 @@ def _cheapest(cat: Catalog, m: Model, providers: list[str], on: dt.date) -> dict
         "cheapest_per_image_provider": best[1] if best else None,
         "per_megapixel_usd": per_mp,
         "image_out_usd_per_1m_tokens": image_out,
+        "units": units,
+        "lifecycle": {pid: lc.as_dict() for pid, lc in states.items()},
     }
 
 
@@ -210,7 +230,7 @@ def _print_cost(header: str, cost: Cost, notes: list[str], sources: list[dict[st
         print(f"total_usd: unknown{span}  ({cost.unknown_reason})")
     for source in sources:
         where = f" {source['url']}" if source["url"] else ""
-        print(f"source: {source['title']} (checked {source['checked']}){where}")
+        print(f"source ({source['mark']}): {source['title']} (checked {source['checked']}){where}")
     for note in notes:
         print(f"note: {note}")
 
@@ -233,6 +253,7 @@ def cmd_quote(args: argparse.Namespace) -> int:
         stream=args.partial_images > 0,
         partial_images=args.partial_images,
         input_images=inputs,
+        extra=dict(args.option),
     )
     resolved = resolve(request)
     cost = quote_request(resolved.priced(), batch=args.batch, method=args.method, on=price_date(args.on))

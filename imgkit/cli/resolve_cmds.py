@@ -11,6 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
+from imgkit.cli._args import add_option_argument
 from imgkit.cli._output import emit_json, format_table
 from imgkit.params import ImageRequest, inspect_image, resolve
 
@@ -34,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--input-image", action="append", default=[], metavar="FILE", help="edit input (repeatable)"
     )
     p.add_argument("--prompt", default="", help="prompt text (checked against the length limits)")
+    add_option_argument(p, "mapped by the catalog's rule or passed through")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=cmd_resolve)
 
@@ -57,6 +59,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
             output_compression=args.output_compression,
             background=args.background,
             input_images=images,
+            extra=dict(args.option),
         )
     )
     summary = resolved.summary()
