@@ -1,7 +1,7 @@
 """imgkit's provider client vs the official ``openai`` SDK (``AsyncOpenAI``), same simulated server, same run.
 
 The simulator runs in its own process at zero simulated latency, answering a GPT Image generation
-(gpt-image-1-mini, low, 1024x1024) with ``b64_json`` (about 25 kB of JSON). Three figures:
+(gpt-image-2, low, 1024x1024) with ``b64_json`` (about 25 kB of JSON). Three figures:
 
 * **throughput** at ``--concurrency`` requests in flight: imgkit's ``ImageClient.generate`` (decoding each
   image, storing it by sha256 on disk, costing it, and appending every attempt to an fsync'd request log)
@@ -44,7 +44,7 @@ GOAL_RATIO = 1.0
 GOAL_OVERHEAD_MS = 2.0
 GOAL_RSS_GROWTH_MIB = 16.0
 KEY = "sk-bench-client-0001"
-REQUEST = ImageRequest("gpt-image-1-mini", "a lighthouse at dusk", quality="low", size="1024x1024")
+REQUEST = ImageRequest("gpt-image-2", "a lighthouse at dusk", quality="low", size="1024x1024")
 SIMULATOR = """
 import sys
 from imgkit.simulator import SimulatorServer
@@ -112,7 +112,7 @@ async def _throughput(base_url: str, requests: int, concurrency: int, repeats: i
     sdk = openai.AsyncOpenAI(base_url=base_url, api_key=KEY, max_retries=0)
     sdk_dir = root / "sdk"
     sdk_dir.mkdir()
-    body = {"model": "gpt-image-1-mini", "prompt": REQUEST.prompt, "quality": "low", "size": "1024x1024"}
+    body = {"model": "gpt-image-2", "prompt": REQUEST.prompt, "quality": "low", "size": "1024x1024"}
 
     async def one_imgkit() -> None:
         await imgkit.generate(resolved)

@@ -2,8 +2,11 @@
 
 The log mixes providers, models, qualities and sizes: OpenAI gpt-image rows with usage, rows without usage
 (per-image table, DALL·E, gpt-image-2 token estimate), fal per-megapixel FLUX rows with free sizes, fal
-gpt-image rows with cent rounding, gateway rows with a kept ``metadata.cost``, failed attempts and rows of
-unknown models. The baseline is ``pricing.cost_from_record`` called on every row of the same frame; when the
+gpt-image rows with cent rounding, gateway rows with a kept ``metadata.cost``, failed attempts, rows of
+unknown models and the market's units: Gemini output tokens per resolution tier, Vertex per image, fal first +
+additional megapixels and Ideogram speed tiers, Replicate's fee + fractional megapixels, Together, Stability
+credits, and BFL per megapixel with its unpublished rounding (a range, so unknown on both paths: no unit is
+scalar-only; a range is never a row's cost). The baseline is ``pricing.cost_from_record`` called on every row of the same frame; when the
 loop would take too long it runs on a leading slice and its time is scaled linearly (printed as such).
 Results of both paths are compared on that slice.
 
@@ -46,6 +49,19 @@ _TARGETS = [
     ("fal", "gpt-image-1-mini", ["low", "medium", "high"], ["1024x1024", "1024x1536"], False),
     ("fal", "gpt-image-1.5", ["low", "medium", "high"], ["1024x1024", "1536x1024"], False),
     ("lumenfall", "gpt-image-1-mini", ["low", "medium"], ["1024x1024"], True),
+    # the market's units (issue 14): tokens per resolution tier, per image by tier, first + additional MP,
+    # fee + fractional MP, speed tiers, credits, and BFL's unpublished MP rounding (a range: unknown on both paths)
+    ("gemini-api", "gemini-3.1-flash-image", [None], ["1024x1024", "2048x2048", "1376x768"], False),
+    ("gemini-api", "gemini-3-pro-image", [None], ["1024x1024", "4096x4096"], False),
+    ("vertex-ai", "imagen-4", [None], ["1024x1024", "2048x2048"], False),
+    ("fal", "flux-2-pro", [None], ["1024x1024", "1440x816", "2048x2048"], False),
+    ("fal", "seedream-4.5", [None], ["2048x2048", "2560x1440"], False),
+    ("fal", "ideogram-3", ["low", "medium", "high"], ["1024x1024"], False),
+    ("replicate", "flux-2-max", [None], ["1024x1024", "1440x816"], False),
+    ("together", "flux-1-schnell", [None], ["1024x1024", "1024x768"], False),
+    ("stability", "sd-3.5-large", [None], ["1024x1024"], False),
+    ("bfl", "flux-2-pro", [None], ["1024x1024", "1440x816"], False),
+    ("bfl", "flux-1.1-pro", [None], ["1024x1024"], False),
     ("openai", "gpt-image-9-unknown", ["low"], ["1024x1024"], True),
 ]
 

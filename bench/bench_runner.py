@@ -1,7 +1,7 @@
 """The experiment runner's overhead over bare client calls, and its memory, against the simulator at zero latency.
 
 One simulated provider runs in its own process (``time_scale=0``, no failures); the items are 20 prompts ×
-``items / 20`` repeats of gpt-image-1-mini low 1024x1024 (a 25 kB PNG each). Two ways to send them:
+``items / 20`` repeats of gpt-image-2 low 1024x1024 (a 25 kB PNG each). Two ways to send them:
 
 * **bare**: :meth:`imgkit.providers.ImageClient.generate` driven by ``concurrency`` asyncio workers pulling
   from one iterator (the leanest scheduling): each item resolved, its attempts logged to a ``RequestLog``,
@@ -66,7 +66,7 @@ def _spec(url: str, items: int, concurrency: int, out: Path):
             "name": "bench",
             "prompts": [{"id": f"p{i}", "text": f"a lighthouse at dusk, study {i}"} for i in range(PROMPTS)],
             "targets": [
-                {"model": "gpt-image-1-mini", "provider": "openai", "quality": "low", "size": "1024x1024"}
+                {"model": "gpt-image-2", "provider": "openai", "quality": "low", "size": "1024x1024"}
             ],
             "repeats": max(1, items // PROMPTS),
             "concurrency": concurrency,

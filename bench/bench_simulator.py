@@ -27,9 +27,9 @@ import httpx
 GOAL_RATIO = 1.0
 HEADERS = {"Authorization": "Bearer sk-bench"}
 WORKLOADS = {
-    "b64_json": {"model": "gpt-image-1-mini", "prompt": "a lighthouse at dusk", "quality": "low"},
+    "b64_json": {"model": "gpt-image-2", "prompt": "a lighthouse at dusk", "quality": "low"},
     "url": {
-        "model": "gpt-image-1-mini",
+        "model": "gpt-image-2",
         "prompt": "a lighthouse at dusk",
         "quality": "low",
         "response_format": "url",

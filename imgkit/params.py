@@ -1038,7 +1038,7 @@ def resolve(request: ImageRequest, catalog: Catalog | None = None) -> ResolvedRe
         )
     timeline = cat.timeline(model.id, provider.id)
     lifecycle = timeline.on()
-    if lifecycle.state in ("retired", "reported_retired", "deprecated"):
+    if lifecycle.state != "active":
         m.notes.append(f"{model.id} at {provider.id}: {lifecycle.note}")
 
     _map_prompt(m, request.prompt)

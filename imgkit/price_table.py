@@ -188,7 +188,7 @@ def cheapest_routes(table: pl.DataFrame, catalog: Catalog | None = None) -> pl.D
     cat = catalog or load_catalog()
     reference = {m: _reference_size(cat.model(m)) for m in table["model"].unique().to_list()}
     rows = table.filter(
-        pl.col("status").is_in(["active", "deprecated", "reported_retired"])
+        (pl.col("status") != "retired")
         & (pl.col("size") == pl.col("model").replace_strict(reference, default=None))
         & pl.col("request_high_usd").is_not_null()
     )

@@ -900,7 +900,7 @@ def quote_request(
     if request.lifecycle is not None:
         lifecycle = request.lifecycle.on(on)
         lifecycle.check_quotable()  # a shutdown a primary or copy source states: refused, naming the date
-        if lifecycle.state in ("reported_retired", "deprecated"):
+        if lifecycle.state != "active":
             notes.append(f"{m.id} at {request.provider.id}: {lifecycle.note}")
     notes += request.notes
     qualities = list(m.qualities) if request.quality == "auto" else [request.quality]

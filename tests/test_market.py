@@ -368,6 +368,24 @@ def test_an_old_log_is_recosted_at_the_price_of_its_date():
     assert cost_from_record(record).total_usd == D("0.005")
 
 
+def test_a_quote_before_the_release_says_so(cat):
+    """gpt-image-2.6-flare released 2026-11-04 (LAOZHANG-GI26, secondary): a quote for October is noted."""
+    lc = cat.lifecycle("gpt-image-2.6-flare", "openai", dt.date(2026, 10, 1))
+    assert (lc.state, lc.date, lc.mark) == ("unreleased", dt.date(2026, 11, 4), "secondary")
+    cost = quote(
+        "gpt-image-2.6-flare",
+        "openai",
+        quality="low",
+        width=1024,
+        height=1024,
+        on=dt.date(2026, 10, 1),
+        catalog=cat,
+    )
+    assert cost.total_usd is not None
+    assert any("not released yet on 2026-10-01: released on 2026-11-04" in n for n in cost.notes)
+    assert cat.lifecycle("gpt-image-2.6-flare", "openai", dt.date(2026, 11, 4)).state == "active"
+
+
 def test_preview_ids_retire_without_their_ga_id(cat):
     """gemini-3-pro-image-preview shut down on 2026-06-25 (GEMILAB); the GA id gemini-3-pro-image lives on."""
     assert cat.lifecycle("gemini-3-pro-image", "gemini-api", TODAY).state == "active"

@@ -23,10 +23,10 @@ assumption with a provenance (``assumed`` unless the file says otherwise)::
       log: runs/week/log.jsonl       # optional: measured failure rates per provider/model (beside this file; read by the CLI)
     batch_share: "0.25"              # share of requests sent through a Batch API where the offering has one
     targets:                         # model x provider x tier; or "all" (every offering that prices the mix)
-      - {model: gpt-image-1-mini, provider: openai}
-      - {model: gpt-image-1-mini, provider: openai, label: mini batch pipeline, batch_share: "0.9",
+      - {model: gpt-image-2, provider: openai}
+      - {model: gpt-image-2, provider: openai, label: batch pipeline, batch_share: "0.9",
          setup_usd: 2000}            # one-off cost in month 1 (e.g. building the batch pipeline)
-      - {model: gpt-image-1.5, provider: openai, quality: low, fixed_usd_per_month: 0}
+      - {model: gpt-image-2.5-flare, provider: openai, quality: low, fixed_usd_per_month: 0}
       - all
 
 **Model of a month** (per option, per mix component *i* with request share ``s_i``): requests

@@ -185,7 +185,7 @@ def validate_file(path: str | Path, schema: type, data: Any = None) -> Any:
 
 # --- the catalog ------------------------------------------------------------------------------------------------
 
-LifecycleState = Literal["active", "deprecated", "reported_retired", "retired"]
+LifecycleState = Literal["unreleased", "active", "deprecated", "reported_retired", "retired"]
 
 
 @dataclass(frozen=True)
@@ -267,6 +267,17 @@ class Timeline:
             return self._shutdown(
                 "retired" if strong else "reported_retired", on, decisive, shutdowns, disputed
             )
+        released = [e for e in self.events if e.event.event == "released"]
+        if released and all(e.event.date > on for e in released):
+            first = min(released, key=lambda e: e.event.date)
+            note = (
+                f"not released yet on {on}: released on {first.event.date}{self._where(first)} ({_cited(first)}); "
+                "priced at its earliest schedule, which a provider may not have offered then"
+            )
+            return Lifecycle(
+                self.model, self.provider, on, "unreleased", first.event.date, (), first.event.source, first.mark,
+                disputed, note,
+            )  # fmt: skip
         future = [e for e in shutdowns if e.event.date > on]
         notices = [e.event.date for e in self.events if e.event.event == "deprecated"]
         # a scheduled shutdown deprecates from its announcement, where the catalog knows when that was

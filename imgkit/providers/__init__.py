@@ -6,7 +6,7 @@
     from imgkit.providers import ImageClient
 
     client = ImageClient(log="runs/today")                 # keys from the environment or keys.yaml
-    result = client.generate_sync(ImageRequest("gpt-image-1-mini", "a lighthouse", quality="low"))
+    result = client.generate_sync(ImageRequest("gpt-image-2", "a lighthouse", quality="low"))
     result.images[0].path, result.cost.total_usd, result.timings.ttfb_ms
 
 Adapters: :class:`OpenAIAdapter` (OpenAI Images and every OpenAI-compatible server: the gateway, LiteLLM,

@@ -24,7 +24,7 @@ Columns (name: type, meaning)
 run_id: str                 the run this attempt belongs to
 item_id: str                stable id of the work item (prompt × target × repeat); resume skips finished ones
 prompt_id: str              the prompt's id in the experiment spec (null outside runs)
-target: str                 the target's label in the spec, e.g. "gpt-image-1-mini/openai/low/1024x1024"
+target: str                 the target's label in the spec, e.g. "gpt-image-2/openai/low/1024x1024"
 repeat: int                 0-based repeat index of the item
 category: str               the prompt's category, when the spec gives one
 attempt: int                1-based attempt number of the item

@@ -7,9 +7,9 @@ A spec is YAML::
       - {id: fox, text: "A red fox in fresh snow", category: animals}
     input_images: {room: images/room.png}   # named inputs for edit targets (paths relative to the spec)
     targets:                       # list values expand to every combination
-      - {model: gpt-image-1-mini, provider: openai, quality: [low, medium, high], size: 1024x1024}
+      - {model: gpt-image-2, provider: openai, quality: [low, medium, high], size: 1024x1024}
       - {model: flux-1-schnell, provider: fal, aspect_ratio: "16:9", n: 2}
-      - {model: gpt-image-1.5, mode: edit, images: [room], quality: low, options: {input_fidelity: high}}
+      - {model: gpt-image-2, mode: edit, images: [room], quality: low, options: {moderation: low}}
     repeats: 1
     concurrency: 8
     rate_limits: {requests_per_minute: 60, images_per_minute: 60}

@@ -6,7 +6,7 @@ fitted to published figures, and injectable faults in each provider's real error
 
     with SimulatorServer(time_scale=0, faults=FaultPlan(["429", "ok"])) as sim:
         client = OpenAI(base_url=sim.base_url, api_key="test")
-        client.images.generate(model="gpt-image-1-mini", prompt="a lighthouse", quality="low")
+        client.images.generate(model="gpt-image-2", prompt="a lighthouse", quality="low")
 
 Command line: ``imgkit simulate serve [--host] [--port] [--time-scale X] [--fault-rate P] [--seed S]``.
 """
