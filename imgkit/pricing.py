@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
@@ -397,16 +398,22 @@ def _addon_lines(
     due = _addons_due(price, options)
     for addon, value in due:
         quantity, unit = (images, "images") if addon.per == "image" else (requests, "request")
-        basis = f"published add-on: {addon.field}={value}" + (
+        basis = f"published add-on: {addon.field}={_field_text(value)}" + (
             " (the default)" if addon.field not in options else ""
         )
         lines.append(_line(addon.name, quantity, unit, addon.usd, "addon", basis, price.provenance))
     for addon in price.addons:
         if all(a is not addon for a, _ in due):
             notes.append(
-                f"{addon.name} would add ${plain_usd(addon.usd)} per {addon.per} with {addon.field}={addon.when[0]}"
+                f"{addon.name} would add ${plain_usd(addon.usd)} per {addon.per} with "
+                f"{addon.field}={_field_text(addon.when[0])}"
             )
     return lines
+
+
+def _field_text(value: Any) -> str:
+    """A request field's value as the provider's JSON spells it (``true``, not ``True``)."""
+    return json.dumps(value) if isinstance(value, bool) else str(value)
 
 
 def _rate(rates: TokenRates | None, kind: str) -> Decimal | None:

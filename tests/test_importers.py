@@ -73,9 +73,16 @@ HAND = {
         (7 * 2 + 272 * 8) / M,
     ),
 }
-#: priced without usage: the no-usage gpt-image-1-mini row (table, low 1024x1024) and fal FLUX.1 [dev] 1920x1080
-#: (ceil(1920 * 1080 / 1,048,576) = 2 megapixels x $0.025)
-NO_USAGE = {("gpt-image-1-mini", "low"): Decimal("0.005"), ("fal-flux-dev", None): 2 * Decimal("0.025")}
+#: priced without usage: the no-usage gpt-image-1-mini row (table, low 1024x1024), fal FLUX.1 [dev] 1920x1080
+#: (ceil(1920 * 1080 / 1,048,576) = 2 megapixels x $0.025), fal FLUX.2 [pro] 1024x768 (1 megapixel: fal's $0.03
+#: for the first, FAL-PRICING-DOC) and fal's GPT Image 2 high 1024x1024 ($0.211, secondary: EZKIT-FAL-GI2,
+#: LITELLM-37751)
+NO_USAGE = {
+    ("gpt-image-1-mini", "low"): Decimal("0.005"),
+    ("fal-flux-dev", None): 2 * Decimal("0.025"),
+    ("fal-flux-2-pro", None): Decimal("0.03"),
+    ("fal-gpt-image-2", "high"): Decimal("0.211"),
+}
 
 
 def test_litellm_import_from_postgres_gives_the_documented_summary(litellm_db: str, tmp_path: Path) -> None:
@@ -123,15 +130,15 @@ def test_reconcile_totals_equal_hand_sums_from_tokens_and_published_rates(
             assert row["actual_cost_usd"] == NO_USAGE[(row["target"], row["quality"])]
             expected_exact += NO_USAGE[(row["target"], row["quality"])]
             seen += 1
-    assert seen == 11
+    assert seen == 13
     result = reconcile(scan_log(out), read_ledger(out))
     assert Decimal(result.as_json()["totals"]["exact_usd"]) == expected_exact
     # recorded: LiteLLM's own floats, rounded half-even to 1e-10 from their shortest decimal form
     recorded = sum((Decimal(repr(r["spend"])).quantize(Decimal("1e-10")) for r in rows()), Decimal(0))
     assert Decimal(result.as_json()["totals"]["recorded_usd"]) == recorded
     assert (
-        result.totals["unknown_requests"] == 7
-    )  # gemini x3, imagen, acme-image-9, flux-2-pro, fal gpt-image-2
+        result.totals["unknown_requests"] == 5
+    )  # gemini x3, imagen (LiteLLM's gemini provider), acme-image-9
 
 
 def test_rows_recorded_at_zero_and_unknown_models_are_flagged_never_priced_at_zero(
@@ -144,12 +151,13 @@ def test_rows_recorded_at_zero_and_unknown_models_are_flagged_never_priced_at_ze
         scan_log(out).select("request_id", "target").collect(), on="request_id"
     )
     zero = per.filter(pl.col("flags").list.contains("recorded_zero"))
-    assert zero["target"].to_list() == ["gpt-image-1-mini"]  # the response without usage: LiteLLM's $0
-    assert zero["exact_usd"].to_list() == [Decimal("0.005")]
+    # the response without usage and fal's FLUX.2 [pro]: LiteLLM's $0
+    assert zero["target"].to_list() == ["gpt-image-1-mini", "fal-flux-2-pro"]
+    assert zero["exact_usd"].to_list() == [Decimal("0.005"), Decimal("0.03")]
     unknown = per.filter(pl.col("flags").list.contains("unknown_model"))
     assert sorted(unknown["model"]) == sorted(
         ["acme-image-9", "gemini-2.5-flash-image", "gemini-3-pro-image-preview", "gemini-3.1-flash-image-preview",
-         "imagen-4.0-generate-001", "fal-ai/flux-2-pro", "gpt-image-2"]
+         "imagen-4.0-generate-001"]
     )  # fmt: skip
     assert unknown["exact_usd"].null_count() == unknown.height  # null, never $0
     gateway = per.filter(pl.col("flags").list.contains("gateway_cost_dropped"))

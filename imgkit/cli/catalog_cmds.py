@@ -105,6 +105,7 @@ def _cheapest(cat: Catalog, m: Model, providers: list[str], on: dt.date) -> dict
     live = [pid for pid in providers if states[pid].state != "retired"] or providers
     best: tuple[Decimal, str] | None = None
     per_mp: dict[str, Decimal] = {}
+    mp_text: dict[str, str] = {}
     image_out: dict[str, Decimal] = {}
     units: dict[str, str] = {}
     for pid in providers:
@@ -118,19 +119,30 @@ def _cheapest(cat: Catalog, m: Model, providers: list[str], on: dt.date) -> dict
         for row in price.per_image:
             if best is None or row.usd < best[0]:
                 best = (row.usd, pid)
-        rates = [u.first_mp_usd for u in price.megapixels] or [price.per_megapixel_usd]
-        if rates[0] is not None:
-            per_mp[pid] = min(rates)
+        if price.megapixels:
+            unit = min(price.megapixels, key=lambda u: u.first_mp_usd)
+            per_mp[pid], mp_text[pid] = unit.first_mp_usd, _megapixel_text(unit)
+        elif price.per_megapixel_usd is not None:
+            per_mp[pid], mp_text[pid] = price.per_megapixel_usd, f"{_usd(price.per_megapixel_usd)}/MP"
         if price.tokens is not None and price.tokens.image_out is not None:
             image_out[pid] = price.tokens.image_out
     return {
         "cheapest_per_image_usd": best[0] if best else None,
         "cheapest_per_image_provider": best[1] if best else None,
-        "per_megapixel_usd": per_mp,
+        "per_megapixel_usd": per_mp,  # the first megapixel's rate
+        "megapixel_prices": mp_text,  # with the additional megapixel's rate and any fee per image
         "image_out_usd_per_1m_tokens": image_out,
         "units": units,
         "lifecycle": {pid: lc.as_dict() for pid, lc in states.items()},
     }
+
+
+def _megapixel_text(unit) -> str:
+    """``$0.03/MP``, ``$0.03 first MP + $0.015/MP``, ``$0.04 + $0.03/MP`` (a fee per image)."""
+    text = f"{_usd(unit.first_mp_usd)}/MP"
+    if unit.additional_mp_usd is not None and unit.additional_mp_usd != unit.first_mp_usd:
+        text = f"{_usd(unit.first_mp_usd)} first MP + {_usd(unit.additional_mp_usd)}/MP"
+    return f"{_usd(unit.fee_usd)} + {text}" if unit.fee_usd else text
 
 
 def _usd(value: Decimal) -> str:
@@ -174,8 +186,8 @@ def cmd_models(args: argparse.Namespace) -> int:
             if r["cheapest_per_image_usd"]
             else ""
         )
-        per_mp = ", ".join(f"{_usd(v)}/MP ({k})" for k, v in r["per_megapixel_usd"].items())
-        per_mp = per_mp or ", ".join(
+        per_mp = ", ".join(f"{v} ({k})" for k, v in r["megapixel_prices"].items())
+        tokens = ", ".join(
             f"{_usd(v)}/1M out tokens ({k})" for k, v in r["image_out_usd_per_1m_tokens"].items()
         )
         table.append(
@@ -186,7 +198,7 @@ def cmd_models(args: argparse.Namespace) -> int:
                 "modes": r["modes"],
                 "qualities": r["qualities"] or "-",
                 "sizes": r["sizes"],
-                "from": cheapest or per_mp,
+                "from": "; ".join(t for t in (cheapest, per_mp) if t) or tokens,
             }
         )
     print(format_table(table))
