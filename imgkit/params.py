@@ -47,6 +47,7 @@ from typing import Any, Literal
 
 from PIL import Image, UnidentifiedImageError, features
 
+from imgkit._memo import memo_by_identity
 from imgkit.catalog import Catalog, FieldRule, Model, Offering, Provider, SizeRules, Timeline, load_catalog
 from imgkit.catalog import parse_ratio as _catalog_ratio
 from imgkit.catalog import parse_wxh as _catalog_wxh
@@ -764,7 +765,14 @@ def size_parts(model: Model, width: int, height: int) -> tuple[str, str | None]:
     return _size_parts(model.sizes, width, height)
 
 
+_SIZE_PARTS: dict = {}  # size_parts by size rules (identity), width and height
+
+
 def _size_parts(rules: SizeRules, width: int, height: int) -> tuple[str, str | None]:
+    return memo_by_identity(_SIZE_PARTS, (rules, width, height), lambda: _size_parts_of(rules, width, height))
+
+
+def _size_parts_of(rules: SizeRules, width: int, height: int) -> tuple[str, str | None]:
     for name, tiers in rules.aspect_ratios.items():
         for tier, size in tiers.items():
             if _catalog_wxh(size) == (width, height):

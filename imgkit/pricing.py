@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from imgkit._memo import memo_by_identity
 from imgkit.catalog import (
     AddOn,
     Catalog,
@@ -266,11 +267,18 @@ def _megapixel_unit(price: Price, quality: str | None) -> MegapixelPrice | None:
         if unit.quality == "*":
             return unit
     if price.per_megapixel_usd is not None:
-        rate = price.per_megapixel_usd
-        return MegapixelPrice(
-            first_mp_usd=rate, additional_mp_usd=rate, mp_px=price.megapixel_px, rounding="ceil"
-        )
+        return memo_by_identity(_FLAT_UNITS, (price,), lambda: _flat_unit(price))
     return None
+
+
+_FLAT_UNITS: dict = {}  # _flat_unit by price (identity)
+
+
+def _flat_unit(price: Price) -> MegapixelPrice:
+    rate = price.per_megapixel_usd
+    return MegapixelPrice(
+        first_mp_usd=rate, additional_mp_usd=rate, mp_px=price.megapixel_px, rounding="ceil"
+    )
 
 
 def _megapixels(w: int, h: int, unit: MegapixelPrice, rounding: str) -> tuple[Decimal, Decimal]:
@@ -825,9 +833,16 @@ def _price_request(
     return _finish(provider, price, lines, method_name, notes, calls=calls, batch=batch, sources=facts)
 
 
+_SCHEDULES: dict = {}  # _schedule by price and alternative (identity)
+
+
 def _schedule(price: Price, alternative: Price | None = None) -> Price:
     """The price schedule without its disputed alternatives, or one alternative: the main schedule with the
     fields the alternative gives (its units, sources and provenance) replaced."""
+    return memo_by_identity(_SCHEDULES, (price, alternative), lambda: _merged_schedule(price, alternative))
+
+
+def _merged_schedule(price: Price, alternative: Price | None) -> Price:
     if alternative is None:
         return price.model_copy(update={"alternatives": ()})
     given = {

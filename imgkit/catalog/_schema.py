@@ -8,6 +8,7 @@ costed at March's price. Money is ``Decimal``: the YAML loader never produces a 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -579,6 +580,7 @@ class ModelsFile(Strict):
 # --- small parsers (catalog, params, pricing, simulator) ---------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)  # the pricing paths parse the same few sizes again and again
 def parse_wxh(s: str) -> tuple[int, int]:
     """``"1024x1536"`` as ``(width, height)`` in pixels; ValueError unless both are positive integers."""
     parts = str(s).lower().split("x")
