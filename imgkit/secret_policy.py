@@ -97,10 +97,32 @@ SECRET_NAME_WORDS = frozenset(
 #: a name whose joined words contain one of these is secret-looking (``openaiapikey``, ``githubaccesstoken``)
 SECRET_NAME_FRAGMENTS = ("secret", "password", "passwd", "apikey", "accesstoken", "authtoken", "bearer")
 #: the environment variables that hold provider keys (the catalog's ``auth.env`` names, and imgkit's own)
-KEY_ENV_VARS = ("OPENAI_API_KEY", "FAL_KEY", "FAL_API_KEY", "LUMENFALL_API_KEY", "IMGKIT_API_KEY")
+KEY_ENV_VARS = (
+    "OPENAI_API_KEY",
+    "FAL_KEY",
+    "FAL_API_KEY",
+    "LUMENFALL_API_KEY",
+    "IMGKIT_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "VERTEX_ACCESS_TOKEN",
+    "BFL_API_KEY",
+    "REPLICATE_API_TOKEN",
+    "TOGETHER_API_KEY",
+    "STABILITY_API_KEY",
+)
 #: HTTP headers whose values are credentials
 SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie", "x-goog-api-key"}
+    {
+        "authorization",
+        "proxy-authorization",
+        "x-api-key",
+        "api-key",
+        "cookie",
+        "set-cookie",
+        "x-goog-api-key",
+        "x-key",
+    }
 )
 
 

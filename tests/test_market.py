@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from imgkit import secret_policy
 from imgkit.catalog import MARKS, load_catalog
 from imgkit.cli import main
 from imgkit.errors import CatalogError, RetiredOfferingError, UnknownPriceError
@@ -100,6 +101,14 @@ def test_every_source_is_marked_dated_and_the_marks_are_counted(cat):
     for tag, source in cat.sources.items():
         assert isinstance(source.checked, dt.date) and source.checked <= TODAY, tag
         assert source.seen is None or source.seen <= source.checked, tag
+
+
+def test_every_provider_key_is_known_to_the_secret_policy(cat):
+    """Each provider's key variable and key header (BFL x-key, Gemini x-goog-api-key) are redacted."""
+    for provider in cat.providers.values():
+        assert set(provider.auth.env) <= set(secret_policy.KEY_ENV_VARS), provider.id
+        if provider.auth.header:
+            assert secret_policy.is_secret_header(provider.auth.header), provider.id
 
 
 @pytest.mark.parametrize("key", sorted(load_catalog().offerings), ids=lambda k: f"{k[0]}-{k[1]}")

@@ -27,7 +27,7 @@ from tests.test_votes import CLI, PROMPTS, make_run
 
 # a target whose simulated images are PNG (about 18 KB) and one whose images are JPEG (about 45 KB)
 PNG_AND_JPEG = [
-    {"model": "gpt-image-1-mini", "provider": "openai", "quality": "low", "size": "1024x1024"},
+    {"model": "gpt-image-2", "provider": "openai", "quality": "low", "size": "1024x1024"},
     {"model": "flux-1-schnell", "provider": "fal", "size": "1024x1024"},
 ]
 
