@@ -15,9 +15,11 @@ DEFAULT_PORT = 8800
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "simulate",
-        help="a local simulated provider (OpenAI Images and fal queue protocols)",
-        description="A local server that speaks the OpenAI Images and fal.ai queue protocols, with latency and "
-        "failures drawn from published profiles and injectable faults. Nothing is billed.",
+        help="a local simulated provider (OpenAI, Gemini/Vertex, BFL, Replicate, Together and fal protocols)",
+        description="A local server that speaks the OpenAI Images, Gemini API and Vertex AI (generateContent, "
+        "Imagen predict), Black Forest Labs, Replicate, Together and fal.ai (queue and run) protocols on one "
+        "port, with latency and failures drawn from published profiles and injectable faults. Each *_base_url "
+        "it prints is what that provider's official SDK takes as its base URL. Nothing is billed.",
     )
     sub = parser.add_subparsers(dest="simulate_command", metavar="SUBCOMMAND")
     sub.required = True
@@ -95,6 +97,10 @@ def _serve(args: argparse.Namespace) -> int:
         "gateway_base_url": sim.gateway_base_url,
         "fal_base_url": sim.fal_base_url,
         "fal_run_url": sim.fal_run_url,
+        "gemini_base_url": sim.gemini_base_url,
+        "replicate_base_url": sim.replicate_base_url,
+        "together_base_url": sim.together_base_url,
+        "bfl_base_url": sim.bfl_base_url,
         "time_scale": sim.time_scale,
         "fault_rate": args.fault_rate,
         "hang_s": sim.hang_s,

@@ -20,7 +20,7 @@ from imgkit.simulator._profiles import (
     default_profiles,
     lognormal_from_p50_p95,
 )
-from imgkit.simulator._server import RecordedRequest, SimulatorServer
+from imgkit.simulator._server import RecordedRequest, SimulatorServer, simulated_base_urls
 
 __all__ = [
     "FAULT_KINDS",
@@ -35,4 +35,5 @@ __all__ = [
     "default_profiles",
     "lognormal_from_p50_p95",
     "render_image",
+    "simulated_base_urls",
 ]

@@ -14,10 +14,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from imgkit.catalog import Catalog, Model, parse_wxh
+from imgkit.catalog import Catalog, FieldRule, Model, parse_wxh
 from imgkit.params import size_limit_problems
 from imgkit.simulator._images import ImageSpec
 from imgkit.simulator._openai import QUALITY_AUTO, ApiError, InputImage, auto_size, image_from_url
+from imgkit.simulator._wire import SizeRequestError, requested_size
 
 __all__ = [
     "FAL_IMAGE_SIZE_PRESETS",
@@ -114,10 +115,11 @@ class FalError(Exception):
 @dataclass(frozen=True)
 class FalEndpoint:
     endpoint_id: str  # e.g. fal-ai/flux/dev
-    model: Model
+    model: Model  # as fal serves it (the offering's size rules)
     mode: str
     n_max: int
     max_inputs: int
+    size_rule: FieldRule | None = None  # the catalog's size rule: image_size, or aspect_ratio and resolution
 
     @property
     def app(self) -> str:
@@ -131,7 +133,8 @@ def fal_endpoints(catalog: Catalog) -> dict[str, FalEndpoint]:
     for (provider, model_id), off in catalog.offerings.items():
         if catalog.providers[provider].adapter != "fal":
             continue
-        model = catalog.models[model_id]
+        model = catalog.offered_model(model_id, provider)
+        rule = off.fields.get("size") or catalog.providers[provider].fields.get("size")
         for mode, endpoint_id in (off.endpoint or {off.modes[0]: off.provider_model_id}).items():
             out[endpoint_id] = FalEndpoint(
                 endpoint_id,
@@ -139,6 +142,7 @@ def fal_endpoints(catalog: Catalog) -> dict[str, FalEndpoint]:
                 mode,
                 off.n_max or model.n_max,
                 off.max_input_images or model.max_input_images,
+                rule,
             )
     return out
 
@@ -287,9 +291,23 @@ def parse_fal_input(
     model = ep.model
     gpt = model.family == "gpt-image"
     default_size = "auto" if gpt else "landscape_4_3"
-    width, height = _image_size(ep, body.get("image_size", default_size), inputs)
+    targets = ep.size_rule.targets if ep.size_rule is not None else {}
+    if {"aspect_ratio", "resolution"} & set(targets) and not {"image_size", "size"} & set(targets):
+        # endpoints sized by aspect_ratio and resolution (nano-banana, FLUX1.1 [pro] ultra)
+        try:
+            width, height = requested_size(model, ep.size_rule, body)
+        except SizeRequestError as exc:
+            expected = exc.allowed
+            raise FalError.validation(
+                [exc.field], f"Input should be {expected}", "enum", exc.value, {"expected": expected}
+            ) from None
+    else:
+        width, height = _image_size(ep, body.get("image_size", default_size), inputs)
     n = _as_int(body, "num_images", 1, 1, ep.n_max)
-    fmt = _enum(body, "output_format", model.output_formats, "png" if gpt else "jpeg")
+    default_fmt = "png" if gpt else "jpeg"
+    if default_fmt not in model.output_formats:
+        default_fmt = model.output_formats[0]
+    fmt = _enum(body, "output_format", model.output_formats, default_fmt)
     transparent = False
     if model.backgrounds:
         transparent = _enum(body, "background", model.backgrounds, "auto") == "transparent"

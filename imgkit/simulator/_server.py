@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
 import random
 import re
@@ -41,8 +40,10 @@ from imgkit.errors import ImgkitError, InvalidParameterError, redact
 from imgkit.params import PricedRequest
 from imgkit.pricing import Cost, quote_request
 from imgkit.secret_policy import SECRET_HEADERS
+from imgkit.simulator._bfl import BflProtocol
 from imgkit.simulator._fal import FalEndpoint, FalError, FalInput, FalJob, fal_endpoints, parse_fal_input
 from imgkit.simulator._faults import FaultPlan
+from imgkit.simulator._google import GoogleProtocol
 from imgkit.simulator._http import (
     DEFAULT_HEAD_TIMEOUT_S,
     DEFAULT_IDLE_TIMEOUT_S,
@@ -53,8 +54,12 @@ from imgkit.simulator._http import (
 from imgkit.simulator._images import ImageCache, ImageSpec, image_digest
 from imgkit.simulator._openai import ApiError, ImageJob, parse_image_request, response_body, stream_event
 from imgkit.simulator._profiles import Draw, Profile, ProfileSet, default_profiles
+from imgkit.simulator._replicate import ReplicateProtocol
+from imgkit.simulator._together import TogetherProtocol
+from imgkit.simulator._wire import JSON_HEADER, Verbatim, send_timed
+from imgkit.simulator._wire import dumps as _dumps
 
-__all__ = ["RecordedRequest", "SimulatorServer"]
+__all__ = ["SIMULATED_VERTEX_PROJECT", "RecordedRequest", "SimulatorServer", "simulated_base_urls"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +71,39 @@ DEFAULT_RETRY_AFTER_MS = 1000.0
 #: the time scale: the read timeout of imgkit's client (300 s), so the hang lasts what a real one would
 DEFAULT_HANG_MS = 300_000.0
 _FAL_REQUEST = re.compile(r"^/fal/(?P<app>[^/]+/[^/]+)/requests/(?P<id>[^/]+)(?P<op>/status|/cancel)?/?$")
-_JSON = ("content-type", "application/json")
+_JSON = JSON_HEADER
+
+
+#: the Vertex project and location imgkit's client names when it calls the simulator
+SIMULATED_VERTEX_PROJECT = ("imgkit-simulated", "global")
+
+
+def simulated_base_urls(root: str, catalog: Catalog, *, fal_sync: bool = False) -> dict[str, str]:
+    """The base URL imgkit's client uses for each catalog provider the simulator at ``root`` serves.
+
+    These are imgkit's base URLs (what each adapter appends its endpoint to), not the SDKs' (see the
+    server's ``*_base_url`` properties): Gemini API ``{root}/gemini/v1beta``, Vertex AI the
+    ``{root}/gemini/v1/projects/imgkit-simulated/locations/global/publishers/google/models`` collection,
+    Together ``{root}/together/v1``, Replicate and BFL their roots, fal its queue (or run) root, OpenAI
+    ``{root}/v1`` and every other OpenAI-compatible provider the gateway flavour.
+    """
+    root = root.rstrip("/")
+    project, location = SIMULATED_VERTEX_PROJECT
+    by_adapter = {
+        "fal": f"{root}/fal-run" if fal_sync else f"{root}/fal",
+        "gemini": f"{root}/gemini/v1beta",
+        "vertex": f"{root}/gemini/v1/projects/{project}/locations/{location}/publishers/google/models",
+        "replicate": f"{root}/replicate",
+        "bfl": f"{root}/bfl",
+        "together": f"{root}/together/v1",
+    }
+    out = {}
+    for provider in catalog.providers.values():
+        if provider.adapter in by_adapter:
+            out[provider.id] = by_adapter[provider.adapter]
+        elif provider.adapter == "openai":
+            out[provider.id] = f"{root}/v1" if provider.id == "openai" else f"{root}/lumenfall/v1"
+    return out
 
 
 @dataclass
@@ -97,36 +134,6 @@ def _redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-class Verbatim:
-    """Text written into JSON as a string without the encoder's escaping scan (base64 needs no escaping)."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-
-def _dumps(obj: Any, decimals_as: str = "number") -> bytes:
-    """JSON bytes; ``Decimal`` written exactly (a JSON number, or a string), ``Verbatim`` text as is."""
-    marks: list[str] = []
-
-    def default(value: Any) -> Any:
-        if isinstance(value, Verbatim):
-            marks.append(f'"{value.text}"')
-        elif isinstance(value, Decimal):
-            if decimals_as == "string":
-                return str(value)
-            marks.append(str(value))
-        else:
-            raise TypeError(f"cannot serialise {type(value).__name__}")
-        return f"\x00{len(marks) - 1}\x00"
-
-    text = json.dumps(obj, default=default, separators=(",", ":"))
-    if marks:
-        text = re.sub(r'"\\u0000(\d+)\\u0000"', lambda m: marks[int(m.group(1))], text)
-    return text.encode()
-
-
 def _sse(event: str, payload: bytes) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + payload + b"\n\n"
 
@@ -139,7 +146,8 @@ class SimulatorServer:
     latencies, faults, ids and images reproducible. ``faults``: a :class:`FaultPlan`. ``gateway``: serve the
     gateway flavour on ``/v1`` too. ``apply_success_rate``: fail requests at the profiles' published rates.
     ``fal_min_polls``: a fal job reports IN_QUEUE on its first status poll and IN_PROGRESS until this many
-    polls have been made (tests of queue clients at time scale 0). ``gateway_cost_as``: ``"number"`` or
+    polls have been made (tests of queue clients at time scale 0); ``min_polls`` does the same for Replicate
+    predictions (``starting``, then ``processing``) and BFL tasks (``Pending``). ``gateway_cost_as``: ``"number"`` or
     ``"string"`` for ``metadata.cost``. ``record_limit``: how many requests :attr:`requests` keeps.
     ``head_timeout_s`` / ``idle_timeout_s``: how long a begun request head (or a stalled body) and an idle
     connection are waited for (:class:`~imgkit.simulator._http.HttpServer`).
@@ -158,6 +166,7 @@ class SimulatorServer:
         gateway: bool = False,
         apply_success_rate: bool = True,
         fal_min_polls: int = 0,
+        min_polls: int = 0,
         gateway_cost_as: str = "number",
         record_limit: int = 4096,
         image_cache_bytes: int = 64 * 1024 * 1024,
@@ -183,6 +192,11 @@ class SimulatorServer:
         self.fal_min_polls, self.gateway_cost_as = int(fal_min_polls), gateway_cost_as
         self.images = ImageCache(image_cache_bytes)
         self.fal = fal_endpoints(self.catalog)
+        self.min_polls = int(min_polls)
+        self.google = GoogleProtocol(self, self.catalog)
+        self.replicate = ReplicateProtocol(self, self.catalog)
+        self.together = TogetherProtocol(self, self.catalog)
+        self.bfl = BflProtocol(self, self.catalog)
         self._records: deque[RecordedRequest] = deque(maxlen=record_limit)
         self._count = 0
         self._counters: dict[tuple[str, str], int] = {}
@@ -285,6 +299,34 @@ class SimulatorServer:
         return f"{self.url}/fal-run"
 
     @property
+    def gemini_base_url(self) -> str:
+        """Google's root (``…/gemini``): google-genai's ``http_options.base_url`` in Gemini API and Vertex mode
+        alike (the SDK adds ``/v1/models/…`` or ``/v1beta1/publishers/google/models/…`` itself)."""
+        return f"{self.url}/gemini"
+
+    @property
+    def replicate_base_url(self) -> str:
+        """Replicate's root (``…/replicate``, Replicate's ``https://api.replicate.com``): replicate-python's
+        ``base_url`` (it adds ``/v1/…``)."""
+        return f"{self.url}/replicate"
+
+    @property
+    def together_base_url(self) -> str:
+        """Together's root (``…/together``, Together's ``https://api.together.ai``): the together SDK's
+        ``base_url`` (it adds ``/v1/images/generations``)."""
+        return f"{self.url}/together"
+
+    @property
+    def bfl_base_url(self) -> str:
+        """Black Forest Labs' root (``…/bfl``, BFL's ``https://api.bfl.ai``): submit to
+        ``{bfl_base_url}/v1/{model}``, then poll the ``polling_url`` it answers."""
+        return f"{self.url}/bfl"
+
+    def client_base_urls(self, *, fal_sync: bool = False) -> dict[str, str]:
+        """imgkit's base URL for every provider this server simulates (:func:`simulated_base_urls`)."""
+        return simulated_base_urls(self.url, self.catalog, fal_sync=fal_sync)
+
+    @property
     def request_count(self) -> int:
         """Every HTTP request received (API calls, fal polls and file downloads alike)."""
         return self._count
@@ -300,6 +342,8 @@ class SimulatorServer:
         self._count = 0
         self._counters.clear()
         self._jobs.clear()
+        self.replicate.jobs.clear()
+        self.bfl.jobs.clear()
         if faults is not None:
             self.faults = faults
 
@@ -386,6 +430,16 @@ class SimulatorServer:
                 await self._serve_file(req, ex)
             elif path.startswith(("/fal/", "/fal-run/")):
                 await self._fal(req, ex, rec)
+            elif path.startswith("/gemini/"):
+                await self.google.handle(req, ex, rec)
+            elif path.startswith("/replicate/"):
+                await self.replicate.handle(req, ex, rec)
+            elif path.startswith("/together/"):
+                await self.together.handle(req, ex, rec)
+            elif path.startswith(
+                ("/bfl/", "/v1/flux-", "/v1/get_result")
+            ):  # the root: BFL's blackforest client
+                await self.bfl.handle(req, ex, rec)
             else:
                 for prefix, gateway in (("/lumenfall/v1", True), ("/v1", self.gateway)):
                     if path.startswith(prefix + "/images/"):
@@ -560,20 +614,8 @@ class SimulatorServer:
         if gateway:
             body_obj = {"id": request_id, **body_obj, "metadata": self._metadata(job, draw)}
         body = _dumps(body_obj, self.gateway_cost_as)
-        headers = [_JSON, *headers]
-        if fault == "malformed":
-            body = body[: max(1, len(body) // 3)] + b"<html>upstream error</html>"
-        if zero_latency:
-            await ex.send(200, headers, body)
-            return
-        await ex.send_head(200, headers, len(body))
-        await self._sleep(draw.total_ms - draw.ttfb_ms)
-        if fault == "truncated":
-            await ex.write(body[: len(body) // 2])
-            await ex.close_after_flush()
-            return
-        await ex.write(body)
-        await ex.end()
+        waited = 0.0 if zero_latency else draw.ttfb_ms
+        await send_timed(self, ex, 200, [_JSON, *headers], body, draw, fault, waited_ms=waited)
 
     async def _stream(
         self,
