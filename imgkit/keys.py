@@ -3,7 +3,11 @@
 Where a provider's key comes from, first match wins:
 
 1. the environment variables the catalog names for the provider (``auth.env``, e.g. ``OPENAI_API_KEY``);
-2. the keys file ``$IMGKIT_HOME/keys.yaml`` (when ``IMGKIT_HOME`` is set) or ``~/.config/imgkit/keys.yaml``,
+2. for a provider whose key is a short-lived token (Vertex AI), the command in the variable its catalog
+   ``auth.command_env`` names, e.g. ``VERTEX_ACCESS_TOKEN_COMMAND='gcloud auth print-access-token'``: run
+   without a shell, its first output line is the token, reused for :data:`COMMAND_TOKEN_TTL_S` (Google's
+   tokens last an hour) and never shown (a failing command is named with its exit status, not its output);
+3. the keys file ``$IMGKIT_HOME/keys.yaml`` (when ``IMGKIT_HOME`` is set) or ``~/.config/imgkit/keys.yaml``,
    a YAML mapping keyed by those variable names or by provider id::
 
        OPENAI_API_KEY: sk-...
@@ -22,7 +26,11 @@ shape, and every configured key whole, in part, URL-encoded or base64), signed-U
 from __future__ import annotations
 
 import os
+import shlex
 import stat
+import subprocess
+import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +42,7 @@ from imgkit.errors import KeysFileError, MissingKeyError
 from imgkit.secret_policy import register_key, scrub, scrub_all, strip_url_queries
 
 __all__ = [
+    "COMMAND_TOKEN_TTL_S",
     "KeyResolver",
     "Secret",
     "keys_file_path",
@@ -120,6 +129,40 @@ def load_keys_file(path: str | Path | None = None) -> dict[str, Secret]:
     return out
 
 
+#: how long a token printed by a key command is reused before the command runs again (seconds)
+COMMAND_TOKEN_TTL_S = 45 * 60.0
+#: how long a key command may take
+COMMAND_TIMEOUT_S = 60.0
+_command_tokens: dict[str, tuple[Secret, float]] = {}
+_command_lock = threading.Lock()
+
+
+def token_from_command(command: str, variable: str, provider: str) -> Secret:
+    """The token ``command`` prints (its first line), cached for :data:`COMMAND_TOKEN_TTL_S`."""
+    with _command_lock:
+        cached = _command_tokens.get(command)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        try:
+            done = subprocess.run(
+                shlex.split(command), capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=False
+            )
+        except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+            raise MissingKeyError(
+                f"the key command in {variable} could not run ({type(exc).__name__})", provider=provider
+            ) from None
+        token = (done.stdout or "").strip().splitlines()[0].strip() if (done.stdout or "").strip() else ""
+        if done.returncode != 0 or not token:
+            raise MissingKeyError(
+                f"the key command in {variable} exited with status {done.returncode}"
+                + ("" if token else " and printed no token"),
+                provider=provider,
+            )
+        secret = Secret(token, f"command:{variable}")
+        _command_tokens[command] = (secret, time.monotonic() + COMMAND_TOKEN_TTL_S)
+        return secret
+
+
 class KeyResolver:
     """Finds a provider's key at call time (environment, then the keys file); see the module doc.
 
@@ -153,11 +196,16 @@ class KeyResolver:
             value = env.get(name)
             if value and value.strip():
                 return Secret(value, name)
+        command_env = provider.auth.command_env
+        if command_env and (env.get(command_env) or "").strip():
+            return token_from_command(env[command_env], command_env, provider.id)
         from_file = load_keys_file(self._keys_file)
         for name in (*provider.auth.env, provider.id):
             if name in from_file:
                 return from_file[name]
         where = " or ".join(provider.auth.env) or "a key"
+        if provider.auth.command_env:
+            where += f" (or a command that prints one in {provider.auth.command_env})"
         raise MissingKeyError(
             f"no API key for {provider.name}: set {where} in the environment, or add it to "
             f"{Path(self._keys_file) if self._keys_file else keys_file_path(env)} (mode 0600)",

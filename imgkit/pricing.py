@@ -106,7 +106,7 @@ class Cost:
     total_usd: Decimal | None
     low_usd: Decimal | None
     high_usd: Decimal | None
-    method: str  # tokens | per_image_table | per_megapixel | gateway_metadata | not_billed | unknown
+    method: str  # tokens | per_image_table | per_megapixel | gateway_metadata | provider_charge | not_billed | unknown
     lines: tuple[CostLine, ...] = ()
     notes: tuple[str, ...] = ()
     unknown_reason: str | None = None
@@ -1424,20 +1424,27 @@ def _record_price(
     return m, prov, cat.price(m.id, prov.id, on=on)
 
 
+#: cost methods of a bill the provider itself reported (the gateway's ``metadata.cost``, BFL's ``cost``):
+#: a re-cost keeps them
+KEPT_BILLS = ("gateway_metadata", "provider_charge")
+
+
 def cost_from_record(record: Mapping[str, Any], catalog: Catalog | None = None) -> Cost:
     """Re-cost one canonical log record (``imgkit.records.schema``); the per-row reference of :func:`recost`.
 
-    A kept gateway bill stays; a failed attempt without usage is ``not_billed``; logged usage is billed by
+    A bill the gateway or the provider reported stays; a failed attempt without usage is ``not_billed``; logged usage is billed by
     token rates; otherwise the per-image table, output-token estimate or per-megapixel rate (from
     ``width``/``height``), plus partial-image tokens, then the provider's request rounding. Prices are
     those in force on the day of ``started_at``. Unknown models, providers or prices give
     ``method="unknown"``, never 0.
     """
-    if record.get("cost_method") == "gateway_metadata" and record.get("actual_cost_usd") is not None:
+    kept = record.get("cost_method")
+    if kept in KEPT_BILLS and record.get("actual_cost_usd") is not None:
         charged = _decimal(record["actual_cost_usd"], "actual_cost_usd")
-        basis = "kept: the gateway's own bill"
-        line = _line("gateway charge (logged)", 1, "request", charged, "gateway_metadata", basis, "measured")
-        return _known([line], "gateway_metadata")
+        who = "gateway" if kept == "gateway_metadata" else "provider"
+        basis = f"kept: the {who}'s own bill"
+        line = _line(f"{who} charge (logged)", 1, "request", charged, kept, basis, "measured")
+        return _known([line], kept)
     has_usage = any(record.get(c) is not None for c in _TOKEN_COLUMNS)
     if record.get("outcome") not in (None, "ok") and not has_usage:
         return Cost(Decimal(0), Decimal(0), Decimal(0), "not_billed", (), ("failed attempt without usage",))
@@ -1621,7 +1628,7 @@ def recost(frame: pl.DataFrame | pl.LazyFrame, catalog: Catalog | None = None) -
     raw = pl.when(has_usage).then(usage_units).otherwise(image_units)
     q = pl.col("quantum")
     rounded = pl.when(q.is_not_null()).then((raw + q - 1) // q * q).otherwise(raw)
-    kept = (pl.col("cost_method") == "gateway_metadata") & pl.col("actual_cost_usd").is_not_null()
+    kept = pl.col("cost_method").is_in(KEPT_BILLS) & pl.col("actual_cost_usd").is_not_null()
     failed = pl.col("outcome").is_not_null() & (pl.col("outcome") != "ok") & ~has_usage
     unknown = (
         ~pl.col("price_known").fill_null(False)
@@ -1631,7 +1638,7 @@ def recost(frame: pl.DataFrame | pl.LazyFrame, catalog: Catalog | None = None) -
     )
     method = (
         pl.when(kept)
-        .then(pl.lit("gateway_metadata"))
+        .then(pl.col("cost_method"))
         .when(failed)
         .then(pl.lit("not_billed"))
         .when(unknown)

@@ -516,11 +516,14 @@ class RateLimits(Strict):
 
 class Auth(Strict):
     """How the key is sent: ``bearer`` (Authorization), ``key`` (fal's ``Key`` scheme), ``header`` (a named
-    header: Gemini's ``x-goog-api-key``, BFL's ``x-key``), ``none``."""
+    header: Gemini's ``x-goog-api-key``, BFL's ``x-key``), ``none``. ``env`` names the variables that hold
+    the key; ``command_env`` a variable holding a command whose output is the key when none of them is set
+    (Vertex's short-lived token: ``gcloud auth print-access-token``), run by :class:`imgkit.keys.KeyResolver`."""
 
     scheme: Literal["bearer", "key", "header", "none"]
     header: str | None = None
     env: tuple[str, ...] = ()
+    command_env: str | None = None
 
 
 UnsupportedSize = Literal["refuse", "nearest"]

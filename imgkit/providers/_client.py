@@ -6,7 +6,9 @@ images per minute, a concurrency cap, per provider and model), retries by the :c
 logs every attempt, durably, before the next one starts. Images are converted locally when the resolved
 request says so (``emulate``), then stored by sha256; the log and the result hold references only. The bill
 comes from :func:`imgkit.pricing.bill_response`, the estimate from :func:`imgkit.pricing.quote_request`, both of
-the request's :class:`~imgkit.params.PricedRequest` (no catalog look-up per attempt).
+the request's :class:`~imgkit.params.PricedRequest` (no catalog look-up per attempt), or is the provider's
+own (BFL's ``cost``). The adapter is the provider's catalog ``adapter``: ``openai``, ``fal``, ``gemini``,
+``vertex``, ``replicate``, ``bfl``, ``together``.
 
 Money per attempt: with a ``budget`` (:class:`~imgkit.money.Budget`), every attempt reserves its quote
 before it is sent (the first attempts of all calls of a request at once, or none of them) and settles it
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import dataclasses
 import datetime as dt
 import json
@@ -49,16 +52,28 @@ from imgkit.errors import (
 )
 from imgkit.keys import KeySource, Secret, as_key_resolver, scrub
 from imgkit.money import Budget, Reservation
-from imgkit.params import ImageRequest, PricedRequest, ResolvedRequest, resolve
+from imgkit.params import ImageRequest, PricedRequest, ResolvedRequest, put_path, resolve
 from imgkit.pricing import Cost, CostLine, bill_response, quote_request
 from imgkit.provenance import Provenance
+from imgkit.providers._bfl import BflAdapter
 from imgkit.providers._convert import TRANSPARENT_FORMATS, convert_image
 from imgkit.providers._errors import malformed
-from imgkit.providers._fal import FalAdapter, FalPolling
-from imgkit.providers._http import DEFAULT_TIMEOUT, CallRequest, Downloads, InputFile, make_http_client
+from imgkit.providers._fal import FAL_RUN_URL, FalAdapter, FalPolling
+from imgkit.providers._google import GeminiAdapter, VertexAdapter, vertex_base_url
+from imgkit.providers._http import (
+    DEFAULT_TIMEOUT,
+    CallRequest,
+    Downloads,
+    InputFile,
+    input_field,
+    make_http_client,
+)
 from imgkit.providers._limits import RateLimit, RateLimiter
 from imgkit.providers._openai import OpenAIAdapter
+from imgkit.providers._polling import Polling
+from imgkit.providers._replicate import ReplicateAdapter
 from imgkit.providers._retry import RetryPolicy
+from imgkit.providers._together import TogetherAdapter
 from imgkit.providers._types import AttemptClock, CallOutput, ImageResult, Timings
 from imgkit.records.images import ImageStore, StoredImage, sniff_image
 from imgkit.records.journal import RequestLog, call_item_id
@@ -197,6 +212,8 @@ class ImageClient:
     root (default ``$IMGKIT_HOME/images``). ``log``: a :class:`RequestLog` or its path; every attempt is
     appended there (``None``: records are only returned). ``limits``: :class:`RateLimit` overrides keyed by
     provider id or ``provider/model``. ``timeout``: the shared client's timeouts (connect 5 s, read 300 s).
+    ``fal_polling`` / ``polling``: how fal's queue / Replicate's predictions and BFL's tasks are watched;
+    ``fal_sync``: call fal's synchronous run endpoint (``https://fal.run``) instead of its queue.
     ``simulated``: every base URL given is the simulator, so records are labelled ``simulated`` from the
     first one (otherwise from the first response that says so).
     """
@@ -215,6 +232,8 @@ class ImageClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         downloads: Downloads | None = None,
         fal_polling: FalPolling | None = None,
+        polling: Polling | None = None,
+        fal_sync: bool = False,
         run_id: str | None = None,
         simulated: bool = False,
     ) -> None:
@@ -228,9 +247,15 @@ class ImageClient:
         self.retry = retry or RetryPolicy()
         self.limiter = RateLimiter(limits)
         self.timeout = timeout
+        self.fal_sync = fal_sync
         self.adapters = {
             "openai": OpenAIAdapter(downloads),
-            "fal": FalAdapter(downloads, fal_polling),
+            "fal": FalAdapter(downloads, fal_polling, sync=fal_sync),
+            "gemini": GeminiAdapter(),
+            "vertex": VertexAdapter(),
+            "replicate": ReplicateAdapter(downloads, polling),
+            "bfl": BflAdapter(downloads, polling),
+            "together": TogetherAdapter(downloads),
         }
         self.run_id = run_id or uuid.uuid4().hex
         self._http = http
@@ -247,7 +272,12 @@ class ImageClient:
     # --- plumbing -------------------------------------------------------------------------------------------
 
     def base_url(self, provider: Provider) -> str:
-        return self.base_urls.get(provider.id, provider.base_url)
+        """Where ``provider`` is called: the override, else the catalog's URL (fal's run host when
+        ``fal_sync``; Vertex's project and location filled from the environment)."""
+        url = self.base_urls.get(provider.id)
+        if url is None:
+            url = FAL_RUN_URL if provider.adapter == "fal" and self.fal_sync else provider.base_url
+        return vertex_base_url(url) if provider.adapter == "vertex" else url
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is not None:
@@ -408,8 +438,11 @@ class ImageClient:
         resolved, provider = ctx.resolved, ctx.provider
         adapter = self.adapters[provider.adapter]
         body = dict(resolved.body)
-        if ctx.n_field:
+        if ctx.n_field and "." not in ctx.n_field:
             body[ctx.n_field] = count
+        elif ctx.n_field:  # a nested field (Imagen's parameters.sampleCount, Replicate's input.num_outputs)
+            body = copy.deepcopy(body)
+            put_path(body, ctx.n_field, count)
         call_id = call_item_id(ctx.item_id, index, len(resolved.calls or (resolved.n,)))
         records: list[dict[str, Any]] = []
         costs: list[Cost] = []
@@ -622,6 +655,8 @@ class ImageClient:
                     f"{error.error_class} after the request reached the provider: it may have been billed"
                 )
             return _not_billed(f"{error.error_class}: nothing delivered")
+        if output.charge is not None:  # the provider's own bill (BFL's cost)
+            return output.charge
         try:
             return bill_response(output.body, ctx.priced, on=clock.started_at)
         except PricingError as exc:
@@ -653,9 +688,8 @@ class ImageClient:
         quality = echo.get("quality") if echo.get("quality") not in (None, "auto") else resolved.quality
         sent = dict(body)
         if ctx.inputs:
-            sent["image[]" if ctx.provider.adapter == "openai" else "image_urls"] = [
-                f.name for f in ctx.inputs
-            ]
+            default = "image[]" if ctx.provider.adapter == "openai" else "image_urls"
+            sent[input_field(resolved, default)] = [f.name for f in ctx.inputs]
         if ctx.mask is not None:
             sent["mask"] = ctx.mask.name
         simulated = (error is not None and error.simulated) or ctx.base_url in self._simulated_bases

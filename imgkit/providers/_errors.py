@@ -1,9 +1,10 @@
 """Provider answers and transport failures mapped onto the :class:`~imgkit.errors.ProviderError` classes.
 
 Shapes understood (API.md §1.9, §2.5, §3.6): OpenAI's ``{"error": {message, type, param, code}}`` (also
-LiteLLM's and the gateway's, whose codes are upper case), an error event inside an SSE stream, and fal's two
-shapes, ``{"detail": [{loc, msg, type, ...}]}`` (model and validation errors) and ``{"detail": "...",
-"error_type": "..."}`` (infrastructure errors). Every message carries the provider's request id and goes
+LiteLLM's, the gateway's, whose codes are upper case, and Together's), an error event inside an SSE stream,
+fal's two shapes, ``{"detail": [{loc, msg, type, ...}]}`` (model and validation errors) and ``{"detail": "...",
+"error_type": "..."}`` (infrastructure errors), Google's ``{"error": {code, message, status, details}}``,
+Replicate's problem details and Black Forest Labs' ``detail``. Every message carries the provider's request id and goes
 through :func:`imgkit.keys.scrub`, so it never holds a key or a signed URL.
 
 Each error says what the client needs to know (attributes declared by
@@ -15,6 +16,7 @@ of an image POST, not retried by default) and ``simulated`` (the answer came fro
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,10 +36,14 @@ from imgkit.keys import scrub
 from imgkit.providers._retry import parse_retry_after, should_retry_header
 
 __all__ = [
+    "error_from_bfl",
     "error_from_event",
     "error_from_fal",
+    "error_from_google",
     "error_from_openai",
+    "error_from_replicate",
     "error_from_transport",
+    "job_error",
     "malformed",
     "request_id_of",
 ]
@@ -84,6 +90,19 @@ def _snippet(body: bytes | Mapping[str, Any] | None) -> str:
     return ""
 
 
+def _validation(detail: list[Any]) -> tuple[str, str | None]:
+    """The first item of a FastAPI-style ``detail`` list as ``"field: message"`` and its ``type``."""
+    first = detail[0] if isinstance(detail[0], Mapping) else {}
+    loc = ".".join(str(p) for p in first.get("loc") or () if p != "body")
+    return f"{loc + ': ' if loc else ''}{first.get('msg') or 'validation error'}", str(
+        first.get("type") or ""
+    ) or None
+
+
+def _first(*values: float | None) -> float | None:
+    return next((v for v in values if v is not None), None)
+
+
 def _build(
     cls: type[ProviderError],
     message: str,
@@ -94,7 +113,9 @@ def _build(
     code: str | None,
     request_id: str | None = None,
     may_be_billed: bool = False,
+    retry_after_s: float | None = None,
 ) -> ProviderError:
+    """The error of class ``cls``; the retry hint is the headers', else ``retry_after_s`` (from the body)."""
     retryable = None
     verdict = should_retry_header(headers)
     if verdict is not None and cls is not ContentPolicyError:
@@ -106,7 +127,7 @@ def _build(
         request_id=request_id or request_id_of(headers),
         code=code,
         retryable=retryable,
-        retry_after_s=parse_retry_after(headers),
+        retry_after_s=_first(parse_retry_after(headers), retry_after_s),
         may_be_billed=may_be_billed,
         simulated=_simulated(headers),
     )
@@ -151,12 +172,8 @@ def error_from_fal(
     )
     policy = False
     if isinstance(detail, list) and detail:
-        first = detail[0] if isinstance(detail[0], Mapping) else {}
-        kind = str(first.get("type") or "")
-        policy = kind == "content_policy_violation"
-        loc = ".".join(str(p) for p in first.get("loc") or () if p != "body")
-        message = f"{loc + ': ' if loc else ''}{first.get('msg') or 'validation error'}"
-        code = kind or None
+        message, code = _validation(detail)
+        policy = code == "content_policy_violation"
     else:
         message = str(detail) if detail else (_snippet(body) or f"HTTP {status}")
         code = error_type
@@ -167,6 +184,106 @@ def error_from_fal(
         cls = ProviderUnavailableError
     return _build(
         cls, message, provider=provider, status=status, headers=headers, code=code, may_be_billed=status < 500
+    )
+
+
+#: words of a Google 400 that is a safety refusal (Imagen's "Responsible AI" answers carry support codes)
+_GOOGLE_POLICY = re.compile(r"responsible ai|safety|support codes|prohibited|blocked", re.IGNORECASE)
+#: ErrorInfo reasons of a Google 400 that is about the key
+_GOOGLE_KEY_REASONS = {"API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED"}
+
+
+def _google_retry_delay(details: Any) -> float | None:
+    """The delay of a ``google.rpc.RetryInfo`` detail (``"2s"``, ``"1.5s"``), in seconds."""
+    for item in details if isinstance(details, list) else ():
+        if isinstance(item, Mapping) and str(item.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            delay = str(item.get("retryDelay") or "")
+            try:
+                return float(delay.removesuffix("s")) if delay.endswith("s") else None
+            except ValueError:
+                return None
+    return None
+
+
+def error_from_google(
+    status: int, body: bytes | Mapping[str, Any] | None, headers: Mapping[str, str], provider: str
+) -> ProviderError:
+    """Google's ``{"error": {code, message, status, details}}`` (Gemini API, Vertex AI): a 400 about safety
+    is a content-policy refusal, one about the key (``ErrorInfo.reason``) an authentication error; a
+    ``RetryInfo`` delay is the retry hint when no ``Retry-After`` header is sent."""
+    data = _json(body)
+    err = data.get("error") if isinstance(data, Mapping) else None
+    if isinstance(err, Mapping):
+        message = str(err.get("message") or "error without a message")
+        code = str(err.get("status")) if err.get("status") else None
+        details = err.get("details")
+    else:
+        message, code, details = _snippet(body) or f"HTTP {status} without a body", None, None
+    reasons = {
+        str(d.get("reason"))
+        for d in (details if isinstance(details, list) else ())
+        if isinstance(d, Mapping) and d.get("reason")
+    }
+    key_problem = bool(reasons & _GOOGLE_KEY_REASONS)
+    policy = status == 400 and not key_problem and bool(_GOOGLE_POLICY.search(message))
+    cls = AuthenticationError if key_problem else _class_for(status, "", policy)
+    return _build(
+        cls,
+        message,
+        provider=provider,
+        status=status,
+        headers=headers,
+        code=next(iter(reasons & _GOOGLE_KEY_REASONS), None) or code,
+        retry_after_s=_google_retry_delay(details),
+    )
+
+
+def error_from_replicate(
+    status: int, body: bytes | Mapping[str, Any] | None, headers: Mapping[str, str], provider: str
+) -> ProviderError:
+    """Replicate's problem details (``type``, ``title``, ``status``, ``detail``, and ``invalid_fields`` of a 422)."""
+    data = _json(body)
+    if isinstance(data, Mapping) and (data.get("detail") or data.get("title")):
+        message = str(data.get("detail") or data.get("title")).strip()
+        fields = data.get("invalid_fields")
+        if isinstance(fields, list) and fields and isinstance(fields[0], Mapping):
+            message = f"{fields[0].get('field')}: {fields[0].get('description')}"
+        code = str(data.get("title")) if data.get("title") else None
+    else:
+        message, code = _snippet(body) or f"HTTP {status} without a body", None
+    cls = _class_for(status, "", False)
+    return _build(cls, message, provider=provider, status=status, headers=headers, code=code)
+
+
+def error_from_bfl(
+    status: int, body: bytes | Mapping[str, Any] | None, headers: Mapping[str, str], provider: str
+) -> ProviderError:
+    """Black Forest Labs' errors: ``{"detail": "..."}``, FastAPI's 422 ``{"detail": [{loc, msg, type}]}``, or
+    ``{"error", "message", "retry_after"}``; 402 is insufficient credits (not retried)."""
+    data = _json(body)
+    detail = data.get("detail") if isinstance(data, Mapping) else None
+    retry_after = None
+    if isinstance(detail, list) and detail:
+        message, code = _validation(detail)
+    elif isinstance(data, Mapping) and (detail or data.get("message") or data.get("error")):
+        message = str(detail or data.get("message") or data.get("error"))
+        code = str(data["error"]) if isinstance(data.get("error"), str) and data.get("message") else None
+        hint = data.get("retry_after")
+        if isinstance(hint, int | float) and not isinstance(hint, bool):
+            retry_after = float(hint)
+    else:
+        message, code = _snippet(body) or f"HTTP {status} without a body", None
+    if status == 402:
+        code = code or "insufficient_credits"
+    cls = _class_for(status, "", False)
+    return _build(
+        cls,
+        message,
+        provider=provider,
+        status=status,
+        headers=headers,
+        code=code,
+        retry_after_s=retry_after,
     )
 
 
@@ -195,6 +312,31 @@ def error_from_transport(
         provider=provider,
         request_id=request_id,
         may_be_billed=billed_post,
+    )
+
+
+def job_error(
+    cls: type[ProviderError],
+    message: str,
+    *,
+    provider: str,
+    resp: httpx.Response,
+    job_id: str | None,
+    code: str | None,
+    may_be_billed: bool = True,
+    retryable: bool | None = None,
+) -> ProviderError:
+    """An error a provider reports inside a successful answer (a failed prediction or task, a safety block
+    in an HTTP 200): the job's id, its status and whether it may have been billed."""
+    return cls(
+        scrub(message),
+        provider=provider,
+        status=resp.status_code,
+        request_id=job_id or None,
+        code=code,
+        retryable=retryable,
+        may_be_billed=may_be_billed,
+        simulated=_simulated(resp.headers),
     )
 
 

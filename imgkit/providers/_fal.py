@@ -1,4 +1,6 @@
-"""The fal.ai queue adapter: submit, poll the returned status URL, fetch the returned response URL.
+"""The fal.ai adapter: the queue (submit, poll the returned status URL, fetch the returned response URL), or
+the synchronous run endpoint (``sync=True``: one POST to ``https://fal.run/{endpoint_id}`` answered with the
+result; a connection lost before the answer may have been billed).
 
 ``POST {base}/{endpoint_id}`` with the model input as JSON and ``Authorization: Key …``; the answer names
 ``status_url``, ``response_url`` and ``cancel_url`` (used as given, and only on the submit's own origin: the
@@ -16,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -24,24 +25,27 @@ import httpx
 from imgkit.errors import ProviderTimeoutError
 from imgkit.keys import scrub
 from imgkit.providers._errors import error_from_fal, error_from_transport, malformed, request_id_of
-from imgkit.providers._http import CallRequest, Downloads, download_image, same_origin
+from imgkit.providers._http import (
+    CallRequest,
+    Downloads,
+    download_image,
+    input_field,
+    json_object,
+    same_origin,
+)
+from imgkit.providers._polling import Polling, poll_get
 from imgkit.providers._types import CallOutput
 
-__all__ = ["FalAdapter", "FalPolling"]
+__all__ = ["FAL_RUN_URL", "FalAdapter", "FalPolling"]
+
+#: fal's synchronous host (``FalAdapter(sync=True)``): ``POST {FAL_RUN_URL}/{endpoint_id}`` answers the result
+FAL_RUN_URL = "https://fal.run"
 
 _WAITING = ("IN_QUEUE", "IN_PROGRESS")
-#: tries of each queue GET (status, result) before the attempt fails
-POLL_FAILURES = 5
 
 
-@dataclass(frozen=True)
-class FalPolling:
-    """How the queue is watched: first interval, growth factor, longest interval, and the job's time limit."""
-
-    poll_interval_s: float = 0.1
-    poll_backoff: float = 1.5
-    poll_max_interval_s: float = 2.0
-    timeout_s: float = 600.0
+#: how fal's queue is watched (the same settings as every polled protocol)
+FalPolling = Polling
 
 
 class FalAdapter:
@@ -49,9 +53,12 @@ class FalAdapter:
 
     kind = "fal"
 
-    def __init__(self, downloads: Downloads | None = None, polling: FalPolling | None = None) -> None:
+    def __init__(
+        self, downloads: Downloads | None = None, polling: FalPolling | None = None, *, sync: bool = False
+    ) -> None:
         self.downloads = downloads or Downloads()
         self.polling = polling or FalPolling()
+        self.sync = sync
 
     def _headers(self, call: CallRequest) -> dict[str, str]:
         headers = {"accept": "application/json"}
@@ -63,14 +70,12 @@ class FalAdapter:
         """The model input: the resolved body plus edit inputs as ``data:`` URIs."""
         body = dict(call.body)
         if call.inputs:
-            target = next(
-                (a.sent_as for a in call.resolved.actions if a.field == "input_images" and a.sent_as),
-                "image_urls",
-            )
-            body[target] = [f.data_uri() for f in call.inputs]
+            body[input_field(call.resolved, "image_urls")] = [f.data_uri() for f in call.inputs]
         return body
 
     async def call(self, call: CallRequest) -> CallOutput:
+        if self.sync:
+            return await self._run(call)
         provider = call.provider_id
         base = call.base_url.rstrip("/")
         submit_url = f"{base}/{call.resolved.endpoint.strip('/')}"
@@ -102,46 +107,39 @@ class FalAdapter:
         await self._wait(call, urls, headers, request_id, deadline)
         return await self._result(call, urls["response_url"], headers, request_id)
 
-    def _json(self, resp: httpx.Response, provider: str) -> dict[str, Any]:
+    async def _run(self, call: CallRequest) -> CallOutput:
+        """fal's synchronous endpoint: one POST answered with the result once the model is done."""
+        provider = call.provider_id
+        url = f"{call.base_url.rstrip('/')}/{call.resolved.endpoint.strip('/')}"
+        content = json.dumps(self.body(call), separators=(",", ":")).encode()
+        headers = {**self._headers(call), "content-type": "application/json"}
         try:
-            body = json.loads(resp.content)
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise malformed(
-                f"{resp.request.method} answer is not a JSON object",
-                provider=provider,
-                status=resp.status_code,
-                headers=resp.headers,
-            )
-        return body
+            resp = await call.http.post(url, content=content, headers=headers)
+        except httpx.HTTPError as exc:
+            # the model may have run (and be billed) before the connection failed
+            raise error_from_transport(exc, provider, billed_post=True) from None
+        call.clock.mark_first_byte()
+        if resp.status_code >= 400:
+            raise error_from_fal(resp.status_code, resp.content, resp.headers, provider)
+        return await self._images(call, resp, request_id_of(resp.headers) or "")
+
+    def _json(self, resp: httpx.Response, provider: str) -> dict[str, Any]:
+        return json_object(resp.content, resp, provider, f"{resp.request.method} answer")
 
     async def _get(
         self, call: CallRequest, url: str, headers: dict[str, str], request_id: str
     ) -> httpx.Response:
-        """GET a queue URL (idempotent, free), retrying transport errors and ingress-level 408/429/5xx.
-
-        An answer carrying ``x-fal-request-id`` is the job's own and is returned whatever its status. When
-        the retries run out the job's fate is unknown: it may complete and be billed, so no new job is
-        submitted for it.
-        """
-        provider = call.provider_id
-        for attempt in range(POLL_FAILURES):
-            try:
-                resp = await call.http.get(url, headers=headers)
-            except httpx.HTTPError as exc:
-                error = error_from_transport(exc, provider, billed_post=False, request_id=request_id)
-            else:
-                transient = resp.status_code in (408, 429) or resp.status_code >= 500
-                if not transient or "x-fal-request-id" in resp.headers:
-                    return resp
-                error = error_from_fal(resp.status_code, resp.content, resp.headers, provider)
-            if attempt + 1 < POLL_FAILURES:
-                await asyncio.sleep(
-                    min(self.polling.poll_interval_s * 2**attempt, self.polling.poll_max_interval_s)
-                )
-        error.retryable, error.may_be_billed = False, True
-        raise error
+        """GET a queue URL (:func:`~imgkit.providers._polling.poll_get`); an answer carrying
+        ``x-fal-request-id`` is the job's own and is returned whatever its status."""
+        return await poll_get(
+            call,
+            url,
+            headers,
+            self.polling,
+            error_from_fal,
+            request_id=request_id,
+            answered=lambda resp: "x-fal-request-id" in resp.headers,
+        )
 
     async def _wait(
         self,
@@ -169,7 +167,7 @@ class FalAdapter:
             if time.monotonic() + interval > deadline:
                 raise await self._cancel(call, urls["cancel_url"], headers, request_id)
             await asyncio.sleep(interval)
-            interval = min(interval * self.polling.poll_backoff, self.polling.poll_max_interval_s)
+            interval = self.polling.next_interval(interval)
 
     async def _cancel(
         self, call: CallRequest, cancel_url: str, headers: dict[str, str], request_id: str
@@ -196,11 +194,15 @@ class FalAdapter:
     async def _result(
         self, call: CallRequest, response_url: str, headers: dict[str, str], request_id: str
     ) -> CallOutput:
-        provider = call.provider_id
         resp = await self._get(call, response_url, headers, request_id)
         call.clock.mark_first_byte()
         if resp.status_code >= 400:
-            raise error_from_fal(resp.status_code, resp.content, resp.headers, provider)
+            raise error_from_fal(resp.status_code, resp.content, resp.headers, call.provider_id)
+        return await self._images(call, resp, request_id)
+
+    async def _images(self, call: CallRequest, resp: httpx.Response, request_id: str) -> CallOutput:
+        """A result's ``images[]``, downloaded without credentials (or decoded from ``data:`` URIs)."""
+        provider = call.provider_id
         body = self._json(resp, provider)
         images = body.get("images")
         if (

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,7 +17,7 @@ from imgkit.catalog import Provider
 from imgkit.errors import BadRequestError, ProviderTimeoutError, ProviderUnavailableError
 from imgkit.keys import Secret, scrub
 from imgkit.params import InputImage, ResolvedRequest
-from imgkit.providers._errors import error_from_transport, malformed
+from imgkit.providers._errors import error_from_transport, malformed, request_id_of
 from imgkit.providers._pool import ShardedTransport
 from imgkit.providers._types import AttemptClock, RawImage
 
@@ -25,10 +27,15 @@ __all__ = [
     "CallRequest",
     "Downloads",
     "InputFile",
+    "auth_headers",
     "decode_b64",
     "download_image",
+    "input_field",
+    "json_object",
     "make_http_client",
+    "post_json",
     "same_origin",
+    "submit_job",
 ]
 
 #: image generation takes minutes: 5 s to connect, 300 s to read (API.md §6 rule 5)
@@ -94,6 +101,92 @@ class CallRequest:
     @property
     def provider_id(self) -> str:
         return self.provider.id
+
+
+def input_field(resolved: ResolvedRequest, default: str) -> str:
+    """The body path edit inputs are sent at (the catalog's ``image`` rule, as resolve recorded it)."""
+    return next((a.sent_as for a in resolved.actions if a.field == "input_images" and a.sent_as), default)
+
+
+def auth_headers(provider: Provider, key: Secret | None) -> dict[str, str]:
+    """The header that carries ``key`` by the provider's catalog ``auth`` (and nowhere else)."""
+    if key is None:
+        return {}
+    scheme = provider.auth.scheme
+    if scheme == "bearer":
+        return {"authorization": f"Bearer {key.reveal()}"}
+    if scheme == "key":
+        return {"authorization": f"Key {key.reveal()}"}
+    if scheme == "header":
+        return {(provider.auth.header or "x-api-key").lower(): key.reveal()}
+    return {}
+
+
+async def post_json(
+    call: CallRequest,
+    url: str,
+    body: Mapping[str, Any],
+    headers: Mapping[str, str],
+    *,
+    billed: bool,
+    first_byte: bool = True,
+) -> tuple[httpx.Response, bytes]:
+    """POST ``body`` as JSON and read the whole answer; its head marks the attempt's first byte when
+    ``first_byte`` (not for a submit whose job is watched later). A transport failure is classified
+    (``billed``: a request that may have run once sent)."""
+    content = json.dumps(body, separators=(",", ":")).encode()
+    all_headers = {"accept": "application/json", **headers, "content-type": "application/json"}
+    request = call.http.build_request("POST", url, headers=all_headers, content=content)
+    try:
+        resp = await call.http.send(request, stream=True)
+    except httpx.HTTPError as exc:
+        raise error_from_transport(exc, call.provider_id, billed_post=billed) from None
+    if first_byte:
+        call.clock.mark_first_byte()
+    try:
+        raw = await resp.aread()
+    except httpx.HTTPError as exc:
+        rid = request_id_of(resp.headers)
+        raise error_from_transport(exc, call.provider_id, billed_post=billed, request_id=rid) from None
+    finally:
+        await resp.aclose()
+    return resp, raw
+
+
+async def submit_job(
+    call: CallRequest,
+    body: Mapping[str, Any],
+    error_from: Any,
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[httpx.Response, dict[str, Any]]:
+    """POST a job (a Replicate prediction, a BFL task) to ``{base}/{endpoint}`` with the key; the answer as a
+    JSON object, an error answer raised through ``error_from``. Its head is not the attempt's first byte (the
+    job is watched after), and a connection lost once it was sent may have started a billed job."""
+    url = f"{call.base_url.rstrip('/')}/{call.resolved.endpoint.lstrip('/')}"
+    all_headers = {**auth_headers(call.provider, call.key), **(headers or {})}
+    resp, raw = await post_json(call, url, body, all_headers, billed=True, first_byte=False)
+    if resp.status_code >= 400:
+        raise error_from(resp.status_code, raw, resp.headers, call.provider_id)
+    return resp, json_object(raw, resp, call.provider_id, "submit answer")
+
+
+def json_object(
+    raw: bytes, resp: httpx.Response, provider: str, what: str = "response body"
+) -> dict[str, Any]:
+    """``raw`` parsed as a JSON object; a malformed-response error (may be billed) when it is not one."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise malformed(
+            f"{what} is not a JSON object ({len(raw)} bytes)",
+            provider=provider,
+            status=resp.status_code,
+            headers=resp.headers,
+        )
+    return body
 
 
 def same_origin(url: str, base: str) -> bool:

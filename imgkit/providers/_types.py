@@ -96,6 +96,9 @@ class CallOutput:
     request_id: str | None = None
     usage: Mapping[str, Any] | None = None
     partial_images: int = 0
+    charge: Cost | None = (
+        None  # the provider's own bill of this call (BFL's cost), used instead of the catalog
+    )
 
 
 @dataclass(frozen=True)

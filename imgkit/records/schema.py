@@ -57,7 +57,8 @@ input_text_tokens, input_image_tokens, output_image_tokens, output_text_tokens: 
 estimated_cost_usd: decimal the quote reserved before sending (the high end of a range when size or quality
                             is auto)
 actual_cost_usd: decimal    the bill (null when unknown; never a silent 0)
-cost_method: str            tokens (from usage) | per_image_table | per_megapixel | gateway_metadata | not_billed | unknown
+cost_method: str            tokens (from usage) | per_image_table | per_megapixel | gateway_metadata |
+                            provider_charge (the provider's own bill: BFL's cost) | not_billed | unknown
 images_count: int           images received
 images: str                 JSON list of {sha256, path, width, height, bytes, format}; blobs live on disk
 error_message: str          redacted provider message
