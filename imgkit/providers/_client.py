@@ -687,9 +687,12 @@ class ImageClient:
         wh = _size_of(size) or (resolved.width, resolved.height)
         quality = echo.get("quality") if echo.get("quality") not in (None, "auto") else resolved.quality
         sent = dict(body)
-        if ctx.inputs:
+        if ctx.inputs:  # the inputs' names where their bytes went
             default = "image[]" if ctx.provider.adapter == "openai" else "image_urls"
-            sent[input_field(resolved, default)] = [f.name for f in ctx.inputs]
+            field = input_field(resolved, default)
+            if "." in field or "[" in field:
+                sent = copy.deepcopy(sent)
+            put_path(sent, field, [f.name for f in ctx.inputs])
         if ctx.mask is not None:
             sent["mask"] = ctx.mask.name
         simulated = (error is not None and error.simulated) or ctx.base_url in self._simulated_bases

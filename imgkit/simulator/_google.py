@@ -18,8 +18,8 @@ tokens of the model's table for the tier produced. ``:predict`` (Imagen) answers
 base64 ``predictions``. Field names are read in lowerCamelCase or snake_case, as Google's JSON mapping
 accepts both (google-genai 3.6 sends ``inlineData.mime_type``).
 
-Faults in Google's shapes: ``rate_limit`` 429 ``RESOURCE_EXHAUSTED`` with a ``RetryInfo`` delay and
-``retry-after``; ``auth`` 400 ``API_KEY_INVALID`` (the Gemini API's answer to a wrong key; Vertex project paths
+Faults in Google's shapes: ``rate_limit`` 429 ``RESOURCE_EXHAUSTED`` whose ``RetryInfo`` says how long to wait (no
+``Retry-After`` header, as Google's own answers); ``auth`` 400 ``API_KEY_INVALID`` (the Gemini API's answer to a wrong key; Vertex project paths
 401 ``UNAUTHENTICATED``); ``server_error`` 500 ``INTERNAL``; ``unavailable`` 503 ``UNAVAILABLE``;
 ``moderation`` an HTTP 200 whose prompt is blocked (``promptFeedback.blockReason``) or whose candidate ends
 ``IMAGE_SAFETY`` without an image (alternating), and for Imagen the 400 ``INVALID_ARGUMENT`` of a prompt the
@@ -152,8 +152,9 @@ def _unknown(names: set[str], allowed: set[str], where: str) -> None:
 
 def _inline_image(part: Mapping[str, Any], label: str) -> InputImage:
     data = part.get("data")
-    try:
-        raw = base64.b64decode(data, validate=True) if isinstance(data, str) else None
+    try:  # Google's bytes fields take either base64 alphabet (google-genai sends the URL-safe one)
+        text = data.replace("-", "+").replace("_", "/") if isinstance(data, str) else None
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True) if text else None
     except (binascii.Error, ValueError):
         raw = None
     if raw is None:
@@ -266,20 +267,21 @@ class GoogleProtocol:
         self, fault: str | None, served: Served, predict: bool, project: bool
     ) -> GoogleError | None:
         server = self.server
-        if fault == "rate_limit":
-            retry = server._retry_after_headers()
-            seconds = max(1, round(float(retry[1][1]) / 1000))
+        if fault == "rate_limit":  # Google says when to retry in the body (RetryInfo), not in a header
+            delay_ms = float(server._retry_after_headers()[1][1])
             return GoogleError(
                 429,
                 "Resource has been exhausted (e.g. check quota).",
                 [
-                    {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{seconds}s"},
+                    {
+                        "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                        "retryDelay": f"{delay_ms / 1000:g}s",
+                    },
                     {
                         "@type": "type.googleapis.com/google.rpc.QuotaFailure",
                         "violations": [{"quotaMetric": "generate_content_requests", "quotaId": "PerMinute"}],
                     },
                 ],
-                headers=retry,
             )
         if fault == "auth":
             if project:

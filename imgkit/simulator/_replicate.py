@@ -192,6 +192,12 @@ class ReplicateProtocol:
                 "name": model,
                 "description": served.model.name,
                 "visibility": "public",
+                "github_url": None,
+                "paper_url": None,
+                "license_url": None,
+                "run_count": 0,
+                "cover_image_url": None,
+                "default_example": None,
                 "latest_version": version,
             }
         elif rest.strip("/") == f"versions/{version['id']}":
