@@ -730,6 +730,34 @@ def test_models_without_published_figures_get_assumed_profiles():
     assert p95_only.latency_ms.p95_ms == pytest.approx(78000)
 
 
+def test_gateway_figures_per_provider_are_fitted_first_copy_first():
+    profiles = default_profiles()
+    gemini = profiles.get(
+        "gemini-api", "gemini-3-pro-image"
+    )  # copy A: 19,586 / 35,647 ms, TTFB p50 19,405, 93.0%
+    assert (
+        gemini.provenance == Provenance.SIMULATED
+        and "LF-PERF:google/gemini-3-pro-image-preview#A" in gemini.basis
+    )
+    assert (gemini.latency_ms.p50_ms, gemini.latency_ms.p95_ms) == (
+        pytest.approx(19586),
+        pytest.approx(35647),
+    )
+    assert gemini.success_rate == pytest.approx(0.93)
+    # a TTFB published as a p50 alone keeps the total's spread
+    assert gemini.ttfb_ms.p50_ms == pytest.approx(19405) and gemini.ttfb_ms.sigma == gemini.latency_ms.sigma
+    # copy B of the same page (21,949 ms, 69.2 %) is kept in the data but not fitted
+    assert profiles.get("vertex-ai", "gemini-3-pro-image").latency_ms.p50_ms == pytest.approx(25988)
+    # no TTFB published: the total (Vertex's gemini-3.1-flash-image, copy A)
+    vertex = profiles.get("vertex-ai", "gemini-3.1-flash-image")
+    assert vertex.ttfb_ms == vertex.latency_ms and "TTFB not published" in vertex.basis
+    # the gateway measured these providers; it gets no profile of its own from them
+    assert profiles.get("lumenfall", "gpt-image-1.5").provenance == Provenance.ASSUMED
+    # BFL's own API has no published figures: its FLUX.2 [pro] borrows another provider's, labelled assumed
+    bfl = profiles.get("bfl", "flux-2-pro")
+    assert bfl.provenance == Provenance.ASSUMED and "flux-2-pro at" in bfl.basis
+
+
 # --- conformance: the official openai SDK ---------------------------------------------------------------------
 
 

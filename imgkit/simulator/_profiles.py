@@ -6,11 +6,15 @@ p50/p95 pair (``mu = ln p50``, ``sigma = (ln p95 - ln p50) / 1.6448536``, the fi
 the request fails. Both draws of one request share the same standard-normal quantile, so a slow request is
 slow to its first byte too and TTFB never exceeds the total.
 
-Default profiles come from ``data/published/seed_figures.yaml``:
+Default profiles come from ``data/published/seed_figures.yaml`` and ``data/published/gateway_performance.yaml``
+(the gateway's per-provider figures for Gemini, Vertex, fal, Replicate and OpenAI models):
 
 * a figure with a published p50 and p95 (gpt-image-1-mini via the gateway: 17,840 / 46,372 ms, TTFB
   17,216 / 45,544 ms, 133 of 137 requests succeeded) is fitted as is; the profile's provenance is
-  ``simulated`` (what it produces is simulated; its parameters are published);
+  ``simulated`` (what it produces is simulated; its parameters are published, and its ``basis`` names the
+  source and the page copy). A TTFB given as a p50 alone takes the total's spread, a TTFB not given is the
+  total; a success rate printed as a percentage is taken as printed. Copies of one page that disagree stay
+  separate rows of the data; the first listed is fitted;
 * a figure with a p95 only borrows the spread (sigma) and TTFB share of the fitted profile; every other
   catalog offering borrows the figures of the same model at another provider where there are some, else
   those of the fitted profile: all of these are labelled ``assumed``.
@@ -166,8 +170,10 @@ class ProfileSet:
         return ProfileSet([*self._by_key.values(), *profiles], self.fallback)
 
 
-def _seed_figures_path() -> Path:
-    return default_catalog_dir().parent / "published" / "seed_figures.yaml"
+def _figures_paths() -> list[Path]:
+    """The published figures the default profiles are fitted to: the seed page's, then the gateway's pages'."""
+    published = default_catalog_dir().parent / "published"
+    return [published / "seed_figures.yaml", published / "gateway_performance.yaml"]
 
 
 def _pairs(figure: Mapping[str, Any]) -> tuple[float | None, float | None]:
@@ -175,27 +181,57 @@ def _pairs(figure: Mapping[str, Any]) -> tuple[float | None, float | None]:
     return (float(gen["p50"]) if "p50" in gen else None, float(gen["p95"]) if "p95" in gen else None)
 
 
+def _success(figure: Mapping[str, Any]) -> tuple[float, str]:
+    """The success rate of a figure (counts, else the percentage as printed) and how it reads."""
+    if figure.get("requests"):
+        return figure["successes"] / figure["requests"], f"{figure['successes']}/{figure['requests']} ok"
+    shown = str(figure.get("success_rate_shown") or "").strip()
+    if shown.endswith("%"):
+        return float(shown[:-1]) / 100.0, f"{shown} ok"
+    return 1.0, "success rate not published (assumed 100%)"
+
+
+def _ttfb(figure: Mapping[str, Any], latency: LogNormal) -> tuple[LogNormal, str]:
+    """The TTFB distribution of a figure: fitted to its p50/p95; a p50 alone takes the total's spread; none
+    at all is the total itself (a gateway answers with the image)."""
+    ttfb = figure.get("ttfb_ms") or {}
+    if "p50" in ttfb and "p95" in ttfb:
+        return LogNormal.from_p50_p95(
+            float(ttfb["p50"]), float(ttfb["p95"])
+        ), f"TTFB {ttfb['p50']}/{ttfb['p95']} ms"
+    if "p50" in ttfb:
+        first = LogNormal(math.log(float(ttfb["p50"])), latency.sigma)
+        return first, f"TTFB p50 {ttfb['p50']} ms (its spread assumed the total's)"
+    return latency, "TTFB not published (assumed the total)"
+
+
 def default_profiles(catalog: Catalog | None = None, figures_path: str | Path | None = None) -> ProfileSet:
-    """Profiles for every catalog offering, fitted to the published figures where they exist (module doc)."""
+    """Profiles for every catalog offering, fitted to the published figures where they exist (module doc).
+
+    ``figures_path``: one figures file instead of the published ones (``data/published/seed_figures.yaml``,
+    then ``gateway_performance.yaml``); the first figure of a (provider, model) wins over later copies.
+    """
     cat = catalog or load_catalog()
-    path = Path(figures_path) if figures_path else _seed_figures_path()
-    figures = load_yaml(path).get("performance", [])
+    paths = [Path(figures_path)] if figures_path else _figures_paths()
+    figures = [fig for path in paths for fig in load_yaml(path).get("performance", [])]
     fitted: list[Profile] = []
+    seen: set[tuple[str, str]] = set()
     for fig in figures:
         p50, p95 = _pairs(fig)
-        ttfb = fig.get("ttfb_ms") or {}
-        if p50 is None or p95 is None or "p50" not in ttfb:
+        if p50 is None or p95 is None:
             continue
-        success = fig["successes"] / fig["requests"] if fig.get("requests") else 1.0
-        basis = (
-            f"fitted to published p50/p95 {p50:.0f}/{p95:.0f} ms, TTFB {ttfb['p50']}/{ttfb['p95']} ms, "
-            f"{fig.get('successes')}/{fig.get('requests')} ok ({fig.get('source')}"
-            f"{', via ' + fig['via'] if fig.get('via') else ''})"
-        )
         latency = LogNormal.from_p50_p95(p50, p95)
-        first = LogNormal.from_p50_p95(float(ttfb["p50"]), float(ttfb["p95"]))
+        first, ttfb_text = _ttfb(fig, latency)
+        success, success_text = _success(fig)
+        copy = f", copy {fig['copy'].rpartition('#')[2]}" if fig.get("copy") else ""
+        basis = (
+            f"fitted to published p50/p95 {p50:.0f}/{p95:.0f} ms, {ttfb_text}, {success_text} "
+            f"({fig.get('source')}{copy}{', via ' + fig['via'] if fig.get('via') else ''}"
+            f"{', measured by ' + fig['measured_by'] if fig.get('measured_by') else ''})"
+        )
         for provider in dict.fromkeys([fig["provider"], fig.get("via")]):
-            if provider:
+            if provider and (provider, fig["model"]) not in seen:
+                seen.add((provider, fig["model"]))
                 fitted.append(
                     Profile(
                         provider,
@@ -208,7 +244,9 @@ def default_profiles(catalog: Catalog | None = None, figures_path: str | Path | 
                     )
                 )
     if not fitted:
-        raise InvalidParameterError("figures_path", str(path), "a file with at least one p50/p95/TTFB figure")
+        raise InvalidParameterError(
+            "figures_path", ", ".join(map(str, paths)), "a file with at least one p50/p95 figure"
+        )
     reference = fitted[0]
     sigma = reference.latency_ms.sigma
     ttfb_share = reference.ttfb_ms.p50_ms / reference.latency_ms.p50_ms
