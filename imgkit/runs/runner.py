@@ -319,16 +319,14 @@ def _provider_setup(spec: ExperimentSpec, catalog: Catalog) -> Iterator[dict[str
             record_limit=64,
         ).start()
         root = server.url
-    urls = {"openai": f"{root}/v1", "gateway": f"{root}/lumenfall/v1", "fal": f"{root}/fal"}
+    from imgkit.simulator import simulated_base_urls
+
+    served = simulated_base_urls(root, catalog)  # every protocol on the simulator's one port
     base_urls, keys = {}, {}
     for provider in _providers(catalog):
-        if provider.adapter == "fal":
-            base_urls[provider.id] = urls["fal"]
-        elif provider.id == "openai":
-            base_urls[provider.id] = urls["openai"]
-        else:  # every other OpenAI-compatible provider is a gateway to the simulator
-            base_urls[provider.id] = urls["gateway"]
-        keys[provider.id] = SIMULATED_KEY
+        if provider.id in served:
+            base_urls[provider.id] = served[provider.id]
+            keys[provider.id] = SIMULATED_KEY
     try:
         yield {"base_urls": base_urls, "keys": keys, **client_settings}
     finally:
