@@ -6,8 +6,24 @@ from pathlib import Path
 
 import pytest
 
+from imgkit.secret_policy import KEY_ENV_VARS
+
 pytest_plugins = ["tests.simulator_plugin", "tests.browser_plugin", "tests.postgres_plugin"]
 
+#: settings a developer's shell may hold that would point a test's client or SDK elsewhere
+PROVIDER_SETTINGS = (
+    "VERTEX_ACCESS_TOKEN_COMMAND",
+    "GOOGLE_CLOUD_PROJECT",
+    "GOOGLE_CLOUD_LOCATION",
+    "GOOGLE_GEMINI_BASE_URL",
+    "GOOGLE_VERTEX_BASE_URL",
+    "GOOGLE_GENAI_USE_VERTEXAI",
+    "GOOGLE_GENAI_API_VERSION",
+    "REPLICATE_BASE_URL",
+    "TOGETHER_BASE_URL",
+    "OPENAI_BASE_URL",
+    "BFL_BASE_URL",
+)
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 VOTES = SHARED / "data" / "votes"
@@ -35,5 +51,5 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     """Never touch the user's real keys file or run directories; never inherit real API keys."""
     home = tmp_path_factory.mktemp("imgkit-home")
     monkeypatch.setenv("IMGKIT_HOME", str(home))
-    for name in ("OPENAI_API_KEY", "FAL_KEY", "FAL_API_KEY", "LUMENFALL_API_KEY", "IMGKIT_API_KEY"):
+    for name in (*KEY_ENV_VARS, *PROVIDER_SETTINGS):
         monkeypatch.delenv(name, raising=False)

@@ -18,6 +18,10 @@ import httpx
 import pytest
 from PIL import Image
 
+from imgkit.params import ImageRequest
+from imgkit.providers import FAL_RUN_URL, ImageClient
+from tests.protocol_client import CAT, client_for, run
+
 KEY = "fal-simulator-test-key:0001"
 HTTP = httpx.Client(timeout=10.0)
 
@@ -226,3 +230,51 @@ def test_async_run_raises_the_fal_error_shape(fal_sim):
     with pytest.raises(fal_client.FalClientHTTPError) as err:
         asyncio.run(scenario())
     assert_fal_image_size_error(err.value, {"width": 800, "height": 600})
+
+
+# --- the market's newer endpoints, and imgkit's adapter on the run endpoint -----------------------------------
+
+
+def test_nano_banana_pro_is_sized_by_aspect_ratio_and_resolution(fal_sim):
+    result = fal_client.SyncClient(key=KEY).subscribe(
+        "fal-ai/nano-banana-pro",
+        {"prompt": "a kite", "aspect_ratio": "16:9", "resolution": "2K"},
+        interval=0.01,
+    )
+    [image] = result["images"]
+    expected = CAT.offered_model("gemini-3-pro-image", "fal").sizes.aspect_ratios["16:9"]["2K"]
+    picture = decoded(image)
+    assert (picture.format, f"{picture.width}x{picture.height}") == (
+        "PNG",
+        expected,
+    )  # the model makes PNG only
+    with pytest.raises(fal_client.FalClientHTTPError) as err:
+        fal_client.SyncClient(key=KEY).run("fal-ai/nano-banana-pro", {"prompt": "x", "aspect_ratio": "7:3"})
+    assert err.value.status_code == 422 and "aspect_ratio" in str(err.value)
+
+
+def test_seedream_and_flux_2_endpoints_take_custom_sizes(fal_sim):
+    client = fal_client.SyncClient(key=KEY)
+    seedream = client.run(
+        "fal-ai/bytedance/seedream/v4.5/text-to-image",
+        {"prompt": "x", "image_size": {"width": 2560, "height": 1440}},
+    )
+    assert decoded(seedream["images"][0]).size == (2560, 1440)  # its minimum: 3,686,400 pixels
+    flux2 = client.subscribe(
+        "fal-ai/flux-2-pro", {"prompt": "x", "image_size": "portrait_16_9"}, interval=0.01
+    )
+    assert decoded(flux2["images"][0]).size == (576, 1024)
+
+
+def test_imgkit_can_use_the_run_endpoint_instead_of_the_queue(simulator, tmp_path):
+    client = client_for(simulator, tmp_path, fal_sync=True)
+    result = run(
+        client, client.generate(ImageRequest("flux-2-pro", "a cabin", provider="fal", size="1024x768"))
+    )
+    assert [(i.width, i.height) for i in result.images] == [(1024, 768)]
+    assert [r.kind for r in simulator.requests] == ["fal_run", "file"]
+    assert (
+        result.cost.method == "per_megapixel"
+        and result.cost.total_usd == CAT.price("flux-2-pro", "fal").megapixels[0].first_mp_usd
+    )  # 0.79 fal megapixels, billed as the first one
+    assert ImageClient(fal_sync=True).base_url(CAT.provider("fal")) == FAL_RUN_URL

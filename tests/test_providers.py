@@ -66,6 +66,7 @@ from imgkit.records.images import ImageStore
 from imgkit.records.journal import RequestLog
 from imgkit.records.schema import LOG_SCHEMA
 from imgkit.simulator import FaultPlan
+from tests.protocol_client import run
 
 CAT = load_catalog()
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_delay_s=0.01, max_delay_s=0.05)
@@ -104,18 +105,6 @@ def client_for(sim, tmp_path: Path, **kw) -> ImageClient:
         "retry": FAST_RETRY,
     }
     return ImageClient(**{**options, **kw})
-
-
-def run(client: ImageClient, coro):
-    """Run a coroutine and close the client's HTTP pool on the same loop."""
-
-    async def main():
-        try:
-            return await coro
-        finally:
-            await client.aclose()
-
-    return asyncio.run(main())
 
 
 # --- OpenAI-compatible generations over loopback -----------------------------------------------------------
