@@ -937,6 +937,19 @@ def put_path(body: dict[str, Any], path: str, value: Any) -> None:
     node[last] = value
 
 
+def get_path(body: Any, path: str) -> Any:
+    """The value at a body path (dots, ``[i]``), or ``None`` where any step is missing."""
+    node = body
+    for key in _path_keys(path):
+        if isinstance(key, int):
+            if not isinstance(node, list) or key >= len(node):
+                return None
+        elif not isinstance(node, Mapping):
+            return None
+        node = node[key] if isinstance(key, int) else node.get(key)
+    return node
+
+
 def _span(most: int) -> str:
     """``1..most``, or ``1`` when that is the only value."""
     return f"1..{most}" if most > 1 else "1"

@@ -115,6 +115,7 @@ def test_imgkit_bills_the_tasks_own_cost_and_a_recost_keeps_it(simulator_factory
     assert row["resolved_params"] and json.loads(row["resolved_params"])["input_image"] == ["room.png"]
     assert [r.kind for r in sim.requests] == ["bfl_submit", "bfl_result", "bfl_result", "file"]
     assert "x-key" not in sim.requests[-1].headers  # the sample is downloaded without the key
+    assert sim.requests[0].headers["x-key"] == "[REDACTED]"  # and the simulator never records it
 
 
 def test_content_moderation_is_a_content_policy_error_and_a_task_error_is_retried(

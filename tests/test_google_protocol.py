@@ -9,6 +9,7 @@ google-genai 3.x takes ``http://HOST:PORT/gemini`` as its base URL in both modes
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 
 import httpx
@@ -211,6 +212,8 @@ def test_imgkit_bills_gemini_exactly_from_usage_metadata_per_modality(simulator,
         image_out,
     )
     assert row["actual_cost_usd"] == exact and row["provenance"] == "simulated"
+    # the log names the input beside the prompt's part, never its bytes
+    assert json.loads(row["resolved_params"])["contents"][0]["parts"] == [{"text": prompt}, "room.png"]
 
 
 def test_usage_metadata_becomes_the_logs_usage_with_thinking_at_the_text_rate():

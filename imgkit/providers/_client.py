@@ -52,7 +52,7 @@ from imgkit.errors import (
 )
 from imgkit.keys import KeySource, Secret, as_key_resolver, scrub
 from imgkit.money import Budget, Reservation
-from imgkit.params import ImageRequest, PricedRequest, ResolvedRequest, put_path, resolve
+from imgkit.params import ImageRequest, PricedRequest, ResolvedRequest, get_path, put_path, resolve
 from imgkit.pricing import Cost, CostLine, bill_response, quote_request
 from imgkit.provenance import Provenance
 from imgkit.providers._bfl import BflAdapter
@@ -139,6 +139,25 @@ class _LoopThread:
         self.thread.join(timeout=10)
         if not self.thread.is_alive():
             self.loop.close()
+
+
+#: adapters whose bill is computed from the response's token usage
+USAGE_BILLED = ("openai", "gemini", "vertex")
+
+
+def _cover_token_bill(estimate: Cost, part: PricedRequest) -> Cost:
+    """``estimate`` whose high end is raised to the token math when that is higher (see ``_estimate``)."""
+    if estimate.method == "tokens" or part.offering.price_on().tokens is None:
+        return estimate
+    try:
+        tokens = quote_request(part, method="tokens")
+    except ImgkitError:
+        return estimate
+    high, token_high = estimate.reserve_usd, tokens.reserve_usd
+    if high is None or token_high is None or token_high <= high:
+        return estimate
+    note = f"billed from token usage: reserved at the token math {token_high} (the published price is {high})"
+    return dataclasses.replace(estimate, total_usd=None, high_usd=token_high, notes=(*estimate.notes, note))
 
 
 def _not_billed(note: str) -> Cost:
@@ -404,13 +423,21 @@ class ImageClient:
         )
 
     def _estimate(self, ctx: _Request, count: int) -> Cost | None:
-        """The quote for one call of ``count`` images (cached per count)."""
+        """The quote for one call of ``count`` images (cached per count).
+
+        Where the bill comes from the response's token usage (OpenAI, Gemini, Vertex) and the published
+        per-image price is below the token math (Gemini 3 Pro Image: $0.134 against 1,120 x $120 / 1M =
+        $0.1344), the quote's high end is the token math, so what an attempt reserves covers its bill.
+        """
         if count not in ctx.estimates:
             part = dataclasses.replace(ctx.priced, n=count, calls=(count,))
             try:
-                ctx.estimates[count] = quote_request(part)
+                estimate = quote_request(part)
             except ImgkitError:
-                ctx.estimates[count] = None
+                estimate = None
+            if estimate is not None and ctx.provider.adapter in USAGE_BILLED:
+                estimate = _cover_token_bill(estimate, part)
+            ctx.estimates[count] = estimate
         return ctx.estimates[count]
 
     def _quoted_usd(self, ctx: _Request, count: int) -> Decimal | None:
@@ -689,10 +716,13 @@ class ImageClient:
         sent = dict(body)
         if ctx.inputs:  # the inputs' names where their bytes went
             default = "image[]" if ctx.provider.adapter == "openai" else "image_urls"
-            field = input_field(resolved, default)
-            if "." in field or "[" in field:
+            field, names = input_field(resolved, default), [f.name for f in ctx.inputs]
+            if "." in field:  # a nested field (Replicate's input.image, Gemini's contents[0].parts)
                 sent = copy.deepcopy(sent)
-            put_path(sent, field, [f.name for f in ctx.inputs])
+                there = get_path(sent, field)
+                put_path(sent, field, [*there, *names] if isinstance(there, list) else names)
+            else:
+                sent[field] = names
         if ctx.mask is not None:
             sent["mask"] = ctx.mask.name
         simulated = (error is not None and error.simulated) or ctx.base_url in self._simulated_bases

@@ -24,7 +24,7 @@ from typing import Any
 
 from imgkit.catalog import Catalog, FieldRule, Model, Offering, Provider, parse_ratio, parse_wxh
 from imgkit.errors import ImgkitError, InvalidParameterError
-from imgkit.params import PricedRequest, resolve_size, size_limit_problems
+from imgkit.params import PricedRequest, get_path, resolve_size, size_limit_problems
 from imgkit.pricing import Cost, quote_request
 from imgkit.simulator._http import Exchange
 from imgkit.simulator._images import ImageSpec
@@ -41,7 +41,6 @@ __all__ = [
     "Verbatim",
     "admit",
     "dumps",
-    "get_path",
     "input_from_wire",
     "requested_size",
     "send_timed",
@@ -50,7 +49,6 @@ __all__ = [
 ]
 
 JSON_HEADER = ("content-type", "application/json")
-_PATH_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 class Verbatim:
@@ -188,22 +186,6 @@ def served_models(catalog: Catalog, provider_ids: Sequence[str]) -> dict[str, Se
             for name in names:
                 out.setdefault(name, served)
     return out
-
-
-def get_path(body: Any, path: str) -> Any:
-    """The value at a body path (``generationConfig.imageConfig.aspectRatio``, ``instances[0].prompt``), or
-    ``None`` where any step is missing."""
-    node = body
-    for name, index in _PATH_STEP.findall(path):
-        if index:
-            if not isinstance(node, list) or int(index) >= len(node):
-                return None
-            node = node[int(index)]
-        else:
-            if not isinstance(node, Mapping):
-                return None
-            node = node.get(name)
-    return node
 
 
 class SizeRequestError(ValueError):
