@@ -17,7 +17,7 @@ from imgkit.errors import ContentPolicyError, MalformedResponseError
 from imgkit.params import ImageRequest, inspect_image
 from imgkit.pricing import cost_from_record
 from imgkit.providers import ImageClient, RateLimit
-from imgkit.runs.log import RequestLog
+from imgkit.records.journal import RequestLog
 from imgkit.simulator import FaultPlan
 from tests.protocol_client import CAT, TEST_KEYS, client_for, decoded, png_bytes, run
 

@@ -24,7 +24,7 @@ from imgkit.errors import ContentPolicyError, MissingKeyError, RateLimitError
 from imgkit.params import ImageRequest, inspect_image
 from imgkit.pricing import count_prompt_tokens
 from imgkit.providers import gemini_usage, vertex_base_url
-from imgkit.runs.log import RequestLog
+from imgkit.records.journal import RequestLog
 from imgkit.simulator import FaultPlan
 from tests.protocol_client import CAT, client_for, decoded, png_bytes, run
 

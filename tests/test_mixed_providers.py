@@ -24,7 +24,7 @@ from google import genai
 
 from imgkit.analysis.ratings import read_votes
 from imgkit.cli import main
-from imgkit.runs.log import RequestLog
+from imgkit.records.journal import RequestLog
 from imgkit.runs.runner import run_experiment
 from imgkit.runs.spec import load_spec
 from imgkit.votes import VoteServer, VoteStore, contenders, plan_pairs

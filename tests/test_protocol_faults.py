@@ -14,7 +14,7 @@ import pytest
 from imgkit.money import Budget
 from imgkit.params import ImageRequest, resolve
 from imgkit.pricing import quote_request
-from imgkit.runs.log import RequestLog
+from imgkit.records.journal import RequestLog
 from imgkit.simulator import FAULT_KINDS, FaultPlan
 from tests.protocol_client import CAT, TEST_KEYS, client_for, run
 

@@ -16,7 +16,7 @@ from replicate.exceptions import ModelError, ReplicateError
 from imgkit.errors import ContentPolicyError, ProviderTimeoutError
 from imgkit.params import ImageRequest, inspect_image
 from imgkit.providers import Polling
-from imgkit.runs.log import RequestLog
+from imgkit.records.journal import RequestLog
 from imgkit.simulator import FaultPlan
 from tests.protocol_client import CAT, client_for, decoded, png_bytes, run
 
