@@ -30,6 +30,13 @@ BUNDLED = {
     "data/catalog/openai.yaml": "catalog-provider.schema.json",
     "data/catalog/fal.yaml": "catalog-provider.schema.json",
     "data/catalog/lumenfall.yaml": "catalog-provider.schema.json",
+    "data/catalog/gemini-api.yaml": "catalog-provider.schema.json",
+    "data/catalog/vertex-ai.yaml": "catalog-provider.schema.json",
+    "data/catalog/bfl.yaml": "catalog-provider.schema.json",
+    "data/catalog/replicate.yaml": "catalog-provider.schema.json",
+    "data/catalog/together.yaml": "catalog-provider.schema.json",
+    "data/catalog/stability.yaml": "catalog-provider.schema.json",
+    "examples/offline_providers.yaml": "experiment-spec.schema.json",
     "examples/offline_tiers.yaml": "experiment-spec.schema.json",
     "data/workloads/example.yaml": "workload.schema.json",
 }
