@@ -43,6 +43,7 @@ def price_date(value: str | None) -> dt.date | None:
     except ValueError:
         raise InvalidParameterError("on", value, "a date YYYY-MM-DD") from None
 
+
 def provider_option(text: str) -> tuple[str, object]:
     """``NAME=VALUE``: a provider field sent as is (``true``/``false`` as booleans, whole numbers as integers)."""
     name, sep, raw = text.partition("=")
