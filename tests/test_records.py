@@ -190,7 +190,7 @@ def test_a_damaged_spec_as_run_is_one_line_for_grid_vote_and_resume(tmp_path, ca
     spec = tmp_path / "spec.yaml"
     spec.write_text(
         "name: again\nprompts: [{id: fox, text: A red fox}]\n"
-        "targets: [{model: gpt-image-1-mini, provider: openai, quality: low, size: 1024x1024}]\n"
+        "targets: [{model: gpt-image-2, provider: openai, quality: low, size: 1024x1024}]\n"
         "simulate: {time_scale: 0}\noutput_dir: run\n"
     )
     for argv in (["grid", str(run)], ["vote", str(run), "--plan"], ["run", str(spec), "--resume"]):
