@@ -16,6 +16,7 @@ mark lifted for its duration (and put back after); a browser test runs its async
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -40,9 +41,9 @@ def chromium_path() -> str:
     return found
 
 
-@pytest.fixture(autouse=True)
-def _asyncio_runs_outside_browser_tests(request: pytest.FixtureRequest) -> Iterator[None]:
-    if {"browser", "page"} & set(request.fixturenames):
+@contextlib.contextmanager
+def _no_running_loop_mark(item: pytest.Item) -> Iterator[None]:
+    if {"browser", "page"} & set(getattr(item, "fixturenames", ())):
         yield
         return
     marked = asyncio._get_running_loop()
@@ -51,6 +52,28 @@ def _asyncio_runs_outside_browser_tests(request: pytest.FixtureRequest) -> Itera
         yield
     finally:
         asyncio._set_running_loop(marked)
+
+
+# setup, call and teardown of every test that does not use the browser (module- and session-scoped fixtures set
+# up or torn down on its behalf included) run without the mark
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    with _no_running_loop_mark(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    with _no_running_loop_mark(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    if nextitem is None:  # the session's fixtures (the browser among them) are torn down here
+        return (yield)
+    with _no_running_loop_mark(item):
+        return (yield)
 
 
 @pytest.fixture(scope="session")

@@ -453,12 +453,14 @@ def test_gathered_defaults_are_the_published_board_and_its_prices(lmarena_frame)
 
 
 def test_catalog_quotes_filled_with_published_prices_and_said_so():
-    sources = frontier_sources(costs="catalog", quality="medium", fill_published=True)
+    # priced on a day gpt-image-1-mini was still sold (OpenAI shut it down on 2026-12-01: OAI-DEPRECATIONS)
+    on = dt.date(2026, 6, 1)
+    sources = frontier_sources(costs="catalog", quality="medium", fill_published=True, on=on)
     rows = {(r["model"], r["provider"]): r for r in sources.costs.iter_rows(named=True)}
     assert rows["gpt-image-1-mini", "openai"]["cost_usd"] == Decimal("0.011")  # PRICING.md, medium 1024²
     assert rows["photon", "replicate.com"]["cost_usd"] == Decimal("0.03")  # LMArena's, for a model not sold
     assert sources.cost_basis == "quality medium, 1024x1024"
-    plain = frontier_sources(costs="catalog")
+    plain = frontier_sources(costs="catalog", on=on)
     assert ("photon", "replicate.com") not in {
         (r["model"], r["provider"]) for r in plain.costs.iter_rows(named=True)
     }

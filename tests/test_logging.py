@@ -216,7 +216,7 @@ def test_imgkit_run_warns_in_one_line_when_the_plan_exceeds_the_budget(tmp_path,
     assert main(["run", str(path), "--no-progress"]) == 1  # two items left unsent by the budget
     err = capsys.readouterr().err
     assert err == (
-        "imgkit: warning: the plan's quote $0.020064 exceeds the budget left $0.012; "
+        "imgkit: warning: the plan's quote $0.0328 exceeds the budget left $0.012; "
         "the run stops before the budget would be exceeded\n"
     )
 
@@ -255,7 +255,7 @@ def test_a_retried_attempt_is_information_shown_with_v(tmp_path, simulator_facto
     path = _spec(tmp_path, sim, prompts=[{"id": "p0", "text": "a lighthouse"}])
     assert main(["run", str(path), "--no-progress", "-v"]) == 0
     assert capsys.readouterr().err == (
-        "openai gpt-image-1-mini: attempt 1 failed (rate_limit, status 429); retrying in 0.0 s\n"
+        "openai gpt-image-2: attempt 1 failed (rate_limit, status 429); retrying in 0.0 s\n"
     )
     again = ["run", str(path), "--no-progress", "--output-dir", str(tmp_path / "again")]
     assert main(again) == 0  # retried the same way, without -v: nothing on stderr

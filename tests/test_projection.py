@@ -486,7 +486,7 @@ def test_workload_inputs_state_the_assumptions_exactly_and_the_measured_rates(tm
     assert rows["batch share"]["value"] == "0 % (targets may override)"
     assert rows["prices"] == {
         "input": "prices",
-        "value": "imgkit catalog, per month from 2027-01-01",
+        "value": "imgkit catalog, per month from 2025-12-01",
         "provenance": "published",
     }
     assert rows["measured failure rates"]["value"] == reliability.describe()
