@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 import polars as pl
 
-from imgkit.analysis.percentiles import bucket_column, exact_percentiles, time_bucket
+from imgkit.analysis.percentiles import bucket_column, exact_percentiles, percentile_column, time_bucket
 from imgkit.errors import InvalidParameterError, UnknownNameError
 from imgkit.money import MONEY_TOTAL, round_money
 from imgkit.provenance import Provenance
@@ -35,13 +35,18 @@ from imgkit.records.schema import LOG_SCHEMA, OUTCOME_OK
 from imgkit.stats import Z_95
 
 __all__ = [
+    "FINE_SUMS",
     "GROUPABLE_COLUMNS",
     "PERCENTILE_METHOD",
+    "TABLE_COLUMNS",
     "TABLE_PERCENTILES",
     "LogSummary",
     "describe_log",
     "filter_window",
+    "finish_table",
     "group_columns",
+    "group_sums",
+    "latency_histogram",
     "log_summary",
     "parse_time_bound",
     "performance_table",
@@ -166,7 +171,8 @@ def performance_table(
     Memory: one streaming pass counts and sums per group and latency bucket, a second counts TTFB buckets
     and a third collects the distinct times of the few buckets that hold the percentiles
     (:func:`exact_percentiles`), so a scan of partitioned Parquet larger than memory works and what is held
-    grows with the groups and their time ranges, not with the requests.
+    grows with the groups and their time ranges, not with the requests. The same table on DuckDB, Spark
+    or a warehouse: :mod:`imgkit.analysis.engines` (the same passes, and the same Python after them).
     """
     keys = group_columns(by)
     if period is not None and period not in _PERIODS:
@@ -193,25 +199,95 @@ def performance_table(
         "images": pl.col("_delivered").sum(),
         "_images_unknown": pl.col("_delivered_unknown").sum(),
         "cost_unknown_attempts": pl.col("actual_cost_usd").null_count(),
+        "_provenance_rows": pl.col("provenance").count(),
     }
-    aggs = [e.cast(pl.Int64).alias(name) for name, e in sums.items()]
-    aggs.append(pl.col("actual_cost_usd").sum().alias("_cost_sum"))
-    # provenance kinds per group, sorted and joined: "+".join(sorted(set(kinds) - {None}))
-    sole, mixed = _sole_provenance(lf)
-    if mixed:  # the kinds per group as a list (a string aggregation, the slow part of this pass)
-        aggs.append(pl.col("provenance").unique().alias("_kinds"))
-        regroup_kinds = pl.col("_kinds").explode().unique()
-        kinds = pl.col("_kinds").list.drop_nulls().list.sort().list.join("+")
-    else:  # one kind in the whole log (the usual case): a group has it unless all its rows lack one
-        aggs.append(pl.col("provenance").null_count().cast(pl.Int64).alias("_kinds"))
-        regroup_kinds = pl.col("_kinds").sum()
-        kinds = pl.when(pl.col("_kinds") < pl.col("attempts")).then(pl.lit(sole or "")).otherwise(pl.lit(""))
-    # one streaming pass: the sums per group and latency bucket, which are also latency's histogram
-    latency_bucket = bucket_column("latency_ms")
-    fine = lf.group_by([*keys, latency_bucket]).agg(*aggs).collect(engine="streaming")
-    regroup = [pl.col(name).sum() for name in [*sums, "_cost_sum"]]
-    regroup.append(regroup_kinds.implode() if mixed and not keys else regroup_kinds)
+    # one streaming pass: the sums per group and latency bucket, which are also latency's histogram; the
+    # provenance kinds as their least and greatest (a second pass only for groups that mix kinds)
+    fine = (
+        lf.group_by([*keys, bucket_column("latency_ms")])
+        .agg(
+            *(e.cast(pl.Int64).alias(name) for name, e in sums.items()),
+            pl.col("actual_cost_usd").sum().alias("_cost_sum"),
+            pl.col("provenance").min().alias("_provenance_min"),
+            pl.col("provenance").max().alias("_provenance_max"),
+        )
+        .collect(engine="streaming")
+    )
+
+    def fetch_kinds(mixed: pl.DataFrame) -> pl.DataFrame:
+        rows = lf.join(mixed.lazy(), on=keys, nulls_equal=True) if keys else lf
+        kinds = pl.col("provenance").drop_nulls().unique()
+        return (rows.group_by(keys).agg(kinds) if keys else rows.select(kinds.implode())).collect()
+
+    df = group_sums(fine, keys, fetch_kinds)
+    df = df.with_columns(
+        exact_percentiles(
+            lf, df.select(keys), TABLE_PERCENTILES, histograms={"latency_ms": latency_histogram(fine, keys)}
+        )
+    )
+    return finish_table(df, keys)
+
+
+#: the per-group counts of the table's first pass, as every engine returns them per (keys, latency bucket)
+FINE_SUMS = (
+    "requests",
+    "attempts",
+    "successes",
+    "images",
+    "_images_unknown",
+    "cost_unknown_attempts",
+    "_provenance_rows",
+)
+
+
+def latency_histogram(fine: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """Latency's histogram (``keys, <bucket>, count``) from the first pass: a bucketed row is a success with
+    a latency, so its count is its successes."""
+    bucket = bucket_column("latency_ms")
+    return fine.filter(pl.col(bucket).is_not_null()).select(*keys, bucket, pl.col("successes").alias("count"))
+
+
+def group_sums(
+    fine: pl.DataFrame,
+    keys: Sequence[str],
+    fetch_kinds: Callable[[pl.DataFrame], pl.DataFrame],
+) -> pl.DataFrame:
+    """The first pass's rows (keys, latency bucket, :data:`FINE_SUMS`, ``_cost_sum``, ``_provenance_min``,
+    ``_provenance_max``) summed per group, sorted by the keys, with the ``provenance`` label: the group's
+    kinds sorted and joined by "+" ("" when no row has one). A group whose least and greatest kinds differ
+    mixes kinds: ``fetch_kinds(groups)`` reads their distinct kinds (keys, ``provenance`` as a list; no
+    keys: one row).
+    """
+    keys = list(keys)
+    regroup = [
+        *(pl.col(name).sum().cast(pl.Int64) for name in FINE_SUMS),
+        pl.col("_cost_sum").sum().cast(MONEY_TOTAL),
+        pl.col("_provenance_min").min(),
+        pl.col("_provenance_max").max(),
+    ]
     df = fine.group_by(keys).agg(*regroup) if keys else fine.select(*regroup)
+    if keys:
+        df = df.sort(keys, nulls_last=True)
+    if "provenance" in keys:  # grouped by it: the key says it
+        return df
+    sole = pl.when(pl.col("_provenance_rows") > 0).then(pl.col("_provenance_min")).otherwise(pl.lit(""))
+    df = df.with_columns(sole.alias("provenance"))
+    mixed = df.filter(pl.col("_provenance_min") != pl.col("_provenance_max"))
+    if mixed.height:
+        kinds = fetch_kinds(mixed.select(keys)).select(*keys, pl.col("provenance").list.sort().list.join("+").alias("_k"))
+        df = (
+            df.join(kinds, on=keys, how="left", nulls_equal=True, maintain_order="left")
+            if keys
+            else df.with_columns(kinds["_k"])
+        )
+        df = df.with_columns(pl.coalesce("_k", "provenance").alias("provenance")).drop("_k")
+    return df
+
+
+def finish_table(df: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """The table from its per-group counts and sums (:func:`group_sums`) and percentile columns: every
+    derived column (rates, the Wilson interval, retries per success, total and per-image cost in exact
+    ``Decimal``) is computed here, once for every engine, and the columns put in the table's order."""
     df = df.with_columns(
         (pl.col("successes") / pl.when(pl.col("requests") > 0).then(pl.col("requests"))).alias(
             "success_rate"
@@ -222,18 +298,6 @@ def performance_table(
             / pl.when(pl.col("successes") > 0).then(pl.col("successes"))
         ).alias("retries_per_success"),
         pl.when(pl.col("cost_unknown_attempts") == 0).then(pl.col("_cost_sum")).alias("total_cost_usd"),
-        *([] if "provenance" in keys else [kinds.alias("provenance")]),  # grouped by it: the key says it
-    )
-    if keys:
-        df = df.sort(keys, nulls_last=True)
-    # a bucketed group's rows are all successes with a latency: its count is its successes
-    latency_histogram = fine.filter(pl.col(latency_bucket).is_not_null()).select(
-        *keys, latency_bucket, pl.col("successes").alias("count")
-    )
-    df = df.with_columns(
-        exact_percentiles(
-            lf, df.select(keys), TABLE_PERCENTILES, histograms={"latency_ms": latency_histogram}
-        )
     )
     cost_per_image = [
         _cost_per_image(total, images, unknown)
@@ -242,37 +306,25 @@ def performance_table(
         )
     ]
     df = df.with_columns(pl.Series("cost_per_image_usd", cost_per_image, dtype=MONEY_TOTAL))
-    columns = [
-        *keys,
-        "requests",
-        "attempts",
-        "successes",
-        "success_rate",
-        "success_ci_low",
-        "success_ci_high",
-        "latency_p50_ms",
-        "latency_p95_ms",
-        "latency_p99_ms",
-        "ttfb_p50_ms",
-        "ttfb_p95_ms",
-        "retries_per_success",
-        "images",
-        "total_cost_usd",
-        "cost_per_image_usd",
-        "cost_unknown_attempts",
-        "provenance",
-    ]
-    return df.select(list(dict.fromkeys(columns)))
+    return df.select(list(dict.fromkeys([*keys, *TABLE_COLUMNS])))
 
 
-def _sole_provenance(lf: pl.LazyFrame) -> tuple[str | None, bool]:
-    """The log's provenance kind if it has only one (None when no row has one), and whether it has more.
-
-    The distinct kinds, one streaming group-by over a column of a few values (memory stays flat on a log of
-    any size), far cheaper than collecting each group's distinct kinds from a string column.
-    """
-    kinds = lf.group_by("provenance").len().collect(engine="streaming")["provenance"].drop_nulls()
-    return (kinds[0] if len(kinds) else None), len(kinds) > 1
+#: the table's columns after its keys
+TABLE_COLUMNS = (
+    "requests",
+    "attempts",
+    "successes",
+    "success_rate",
+    "success_ci_low",
+    "success_ci_high",
+    *(percentile_column(m, q) for m, wanted in TABLE_PERCENTILES.items() for q in wanted),
+    "retries_per_success",
+    "images",
+    "total_cost_usd",
+    "cost_per_image_usd",
+    "cost_unknown_attempts",
+    "provenance",
+)
 
 
 def success_percentiles(
