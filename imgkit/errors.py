@@ -24,6 +24,8 @@ is built from provider text). Each class declares its attributes in ``__init__``
     │                                 a run already writing it)
     ├── JournalBusyError              another process holds a request log's write lock (path)
     ├── ReportError                   a notebook failed while executing (notebook, cell, output, run)
+    ├── EngineError                   an engine cannot run an analysis as asked: not installed, no
+    │                                 credentials, a source it cannot read (engine, problem)
     └── ProviderError                 a provider call failed (provider, status, request_id, code, retryable,
         │                             retry_after_s, may_be_billed, billed_read_timeout, simulated)
         ├── AuthenticationError       401 / 403
@@ -51,6 +53,7 @@ __all__ = [
     "BudgetExceededError",
     "CatalogError",
     "ContentPolicyError",
+    "EngineError",
     "ImgkitError",
     "InputImageError",
     "InvalidParameterError",
@@ -194,6 +197,16 @@ class JournalBusyError(ImgkitError):
     def __init__(self, path: Path) -> None:
         self.path = path
         super().__init__(f"request log {path} is being written by another process")
+
+
+class EngineError(ImgkitError):
+    """An engine (DuckDB, Spark, a warehouse) cannot run an analysis as asked: its extra is not installed,
+    credentials are missing, or the source is not one it reads."""
+
+    def __init__(self, engine: str, problem: str) -> None:
+        self.engine = engine
+        self.problem = problem
+        super().__init__(f"engine {engine}: {problem}")
 
 
 class ReportError(ImgkitError):

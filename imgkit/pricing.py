@@ -61,6 +61,8 @@ from imgkit.provenance import Provenance
 
 __all__ = [
     "CHARS_PER_TOKEN",
+    "RECOST_KEYS",
+    "TOKEN_COLUMNS",
     "Cost",
     "CostLine",
     "bill_response",
@@ -70,9 +72,11 @@ __all__ = [
     "count_prompt_tokens",
     "input_image_tokens",
     "output_image_tokens",
+    "price_boundaries",
     "quote",
     "quote_request",
     "recost",
+    "recost_lookup",
 ]
 
 PER_MILLION = Decimal(1_000_000)
@@ -1580,6 +1584,35 @@ _INPUT_COLUMNS = {
 }
 
 
+#: the columns whose distinct values :func:`recost_lookup` prices (``_window``: the price window of the day)
+RECOST_KEYS = _KEYS
+#: the log's usage columns (a row with any of them is billed by token rates)
+TOKEN_COLUMNS = _TOKEN_COLUMNS
+
+
+def price_boundaries(catalog: Catalog) -> list[dt.date]:
+    """Every date a catalog price starts or ends: the ``_window`` of a day is how many of them it has
+    reached (0 before the first), and within a window every price is constant."""
+    return _price_boundaries(catalog)
+
+
+def recost_lookup(
+    keys: pl.DataFrame, catalog: Catalog, bounds: Sequence[dt.date], today: dt.date | None = None
+) -> pl.DataFrame:
+    """Integer unit prices (1e-10 USD) of each distinct :data:`RECOST_KEYS` row of ``keys``: the small table
+    :func:`recost` joins to every request (and an engine joins the same way, :mod:`imgkit.analysis.engines`).
+    ``bounds``: :func:`price_boundaries`; a null day's window is ``today``'s."""
+    today = today or dt.date.today()
+    rows = []
+    for key in keys.select(_KEYS).iter_rows(named=True):
+        # window i spans [bounds[i-1], bounds[i]): any day inside it has the same prices
+        w = key["_window"]
+        rep_day = today if not bounds else (bounds[w - 1] if w else bounds[0] - dt.timedelta(days=1))
+        rows.append({**key, **_combo_terms(catalog, key, rep_day)})
+    schema = {**keys.select(_KEYS).schema, **_COMBO_SCHEMA}
+    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+
+
 def recost(frame: pl.DataFrame | pl.LazyFrame, catalog: Catalog | None = None) -> pl.DataFrame | pl.LazyFrame:
     """Re-cost a whole request log: set exact ``actual_cost_usd`` (``pl.Decimal``) and ``cost_method``.
 
@@ -1600,15 +1633,7 @@ def recost(frame: pl.DataFrame | pl.LazyFrame, catalog: Catalog | None = None) -
     day = pl.col("started_at").dt.date().fill_null(today)
     window = pl.sum_horizontal([(day >= b).cast(pl.Int32) for b in bounds]) if bounds else pl.lit(0, pl.Int32)
     lazy = lazy.with_columns(_window=window)
-    keys = lazy.select(_KEYS).unique().collect()
-    rows = []
-    for key in keys.iter_rows(named=True):
-        # window i spans [bounds[i-1], bounds[i]): any day inside it has the same prices
-        w = key["_window"]
-        rep_day = today if not bounds else (bounds[w - 1] if w else bounds[0] - dt.timedelta(days=1))
-        rows.append({**key, **_combo_terms(cat, key, rep_day)})
-    schema = {**keys.schema, **_COMBO_SCHEMA}
-    lookup = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+    lookup = recost_lookup(lazy.select(_KEYS).unique().collect(), cat, bounds, today)
     joined = lazy.join(lookup.lazy(), on=list(_KEYS), how="left", nulls_equal=True, maintain_order="left")
 
     def billed(column: str, rate: str) -> pl.Expr:

@@ -38,6 +38,7 @@ __all__ = [
     "FINE_SUMS",
     "GROUPABLE_COLUMNS",
     "PERCENTILE_METHOD",
+    "PERIODS",
     "TABLE_COLUMNS",
     "TABLE_PERCENTILES",
     "LogSummary",
@@ -65,7 +66,9 @@ GROUPABLE_COLUMNS = tuple(
     if dtype in (pl.String, pl.Int32, pl.Boolean)
     and name not in {"requested_params", "resolved_params", "images", "error_message", "request_id"}
 )
-_PERIODS = {"day": "1d", "week": "1w"}
+#: the periods a table may be grouped by (UTC days, weeks starting Monday) as polars truncation units
+PERIODS = {"day": "1d", "week": "1w"}
+_PERIODS = PERIODS
 #: the percentiles the table reports, per time column
 TABLE_PERCENTILES = {"latency_ms": (50, 95, 99), "ttfb_ms": (50, 95)}
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
@@ -274,7 +277,9 @@ def group_sums(
     df = df.with_columns(sole.alias("provenance"))
     mixed = df.filter(pl.col("_provenance_min") != pl.col("_provenance_max"))
     if mixed.height:
-        kinds = fetch_kinds(mixed.select(keys)).select(*keys, pl.col("provenance").list.sort().list.join("+").alias("_k"))
+        kinds = fetch_kinds(mixed.select(keys)).select(
+            *keys, pl.col("provenance").list.sort().list.join("+").alias("_k")
+        )
         df = (
             df.join(kinds, on=keys, how="left", nulls_equal=True, maintain_order="left")
             if keys

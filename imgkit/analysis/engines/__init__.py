@@ -1,0 +1,29 @@
+"""imgkit's aggregate analyses on other engines: DuckDB, Spark, BigQuery, Snowflake, Trino.
+
+One definition (:mod:`.expressions`, ibis) of the performance table's passes, the re-cost aggregates behind
+``imgkit reconcile`` and the per-month volume mix; run where the log lives (:mod:`.backends`), then the same
+Python as the polars path turns the small grouped results into the same tables (:mod:`.tables`). polars stays
+the default, embedded engine (:mod:`imgkit.analysis.performance`); nothing here is imported with it, and ibis
+is imported only when another engine is asked for (the ``sql``, ``duckdb`` and ``spark`` extras).
+
+Exactness per engine: :func:`exactness` (README: Engines).
+"""
+
+from __future__ import annotations
+
+from imgkit._lazy import lazy_exports
+
+_EXPORTS = {
+    "ENGINES": "imgkit.analysis.engines.backends",
+    "WAREHOUSES": "imgkit.analysis.engines.backends",
+    "spark_session": "imgkit.analysis.engines.backends",
+    "PERCENTILE_STRATEGIES": "imgkit.analysis.engines.tables",
+    "Exactness": "imgkit.analysis.engines.tables",
+    "exactness": "imgkit.analysis.engines.tables",
+    "performance_table": "imgkit.analysis.engines.tables",
+    "show_sql": "imgkit.analysis.engines.tables",
+    "reconcile": "imgkit.analysis.engines.reconcile",
+    "volume_mix": "imgkit.analysis.engines.reconcile",
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
