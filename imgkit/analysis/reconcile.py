@@ -49,6 +49,7 @@ __all__ = [
     "reconcile",
     "reconcile_requests",
     "traffic_workload",
+    "with_billed",
 ]
 
 #: every flag, in the order a row lists them
@@ -253,6 +254,15 @@ def _grouped(per_request: pl.DataFrame, keys: tuple[str, ...], billed: Any) -> R
         "difference_usd": (both["recorded_usd"].cast(_SUM) - both["exact_usd"].cast(_SUM)).sum(),
         "unknown_requests": int(per_request["exact_usd"].is_null().sum()),
     }
+    return with_billed(grouped, keys, totals, billed)
+
+
+def with_billed(
+    grouped: pl.DataFrame, keys: tuple[str, ...], totals: dict[str, Any], billed: Any
+) -> Reconciliation:
+    """The reconciliation from its groups (keys, requests, recorded_usd, exact_usd, difference_usd, flags)
+    and totals, with the money ``billed`` per day summed on the keys it shares with ``keys`` (a group billed
+    but without requests is shown too), the rows in the keys' order; the same for every engine."""
     columns = [*keys, "requests", "recorded_usd", "exact_usd", "difference_usd"]
     if billed is not None:
         billed_frame = billed.lazy().collect() if not isinstance(billed, pl.DataFrame) else billed

@@ -20,7 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "perf",
         help="provider performance from a request log: success rate (Wilson CI), p50/p95/p99, TTFB, $/image",
     )
-    p.add_argument("log", nargs="+", metavar="LOG", help="log.jsonl, Parquet file or directory, or CSV")
+    p.add_argument(
+        "log",
+        nargs="*",
+        metavar="LOG",
+        help="log.jsonl, Parquet file or directory (or a file:// or s3:// URL of one), or CSV; "
+        "optional with --table",
+    )
     p.add_argument(
         "--by", default="provider,model", help="comma-separated grouping columns (default provider,model)"
     )
@@ -30,51 +36,128 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--period", choices=("day", "week"), help="also group by UTC day or week (weeks start Monday)"
     )
     p.add_argument("--mapping", metavar="FILE", help="YAML column mapping for logs from elsewhere")
+    p.add_argument(
+        "--engine",
+        choices=ENGINE_CHOICES,
+        default="polars",
+        help="where the table is computed (default polars, in this process; README: Engines)",
+    )
+    p.add_argument(
+        "--table",
+        metavar="NAME",
+        help="the log as a warehouse table (project.dataset.table, DB.SCHEMA.TABLE, catalog.schema.table)",
+    )
+    p.add_argument(
+        "--percentiles",
+        choices=("histogram", "aggregate", "approximate"),
+        help="histogram: imgkit's exact selection (default on polars, duckdb, spark); aggregate: the "
+        "engine's exact percentile in one statement; approximate: its approximate one (default where no "
+        "exact one exists: bigquery, trino)",
+    )
+    p.add_argument(
+        "--show-sql",
+        action="store_true",
+        help="print the query the engine would run (no connection, no credentials) and exit",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=cmd_perf)
 
 
-def cmd_perf(args: argparse.Namespace) -> int:
-    from imgkit.analysis.performance import (
-        PERCENTILE_METHOD,
-        describe_log,
-        filter_window,
-        log_summary,
-        performance_table,
-        window_bounds,
-    )
-    from imgkit.records.scan import scan_log
+ENGINE_CHOICES = ("polars", "duckdb", "spark", "bigquery", "snowflake", "trino")
 
-    now = dt.datetime.now(dt.UTC)
-    lf = scan_log(args.log, mapping=args.mapping)
-    table = performance_table(lf, by=args.by, since=args.since, until=args.until, now=now, period=args.period)
-    since, until = window_bounds(args.since, args.until, now)
-    summary = log_summary(filter_window(lf, since, until))
-    source = ", ".join(Path(p).name for p in args.log)
-    caption = describe_log(summary, source)
-    if args.json:
-        emit_json(
-            {
-                "rows": table.to_dicts(),
-                "percentile_method": PERCENTILE_METHOD,
-                "provenance": {
-                    "kind": summary.kind,
-                    "source": [str(p) for p in args.log],
-                    "requests": summary.requests,
-                    "attempts": summary.attempts,
-                    "first_started_at": summary.first_started_at,
-                    "last_started_at": summary.last_started_at,
-                    "caption": caption,
-                },
-                "window": {"since": since, "until": until},
-            }
+
+def cmd_perf(args: argparse.Namespace) -> int:
+    from imgkit.analysis.performance import PERCENTILE_METHOD, describe_log, window_bounds
+    from imgkit.errors import InvalidParameterError
+
+    warehouse = args.engine in ("bigquery", "snowflake", "trino")
+    if warehouse and not args.table:
+        raise InvalidParameterError("--table", None, f"a table name: --engine {args.engine} reads a table")
+    if args.table and not warehouse:
+        raise InvalidParameterError("--table", args.table, "with --engine bigquery, snowflake or trino")
+    if not args.log and not args.table:
+        raise InvalidParameterError("LOG", None, "one or more logs (or --engine ... --table NAME)")
+    if args.show_sql:
+        from imgkit.analysis.engines import show_sql
+
+        if not warehouse and args.engine != "spark" and args.engine != "duckdb":
+            raise InvalidParameterError("--show-sql", args.engine, "with an engine that runs SQL")
+        name = args.table or "imgkit_log"
+        print(
+            show_sql(
+                args.engine,
+                name,
+                by=args.by,
+                since=args.since,
+                until=args.until,
+                period=args.period,
+                percentiles=args.percentiles or ("aggregate" if not warehouse else None),
+            )
         )
+        return 0
+    now = dt.datetime.now(dt.UTC)
+    if args.engine == "polars" and args.percentiles in (None, "histogram"):
+        table, summary = _polars_table(args, now)
+        how = None
+    else:
+        from imgkit.analysis.engines import exactness, log_summary, performance_table
+
+        how = exactness(args.engine, args.percentiles)
+        source = args.table or (args.log if len(args.log) > 1 else args.log[0])
+        table = performance_table(
+            source,
+            args.engine,
+            by=args.by,
+            since=args.since,
+            until=args.until,
+            now=now,
+            period=args.period,
+            percentiles=how.strategy,
+            mapping=args.mapping,
+        )
+        summary = log_summary(
+            source, args.engine, since=args.since, until=args.until, now=now, mapping=args.mapping
+        )
+    since, until = window_bounds(args.since, args.until, now)
+    sources = [args.table] if args.table else list(args.log)
+    caption = describe_log(summary, ", ".join(Path(p).name for p in sources))
+    method = PERCENTILE_METHOD if how is None or how.exact else f"approximate: {how.function}; {how.error}"
+    if args.json:
+        out = {
+            "rows": table.to_dicts(),
+            "percentile_method": method,
+            "provenance": {
+                "kind": summary.kind,
+                "source": [str(p) for p in sources],
+                "requests": summary.requests,
+                "attempts": summary.attempts,
+                "first_started_at": summary.first_started_at,
+                "last_started_at": summary.last_started_at,
+                "caption": caption,
+            },
+            "window": {"since": since, "until": until},
+        }
+        if how is not None:
+            out["engine"] = how.as_json()
+        emit_json(out)
         return 0
     keys = [c for c in table.columns if c in (*args.by.split(","), "period")]
     print(caption)
     print(format_table([_text_row(row, keys) for row in table.to_dicts()], kinds=_KINDS))
-    print(f"success: Wilson 95 % interval; percentiles: {PERCENTILE_METHOD}; times of successful requests")
+    print(f"success: Wilson 95 % interval; percentiles: {method}; times of successful requests")
+    if how is not None:
+        print(f"engine: {args.engine}; percentiles {how.label} ({how.function})")
     return 0
+
+
+def _polars_table(args: argparse.Namespace, now: dt.datetime) -> tuple[Any, Any]:
+    from imgkit.analysis.performance import filter_window, log_summary, performance_table, window_bounds
+    from imgkit.records.scan import scan_log
+
+    lf = scan_log(args.log, mapping=args.mapping)
+    table = performance_table(lf, by=args.by, since=args.since, until=args.until, now=now, period=args.period)
+    since, until = window_bounds(args.since, args.until, now)
+    return table, log_summary(filter_window(lf, since, until))
 
 
 _KINDS = {

@@ -21,6 +21,7 @@ _EXPORTS = {
     "Exactness": "imgkit.analysis.engines.tables",
     "exactness": "imgkit.analysis.engines.tables",
     "performance_table": "imgkit.analysis.engines.tables",
+    "log_summary": "imgkit.analysis.engines.tables",
     "show_sql": "imgkit.analysis.engines.tables",
     "reconcile": "imgkit.analysis.engines.reconcile",
     "volume_mix": "imgkit.analysis.engines.reconcile",

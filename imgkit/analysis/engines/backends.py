@@ -229,7 +229,7 @@ def log_table(
     if isinstance(source, ibis.Table):
         return source
     if isinstance(source, (pl.DataFrame, pl.LazyFrame)):
-        return _from_frame(engine, con, source)
+        return from_frame(engine, con, source)
     if engine == "spark" and type(source).__name__ == "DataFrame" and hasattr(source, "sparkSession"):
         return con.table(_spark_view(source))
     if engine in WAREHOUSES:
@@ -241,7 +241,7 @@ def log_table(
         from imgkit.records.scan import scan_log
 
         paths = [local_path(s) or s for s in sources]
-        return _from_frame(engine, con, scan_log(paths, mapping=mapping))
+        return from_frame(engine, con, scan_log(paths, mapping=mapping))
     if engine == "duckdb":
         files: list[str] = []
         for s in sources:
@@ -267,7 +267,7 @@ def _spark_view(frame: Any) -> str:
     return name
 
 
-def _from_frame(engine: str, con: Any, frame: pl.DataFrame | pl.LazyFrame) -> Any:
+def from_frame(engine: str, con: Any, frame: pl.DataFrame | pl.LazyFrame) -> Any:
     ibis = require_ibis(engine)
     data = frame.lazy().collect().to_arrow()
     if engine == "spark":

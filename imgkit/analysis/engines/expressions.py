@@ -78,7 +78,7 @@ _TOP_BUCKET = 2**30
 #: buckets per octave: 1/256 of an octave, as the polars path's IEEE-bit bucket
 _PER_OCTAVE = 256
 #: amounts this close are "equal" for reconciliation's flags, in units of 1e-10 USD
-_TOLERANCE_UNITS = to_units(TOLERANCE_USD)
+TOLERANCE_UNITS = to_units(TOLERANCE_USD)
 
 
 #: the columns the performance table reads besides its keys
@@ -263,14 +263,13 @@ def recost_keys(t: ir.Table, bounds: Sequence[dt.date], today: dt.date) -> ir.Ta
     return t.select(*RECOST_KEYS).distinct()
 
 
-def recost_units(
-    t: ir.Table, lookup: ir.Table, bounds: Sequence[dt.date], today: dt.date, *, as_text: bool = False
-) -> ir.Table:
+def recost_units(t: ir.Table, lookup: ir.Table, bounds: Sequence[dt.date], today: dt.date) -> ir.Table:
     """``t`` with ``_exact_units``: each attempt's exact cost in integer units of 1e-10 USD (null: unknown),
     by the rules of :func:`imgkit.pricing.recost` (kept gateway bills, failed attempts without usage at 0,
     token usage x rates, else images x the unit price plus partial images, ceiled to the provider's
-    quantum). ``as_text``: the output tokens priced at the text-output rate instead (what a source that
-    mistakes image tokens for text recorded), for the ``image_tokens_at_text_rate`` flag."""
+    quantum), and ``_text_units``: the same with every output token at the text-output rate (what a source
+    that mistook image tokens for text recorded; the ``image_tokens_at_text_rate`` flag). ``lookup``:
+    :func:`imgkit.pricing.recost_lookup` of :func:`recost_keys`, with ``_offered``."""
     t = t.mutate(_window=_price_window(t, bounds, today))
     j = t.left_join(lookup, [t[k].identical_to(lookup[k]) for k in RECOST_KEYS])  # null-safe keys
     j = j.drop(*[f"{k}_right" for k in RECOST_KEYS if f"{k}_right" in j.columns])
@@ -280,34 +279,38 @@ def recost_units(
         return ibis.ifelse(qty > 0, qty * j[rate], ibis.literal(0, "int64"))
 
     has_usage = ibis.or_(*[j[c].notnull() for c in TOKEN_COLUMNS])
-    outputs = (
-        billed(j.output_image_tokens, "r_image_out") + billed(j.output_text_tokens, "r_text_out")
-        if not as_text
-        else billed(
-            j.output_image_tokens.cast("int64").fill_null(0)
-            + j.output_text_tokens.cast("int64").fill_null(0),
-            "r_text_out",
-        )
+    inputs = billed(j.input_text_tokens, "r_text_in") + billed(j.input_image_tokens, "r_image_in")
+    as_image = billed(j.output_image_tokens, "r_image_out") + billed(j.output_text_tokens, "r_text_out")
+    all_out = j.output_image_tokens.cast("int64").fill_null(0) + j.output_text_tokens.cast("int64").fill_null(
+        0
     )
-    usage = billed(j.input_text_tokens, "r_text_in") + billed(j.input_image_tokens, "r_image_in") + outputs
     images = ibis.coalesce(j.images_count, j.n).cast("int64")
     partials = j.partial_images.cast("int64").fill_null(0)
-    raw = ibis.ifelse(has_usage, usage, images * (j.unit_image + partials * j.partial_unit))
-    q = j.quantum
-    rounded = ibis.ifelse(q.notnull(), ((raw + q - 1) // q) * q, raw)
+    per_image = images * (j.unit_image + partials * j.partial_unit)
     kept = (j.cost_method == "gateway_metadata") & j.actual_cost_usd.notnull()
     failed = j.outcome.notnull() & (j.outcome != OUTCOME_OK) & ~has_usage
-    unknown = (
-        ~j.price_known.fill_null(False)
-        | (has_usage & ~j.tokens_known.fill_null(False))
-        | (~has_usage & (j.fallback == "unknown"))
-        | rounded.isnull()
-    )
     kept_units = (j.actual_cost_usd * UNITS_PER_USD).cast("int64")  # exact: a scale-10 decimal
-    units = ibis.cases(
-        (kept, kept_units), (failed, ibis.literal(0, "int64")), (unknown, ibis.null("int64")), else_=rounded
+
+    def units(usage: ir.IntegerValue) -> ir.IntegerValue:
+        raw = ibis.ifelse(has_usage, usage, per_image)
+        q = j.quantum
+        rounded = ibis.ifelse(q.notnull(), ((raw + q - 1) // q) * q, raw)
+        unknown = (
+            ~j.price_known.fill_null(False)
+            | (has_usage & ~j.tokens_known.fill_null(False))
+            | (~has_usage & (j.fallback == "unknown"))
+            | rounded.isnull()
+        )
+        return ibis.cases(
+            (kept, kept_units),
+            (failed, ibis.literal(0, "int64")),
+            (unknown, ibis.null("int64")),
+            else_=rounded,
+        )
+
+    return j.mutate(
+        _exact_units=units(inputs + as_image), _text_units=units(inputs + billed(all_out, "r_text_out"))
     )
-    return j.mutate(_exact_units=units)
 
 
 def reconcile_sums(r: ir.Table, keys: Sequence[str]) -> ir.Table:
@@ -315,9 +318,9 @@ def reconcile_sums(r: ir.Table, keys: Sequence[str]) -> ir.Table:
     exact units (null when any request is unknown), and what the flags and totals need.
 
     ``r`` carries ``_exact_units``, ``_text_units``, ``recorded_usd``, ``_evidence_dropped``, ``_offered``,
-    ``_flat_candidate`` and the grouping columns (``day``, ``month``)."""
+    ``_flat`` and the grouping columns (``day``, ``month``)."""
     exact, recorded, text = r._exact_units, r.recorded_usd, r._text_units
-    tol = ibis.literal(_TOLERANCE_UNITS, "int64")
+    tol = ibis.literal(TOLERANCE_UNITS, "int64")
     recorded_units = (recorded * UNITS_PER_USD).cast("int64")
     ok_priced = (r.outcome == OUTCOME_OK) & exact.notnull() & recorded.notnull()
     outputs = r.output_image_tokens.fill_null(0) + r.output_text_tokens.fill_null(0)
@@ -334,7 +337,7 @@ def reconcile_sums(r: ir.Table, keys: Sequence[str]) -> ir.Table:
         _flag_image_tokens_at_text_rate=r.count(
             where=ok_priced & (outputs > 0) & text.notnull() & ~near(text, exact) & near(recorded_units, text)
         ),
-        _flag_flat_price=r.count(where=r._flat_candidate & ok_priced & ~near(recorded_units, exact)),
+        _flag_flat_price=r.count(where=r._flat & ok_priced & ~near(recorded_units, exact)),
         _flag_gateway_cost_dropped=r.count(where=r._evidence_dropped),
         _flag_unknown_model=r.count(where=exact.isnull() & ~r._offered),
         _flag_unpriced=r.count(where=exact.isnull() & r._offered),

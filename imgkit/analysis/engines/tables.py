@@ -30,11 +30,18 @@ from imgkit.analysis.performance import (
     FINE_SUMS,
     PERIODS,
     TABLE_PERCENTILES,
+    LogSummary,
     finish_table,
     group_columns,
     group_sums,
     latency_histogram,
     window_bounds,
+)
+from imgkit.analysis.performance import (
+    filter_window as polars_filter_window,
+)
+from imgkit.analysis.performance import (
+    log_summary as polars_log_summary,
 )
 from imgkit.analysis.performance import (
     performance_table as polars_performance_table,
@@ -47,6 +54,7 @@ __all__ = [
     "Exactness",
     "default_strategy",
     "exactness",
+    "log_summary",
     "performance_table",
     "show_sql",
     "table_on",
@@ -202,6 +210,45 @@ def performance_table(
     con = connect(engine, connection)
     t = log_table(engine, con, source, mapping=mapping)
     return table_on(con, t, how.strategy, by=by, since=since, until=until, now=now, period=period)
+
+
+def log_summary(
+    source: Any,
+    engine: str,
+    *,
+    since: str | dt.datetime | None = None,
+    until: str | dt.datetime | None = None,
+    now: dt.datetime | None = None,
+    connection: Any = None,
+    mapping: Any = None,
+) -> LogSummary:
+    """:func:`imgkit.analysis.performance.log_summary` of the window of ``source`` on ``engine`` (one
+    aggregate query): what a caption or a JSON report says about the log."""
+    if engine == "polars":
+        from imgkit.records.scan import scan_log
+
+        lf = source if isinstance(source, (pl.DataFrame, pl.LazyFrame)) else scan_log(source, mapping=mapping)
+        lower, upper = window_bounds(since, until, now)
+        return polars_log_summary(polars_filter_window(lf, lower, upper))
+    con = connect(engine, connection)
+    t, _ = _prepare(log_table(engine, con, source, mapping=mapping), None, since, until, now, None)
+    row = con.to_polars(
+        t.aggregate(
+            requests=t.count(where=t.final),
+            attempts=t.count(),
+            first=t.started_at.min(),
+            last=t.started_at.max(),
+            kinds=t.provenance.collect(distinct=True),
+        )
+    )
+    row = _counts(row.with_columns(pl.col("requests", "attempts").cast(pl.Int64))).row(0, named=True)
+    return LogSummary(
+        row["requests"] or 0,
+        row["attempts"] or 0,
+        row["first"],
+        row["last"],
+        tuple(sorted(row["kinds"] or ())),
+    )
 
 
 def _prepare(
