@@ -43,13 +43,16 @@ from imgkit.pricing import recost
 
 __all__ = [
     "FLAGS",
+    "MIX_KEYS",
     "RECONCILE_KEYS",
     "TOLERANCE_USD",
     "Reconciliation",
     "reconcile",
     "reconcile_requests",
     "traffic_workload",
+    "volume_mix",
     "with_billed",
+    "workload_from_mix",
 ]
 
 #: every flag, in the order a row lists them
@@ -288,6 +291,32 @@ def flag_counts(per_request: pl.DataFrame) -> Mapping[str, int]:
     return {f: int(found[f]) for f in FLAGS if f in found}
 
 
+#: the columns of a volume mix (:func:`volume_mix`), in its sort order
+MIX_KEYS = ("month", "mode", "quality", "size", "n")
+
+
+def volume_mix(
+    requests: pl.LazyFrame | pl.DataFrame, *, default_quality: str = "medium", default_size: str = "1024x1024"
+) -> pl.DataFrame:
+    """Requests, failures (an outcome other than ``ok``; a null outcome is none) and requests that logged no
+    quality or size, per UTC month and (mode, quality, size, n), sorted: the volume and mix a projection
+    takes from a log (missing quality or size: the defaults; n clipped to 1..128)."""
+    frame = requests.lazy().with_columns(
+        month=pl.col("started_at").dt.strftime("%Y-%m"),
+        _assumed=pl.col("quality").is_null() | pl.col("size").is_null(),
+        mode=pl.col("mode").fill_null("generate"),
+        quality=pl.col("quality").fill_null(default_quality),
+        size=pl.col("size").fill_null(default_size),
+        n=pl.col("n").fill_null(1).clip(1, 128).cast(pl.Int32),
+    )
+    mix = frame.group_by(MIX_KEYS).agg(
+        pl.len().cast(pl.Int64).alias("requests"),
+        (pl.col("outcome") != "ok").sum().cast(pl.Int64).alias("failures"),
+        pl.col("_assumed").sum().cast(pl.Int64).alias("assumed"),
+    )
+    return mix.sort(MIX_KEYS, nulls_last=True).collect()
+
+
 def traffic_workload(
     requests: pl.LazyFrame | pl.DataFrame,
     *,
@@ -303,34 +332,48 @@ def traffic_workload(
     (mode, quality, size, n) among requests, rounded to ``precision`` decimals (the largest share takes the
     rounding so that they sum to exactly 1). A request that logged no quality or size takes
     ``default_quality``/``default_size`` and an edit one 1024x1024 input image: **assumed**, and said in
-    the workload's ``description``. The failure rate is measured; targets: ``all``.
+    the workload's ``description``. The failure rate is measured; targets: ``all``. The same on DuckDB or
+    Spark: :func:`imgkit.analysis.engines.traffic_workload`.
     """
-    frame = (
-        requests.lazy()
-        .select("started_at", "outcome", "mode", "quality", "size", "n", "input_text_tokens")
-        .collect()
+    lf = requests.lazy()
+    mix = volume_mix(lf, default_quality=default_quality, default_size=default_size)
+    prompt = lf.select(pl.col("input_text_tokens").median()).collect().item()
+    return workload_from_mix(
+        mix,
+        prompt,
+        name=name,
+        default_quality=default_quality,
+        default_size=default_size,
+        precision=precision,
     )
-    if frame.is_empty():
+
+
+def workload_from_mix(
+    mix: pl.DataFrame,
+    prompt_tokens_median: float | None,
+    *,
+    name: str = "imported traffic",
+    default_quality: str = "medium",
+    default_size: str = "1024x1024",
+    precision: int = 6,
+) -> dict[str, Any]:
+    """:func:`traffic_workload` from a :func:`volume_mix` (computed by any engine) and the median prompt
+    tokens of the requests (None: no request logged them)."""
+    if mix.is_empty() or mix["requests"].sum() == 0:
         raise InvalidParameterError("requests", "an empty log", "a log with at least one request")
-    months = frame.select(pl.col("started_at").dt.strftime("%Y-%m").n_unique()).item()
-    assumed = frame.filter(pl.col("quality").is_null() | pl.col("size").is_null()).height
-    mix = (
-        frame.with_columns(
-            mode=pl.col("mode").fill_null("generate"),
-            quality=pl.col("quality").fill_null(default_quality),
-            size=pl.col("size").fill_null(default_size),
-            n=pl.col("n").fill_null(1).clip(1, 128),
-        )
-        .group_by("mode", "quality", "size", "n")
-        .len()
+    months = mix["month"].n_unique()
+    assumed = int(mix["assumed"].sum())
+    mix_rows = (
+        mix.group_by("mode", "quality", "size", "n")
+        .agg(pl.col("requests").sum().alias("len"))
         .sort("len", "mode", "quality", "size", "n", descending=[True, False, False, False, False])
     )
-    total = frame.height
+    total = int(mix["requests"].sum())
     quantum = Decimal(1).scaleb(-precision)
-    shares = [(Decimal(count) / total).quantize(quantum) for count in mix["len"]]
+    shares = [(Decimal(count) / total).quantize(quantum) for count in mix_rows["len"]]
     shares[0] += Decimal(1) - sum(shares)
     components = []
-    for (mode, quality, size, n, _), share in zip(mix.iter_rows(), shares, strict=True):
+    for (mode, quality, size, n, _), share in zip(mix_rows.iter_rows(), shares, strict=True):
         if share <= 0:
             continue
         component: dict[str, Any] = {
@@ -346,8 +389,7 @@ def traffic_workload(
         components.append(component)
     spent = sum(Decimal(c["share"]) for c in components)
     components[0]["share"] = str(Decimal(components[0]["share"]) + Decimal(1) - spent)
-    failures = frame.filter(pl.col("outcome") != "ok").height
-    prompt = frame["input_text_tokens"].drop_nulls()
+    failures = int(mix["failures"].sum())
     return {
         "name": name,
         "description": (
@@ -357,7 +399,7 @@ def traffic_workload(
         ),
         "provenance": "measured",
         "volume": {"requests_per_month": str((Decimal(total) / months).quantize(Decimal("0.000001")))},
-        "prompt_tokens": int(prompt.median()) if len(prompt) else 0,
+        "prompt_tokens": int(prompt_tokens_median) if prompt_tokens_median is not None else 0,
         "mix": components,
         "reliability": {
             "failure_rate": str((Decimal(failures) / total).quantize(quantum)),

@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mapping", metavar="FILE", help="YAML column mapping for logs from elsewhere")
     p.add_argument(
         "--engine",
-        choices=ENGINE_CHOICES,
+        choices=("polars", "duckdb", "spark", "bigquery", "snowflake", "trino"),
         default="polars",
         help="where the table is computed (default polars, in this process; README: Engines)",
     )
@@ -63,101 +63,93 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_perf)
 
 
-ENGINE_CHOICES = ("polars", "duckdb", "spark", "bigquery", "snowflake", "trino")
-
-
 def cmd_perf(args: argparse.Namespace) -> int:
+    from imgkit.analysis.engines import WAREHOUSES, exactness, log_summary, performance_table, show_sql
     from imgkit.analysis.performance import PERCENTILE_METHOD, describe_log, window_bounds
     from imgkit.errors import InvalidParameterError
 
-    warehouse = args.engine in ("bigquery", "snowflake", "trino")
+    warehouse = args.engine in WAREHOUSES
     if warehouse and not args.table:
         raise InvalidParameterError("--table", None, f"a table name: --engine {args.engine} reads a table")
     if args.table and not warehouse:
         raise InvalidParameterError("--table", args.table, "with --engine bigquery, snowflake or trino")
-    if not args.log and not args.table:
-        raise InvalidParameterError("LOG", None, "one or more logs (or --engine ... --table NAME)")
     if args.show_sql:
-        from imgkit.analysis.engines import show_sql
-
-        if not warehouse and args.engine != "spark" and args.engine != "duckdb":
-            raise InvalidParameterError("--show-sql", args.engine, "with an engine that runs SQL")
-        name = args.table or "imgkit_log"
-        print(
-            show_sql(
-                args.engine,
-                name,
-                by=args.by,
-                since=args.since,
-                until=args.until,
-                period=args.period,
-                percentiles=args.percentiles or ("aggregate" if not warehouse else None),
-            )
-        )
-        return 0
-    now = dt.datetime.now(dt.UTC)
-    if args.engine == "polars" and args.percentiles in (None, "histogram"):
-        table, summary = _polars_table(args, now)
-        how = None
-    else:
-        from imgkit.analysis.engines import exactness, log_summary, performance_table
-
-        how = exactness(args.engine, args.percentiles)
-        source = args.table or (args.log if len(args.log) > 1 else args.log[0])
-        table = performance_table(
-            source,
+        if args.engine == "polars":
+            raise InvalidParameterError("--show-sql", "--engine polars", "an engine that runs SQL")
+        strategy = args.percentiles or (None if warehouse else "aggregate")
+        how = exactness(args.engine, strategy)
+        sql = show_sql(
             args.engine,
+            args.table or "imgkit_log",
             by=args.by,
             since=args.since,
             until=args.until,
-            now=now,
             period=args.period,
             percentiles=how.strategy,
-            mapping=args.mapping,
         )
-        summary = log_summary(
-            source, args.engine, since=args.since, until=args.until, now=now, mapping=args.mapping
+        print(f"-- imgkit perf on {args.engine}: percentiles {how.label}, {how.function}")
+        print(f"-- error: {how.error}")
+        print(
+            "-- rates, the Wilson interval, retries per success and cost per image are computed from its rows"
         )
+        print(sql)
+        return 0
+    if not args.log and not args.table:
+        raise InvalidParameterError("LOG", None, "one or more logs (or --engine ... --table NAME)")
+    now = dt.datetime.now(dt.UTC)
+    how = exactness(args.engine, args.percentiles)
+    source: Any = args.table or (args.log if len(args.log) > 1 else args.log[0])
+    mapping = args.mapping
+    if args.engine == "polars":  # one scan for the table and the caption
+        from imgkit.records.scan import scan_log
+
+        source, mapping = scan_log(args.log, mapping=mapping), None
+    window = {"since": args.since, "until": args.until, "now": now}
+    table = performance_table(
+        source,
+        args.engine,
+        by=args.by,
+        period=args.period,
+        percentiles=how.strategy,
+        mapping=mapping,
+        **window,
+    )
+    summary = log_summary(source, args.engine, mapping=mapping, **window)
     since, until = window_bounds(args.since, args.until, now)
     sources = [args.table] if args.table else list(args.log)
-    caption = describe_log(summary, ", ".join(Path(p).name for p in sources))
-    method = PERCENTILE_METHOD if how is None or how.exact else f"approximate: {how.function}; {how.error}"
+    caption = describe_log(summary, ", ".join(_name(p) for p in sources))
+    method = PERCENTILE_METHOD if how.exact else f"approximate: {how.function}; {how.error}"
     if args.json:
-        out = {
-            "rows": table.to_dicts(),
-            "percentile_method": method,
-            "provenance": {
-                "kind": summary.kind,
-                "source": [str(p) for p in sources],
-                "requests": summary.requests,
-                "attempts": summary.attempts,
-                "first_started_at": summary.first_started_at,
-                "last_started_at": summary.last_started_at,
-                "caption": caption,
-            },
-            "window": {"since": since, "until": until},
-        }
-        if how is not None:
-            out["engine"] = how.as_json()
-        emit_json(out)
+        emit_json(
+            {
+                "rows": table.to_dicts(),
+                "percentile_method": method,
+                "engine": how.as_json(),
+                "provenance": {
+                    "kind": summary.kind,
+                    "source": [str(p) for p in sources],
+                    "requests": summary.requests,
+                    "attempts": summary.attempts,
+                    "first_started_at": summary.first_started_at,
+                    "last_started_at": summary.last_started_at,
+                    "caption": caption,
+                },
+                "window": {"since": since, "until": until},
+            }
+        )
         return 0
     keys = [c for c in table.columns if c in (*args.by.split(","), "period")]
     print(caption)
     print(format_table([_text_row(row, keys) for row in table.to_dicts()], kinds=_KINDS))
     print(f"success: Wilson 95 % interval; percentiles: {method}; times of successful requests")
-    if how is not None:
+    if args.engine != "polars":
         print(f"engine: {args.engine}; percentiles {how.label} ({how.function})")
     return 0
 
 
-def _polars_table(args: argparse.Namespace, now: dt.datetime) -> tuple[Any, Any]:
-    from imgkit.analysis.performance import filter_window, log_summary, performance_table, window_bounds
-    from imgkit.records.scan import scan_log
-
-    lf = scan_log(args.log, mapping=args.mapping)
-    table = performance_table(lf, by=args.by, since=args.since, until=args.until, now=now, period=args.period)
-    since, until = window_bounds(args.since, args.until, now)
-    return table, log_summary(filter_window(lf, since, until))
+def _name(source: str) -> str:
+    """A log's name for the caption: the file or folder name of a path or URL, a table's full name."""
+    return Path(source.rstrip("/")).name if "/" in source else source
 
 
 _KINDS = {

@@ -29,23 +29,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="COSTS.json",
         help="OpenAI Costs API page(s): billed money per day, a third column",
     )
+    p.add_argument(
+        "--engine",
+        choices=("polars", "duckdb", "spark"),
+        default="polars",
+        help="where the requests are re-costed and summed (default polars, in this process; README: Engines)",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=cmd_reconcile)
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    from imgkit.analysis.reconcile import FLAGS, reconcile
+    from imgkit.analysis.engines import reconcile
+    from imgkit.analysis.reconcile import FLAGS
     from imgkit.errors import InvalidParameterError
     from imgkit.records.importers import read_billed, read_ledger
     from imgkit.records.importers.openai_usage import read_costs
-    from imgkit.records.scan import scan_log
 
     folder = Path(args.dir)
     if not folder.is_dir():
         raise InvalidParameterError("DIR", args.dir, "an import directory (imgkit import ... --out DIR)")
     billed = read_costs(args.billed) if args.billed else read_billed(folder).collect()
     result = reconcile(
-        scan_log(folder),
+        folder,
+        args.engine,
         read_ledger(folder),
         by=args.by,
         billed=billed if args.billed or billed.height else None,

@@ -50,6 +50,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import polars as pl
 
@@ -109,7 +110,8 @@ def scan_log(
     over the columns whose conversion can fail (none for Parquet in the canonical dtypes, such as
     :func:`imgkit.records.parquet.export_parquet` writes).
     """
-    paths = [Path(p) for p in ([path_or_paths] if isinstance(path_or_paths, (str, Path)) else path_or_paths)]
+    given = [path_or_paths] if isinstance(path_or_paths, (str, Path)) else list(path_or_paths)
+    paths: list[Any] = [local_or_url(p) for p in given]
     if not paths:
         raise InvalidParameterError("log", [], "one or more paths")
     parsed = _load_mapping(mapping) if mapping is not None else None
@@ -124,7 +126,28 @@ def scan_log(
     return lf if include_sent else lf.filter(pl.col("outcome").ne_missing(OUTCOME_SENT))
 
 
-def _log_format(path: Path) -> str:
+#: URL schemes of object stores polars reads Parquet from (credentials: the store's own environment)
+OBJECT_STORE_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "hf", "http", "https")
+
+
+def local_or_url(source: str | Path) -> Path | str:
+    """A path (``file://`` URLs become one), or an object-store URL kept as text (``s3://bucket/log/``)."""
+    text = str(source)
+    if "://" not in text:
+        return Path(text)
+    parsed = urlparse(text)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    if parsed.scheme not in OBJECT_STORE_SCHEMES:
+        raise InvalidParameterError(
+            "log", text, f"a path, a file:// URL or one of {', '.join(OBJECT_STORE_SCHEMES)}"
+        )
+    return text
+
+
+def _log_format(path: Path | str) -> str:
+    if isinstance(path, str):  # an object-store URL: Parquet (a file or a hive-partitioned folder)
+        return "parquet"
     if path.is_dir():
         return "parquet"
     if not path.is_file():
@@ -151,7 +174,10 @@ def _scan_raw(path: Path, *, canonical: bool, text_columns: Sequence[str]) -> pl
     if kind == "jsonl" and canonical:
         # imgkit's own journal: known schema, checked line by line (sent records: left out by scan_log)
         return scan_journal(path, include_sent=True)
-    if kind == "parquet":
+    if kind == "parquet" and isinstance(path, str):
+        glob = path if path.endswith(".parquet") else path.rstrip("/") + "/**/*.parquet"
+        lf = pl.scan_parquet(glob, hive_partitioning=True, missing_columns="insert")
+    elif kind == "parquet":
         lf = pl.scan_parquet(_data_files(path), hive_partitioning=path.is_dir(), missing_columns="insert")
     elif kind == "csv":
         overrides = dict.fromkeys(text_columns, pl.String)

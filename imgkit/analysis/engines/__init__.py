@@ -25,6 +25,7 @@ _EXPORTS = {
     "show_sql": "imgkit.analysis.engines.tables",
     "reconcile": "imgkit.analysis.engines.reconcile",
     "volume_mix": "imgkit.analysis.engines.reconcile",
+    "traffic_workload": "imgkit.analysis.engines.reconcile",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -18,11 +18,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import polars as pl
 
 from imgkit.errors import EngineError
+from imgkit.records.scan import local_or_url
 
 __all__ = [
     "ENGINES",
@@ -59,7 +59,6 @@ WAREHOUSE_CREDENTIALS = {
     "trino": ("TRINO_HOST", "TRINO_PORT", "TRINO_USER", "TRINO_PASSWORD"),
 }
 _EXTRAS = {"duckdb": "duckdb", "spark": "spark", "bigquery": "sql", "snowflake": "sql", "trino": "sql"}
-_REMOTE_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "abfss", "http", "https", "hf")
 
 
 def require_ibis(engine: str) -> Any:
@@ -74,13 +73,8 @@ def require_ibis(engine: str) -> Any:
 
 def local_path(source: str | Path) -> Path | None:
     """A local path for ``source`` (a path, or a ``file://`` URL), or None for an object-store URL."""
-    text = str(source)
-    scheme = urlparse(text).scheme if "://" in text else ""
-    if scheme == "file":
-        return Path(unquote(urlparse(text).path))
-    if scheme in _REMOTE_SCHEMES:
-        return None
-    return Path(text)
+    found = local_or_url(source)
+    return found if isinstance(found, Path) else None
 
 
 def _parquet_files(path: Path) -> list[str]:

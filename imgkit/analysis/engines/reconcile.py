@@ -20,19 +20,23 @@ import polars as pl
 from imgkit.analysis.engines.backends import connect, log_table, require_ibis
 from imgkit.analysis.reconcile import (
     FLAGS,
+    MIX_KEYS,
     Reconciliation,
     group_keys,
     with_billed,
+    workload_from_mix,
 )
 from imgkit.analysis.reconcile import (
     reconcile as polars_reconcile,
 )
+from imgkit.analysis.reconcile import traffic_workload as polars_traffic_workload
+from imgkit.analysis.reconcile import volume_mix as polars_volume_mix
 from imgkit.catalog import Catalog, load_catalog
 from imgkit.money import MONEY_QUANTUM, MONEY_TOTAL
 from imgkit.pricing import price_boundaries, recost_lookup
 from imgkit.records.schema import OUTCOME_OK
 
-__all__ = ["reconcile", "volume_mix"]
+__all__ = ["reconcile", "traffic_workload", "volume_mix"]
 
 _KEY_TYPES = {"width": pl.Int32, "height": pl.Int32, "_window": pl.Int32}
 
@@ -57,10 +61,7 @@ def reconcile(
     read by polars; the requests are read and re-costed by the engine."""
     keys = group_keys(by)
     if engine == "polars":
-        from imgkit.records.scan import scan_log
-
-        lf = source if isinstance(source, (pl.DataFrame, pl.LazyFrame)) else scan_log(source)
-        return polars_reconcile(lf, ledger, by=keys, billed=billed, catalog=catalog)
+        return polars_reconcile(_polars(source), ledger, by=keys, billed=billed, catalog=catalog)
     from imgkit.analysis.engines import expressions as ex
 
     ibis = require_ibis(engine)
@@ -167,34 +168,52 @@ def volume_mix(
     default_size: str = "1024x1024",
     connection: Any = None,
 ) -> pl.DataFrame:
-    """Requests, failures and requests with an assumed quality or size per month and (mode, quality, size,
-    n), sorted: the volume and mix :func:`imgkit.analysis.reconcile.traffic_workload` builds a workload from,
-    computed where the log lives."""
-    order = ["month", "mode", "quality", "size", "n"]
+    """:func:`imgkit.analysis.reconcile.volume_mix` computed where the log lives: requests, failures and
+    requests with an assumed quality or size per month and (mode, quality, size, n), sorted."""
     if engine == "polars":
-        from imgkit.records.scan import scan_log
-
-        lf = source if isinstance(source, (pl.DataFrame, pl.LazyFrame)) else scan_log(source)
-        frame = lf.lazy().with_columns(
-            month=pl.col("started_at").dt.strftime("%Y-%m"),
-            _assumed=pl.col("quality").is_null() | pl.col("size").is_null(),
-            mode=pl.col("mode").fill_null("generate"),
-            quality=pl.col("quality").fill_null(default_quality),
-            size=pl.col("size").fill_null(default_size),
-            n=pl.col("n").fill_null(1).clip(1, 128).cast(pl.Int32),
-        )
-        mix = frame.group_by(order).agg(
-            pl.len().cast(pl.Int64).alias("requests"),
-            (pl.col("outcome") != OUTCOME_OK).sum().cast(pl.Int64).alias("failures"),
-            pl.col("_assumed").sum().cast(pl.Int64).alias("assumed"),
-        )
-        return mix.sort(order, nulls_last=True).collect()
+        return polars_volume_mix(_polars(source), default_quality=default_quality, default_size=default_size)
     from imgkit.analysis.engines import expressions as ex
 
     con = connect(engine, connection)
     t = ex.canonical(log_table(engine, con, source))
+    return _mix(con, t, default_quality, default_size)
+
+
+def _mix(con: Any, t: Any, default_quality: str, default_size: str) -> pl.DataFrame:
+    from imgkit.analysis.engines import expressions as ex
+
     mix = con.to_polars(ex.volume_mix(t, default_quality=default_quality, default_size=default_size))
     mix = mix.with_columns(
         pl.col("requests", "failures", "assumed").cast(pl.Int64), pl.col("n").cast(pl.Int32)
     )
-    return mix.sort(order, nulls_last=True)
+    return mix.select(*MIX_KEYS, "requests", "failures", "assumed").sort(MIX_KEYS, nulls_last=True)
+
+
+def traffic_workload(
+    source: Any,
+    engine: str = "polars",
+    *,
+    name: str = "imported traffic",
+    default_quality: str = "medium",
+    default_size: str = "1024x1024",
+    precision: int = 6,
+    connection: Any = None,
+) -> dict[str, Any]:
+    """:func:`imgkit.analysis.reconcile.traffic_workload` with the volume mix and the median prompt tokens
+    computed by ``engine`` (two aggregate queries); the workload is built from them by the same Python."""
+    options = {"default_quality": default_quality, "default_size": default_size}
+    if engine == "polars":
+        return polars_traffic_workload(_polars(source), name=name, precision=precision, **options)
+    from imgkit.analysis.engines import expressions as ex
+
+    con = connect(engine, connection)
+    t = ex.canonical(log_table(engine, con, source))
+    mix = _mix(con, t, default_quality, default_size)
+    prompt = con.to_polars(t.aggregate(median=t.input_text_tokens.median()))["median"][0]
+    return workload_from_mix(mix, prompt, name=name, precision=precision, **options)
+
+
+def _polars(source: Any) -> pl.LazyFrame:
+    from imgkit.records.scan import scan_log
+
+    return source.lazy() if isinstance(source, (pl.DataFrame, pl.LazyFrame)) else scan_log(source)
