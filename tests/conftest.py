@@ -53,3 +53,26 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("IMGKIT_HOME", str(home))
     for name in (*KEY_ENV_VARS, *PROVIDER_SETTINGS):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session (``local[2]``) for the whole test run: its start-up is most of what a Spark
+    test costs. UI off, 2 shuffle partitions, session time zone UTC (imgkit's days are UTC days)."""
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.appName("imgkit-tests")
+        .master("local[2]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.driver.extraJavaOptions", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

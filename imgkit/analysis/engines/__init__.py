@@ -16,6 +16,7 @@ from imgkit._lazy import lazy_exports
 _EXPORTS = {
     "ENGINES": "imgkit.analysis.engines.backends",
     "WAREHOUSES": "imgkit.analysis.engines.backends",
+    "WAREHOUSE_CREDENTIALS": "imgkit.analysis.engines.backends",
     "spark_session": "imgkit.analysis.engines.backends",
     "PERCENTILE_STRATEGIES": "imgkit.analysis.engines.tables",
     "Exactness": "imgkit.analysis.engines.tables",

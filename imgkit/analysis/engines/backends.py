@@ -62,6 +62,7 @@ _EXTRAS = {"duckdb": "duckdb", "spark": "spark", "bigquery": "sql", "snowflake":
 
 
 def require_ibis(engine: str) -> Any:
+    """The ibis module, or an :class:`EngineError` naming the extra to install for ``engine``."""
     try:
         import ibis
     except ImportError:

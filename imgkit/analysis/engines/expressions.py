@@ -222,13 +222,18 @@ def time_values(t: ir.Table, keys: Sequence[str], wanted: Mapping[str, Sequence[
 def one_statement(t: ir.Table, keys: Sequence[str], *, exact: bool) -> ir.Table:
     """The table's counts, sums and percentiles in one SELECT: the engine's exact grouped percentile
     (``exact``) or its approximate one; provenance kinds as an array (labelled in Python)."""
-    ok = _success(t)
-    delivered = ibis.coalesce(t.images_count, t.n)
+    # each predicate once, as a column: the statement stays readable (the aggregates name the columns)
+    t = t.mutate(
+        _ok=_success(t),
+        _delivered=ibis.coalesce(t.images_count, t.n),
+        **{f"_ok_{m}": ibis.ifelse(_with_time(t, m), t[m], ibis.null("float64")) for m in TABLE_PERCENTILES},
+    )
+    ok, delivered = t._ok, t._delivered
     percentiles: dict[str, Any] = {}
     for metric, wanted in TABLE_PERCENTILES.items():
-        x, where = t[metric], _with_time(t, metric)
+        x = t[f"_ok_{metric}"]  # null unless a successful request's time: the aggregates skip nulls
         for q in wanted:
-            value = x.quantile(q / 100, where=where) if exact else x.approx_quantile(q / 100, where=where)
+            value = x.quantile(q / 100) if exact else x.approx_quantile(q / 100)
             percentiles[percentile_column(metric, q)] = value
     return t.group_by(list(keys)).aggregate(
         requests=t.count(where=t.final),
