@@ -8,13 +8,18 @@ STAMP  := $(VENV)/.installed-stamp
 
 # programs the tests drive for real and that PyPI does not carry: Debian's Chromium (Playwright drives it; a
 # test tool's own browser download is refused on these machines) and Debian's PostgreSQL server (the importer's
-# tests start one from its binaries: tests/postgres_plugin.py). Installed once, as root or through sudo.
+# tests start one from its binaries: tests/postgres_plugin.py) and a Java runtime for PySpark's local mode (the
+# engine tests). Installed once, as root or through sudo.
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 system:
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
 	  echo "installing Debian's chromium (browser tests of the vote page and the reports)"; \
 	  $(SUDO) apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
 	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q --no-install-recommends chromium >/dev/null; }; }
+	@command -v java >/dev/null || { \
+	  echo "installing Debian's headless Java runtime (PySpark's local mode in the engine tests)"; \
+	  $(SUDO) apt-get install -y -q --no-install-recommends default-jre-headless >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q --no-install-recommends default-jre-headless >/dev/null; }; }
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  echo "installing Debian's postgresql (a real server for the LiteLLM importer's tests)"; \
 	  $(SUDO) apt-get install -y -q --no-install-recommends postgresql >/dev/null 2>&1 || \

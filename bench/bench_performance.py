@@ -163,8 +163,11 @@ def run_in_memory(rows: int, repeats: int, seed: int) -> dict:
     }
 
 
-def write_huge(out_dir: Path, rows: int, chunks: int, seed: int) -> dict:
-    """``rows`` requests as hive-partitioned Parquet, one synthetic chunk at a time (bounded memory)."""
+def write_huge(
+    out_dir: Path, rows: int, chunks: int, seed: int, partition_by: tuple[str, ...] = ("provider",)
+) -> dict:
+    """``rows`` requests as hive-partitioned Parquet (by ``partition_by``: canonical columns or ``date``),
+    one synthetic chunk at a time (bounded memory)."""
     t0 = time.perf_counter()
     per_chunk = -(-rows // chunks)
     written = 0
@@ -173,7 +176,7 @@ def write_huge(out_dir: Path, rows: int, chunks: int, seed: int) -> dict:
         if size <= 0:
             break
         chunk = synthetic_log(size, seed + k, run_id=f"huge-{k:03d}")
-        export_parquet(chunk, out_dir, partition_by=("provider",), file_stem=f"chunk-{k:03d}")
+        export_parquet(chunk, out_dir, partition_by=partition_by, file_stem=f"chunk-{k:03d}")
         written += size
         del chunk
         print(

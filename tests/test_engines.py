@@ -339,7 +339,7 @@ def test_a_warehouse_without_credentials_says_which_variables_it_reads(capsys, m
 def test_the_bigquery_statement_run_on_duckdb_is_as_far_off_as_measured(hard_log, capsys):
     """The shown BigQuery statement, transpiled by sqlglot to DuckDB (APPROX_QUANTILES -> approx_quantile)
     and run on the hidden-shape log: its counts and money equal the exact table and its percentiles are
-    within the measured rank error (BigQuery itself documents no bound; README: Engines)."""
+    within the measured rank error (BigQuery itself documents no bound; README: Beyond one machine)."""
     import duckdb
 
     sql = _show_sql("bigquery", "proj.analytics.image_log", capsys)
@@ -357,6 +357,37 @@ def test_the_bigquery_statement_run_on_duckdb_is_as_far_off_as_measured(hard_log
     sums = sums.sort("provider", "model", nulls_last=True)["actual_cost_usd"].to_list()
     assert [None if x is None else Decimal(x) for x in got["_cost_sum"]] == sums
     assert 0 < _rank_errors(got, hard_log) <= 0.05
+
+
+@pytest.mark.parametrize("engine", ["snowflake", "bigquery"])
+def test_a_warehouse_table_is_read_by_name_through_the_connection_given(engine, hard_log):
+    """The warehouse path (a table by name, the single statement, the Python after it) run for real, on a
+    DuckDB database standing in for the warehouse: exact percentiles on Snowflake's default strategy, counts
+    and money exact on both."""
+    import ibis
+
+    con = ibis.duckdb.connect()
+    con.raw_sql("SET TimeZone = 'UTC'")
+    con.raw_sql("ATTACH ':memory:' AS proj")
+    con.raw_sql("CREATE SCHEMA proj.analytics")
+    frame = scan_log(hard_log).collect()
+    con.con.register("log_frame", frame.to_arrow())
+    con.raw_sql("CREATE TABLE proj.analytics.image_log AS SELECT * FROM log_frame")
+    got = engines.performance_table("proj.analytics.image_log", engine, connection=con)
+    want = polars_table(frame)
+    exact = [
+        "provider",
+        "model",
+        "requests",
+        "attempts",
+        "successes",
+        "images",
+        "total_cost_usd",
+        "provenance",
+    ]
+    assert got.select(exact).equals(want.select(exact))
+    if engine == "snowflake":
+        assert_same_table(got, want)
 
 
 @pytest.mark.parametrize("engine", LOCAL)

@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--engine",
         choices=("polars", "duckdb", "spark", "bigquery", "snowflake", "trino"),
         default="polars",
-        help="where the table is computed (default polars, in this process; README: Engines)",
+        help="where the table is computed (default polars, in this process; README: Beyond one machine)",
     )
     p.add_argument(
         "--table",
@@ -51,8 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--percentiles",
         choices=("histogram", "aggregate", "approximate"),
         help="histogram: imgkit's exact selection (default on polars, duckdb, spark); aggregate: the "
-        "engine's exact percentile in one statement; approximate: its approximate one (default where no "
-        "exact one exists: bigquery, trino)",
+        "engine's exact percentile in one statement; approximate: its approximate one (defaults: snowflake "
+        "aggregate; bigquery and trino, which have no exact one, approximate)",
     )
     p.add_argument(
         "--show-sql",

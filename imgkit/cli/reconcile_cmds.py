@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--engine",
         choices=("polars", "duckdb", "spark"),
         default="polars",
-        help="where the requests are re-costed and summed (default polars, in this process; README: Engines)",
+        help="where the requests are re-costed and summed (default polars, in this process; README: Beyond one machine)",
     )
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=cmd_reconcile)

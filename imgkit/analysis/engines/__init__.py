@@ -6,7 +6,7 @@ Python as the polars path turns the small grouped results into the same tables (
 the default, embedded engine (:mod:`imgkit.analysis.performance`); nothing here is imported with it, and ibis
 is imported only when another engine is asked for (the ``sql``, ``duckdb`` and ``spark`` extras).
 
-Exactness per engine: :func:`exactness` (README: Engines).
+Exactness per engine: :func:`exactness` (README: Beyond one machine).
 """
 
 from __future__ import annotations
