@@ -109,20 +109,9 @@ def _runner(mode: str, path: str):
 
         return plain, None
     if mode == "spark":
-        from pyspark.sql import SparkSession
+        from imgkit.analysis.engines import performance_table, spark_session
 
-        from imgkit.analysis.engines import performance_table
-
-        spark = (
-            SparkSession.builder.master("local[2]")
-            .appName("imgkit-bench")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "4")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.driver.memory", SPARK_DRIVER_MEMORY)
-            .getOrCreate()
-        )
-        spark.sparkContext.setLogLevel("ERROR")
+        spark = spark_session("local[2]", {"spark.driver.memory": SPARK_DRIVER_MEMORY})
         return (lambda: performance_table(path, "spark", connection=spark).to_dicts()), spark
     if mode == "pandas":
         import polars as pl

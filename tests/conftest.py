@@ -58,21 +58,17 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 @pytest.fixture(scope="session")
 def spark():
     """One local Spark session (``local[2]``) for the whole test run: its start-up is most of what a Spark
-    test costs. UI off, 2 shuffle partitions, session time zone UTC (imgkit's days are UTC days)."""
-    from pyspark.sql import SparkSession
+    test costs. imgkit's settings (UI off, session time zone UTC) with 2 shuffle partitions and a JVM tuned
+    for short runs."""
+    from imgkit.analysis.engines import spark_session
 
-    session = (
-        SparkSession.builder.appName("imgkit-tests")
-        .master("local[2]")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.driver.extraJavaOptions", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1")
-        .getOrCreate()
+    session = spark_session(
+        "local[2]",
+        {
+            "spark.sql.shuffle.partitions": "2",
+            "spark.default.parallelism": "2",
+            "spark.driver.extraJavaOptions": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1",
+        },
     )
-    session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()

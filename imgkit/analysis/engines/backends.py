@@ -113,9 +113,10 @@ def duckdb_connection() -> Any:
     return con
 
 
-def spark_session(master: str | None = None) -> Any:
+def spark_session(master: str | None = None, config: dict[str, str] | None = None) -> Any:
     """The active SparkSession, or a new one (``master``, else ``IMGKIT_SPARK_MASTER``, else ``local[*]``):
-    UI off, shuffle partitions 2 x the cores of a local master, session time zone UTC."""
+    UI off, shuffle partitions 2 x the cores of a local master, session time zone UTC, Arrow transfers;
+    ``config``: more settings (or other values) for a new session."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -125,16 +126,17 @@ def spark_session(master: str | None = None) -> Any:
         active.conf.set("spark.sql.session.timeZone", "UTC")
         return active
     master = master or os.environ.get("IMGKIT_SPARK_MASTER", "local[*]")
-    builder = (
-        SparkSession.builder.appName("imgkit")
-        .master(master)
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-    )
+    settings = {
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+    }
     if master.startswith("local"):
-        builder = builder.config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 1)))
+        settings["spark.sql.shuffle.partitions"] = str(2 * (os.cpu_count() or 1))
+    builder = SparkSession.builder.appName("imgkit").master(master)
+    for key, value in {**settings, **(config or {})}.items():
+        builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
