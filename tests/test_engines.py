@@ -218,6 +218,43 @@ def test_the_log_is_read_from_a_frame_a_file_a_folder_or_a_file_url_alike(hard_l
         assert engines.performance_table(source).equals(want), source  # polars reads file:// URLs too
 
 
+def test_a_journal_or_a_mapped_csv_reaches_the_engine_as_checked_by_scan_log(tmp_path):
+    journal = REPO / "tests" / "data" / "journal_v1" / "log.jsonl"
+    assert engines.performance_table(journal, "duckdb").equals(polars_table(scan_log(journal)))
+    frame = scan_log(SAMPLE).collect()
+    csv = tmp_path / "gateway.csv"
+    frame.select(
+        ts="started_at",
+        vendor="provider",
+        model="model",
+        duration_s=pl.col("latency_ms") / 1000,
+        final="final",
+    ).with_columns(status=pl.when(frame["outcome"] == "ok").then(200).otherwise(500)).write_csv(csv)
+    mapping = {
+        "columns": {
+            "ts": "started_at",
+            "vendor": "provider",
+            "duration_s": "latency_ms",
+            "status": "http_status",
+        },
+        "units": {"latency_ms": "s"},
+    }
+    want = polars_table(scan_log(csv, mapping=mapping))
+    assert want["successes"].sum() > 0
+    assert engines.performance_table(csv, "duckdb", mapping=mapping).equals(want)
+
+
+def test_days_are_utc_days_on_a_duckdb_connection_of_yours(hard_log):
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'America/Los_Angeles'")
+    now = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+    want = polars_table(scan_log(hard_log), by="provider", period="day", now=now)
+    got = engines.performance_table(hard_log, "duckdb", by="provider", period="day", now=now, connection=con)
+    assert got.equals(want)
+
+
 def test_a_window_on_a_day_partitioned_log_reads_only_its_days(hard_log):
     import ibis
 

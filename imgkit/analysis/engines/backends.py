@@ -143,14 +143,24 @@ def spark_session(master: str | None = None, config: dict[str, str] | None = Non
 
 
 def connect(engine: str, connection: Any = None) -> Any:
-    """An ibis backend for ``engine``: ``connection`` may be an ibis backend already, a SparkSession, or
-    None (DuckDB in process, a new or the active SparkSession, a warehouse from the environment)."""
+    """An ibis backend for ``engine``: ``connection`` may be an ibis backend already, a DuckDB connection, a
+    SparkSession, or None (DuckDB in process, a new or the active SparkSession, a warehouse from the
+    environment). A DuckDB or Spark session given is set to the UTC time zone: imgkit's days are UTC days."""
     ibis = require_ibis(engine)
+    if engine == "duckdb" and connection is not None:
+        con = (
+            connection
+            if isinstance(connection, ibis.BaseBackend)
+            else ibis.duckdb.from_connection(connection)
+        )
+        if con.name == "duckdb":
+            con.raw_sql("SET TimeZone = 'UTC'")
+        return con
+    if engine == "spark" and isinstance(connection, ibis.BaseBackend) and connection.name == "pyspark":
+        connection._session.conf.set("spark.sql.session.timeZone", "UTC")
     if connection is not None and isinstance(connection, ibis.BaseBackend):
         return connection
     if engine == "duckdb":
-        if connection is not None:
-            return ibis.duckdb.from_connection(connection)
         return duckdb_connection()
     if engine == "spark":
         session = connection if connection is not None else spark_session()
