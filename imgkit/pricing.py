@@ -61,6 +61,7 @@ from imgkit.provenance import Provenance
 
 __all__ = [
     "CHARS_PER_TOKEN",
+    "KEPT_BILLS",
     "RECOST_KEYS",
     "TOKEN_COLUMNS",
     "Cost",

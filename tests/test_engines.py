@@ -480,6 +480,30 @@ def test_recosting_the_hidden_shape_log_equals_polars(engine, hard_log, spark):
 
 
 @pytest.mark.parametrize("engine", LOCAL)
+def test_recosting_every_billing_unit_of_the_market_equals_polars(engine, spark):
+    """bench_recost's log: token usage, per-image tables, per-megapixel with rounding, first + additional
+    megapixels, a fee + fractional megapixels, speed tiers, credits, kept gateway bills, failures, unknown
+    models, at every price window of the catalog."""
+    from bench.bench_recost import synthetic_log as market_log
+    from imgkit.records.schema import LOG_SCHEMA
+
+    frame = market_log(4_000, seed=3)
+    frame = frame.with_columns(
+        pl.lit(None, dtype).alias(c) for c, dtype in LOG_SCHEMA.items() if c not in frame.columns
+    ).with_columns(final=pl.lit(True), provenance=pl.lit("simulated"))
+    charged = (pl.col("provider") == "bfl") & (pl.int_range(pl.len()) % 3 == 0)  # BFL's own charge, kept
+    frame = frame.with_columns(
+        cost_method=pl.when(charged).then(pl.lit("provider_charge")).otherwise("cost_method"),
+        actual_cost_usd=pl.when(charged).then(pl.lit(Decimal("0.0451"), MONEY)).otherwise("actual_cost_usd"),
+    )
+    want = polars_reconcile(frame, by="provider,model,quality,size")
+    got = engines.reconcile(frame, engine, by="provider,model,quality,size")
+    assert got.as_json() == want.as_json()
+    priced = [r for r in want.as_json()["rows"] if r["exact_usd"] not in (None, "0")]
+    assert len(priced) > 40 and want.totals["unknown_requests"] > 0
+
+
+@pytest.mark.parametrize("engine", LOCAL)
 def test_the_volume_mix_and_workload_on_an_engine_equal_polars(engine, hard_log, spark):
     lf = scan_log(hard_log)
     assert engines.volume_mix(hard_log, engine).equals(polars_mix(lf))

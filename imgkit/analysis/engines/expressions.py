@@ -34,7 +34,7 @@ from imgkit.analysis.percentiles import bucket_column, percentile_column
 from imgkit.analysis.performance import TABLE_PERCENTILES
 from imgkit.analysis.reconcile import TOLERANCE_USD
 from imgkit.money import MONEY_PRECISION, MONEY_SCALE, UNITS_PER_USD, to_units
-from imgkit.pricing import RECOST_KEYS, TOKEN_COLUMNS
+from imgkit.pricing import KEPT_BILLS, RECOST_KEYS, TOKEN_COLUMNS
 from imgkit.provenance import Provenance
 from imgkit.records.schema import LOG_SCHEMA, OUTCOME_OK, OUTCOME_SENT
 
@@ -270,9 +270,9 @@ def recost_keys(t: ir.Table, bounds: Sequence[dt.date], today: dt.date) -> ir.Ta
 
 def recost_units(t: ir.Table, lookup: ir.Table, bounds: Sequence[dt.date], today: dt.date) -> ir.Table:
     """``t`` with ``_exact_units``: each attempt's exact cost in integer units of 1e-10 USD (null: unknown),
-    by the rules of :func:`imgkit.pricing.recost` (kept gateway bills, failed attempts without usage at 0,
-    token usage x rates, else images x the unit price plus partial images, ceiled to the provider's
-    quantum), and ``_text_units``: the same with every output token at the text-output rate (what a source
+    by the rules of :func:`imgkit.pricing.recost` (kept bills: :data:`~imgkit.pricing.KEPT_BILLS`; failed
+    attempts without usage at 0; token usage x rates, else images x the unit price plus partial images plus
+    the per-request fee; ceiled to the provider's quantum), and ``_text_units``: the same with every output token at the text-output rate (what a source
     that mistook image tokens for text recorded; the ``image_tokens_at_text_rate`` flag). ``lookup``:
     :func:`imgkit.pricing.recost_lookup` of :func:`recost_keys`, with ``_offered``."""
     t = t.mutate(_window=_price_window(t, bounds, today))
@@ -291,8 +291,8 @@ def recost_units(t: ir.Table, lookup: ir.Table, bounds: Sequence[dt.date], today
     )
     images = ibis.coalesce(j.images_count, j.n).cast("int64")
     partials = j.partial_images.cast("int64").fill_null(0)
-    per_image = images * (j.unit_image + partials * j.partial_unit)
-    kept = (j.cost_method == "gateway_metadata") & j.actual_cost_usd.notnull()
+    per_image = images * (j.unit_image + partials * j.partial_unit) + j.unit_request
+    kept = j.cost_method.isin(KEPT_BILLS) & j.actual_cost_usd.notnull()
     failed = j.outcome.notnull() & (j.outcome != OUTCOME_OK) & ~has_usage
     kept_units = (j.actual_cost_usd * UNITS_PER_USD).cast("int64")  # exact: a scale-10 decimal
 
