@@ -277,7 +277,7 @@ def simulated_read_timeout_s(settings: SimulatorSettings) -> float | None:
     one) for a simulator at ``url``, whose clock the spec does not set (it ends its hangs itself: ``imgkit
     simulate serve --hang-s``, by default 300 s x its time scale).
     """
-    from imgkit.providers._http import DEFAULT_TIMEOUT
+    from imgkit.providers import DEFAULT_TIMEOUT
 
     if settings.hang_s is not None:
         return settings.hang_s
@@ -299,7 +299,7 @@ def _provider_setup(spec: ExperimentSpec, catalog: Catalog) -> Iterator[dict[str
     if read_timeout_s is not None:
         import httpx
 
-        from imgkit.providers._http import DEFAULT_TIMEOUT as T
+        from imgkit.providers import DEFAULT_TIMEOUT as T
 
         client_settings["timeout"] = httpx.Timeout(
             connect=T.connect, read=read_timeout_s, write=T.write, pool=T.pool
