@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install system test lint format report bench lab lock schemas clean
+.PHONY: install system test lint typecheck format report bench lab lock schemas clean
 
 # programs the tests drive for real and that PyPI does not carry: Debian's Chromium (Playwright drives it; a
 # test tool's own browser download is refused on these machines) and Debian's PostgreSQL server (the importer's
@@ -37,6 +37,11 @@ install: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check imgkit tests bench
 	$(BIN)/ruff format --check imgkit tests bench
+	$(BIN)/mypy imgkit
+
+# mypy over imgkit/ with the settings of pyproject.toml's [tool.mypy] (part of make lint, so of make test)
+typecheck: $(STAMP)
+	$(BIN)/mypy imgkit
 
 format: $(STAMP)
 	$(BIN)/ruff format imgkit tests bench
@@ -72,4 +77,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

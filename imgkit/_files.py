@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 
-class _FileErrorType(Protocol):
+class FileErrorType(Protocol):
     """An error class built from (file, where in it, problem): ``SpecError``, ``CatalogError``."""
 
     def __call__(self, file: str, key_path: str, problem: str) -> Exception: ...
@@ -19,12 +19,14 @@ class _FileErrorType(Protocol):
 
 def text_position(data: bytes | str, offset: int) -> str:
     """``"line L, column C"`` (both 1-based) of ``offset`` (a byte or character index) in ``data``."""
-    newline = b"\n" if isinstance(data, bytes) else "\n"
-    line_start = data.rfind(newline, 0, offset) + 1
-    return f"line {data.count(newline, 0, offset) + 1}, column {offset - line_start + 1}"
+    if isinstance(data, bytes):
+        line_start, breaks = data.rfind(b"\n", 0, offset) + 1, data.count(b"\n", 0, offset)
+    else:
+        line_start, breaks = data.rfind("\n", 0, offset) + 1, data.count("\n", 0, offset)
+    return f"line {breaks + 1}, column {offset - line_start + 1}"
 
 
-def decode_utf8(data: bytes, file: str, error: _FileErrorType) -> str:
+def decode_utf8(data: bytes, file: str, error: FileErrorType) -> str:
     """``data`` as text (a leading byte-order mark dropped); anything but UTF-8 is ``error`` naming where."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise error(file, "line 1, column 1", "UTF-16 text; allowed: UTF-8 (save the file as UTF-8)")
@@ -39,7 +41,7 @@ def decode_utf8(data: bytes, file: str, error: _FileErrorType) -> str:
         ) from None
 
 
-def read_utf8(path: str | Path, error: _FileErrorType) -> str:
+def read_utf8(path: str | Path, error: FileErrorType) -> str:
     """The text of the file at ``path``; unreadable or not UTF-8 is ``error(path, where, problem)``."""
     try:
         data = Path(path).read_bytes()

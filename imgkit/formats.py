@@ -160,9 +160,9 @@ def format_value(value: Any, kind: str = "number") -> str:
         return value.isoformat(sep=" ", timespec="seconds")
     if isinstance(value, dt.date):
         return value.isoformat()
-    formatter = _FORMATTERS.get(kind)
-    if formatter is None:
+    if kind not in _FORMATTERS:
         check_kinds({"value": kind})
+    formatter = _FORMATTERS[kind]
     number = _decimal(value)
     if number is None:  # not a number: say what it is rather than fail
         return str(value)

@@ -154,7 +154,7 @@ def _provenance_line(frame: pl.DataFrame) -> str:
     return "figures: " + ", ".join(parts) + note
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow without FreeType

@@ -782,7 +782,9 @@ def _size_parts_of(rules: SizeRules, width: int, height: int) -> tuple[str, str 
         t: min([edge * edge, *caps]) for t, edge in rules.resolution_tiers.items()
     }  # what a tier can reach
     pixels = Fraction(width * height)
-    tier = min(reach, key=lambda t: (_log_distance(pixels, Fraction(reach[t])), -reach[t])) if reach else None
+    tier: str | None = (
+        min(reach, key=lambda t: (_log_distance(pixels, Fraction(reach[t])), -reach[t])) if reach else None
+    )
     return _ratio_name(Fraction(width, height)), tier
 
 
@@ -1499,7 +1501,7 @@ def _map_response_format(m: _FieldMapper, value: Any) -> None:
     rule = m.rules.get("response_format")
     if value is None and (rule is None or rule.behaviour not in ("passthrough", "renamed")):
         return
-    if value is None:
+    if value is None and rule is not None:
         target = rule.to or "response_format"
         b64 = rule.value_map.get("b64_json", "b64_json")
         put_path(m.body, target, b64)

@@ -44,7 +44,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 __all__ = [
@@ -405,9 +405,9 @@ def scrub_all(texts: Sequence[str]) -> list[str]:
     if index is not _memo_index:
         _memo.clear()
         _memo_index = index
-    out = list(map(_memo.get, texts))
+    out: list[str | None] = list(map(_memo.get, texts))
     if None not in out:
-        return out
+        return cast("list[str]", out)  # every text was in the memo
     todo = [t for t, o in zip(texts, out, strict=True) if o is None]
     done = iter(_scrub_together(todo, index))
     if len(_memo) > _MEMO_ITEMS:
@@ -417,7 +417,7 @@ def scrub_all(texts: Sequence[str]) -> list[str]:
             out[i] = clean = next(done)
             if len(text) <= _MEMO_TEXT_CHARS:
                 _memo[text] = clean
-    return out
+    return cast("list[str]", out)  # each None was replaced above
 
 
 # --- values ---------------------------------------------------------------------------------------------------

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from imgkit._files import read_utf8, text_position
+from imgkit._files import FileErrorType, read_utf8, text_position
 from imgkit._strict import key_path
 from imgkit.catalog._schema import (
     MARKS,
@@ -50,7 +50,7 @@ from imgkit.catalog._schema import (
     parse_ratio,
     parse_wxh,
 )
-from imgkit.errors import CatalogError, ImgkitError, RetiredOfferingError, UnknownNameError
+from imgkit.errors import CatalogError, RetiredOfferingError, UnknownNameError
 
 __all__ = [
     "MARKS",
@@ -98,7 +98,7 @@ STALE_AFTER_DAYS = 180
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses a key written twice in one mapping (YAML forbids it; PyYAML keeps the last)."""
 
-    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         if isinstance(node, yaml.MappingNode):
             seen: dict[Any, yaml.Node] = {}
             for key_node, _ in node.value:
@@ -124,7 +124,7 @@ class _DecimalLoader(_StrictLoader):
     """Strict loader whose floats are ``Decimal`` built from the literal text: 0.119991 never appears."""
 
 
-def _construct_decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
+def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
     text = loader.construct_scalar(node).replace("_", "")
     if text.lower() in (".inf", "+.inf", "-.inf", ".nan"):
         raise yaml.constructor.ConstructorError(None, None, f"non-finite number {text!r}", node.start_mark)
@@ -134,7 +134,7 @@ def _construct_decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
 _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
 
 
-def load_yaml(path: str | Path, *, exact: bool = True, error: type[ImgkitError] = CatalogError) -> Any:
+def load_yaml(path: str | Path, *, exact: bool = True, error: FileErrorType = CatalogError) -> Any:
     """Read a UTF-8 YAML file; every problem is one ``error(file, where, problem)`` naming line and column.
 
     ``exact``: floats are ``Decimal`` built from their text (catalog, specs, workloads); else Python floats
@@ -146,7 +146,7 @@ def load_yaml(path: str | Path, *, exact: bool = True, error: type[ImgkitError] 
 
 
 def parse_yaml(
-    text: str, file: str = "<yaml>", *, exact: bool = True, error: type[ImgkitError] = CatalogError
+    text: str, file: str = "<yaml>", *, exact: bool = True, error: FileErrorType = CatalogError
 ) -> Any:
     """:func:`load_yaml` of text already read; ``file`` names it in errors."""
     try:
@@ -170,7 +170,7 @@ def parse_yaml(
         raise error(file, "", f"not valid YAML: {str(exc).splitlines()[0]}") from None
 
 
-def validate_file(path: str | Path, schema: type, data: Any = None) -> Any:
+def validate_file(path: str | Path, schema: type[BaseModel], data: Any = None) -> Any:
     """Validate parsed YAML against a pydantic schema; the first problem becomes a ``CatalogError``."""
     data = load_yaml(path) if data is None else data
     if not isinstance(data, dict):
@@ -298,7 +298,9 @@ class Timeline:
             )  # fmt: skip
         return Lifecycle(self.model, self.provider, on, "active", disputed=disputed)
 
-    def _shutdown(self, state: str, on: dt.date, e: TimelineEvent, shutdowns, disputed: bool) -> Lifecycle:
+    def _shutdown(
+        self, state: LifecycleState, on: dt.date, e: TimelineEvent, shutdowns, disputed: bool
+    ) -> Lifecycle:
         verb = {
             "retired": "shut down on",
             "reported_retired": "REPORTED RETIRED: reported shut down on",
@@ -419,10 +421,11 @@ class Catalog:
         off = self.offering(model_id, provider_id)
         pid = provider_id or self.providers_for(model_id)[0]
         events = [(e, pid) for e in off.lifecycle if e.provider_model_id in (None, off.provider_model_id)]
-        upstream = self.offerings.get((off.upstream, model_id)) if off.upstream else None
-        if upstream is not None:
+        upstream_id = off.upstream
+        upstream = self.offerings.get((upstream_id, model_id)) if upstream_id else None
+        if upstream_id and upstream is not None:
             events += [
-                (e, off.upstream)
+                (e, upstream_id)
                 for e in upstream.lifecycle
                 if e.provider_model_id in (None, upstream.provider_model_id)
             ]

@@ -55,7 +55,7 @@ class ArgumentParser(argparse.ArgumentParser):
     not start with a dash and a letter is a value, and is checked like any other.
     """
 
-    def _parse_optional(self, arg_string: str):  # type: ignore[override]
+    def _parse_optional(self, arg_string: str):
         found = super()._parse_optional(arg_string)
         options = found if isinstance(found, list) else [found] if found else []  # a list from Python 3.12
         unknown = bool(options) and all(option[0] is None for option in options)

@@ -17,6 +17,8 @@ The names below are imported on first use from the module named beside each.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from imgkit._lazy import lazy_exports
 
 _EXPORTS = {
@@ -31,4 +33,15 @@ _EXPORTS = {
     "RunDirectory": "imgkit.records.rundir",
 }
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
+if TYPE_CHECKING:  # the table's names, for type checkers and IDEs (tests/test_typing.py keeps them equal)
+    from imgkit.records.images import ImageStore as ImageStore
+    from imgkit.records.journal import JOURNAL_NAME as JOURNAL_NAME
+    from imgkit.records.journal import RequestLog as RequestLog
+    from imgkit.records.journal import scan_journal as scan_journal
+    from imgkit.records.parquet import export_parquet as export_parquet
+    from imgkit.records.rundir import RunDirectory as RunDirectory
+    from imgkit.records.scan import scan_log as scan_log
+    from imgkit.records.schema import LOG_SCHEMA as LOG_SCHEMA
+    from imgkit.records.schema import SCHEMA_VERSION as SCHEMA_VERSION
+else:
+    __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

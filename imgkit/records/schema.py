@@ -68,9 +68,15 @@ provenance: str             "measured" for real providers, "simulated" for the s
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import polars as pl
+from polars.datatypes import DataTypeClass
 
 from imgkit.money import MONEY, MONEY_LIMIT, MONEY_SCALE
+
+#: a column type as a polars schema holds it: a class (``pl.String``) or an instance (``pl.Decimal(20, 10)``)
+ColumnType: TypeAlias = pl.DataType | DataTypeClass
 
 TS = pl.Datetime("us", "UTC")
 
@@ -79,7 +85,7 @@ SCHEMA_VERSION = 2
 #: the field of a journal record holding its schema version (absent: version 1)
 VERSION_FIELD = "v"
 
-LOG_SCHEMA: dict[str, pl.DataType] = {
+LOG_SCHEMA: dict[str, ColumnType] = {
     "run_id": pl.String,
     "item_id": pl.String,
     "prompt_id": pl.String,
@@ -126,7 +132,7 @@ LOG_SCHEMA: dict[str, pl.DataType] = {
 }
 
 #: what a value of each column type must be, in words (for the messages that refuse one)
-ALLOWED_VALUES: dict[pl.DataType, str] = {
+ALLOWED_VALUES: dict[ColumnType, str] = {
     pl.String: "text",
     pl.Int32: "a whole number (32 bits)",
     pl.Int64: "a whole number",

@@ -18,7 +18,7 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, overload
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import h11
@@ -342,7 +342,7 @@ class _RequestReader:
         """The next request; ``None`` when the client closed (or idled out) between requests."""
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
         loop = asyncio.get_running_loop()
-        data = self._leftover
+        data: bytes | None = self._leftover
         if not data:  # idle until the first byte of a request (asking h11 first would only say NEED_DATA)
             data = await self._read(loop.time() + self._idle_timeout_s, None)
             if data is None:
@@ -400,6 +400,10 @@ class _RequestReader:
             else:  # NEED_DATA: the body must keep arriving (an upload may be long, but not stall)
                 conn.receive_data(await self._read(loop.time() + self._head_timeout_s, "request body"))
 
+    @overload
+    async def _read(self, deadline: float, waiting_for: str) -> bytes: ...
+    @overload
+    async def _read(self, deadline: float, waiting_for: None) -> bytes | None: ...
     async def _read(self, deadline: float, waiting_for: str | None) -> bytes | None:
         """Bytes from the socket (``b""`` at EOF) by ``deadline``; past it ``None`` when idle, else a 408."""
         try:

@@ -13,6 +13,8 @@ directory (:mod:`~imgkit.records.importers._store`: idempotent by that id, resum
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from imgkit._lazy import lazy_exports
 
 _EXPORTS = {
@@ -23,4 +25,11 @@ _EXPORTS = {
     "read_billed": "imgkit.records.importers._store",
 }
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
+if TYPE_CHECKING:  # the table's names, for type checkers and IDEs (tests/test_typing.py keeps them equal)
+    from imgkit.records.importers._store import read_billed as read_billed
+    from imgkit.records.importers._store import read_ledger as read_ledger
+    from imgkit.records.importers.litellm import import_litellm as import_litellm
+    from imgkit.records.importers.mapped import import_mapped as import_mapped
+    from imgkit.records.importers.openai_usage import import_openai_usage as import_openai_usage
+else:
+    __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -38,7 +38,7 @@ import polars as pl
 
 from imgkit.errors import SpecError
 from imgkit.money import MONEY, MONEY_TOTAL
-from imgkit.records.schema import LOG_SCHEMA, TS
+from imgkit.records.schema import LOG_SCHEMA, TS, ColumnType
 
 __all__ = ["BILLED_SCHEMA", "LEDGER_SCHEMA", "ImportStore", "ImportSummary", "read_billed", "read_ledger"]
 
@@ -46,7 +46,7 @@ IMPORT_DIR = "_import"
 MANIFEST = "manifest.jsonl"
 
 #: the source's own record of an imported row, beside its canonical row (joined on provenance, request_id)
-LEDGER_SCHEMA: dict[str, pl.DataType] = {
+LEDGER_SCHEMA: dict[str, ColumnType] = {
     "provenance": pl.String,  # imported:<source>
     "request_id": pl.String,  # the source's id of the request (the canonical row's request_id)
     "started_at": TS,
@@ -57,7 +57,7 @@ LEDGER_SCHEMA: dict[str, pl.DataType] = {
 }
 
 #: money a provider billed, per day (OpenAI's Costs API buckets): the third column of a reconciliation
-BILLED_SCHEMA: dict[str, pl.DataType] = {
+BILLED_SCHEMA: dict[str, ColumnType] = {
     "day": pl.Date,
     "provider": pl.String,
     "model": pl.String,  # the catalog model the line item names, null when it names none
@@ -274,7 +274,7 @@ class ImportStore:
         self.close()
 
 
-def _sidecar(out: str | Path, kind: str, schema: Mapping[str, pl.DataType]) -> pl.LazyFrame:
+def _sidecar(out: str | Path, kind: str, schema: Mapping[str, ColumnType]) -> pl.LazyFrame:
     files = sorted((Path(out) / IMPORT_DIR / kind).glob("*.parquet"))
     if not files:
         return pl.LazyFrame(schema=dict(schema))

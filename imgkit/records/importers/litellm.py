@@ -52,7 +52,7 @@ from imgkit.money import MONEY
 from imgkit.pricing import recost
 from imgkit.records.importers._names import NameRules, default_rules_path, load_name_rules
 from imgkit.records.importers._store import ImportStore, ImportSummary
-from imgkit.records.schema import LOG_SCHEMA
+from imgkit.records.schema import LOG_SCHEMA, ColumnType
 
 __all__ = [
     "IMAGE_CALL_TYPES",
@@ -73,7 +73,7 @@ EDIT_CALL_TYPES = ("image_edit", "aimage_edit")
 CHUNK_ROWS = 200_000
 
 #: scalar columns read as they are (a column an older table lacks is read as null)
-SCALARS: dict[str, pl.DataType] = {
+SCALARS: dict[str, ColumnType] = {
     "request_id": pl.String,
     "call_type": pl.String,
     "status": pl.String,
