@@ -782,10 +782,10 @@ def _size_parts_of(rules: SizeRules, width: int, height: int) -> tuple[str, str 
         t: min([edge * edge, *caps]) for t, edge in rules.resolution_tiers.items()
     }  # what a tier can reach
     pixels = Fraction(width * height)
-    tier: str | None = (
+    nearest: str | None = (
         min(reach, key=lambda t: (_log_distance(pixels, Fraction(reach[t])), -reach[t])) if reach else None
     )
-    return _ratio_name(Fraction(width, height)), tier
+    return _ratio_name(Fraction(width, height)), nearest
 
 
 # --- input images ---------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import polars as pl
 from imgkit.catalog import Catalog, Model, Price, load_catalog, parse_wxh
 from imgkit.errors import PricingError
 from imgkit.money import MONEY, plain_usd
-from imgkit.pricing import Cost, quote
+from imgkit.pricing import Cost, Method, quote
 
 __all__ = ["billing_unit", "cheapest_routes", "price_table", "write_price_report"]
 
@@ -89,7 +89,7 @@ def billing_unit(model: Model, price: Price) -> str:
 
 
 def _quote(
-    model: str, provider: str, mode: str, quality: str | None, size: str, method: str, on, cat
+    model: str, provider: str, mode: str, quality: str | None, size: str, method: Method, on, cat
 ) -> Cost | None:
     w, h = parse_wxh(size)
     try:
@@ -120,7 +120,9 @@ def price_table(catalog: Catalog | None = None, *, on: dt.date | None = None) ->
         mode = off.modes[0]
         tokens_table = model.output_tokens
         token_kind = "assumed" if tokens_table and tokens_table.provenance == "assumed" else "derived"
-        megapixel_rates = [u.first_mp_usd for u in price.megapixels] or [price.per_megapixel_usd]
+        megapixel_rates: list[Decimal | None] = [u.first_mp_usd for u in price.megapixels] or [
+            price.per_megapixel_usd
+        ]
         for quality in model.qualities or (None,):
             for size in _standard_sizes(model):
                 default = _quote(model_id, provider, mode, quality, size, "auto", on, cat)

@@ -35,7 +35,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import polars as pl
 
@@ -1614,6 +1614,10 @@ def recost_lookup(
     return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
 
 
+@overload
+def recost(frame: pl.DataFrame, catalog: Catalog | None = None) -> pl.DataFrame: ...
+@overload
+def recost(frame: pl.LazyFrame, catalog: Catalog | None = None) -> pl.LazyFrame: ...
 def recost(frame: pl.DataFrame | pl.LazyFrame, catalog: Catalog | None = None) -> pl.DataFrame | pl.LazyFrame:
     """Re-cost a whole request log: set exact ``actual_cost_usd`` (``pl.Decimal``) and ``cost_method``.
 

@@ -277,7 +277,7 @@ def check_parameters(
     for name, value in given.items():
         rule = rules.get(name)
         reason = rule.check(value, folder) if rule is not None else None
-        if reason is None:
+        if rule is None or reason is None:
             continue
         if name in origins:
             file, key = origins[name]

@@ -402,7 +402,8 @@ class VoteServer:
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, port), _handler(self))
         self._httpd.daemon_threads = True
-        self.host, self.port = self._httpd.server_address[:2]
+        bound_host, self.port = self._httpd.server_address[:2]
+        self.host = bound_host if isinstance(bound_host, str) else bound_host.decode()
         self._thread: threading.Thread | None = None
 
     @property

@@ -355,8 +355,8 @@ def success_percentiles(
     successes = lf.filter(pl.col("_success"))
     counts = successes.group_by(keys).agg(pl.len()) if keys else successes.select(pl.len())
     counts = counts.rename({"len": "count"})
-    counts = (counts.sort(keys, nulls_last=True) if keys else counts).collect(engine="streaming")
-    return counts.with_columns(exact_percentiles(lf, counts.select(keys), percentiles))
+    table = (counts.sort(keys, nulls_last=True) if keys else counts).collect(engine="streaming")
+    return table.with_columns(exact_percentiles(lf, table.select(keys), percentiles))
 
 
 def _cost_per_image(total: Decimal | None, images: int | None, images_unknown: int) -> Decimal | None:

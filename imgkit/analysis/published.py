@@ -27,6 +27,7 @@ import yaml
 from imgkit.errors import CatalogError, UnknownNameError
 from imgkit.money import MONEY, MONEY_SCALE
 from imgkit.provenance import Provenance
+from imgkit.records.schema import ColumnType
 
 __all__ = [
     "BESIDE_FIGURES",
@@ -163,7 +164,7 @@ def lmarena_prices(directory: str | Path | None = None) -> pl.DataFrame:
         if e.get("model_api_name") in image_models
         and Decimal(str(e["input_token_price"])) == Decimal(str(e["output_token_price"]))
     ]
-    schema = {
+    schema: dict[str, ColumnType] = {
         "model": pl.String,
         "display_name": pl.String,
         "organization": pl.String,
@@ -312,7 +313,7 @@ def seed_arena(directory: str | Path | None = None) -> pl.DataFrame:
                 "provenance": entry.get("kind", Provenance.PUBLISHED),
             }
         )
-    schema = {
+    schema: dict[str, ColumnType] = {
         "model": pl.String,
         "board": pl.String,
         "rank": pl.Int64,

@@ -75,7 +75,7 @@ def _sizes_summary(m: Model) -> str:
     r = m.sizes
     if r.fixed and len(r.fixed) > 6 and r.aspect_ratios:  # a ratio x tier table (Gemini, Imagen, Kontext)
         tiers = sorted(
-            {t for by_tier in r.aspect_ratios.values() for t in by_tier}, key=r.resolution_tiers.get
+            {t for by_tier in r.aspect_ratios.values() for t in by_tier}, key=lambda t: r.resolution_tiers[t]
         )
         assumed = " (pixels assumed)" if r.provenance == "assumed" else ""
         return f"ratios {', '.join(r.aspect_ratios)} at {', '.join(tiers)}{assumed}"

@@ -96,6 +96,6 @@ def cmd_report(args: argparse.Namespace) -> int:
                 index = exc.run.index if exc.run is not None else index
     if index is not None:
         print(index.resolve())
-    for exc in failures:
-        print(f"imgkit: error: {exc}", file=sys.stderr)
+    for failure in failures:
+        print(f"imgkit: error: {failure}", file=sys.stderr)
     return 1 if failures else 0

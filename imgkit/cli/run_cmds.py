@@ -83,6 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             grace_s=DEFAULT_GRACE_S if args.grace is None else args.grace,
         )
     if args.dry_run:
+        assert summary.plan is not None, "a dry run returns its plan"
         if args.json:
             emit_json(summary.plan)
         else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from imgkit.cli._args import port
 from imgkit.cli._output import emit_json
@@ -56,7 +57,7 @@ def cmd_vote(args: argparse.Namespace) -> int:
     pairs = plan_pairs(found, seed=args.seed, voter=args.voter, limit=args.max_pairs)
     answered = store.answered(args.voter) & {p.pair_id for p in pairs}
     if args.plan:
-        summary = {
+        summary: dict[str, Any] = {
             "pairs": len(pairs),
             "answered": len(answered),
             "targets": sorted({c.option for c in found}),

@@ -160,7 +160,7 @@ class BflAdapter:
             width=call.resolved.width,
             height=call.resolved.height,
         )
-        slim = {
+        slim: dict[str, Any] = {
             "data": [{}],
             "size": call.resolved.size,
             "cost": task.get("cost"),

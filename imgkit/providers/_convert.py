@@ -23,8 +23,9 @@ def convert_image(data: bytes, fmt: str, compression: int | None = None, *, keep
     fmt = {"jpg": "jpeg"}.get(fmt.lower(), fmt.lower())
     if fmt not in _PILLOW_NAMES:
         raise InvalidParameterError("output_format", fmt, sorted(_PILLOW_NAMES))
-    with Image.open(io.BytesIO(data)) as im:
-        im.load()
+    with Image.open(io.BytesIO(data)) as opened:
+        opened.load()
+        im: Image.Image = opened
         has_alpha = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
         if fmt not in TRANSPARENT_FORMATS and fmt != "gif" and has_alpha:
             if keep_alpha and _uses_alpha(im):

@@ -58,7 +58,7 @@ def request_id_of(headers: Mapping[str, str]) -> str | None:
 
 def _simulated(headers: Mapping[str, str] | None) -> bool:
     """Whether an answer came from imgkit's simulator (it marks every response)."""
-    return bool(headers) and headers.get("x-imgkit-simulated") == "true"
+    return headers is not None and headers.get("x-imgkit-simulated") == "true"
 
 
 def _class_for(status: int | None, code: str, policy: bool) -> type[ProviderError]:

@@ -160,7 +160,8 @@ class GeminiAdapter:
 
     def _candidates(self, call: CallRequest, resp, body: Mapping[str, Any]) -> CallOutput:
         provider = call.provider_id
-        meta = body.get("usageMetadata") if isinstance(body.get("usageMetadata"), Mapping) else {}
+        usage_metadata = body.get("usageMetadata")
+        meta: Mapping[str, Any] = usage_metadata if isinstance(usage_metadata, Mapping) else {}
         rid = str(body.get("responseId") or "") or request_id_of(resp.headers)
         feedback = body.get("promptFeedback")
         if isinstance(feedback, Mapping) and feedback.get("blockReason"):
@@ -212,7 +213,9 @@ class GeminiAdapter:
             slim["model_version"] = body["modelVersion"]
         return CallOutput(resp.status_code, resp.headers, images, slim, request_id=rid or None, usage=usage)
 
-    def _blocked(self, call: CallRequest, resp, message: str, code: str, rid: str, meta: Mapping[str, Any]):
+    def _blocked(
+        self, call: CallRequest, resp, message: str, code: str, rid: str | None, meta: Mapping[str, Any]
+    ):
         billed = _count(meta, "promptTokenCount") > 0
         note = " (its input tokens may be billed)" if billed else ""
         return job_error(

@@ -62,17 +62,20 @@ class AttemptClock:
         if self.first_partial is None:
             self.first_partial = time.perf_counter() - self._t0
 
-    def end(self) -> None:
+    def end(self) -> float:
         self.ended = time.perf_counter() - self._t0
+        return self.ended
 
     def _at(self, offset: float | None) -> dt.datetime | None:
         return None if offset is None else self.started_at + dt.timedelta(seconds=offset)
 
     def timings(self) -> Timings:
-        if self.ended is None:
-            self.end()
+        ended = self.ended if self.ended is not None else self.end()
         return Timings(
-            self.started_at, self._at(self.first_byte), self._at(self.first_partial), self._at(self.ended)
+            self.started_at,
+            self._at(self.first_byte),
+            self._at(self.first_partial),
+            self.started_at + dt.timedelta(seconds=ended),
         )
 
 

@@ -7,6 +7,7 @@ half-written image; storing the same bytes twice writes once.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import io
 import os
@@ -47,7 +48,7 @@ class StoredImage:
             "format": self.format,
         }
 
-    def read_bytes(self) -> bytes:
+    def read_bytes(self) -> builtins.bytes:  # the field ``bytes`` (a size) shadows the type here
         return self.path.read_bytes()
 
 

@@ -156,7 +156,12 @@ def _money(name: str, value: Any) -> str:
         amount = Decimal(value)
     except InvalidOperation:
         raise _bad(name, value, "a decimal amount") from None
-    if not amount.is_finite() or abs(amount) >= MONEY_LIMIT or amount.as_tuple().exponent < -MONEY_SCALE:
+    exponent = amount.as_tuple().exponent  # an int for a finite amount ("n", "N", "F" otherwise)
+    if (
+        not amount.is_finite()
+        or abs(amount) >= MONEY_LIMIT
+        or (isinstance(exponent, int) and exponent < -MONEY_SCALE)
+    ):
         raise InvalidParameterError(
             f"record.{name}", str(amount), f"a finite amount with at most {MONEY_SCALE} decimal places"
         )
@@ -239,7 +244,7 @@ class _Waiter:
         if self.loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 self.loop.call_soon_threadsafe(self._resolve)
-        else:
+        elif self.event is not None:
             self.event.set()
 
     def _resolve(self) -> None:
@@ -289,6 +294,7 @@ class RequestLog:
             self._write_now(line)
             return
         waiter = _Waiter()
+        assert waiter.event is not None  # a waiter without a loop is a thread's
         self._queue.put((line, waiter))
         waiter.event.wait()
         if waiter.error is not None:
@@ -302,6 +308,7 @@ class RequestLog:
             self._write_now(line)  # one write(2) of a few kB: cheaper than a hop to another thread
             return
         waiter = _Waiter(asyncio.get_running_loop())
+        assert waiter.future is not None  # a waiter with a loop has a future on it
         self._queue.put((line, waiter))
         await waiter.future
         if waiter.error is not None:
@@ -346,9 +353,11 @@ class RequestLog:
         """``commit="write"``: the whole line to the OS now; the background thread fsyncs it soon."""
         try:
             with self._write_lock:
+                fd = self._fd
+                assert fd is not None  # _ensure_open() ran
                 data = memoryview(line)
                 while data:
-                    data = data[os.write(self._fd, data) :]
+                    data = data[os.write(fd, data) :]
         except OSError as exc:
             raise ImgkitError(f"request log {self.path}: write failed: {exc.strerror}") from None
         if self.fsync:
@@ -360,8 +369,10 @@ class RequestLog:
             self._dirty.wait()
             self._dirty.clear()
             stop = self._stopping  # read after clear(): a close() racing with us has set both, in that order
+            fd = self._fd
             with contextlib.suppress(OSError):
-                os.fsync(self._fd)
+                if fd is not None:
+                    os.fsync(fd)
             if stop:
                 return
             time.sleep(self.fsync_interval_s)
@@ -378,12 +389,14 @@ class RequestLog:
             if not entries:
                 continue
             error: BaseException | None = None
+            fd = self._fd
+            assert fd is not None  # the writer thread runs while the log is open
             try:
                 data = memoryview(b"".join(line for line, _ in entries))
                 while data:
-                    data = data[os.write(self._fd, data) :]
+                    data = data[os.write(fd, data) :]
                 if self.fsync:
-                    os.fsync(self._fd)
+                    os.fsync(fd)
             except OSError as exc:
                 error = ImgkitError(f"request log {self.path}: write failed: {exc.strerror}")
             for _, waiter in entries:

@@ -60,7 +60,7 @@ from imgkit.errors import InvalidParameterError, SpecError, first_line
 from imgkit.money import MONEY, MONEY_TOTAL
 from imgkit.provenance import Provenance
 from imgkit.records.journal import scan_journal
-from imgkit.records.schema import ALLOWED_VALUES, LOG_SCHEMA, OUTCOME_OK, OUTCOME_SENT, TS
+from imgkit.records.schema import ALLOWED_VALUES, LOG_SCHEMA, OUTCOME_OK, OUTCOME_SENT, TS, ColumnType
 
 __all__ = ["HTTP_OUTCOMES", "scan_log"]
 
@@ -225,11 +225,11 @@ def _unreadable(path: Path, kind: str, exc: BaseException) -> SpecError:
                 file, f"line {line}", f"{fields} fields; allowed: {width}, one per column of the header"
             )
     else:
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
+        for number, text_line in enumerate(text.splitlines(), start=1):
+            if not text_line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = json.loads(text_line)
             except ValueError as err:
                 return SpecError(
                     file, f"line {number}", f"not JSON ({err}); allowed: one JSON object per line"
@@ -341,9 +341,9 @@ def _normalise(raw: pl.LazyFrame, mapping: _Mapping | None, path: Path) -> pl.La
         exprs.append(expr.alias(name))
 
     outcome_rule = mapping.outcome if mapping is not None else None
-    if outcome_rule is not None:
+    if mapping is not None and outcome_rule is not None:
         origin_column = outcome_rule.get("from") or sources.get("outcome") or sources.get("http_status")
-        if origin_column not in source_schema:
+        if origin_column is None or origin_column not in source_schema:
             raise SpecError(mapping.origin, "outcome.from", f"no such column in {origin}: {origin_column!r}")
         exprs[list(LOG_SCHEMA).index("outcome")] = _outcome_expr(
             pl.col(origin_column).cast(pl.String),
@@ -363,7 +363,7 @@ def _normalise(raw: pl.LazyFrame, mapping: _Mapping | None, path: Path) -> pl.La
     return lf.with_columns(_derivations(present, outcome_rule is not None))
 
 
-def _constant(value: Any, name: str, dtype: pl.DataType, mapping: _Mapping | None) -> Any:
+def _constant(value: Any, name: str, dtype: ColumnType, mapping: _Mapping | None) -> Any:
     """A mapping's constant, refused when it is not a value of the column's type."""
     try:
         pl.select(pl.lit(value).cast(dtype))

@@ -67,7 +67,8 @@ class PlannedTarget:
     @property
     def subtotal_usd(self) -> Decimal | None:
         values = list(self.quotes_usd.values())
-        return None if any(v is None for v in values) else sum(values, Decimal(0)) * self.repeats
+        known = [v for v in values if v is not None]
+        return sum(known, Decimal(0)) * self.repeats if len(known) == len(values) else None
 
     def row(self) -> dict[str, Any]:
         """One line of the dry-run table."""
@@ -112,7 +113,8 @@ class RunPlan:
     @property
     def total_usd(self) -> Decimal | None:
         subs = [t.subtotal_usd for t in self.targets]
-        return None if any(s is None for s in subs) else sum(subs, Decimal(0))
+        known = [s for s in subs if s is not None]
+        return sum(known, Decimal(0)) if len(known) == len(subs) else None
 
     @property
     def n_items(self) -> int:

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from imgkit._files import read_utf8
 from imgkit._strict import Strict, key_path
@@ -180,7 +181,7 @@ class Target:
 
     model: str
     provider: str | None
-    mode: str = "generate"
+    mode: Literal["generate", "edit"] = "generate"
     quality: str | None = None
     size: str | None = None
     aspect_ratio: str | None = None
@@ -334,7 +335,7 @@ def _check_output_dir(out: Path, fname: str, key: str) -> None:
 _UNION_TAGS = ("Prompt", "PromptFile", "SimulateSpec", "bool")
 
 
-def _most_specific_error(errors: list[dict[str, Any]]) -> dict[str, Any]:
+def _most_specific_error(errors: list[ErrorDetails]) -> ErrorDetails:
     """The first error; inside a union, the branch error that got deepest (the branch the user meant)."""
     first = errors[0]
     tag_at = next((i for i, p in enumerate(first["loc"]) if isinstance(p, str) and p in _UNION_TAGS), None)
@@ -394,7 +395,7 @@ def _csv_prompts(text: str, file: str) -> list[Prompt]:
 
 def _text_prompts(text: str, path: Path) -> list[Prompt]:
     """Prompts from a text file, one per non-empty line (ids ``<stem>-<n>``)."""
-    prompts = []
+    prompts: list[Prompt] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if "\x00" in line:
             raise SpecError(str(path), f"line {number}", "holds a NUL byte; allowed: text")
@@ -403,7 +404,7 @@ def _text_prompts(text: str, path: Path) -> list[Prompt]:
     return prompts
 
 
-def _pydantic_msg(err: dict[str, Any]) -> str:
+def _pydantic_msg(err: ErrorDetails) -> str:
     return err["msg"].removeprefix("Value error, ")
 
 

@@ -221,11 +221,11 @@ class GoogleProtocol:
             return
         profile_header, draw, fault = admitted
         headers += profile_header
-        err = self._fault_error(fault, served, predict, m.group("project") is not None)
-        if err is not None:
+        fault_error = self._fault_error(fault, served, predict, m.group("project") is not None)
+        if fault_error is not None:
             if fault != "rate_limit":
                 await server._sleep(draw.ttfb_ms)
-            await self._send_error(ex, err, headers)
+            await self._send_error(ex, fault_error, headers)
             return
         digest = image_digest(
             server.seed, job["prompt"], (served.model.id, provider, "", f"{job['width']}x{job['height']}")

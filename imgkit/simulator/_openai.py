@@ -308,7 +308,8 @@ def _read_fields(
         if mode != "edit":
             raise ApiError(400, "Generations take a JSON body.", code="invalid_request")
         fields: dict[str, Any] = {}
-        images, mask = [], None
+        images: list[InputImage] = []
+        mask = None
         for part in req.multipart():
             if part.name in ("image", "image[]") and part.filename is not None:
                 images.append(decode_image(part.data, f"image {len(images) + 1}"))
@@ -615,12 +616,13 @@ def parse_image_request(
 def usage_of(job: ImageJob) -> dict[str, Any] | None:
     """``usage`` of a GPT Image response (module doc for the rules); ``None`` for models that send none."""
     found = output_image_tokens(job.model, job.quality, job.size)
-    if found is None or not job.gpt_image:
+    tokens = job.model.output_tokens
+    if found is None or tokens is None or not job.gpt_image:
         return None
     per_image = found[0]
     text = count_prompt_tokens(job.prompt)
     image_in = sum(input_image_tokens(job.model, i.width, i.height, job.fidelity) for i in job.inputs)
-    output = job.n * per_image + job.model.output_tokens.partial_image * job.partial_images
+    output = job.n * per_image + tokens.partial_image * job.partial_images
     inputs = job.n * (text + image_in)
     return {
         "input_tokens": inputs,

@@ -186,7 +186,7 @@ class ReplicateProtocol:
         }
         if rest.strip("/") == "":
             owner, _, model = name.partition("/")
-            body = {
+            body: dict[str, Any] = {
                 "url": f"https://replicate.com/{name}",
                 "owner": owner,
                 "name": model,
@@ -366,7 +366,7 @@ class ReplicateProtocol:
                 data["prompt"],
                 (job.served.model.id, "replicate", "", f"{data['width']}x{data['height']}"),
             )
-            urls = []
+            urls: list[str | Verbatim] = []
             for index in range(data["n"]):
                 spec = ImageSpec(
                     digest,

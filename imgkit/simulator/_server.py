@@ -607,7 +607,9 @@ class SimulatorServer:
             await self._sleep(draw.ttfb_ms)
         encoded = await rendering
         if job.response_format == "url":
-            data = [{"url": f"{self._origin(req)}/files/{spec.file_name}"} for spec in specs]
+            data: list[dict[str, str | Verbatim]] = [
+                {"url": f"{self._origin(req)}/files/{spec.file_name}"} for spec in specs
+            ]
         else:
             data = [{"b64_json": Verbatim(b64)} for b64 in encoded]
         body_obj = response_body(job, data, int(time.time()))
@@ -709,6 +711,7 @@ class SimulatorServer:
         if cost is None:
             err = ApiError(400, f"No price known for {job.model.id}.", code="INVALID_REQUEST")
             return _dumps(err.body(gateway=True))
+        assert cost.total_usd is not None  # _cost keeps priced costs only
         micros = (cost.total_usd * 1_000_000).quantize(Decimal(1), ROUND_HALF_UP)
         components = [
             {
@@ -762,7 +765,7 @@ class SimulatorServer:
         op = (m.group("op") or "") if m else ""
         rec.kind = {"/status": "fal_status", "/cancel": "fal_cancel", "": "fal_result"}[op]
         job = self._jobs.get(m.group("id")) if m else None
-        if job is None or job.endpoint.app != m.group("app"):
+        if m is None or job is None or job.endpoint.app != m.group("app"):
             await self._fal_send(ex, 404, {"detail": "Request not found"})
             return
         rec.model, rec.request_id, rec.fault = job.endpoint.model.id, job.request_id, job.fault
@@ -973,6 +976,7 @@ class SimulatorServer:
         images = []
         for index in range(inp.n):
             spec = ImageSpec(digest, index, inp.width, inp.height, inp.fmt, inp.transparent)
+            url: str | Verbatim
             if inp.sync_mode:
                 url = Verbatim(f"data:{spec.content_type};base64,{await self._b64(spec)}")
             else:

@@ -80,11 +80,13 @@ class TogetherProtocol:
             return
         profile_header, draw, fault = admitted
         headers += profile_header
-        err = self._fault_error(fault)
-        if err is not None:
+        fault_error = self._fault_error(fault)
+        if fault_error is not None:
             if fault != "rate_limit":
                 await server._sleep(draw.ttfb_ms)
-            await ex.send(err.status, [JSON_HEADER, *headers, *err.headers], dumps(err.body()))
+            await ex.send(
+                fault_error.status, [JSON_HEADER, *headers, *fault_error.headers], dumps(fault_error.body())
+            )
             return
         digest = image_digest(
             job["seed"] if job["seed"] is not None else server.seed,

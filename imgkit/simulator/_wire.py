@@ -221,7 +221,7 @@ def requested_size(model: Model, rule: FieldRule | None, body: Mapping[str, Any]
         w0, h0 = parse_wxh(default)
         w = _edge(given["width"][1], given["width"][0]) if "width" in given else w0
         h = _edge(given["height"][1], given["height"][0]) if "height" in given else h0
-        return _checked(model, w, h, given.get("width", given.get("height"))[0])
+        return _checked(model, w, h, (given.get("width") or given["height"])[0])
     if "size" in given:
         path, value = given["size"]
         try:
@@ -254,6 +254,7 @@ def requested_size(model: Model, rule: FieldRule | None, body: Mapping[str, Any]
         )
     except InvalidParameterError as exc:
         where = ratio or tier
+        assert where is not None, "without a ratio or a tier the default size was returned above"
         raise SizeRequestError(where[0], where[1], exc.allowed) from None
     return size.width or 1024, size.height or 1024
 

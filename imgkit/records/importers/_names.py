@@ -52,9 +52,9 @@ class NameRules:
             if pattern.match(api_base):
                 return provider
         host = urlsplit(api_base).hostname
-        for provider in self.catalog.providers.values():
-            if host and urlsplit(provider.base_url).hostname == host:
-                return provider.id
+        for entry in self.catalog.providers.values():
+            if host and urlsplit(entry.base_url).hostname == host:
+                return entry.id
         return None
 
     def model(self, name: str | None, provider: str | None) -> str | None:

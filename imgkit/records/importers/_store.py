@@ -296,7 +296,7 @@ def import_sources(out: str | Path) -> Iterable[str]:
     path = Path(out) / IMPORT_DIR / MANIFEST
     if not path.exists():
         return []
-    seen = {}
+    seen: dict[str, None] = {}  # kinds in the order first seen
     for line in path.read_text().splitlines():
         try:
             entry = json.loads(line)

@@ -277,7 +277,9 @@ def _batches(conn: Any, sql: str, dsn: str) -> Iterator[pl.DataFrame]:
             reader = cur.fetch_record_batch()
             for batch in reader:
                 if batch.num_rows:
-                    yield _raw_frame(pl.from_arrow(batch))
+                    frame = pl.from_arrow(batch)
+                    assert isinstance(frame, pl.DataFrame)  # a record batch is a frame, never a series
+                    yield _raw_frame(frame)
         except SpecError:
             raise
         except Exception as exc:
@@ -289,7 +291,8 @@ def _raw_frame(frame: pl.DataFrame) -> pl.DataFrame:
     casts = []
     for name, dtype in SCALARS.items():
         column = pl.col(name)
-        if isinstance(frame.schema[name], pl.Datetime) and frame.schema[name].time_zone:
+        found_type = frame.schema[name]
+        if isinstance(found_type, pl.Datetime) and found_type.time_zone:
             column = column.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
         casts.append(column.cast(dtype, strict=False))
     text = [n for n in (*FIELDS, *(c + "_text" for c in JSON_COLUMNS))]

@@ -36,7 +36,7 @@ from imgkit.money import MONEY
 from imgkit.pricing import recost
 from imgkit.records.importers._names import NameRules, default_rules_path, load_name_rules
 from imgkit.records.importers._store import BILLED_SCHEMA, ImportStore, ImportSummary
-from imgkit.records.schema import LOG_SCHEMA
+from imgkit.records.schema import LOG_SCHEMA, ColumnType
 
 __all__ = ["import_openai_usage", "read_costs", "read_usage"]
 
@@ -130,7 +130,11 @@ def read_usage(path: str | Path) -> pl.DataFrame:
                     file, f"{where}.source", f"{source!r} is not allowed; allowed: {', '.join(_MODES)}"
                 )
             rows.append(row)
-    schema = {"start_time": pl.Datetime("us", "UTC"), "images": pl.Int64, "requests": pl.Int64}
+    schema: dict[str, ColumnType] = {
+        "start_time": pl.Datetime("us", "UTC"),
+        "images": pl.Int64,
+        "requests": pl.Int64,
+    }
     schema |= dict.fromkeys(_GROUPS, pl.String)
     return pl.DataFrame(rows, schema=schema, orient="row")
 
