@@ -104,7 +104,8 @@ class ReplicateAdapter:
 
     def _own_url(self, prediction: Mapping[str, Any], name: str, base: str, resp: httpx.Response) -> str:
         """``urls.get`` / ``urls.cancel`` when on the base URL's origin, else built from the id there."""
-        urls = prediction.get("urls") if isinstance(prediction.get("urls"), Mapping) else {}
+        urls_field = prediction.get("urls")
+        urls: Mapping[str, Any] = urls_field if isinstance(urls_field, Mapping) else {}
         url = urls.get(name)
         if isinstance(url, str) and same_origin(url, base):
             return url
@@ -145,7 +146,7 @@ class ReplicateAdapter:
         provider = call.provider_id
         pid = str(prediction.get("id") or "") or None
         status = prediction.get("status")
-        kw = {"provider": provider, "resp": resp, "job_id": pid}
+        kw: dict[str, Any] = {"provider": provider, "resp": resp, "job_id": pid}
         if status == "failed":
             message = str(prediction.get("error") or "prediction failed")
             cls = ContentPolicyError if "nsfw" in message.lower() else ProviderUnavailableError
@@ -159,7 +160,7 @@ class ReplicateAdapter:
                 **kw,
             )
         output = prediction.get("output")
-        urls = output if isinstance(output, list) else [output]
+        urls: list[Any] = output if isinstance(output, list) else [output]
         if not urls or not all(isinstance(u, str) and u for u in urls):
             raise malformed(
                 f"prediction {status} without output URLs",
@@ -174,7 +175,7 @@ class ReplicateAdapter:
                 for u in urls
             )
         )
-        slim = {
+        slim: dict[str, Any] = {
             "data": [{} for _ in images],
             "size": call.resolved.size,
             "status": status,
