@@ -43,6 +43,7 @@ def test_every_lazy_package_is_found():
     assert [p.relative_to(ROOT).as_posix() for p in LAZY_PACKAGES] == [
         "imgkit/__init__.py",
         "imgkit/analysis/__init__.py",
+        "imgkit/analysis/engines/__init__.py",
         "imgkit/plots/__init__.py",
         "imgkit/records/__init__.py",
         "imgkit/records/importers/__init__.py",

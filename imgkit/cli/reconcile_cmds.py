@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    from imgkit.analysis.engines import reconcile
+    from imgkit.analysis.engines.reconcile import reconcile
     from imgkit.analysis.reconcile import FLAGS
     from imgkit.errors import InvalidParameterError
     from imgkit.records.importers import read_billed, read_ledger

@@ -11,6 +11,8 @@ Exactness per engine: :func:`exactness` (README: Beyond one machine).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from imgkit._lazy import lazy_exports
 
 _EXPORTS = {
@@ -29,4 +31,19 @@ _EXPORTS = {
     "traffic_workload": "imgkit.analysis.engines.reconcile",
 }
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
+if TYPE_CHECKING:  # the table's names, for type checkers and IDEs (tests/test_typing.py keeps them equal)
+    from imgkit.analysis.engines.backends import ENGINES as ENGINES
+    from imgkit.analysis.engines.backends import WAREHOUSE_CREDENTIALS as WAREHOUSE_CREDENTIALS
+    from imgkit.analysis.engines.backends import WAREHOUSES as WAREHOUSES
+    from imgkit.analysis.engines.backends import spark_session as spark_session
+    from imgkit.analysis.engines.reconcile import reconcile as reconcile
+    from imgkit.analysis.engines.reconcile import traffic_workload as traffic_workload
+    from imgkit.analysis.engines.reconcile import volume_mix as volume_mix
+    from imgkit.analysis.engines.tables import PERCENTILE_STRATEGIES as PERCENTILE_STRATEGIES
+    from imgkit.analysis.engines.tables import Exactness as Exactness
+    from imgkit.analysis.engines.tables import exactness as exactness
+    from imgkit.analysis.engines.tables import log_summary as log_summary
+    from imgkit.analysis.engines.tables import performance_table as performance_table
+    from imgkit.analysis.engines.tables import show_sql as show_sql
+else:
+    __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
