@@ -1598,34 +1598,55 @@ def price_boundaries(catalog: Catalog) -> list[dt.date]:
 
 
 def recost_lookup(
-    keys: pl.DataFrame, catalog: Catalog, bounds: Sequence[dt.date], today: dt.date | None = None
+    keys: pl.DataFrame,
+    catalog: Catalog,
+    bounds: Sequence[dt.date],
+    today: dt.date | None = None,
+    cache: dict[tuple[Any, ...], dict[str, Any]] | None = None,
 ) -> pl.DataFrame:
     """Integer unit prices (1e-10 USD) of each distinct :data:`RECOST_KEYS` row of ``keys``: the small table
     :func:`recost` joins to every request (and an engine joins the same way, :mod:`imgkit.analysis.engines`).
-    ``bounds``: :func:`price_boundaries`; a null day's window is ``today``'s."""
+    ``bounds``: :func:`price_boundaries`; a null day's window is ``today``'s. ``cache`` (kept by a caller
+    that re-costs chunk after chunk with one catalog, such as an import) remembers the combinations priced."""
     today = today or dt.date.today()
     rows = []
     for key in keys.select(_KEYS).iter_rows(named=True):
-        # window i spans [bounds[i-1], bounds[i]): any day inside it has the same prices
-        w = key["_window"]
-        rep_day = today if not bounds else (bounds[w - 1] if w else bounds[0] - dt.timedelta(days=1))
-        rows.append({**key, **_combo_terms(catalog, key, rep_day)})
+        ident = tuple(key[k] for k in _KEYS)
+        terms = cache.get(ident) if cache is not None else None
+        if terms is None:
+            # window i spans [bounds[i-1], bounds[i]): any day inside it has the same prices
+            w = key["_window"]
+            rep_day = today if not bounds else (bounds[w - 1] if w else bounds[0] - dt.timedelta(days=1))
+            terms = _combo_terms(catalog, key, rep_day)
+            if cache is not None:
+                cache[ident] = terms
+        rows.append({**key, **terms})
     schema = {**keys.select(_KEYS).schema, **_COMBO_SCHEMA}
     return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
 
 
+_PriceCache = dict[tuple[Any, ...], dict[str, Any]]
+
+
 @overload
-def recost(frame: pl.DataFrame, catalog: Catalog | None = None) -> pl.DataFrame: ...
+def recost(
+    frame: pl.DataFrame, catalog: Catalog | None = None, *, cache: _PriceCache | None = None
+) -> pl.DataFrame: ...
 @overload
-def recost(frame: pl.LazyFrame, catalog: Catalog | None = None) -> pl.LazyFrame: ...
-def recost(frame: pl.DataFrame | pl.LazyFrame, catalog: Catalog | None = None) -> pl.DataFrame | pl.LazyFrame:
+def recost(
+    frame: pl.LazyFrame, catalog: Catalog | None = None, *, cache: _PriceCache | None = None
+) -> pl.LazyFrame: ...
+def recost(
+    frame: pl.DataFrame | pl.LazyFrame, catalog: Catalog | None = None, *, cache: _PriceCache | None = None
+) -> pl.DataFrame | pl.LazyFrame:
     """Re-cost a whole request log: set exact ``actual_cost_usd`` (``pl.Decimal``) and ``cost_method``.
 
     Vectorised twin of :func:`cost_from_record` (same rules, same results). The distinct (provider, model,
     quality, size, width, height, price window) combinations are priced once by the scalar helpers into a
-    small lookup frame of integer unit prices (1e-10 USD); after one join, every per-row operation is Int64
-    arithmetic (token counts x rates, images x unit price, ceil to the rounding quantum), so no float is
-    involved. Missing canonical columns are treated as null. Returns the same kind of frame it was given.
+    small lookup frame of integer unit prices (1e-10 USD, :func:`recost_lookup`; ``cache`` carries them from
+    one call to the next with the same catalog); after one join, every per-row operation is Int64 arithmetic
+    (token counts x rates, images x unit price, ceil to the rounding quantum), so no float is involved.
+    Missing canonical columns are treated as null. Returns the same kind of frame it was given.
     """
     cat = catalog or load_catalog()
     lazy = frame.lazy()
@@ -1638,7 +1659,7 @@ def recost(frame: pl.DataFrame | pl.LazyFrame, catalog: Catalog | None = None) -
     day = pl.col("started_at").dt.date().fill_null(today)
     window = pl.sum_horizontal([(day >= b).cast(pl.Int32) for b in bounds]) if bounds else pl.lit(0, pl.Int32)
     lazy = lazy.with_columns(_window=window)
-    lookup = recost_lookup(lazy.select(_KEYS).unique().collect(), cat, bounds, today)
+    lookup = recost_lookup(lazy.select(_KEYS).unique().collect(), cat, bounds, today, cache)
     joined = lazy.join(lookup.lazy(), on=list(_KEYS), how="left", nulls_equal=True, maintain_order="left")
 
     def billed(column: str, rate: str) -> pl.Expr:

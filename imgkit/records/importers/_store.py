@@ -20,7 +20,9 @@ never sees half a chunk's file, and a chunk is imported once or not at all.
 
 **Idempotence**: every row is keyed by (``provenance``, ``request_id``), the source's own id; the keys of the
 committed chunks are read once when the store opens, and :meth:`new_rows` drops rows already imported. Running
-the same import twice, or a resumed one, adds nothing twice.
+the same import twice, or a resumed one, adds nothing twice. The keys are held by the UTC day of the row's
+``started_at`` (a source's request keeps its start time), so checking a chunk costs the size of its days, not
+of everything imported before it.
 """
 
 from __future__ import annotations
@@ -163,11 +165,12 @@ class ImportStore:
             tmp.write_text(text)
             os.replace(tmp, path)
 
-    def _read_keys(self) -> pl.DataFrame:
+    def _read_keys(self) -> dict[dt.date | None, list[pl.DataFrame]]:
         files = sorted((self.meta / "ledger").glob("*.parquet"))
         if not files:
-            return pl.DataFrame(schema={"provenance": pl.String, "request_id": pl.String})
-        return pl.scan_parquet(files).select("provenance", "request_id").unique().collect()
+            return {}
+        keys = pl.scan_parquet(files).select("provenance", "request_id", "started_at").collect()
+        return _keys_by_day(keys)
 
     def _publish(self, rel: str) -> None:
         staged = self.staging / rel
@@ -183,10 +186,16 @@ class ImportStore:
         return [e for e in self.entries if e.get("source") == source]
 
     def new_rows(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """``frame`` without the rows already imported here (same provenance and request_id)."""
-        if self._keys.is_empty():
+        """``frame`` without the rows already imported here (same provenance and request_id, same UTC day of
+        ``started_at``)."""
+        if not self._keys or frame.is_empty():
             return frame
-        return frame.join(self._keys, on=["provenance", "request_id"], how="anti")
+        days = frame.get_column("started_at").dt.date().unique().to_list()
+        known = [part for day in days for part in self._keys.get(day, ())]
+        if not known:
+            return frame
+        keys = pl.concat(known) if len(known) > 1 else known[0]
+        return frame.join(keys, on=["provenance", "request_id"], how="anti")
 
     def new_billed(self, frame: pl.DataFrame) -> pl.DataFrame:
         """``frame`` (billed money) without the amounts already imported here (same ``key``)."""
@@ -238,8 +247,8 @@ class ImportStore:
         if billed is not None and billed.height:
             self._billed_keys = pl.concat([self._billed_keys, billed.select("key")])
         if ledger is not None and ledger.height:
-            keys = ledger.select("provenance", "request_id")
-            self._keys = pl.concat([self._keys, keys]) if self._keys.height else keys
+            for day, keys in _keys_by_day(ledger).items():
+                self._keys.setdefault(day, []).extend(keys)
 
     def finish(self, source: str, summary: Mapping[str, Any], **info: Any) -> None:
         """Record that this import ran to its end (a later run of the same query starts afresh)."""
@@ -272,6 +281,14 @@ class ImportStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _keys_by_day(ledger: pl.DataFrame) -> dict[dt.date | None, list[pl.DataFrame]]:
+    """(provenance, request_id) of ledger rows, by the UTC day of their ``started_at``."""
+    parts = ledger.select("provenance", "request_id", _day=pl.col("started_at").dt.date()).partition_by(
+        "_day", as_dict=True, include_key=False
+    )
+    return {day: [keys] for (day,), keys in parts.items()}
 
 
 def _sidecar(out: str | Path, kind: str, schema: Mapping[str, ColumnType]) -> pl.LazyFrame:

@@ -28,8 +28,10 @@ primary key, times as ``TIMESTAMP(3)`` without zone holding UTC, ``spend`` a flo
 
 Reading: PostgreSQL through ADBC (``adbc-driver-postgresql``), streaming Arrow record batches
 (``fetch_record_batch``, batches bounded in bytes), one query per UTC day of ``startTime`` so that an
-interrupted import resumes at the day it stopped in. Each JSON column is decompressed once per row
-(``metadata || '{}'``) and only the fields above cross the wire. A file of rows as LiteLLM would insert them
+interrupted import resumes at the day it stopped in; :data:`CONNECTIONS` days are read at once, each on its
+own connection, while the day before is interpreted and written. Each JSON column is decompressed once per
+row (``metadata || '{}'``) and only the fields above cross the wire, as scalars (the usage tokens too): the
+client interprets them with polars expressions, never a Python loop over rows. A file of rows as LiteLLM would insert them
 (JSON Lines; the shape ``SPEND_LOGS_URL`` receives) is read the same way, for tests and samples.
 """
 
@@ -38,7 +40,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -71,6 +76,8 @@ IMAGE_CALL_TYPES = ("image_generation", "aimage_generation", "image_edit", "aima
 EDIT_CALL_TYPES = ("image_edit", "aimage_edit")
 #: rows per committed chunk (a day's rows are written in chunks of at most this many)
 CHUNK_ROWS = 200_000
+#: days read from PostgreSQL at once, each on its own connection (the server's JSON decompression sets the pace)
+CONNECTIONS = 2
 
 #: scalar columns read as they are (a column an older table lacks is read as null)
 SCALARS: dict[str, ColumnType] = {
@@ -93,7 +100,16 @@ SCALARS: dict[str, ColumnType] = {
 JSON_COLUMNS = ("metadata", "proxy_server_request", "response")
 #: the JSON fields read: name -> (column, path); objects arrive as JSON text, scalars as their text
 FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "usage": ("metadata", ("usage_object",)),
+    # metadata.usage_object, taken apart on the server (a JSON path per row on the client costs ~7 us each)
+    "u_prompt": ("metadata", ("usage_object", "prompt_tokens")),
+    "u_completion": ("metadata", ("usage_object", "completion_tokens")),
+    "u_total": ("metadata", ("usage_object", "total_tokens")),
+    "u_in_text": ("metadata", ("usage_object", "prompt_tokens_details", "text_tokens")),
+    "u_in_image": ("metadata", ("usage_object", "prompt_tokens_details", "image_tokens")),
+    "u_out_image": ("metadata", ("usage_object", "completion_tokens_details", "image_tokens")),
+    "u_out_text": ("metadata", ("usage_object", "completion_tokens_details", "text_tokens")),
+    "u_out_reasoning": ("metadata", ("usage_object", "completion_tokens_details", "reasoning_tokens")),
+    "u_images": ("metadata", ("usage_object", "output_image_count")),
     "meta_status": ("metadata", ("status",)),
     "error_code": ("metadata", ("error_information", "error_code")),
     "error_class": ("metadata", ("error_information", "error_class")),
@@ -109,19 +125,7 @@ FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "resp_height": ("response", ("data", "0", "provider_specific_fields", "height")),
     "gateway_cost": ("response", ("metadata", "cost")),
 }
-_OBJECT_FIELDS = {"usage"}
-#: usage_object paths -> column
-_USAGE = {
-    "u_prompt": "$.prompt_tokens",
-    "u_completion": "$.completion_tokens",
-    "u_total": "$.total_tokens",
-    "u_in_text": "$.prompt_tokens_details.text_tokens",
-    "u_in_image": "$.prompt_tokens_details.image_tokens",
-    "u_out_image": "$.completion_tokens_details.image_tokens",
-    "u_out_text": "$.completion_tokens_details.text_tokens",
-    "u_out_reasoning": "$.completion_tokens_details.reasoning_tokens",
-    "u_images": "$.output_image_count",
-}
+_USAGE_FIELDS = tuple(name for name in FIELDS if name.startswith("u_"))
 #: LiteLLM's exception classes and error codes -> imgkit outcomes (codes first, then classes, then HTTP classes)
 _ERROR_CODES = {
     "429": "rate_limit",
@@ -183,9 +187,7 @@ def litellm_query(
     ]
     outer = [_quote(c) for c in SCALARS]
     for name, (column, path) in FIELDS.items():
-        op = "#>" if name in _OBJECT_FIELDS else "#>>"
-        value = f"{_quote('j_' + column)} {op} '{{{','.join(path)}}}'"
-        outer.append(f"({value})::text AS {_quote(name)}" if op == "#>" else f"{value} AS {_quote(name)}")
+        outer.append(f"{_quote('j_' + column)} #>> '{{{','.join(path)}}}' AS {_quote(name)}")
     for column in JSON_COLUMNS:
         j = _quote("j_" + column)
         outer.append(
@@ -286,6 +288,97 @@ def _batches(conn: Any, sql: str, dsn: str) -> Iterator[pl.DataFrame]:
             raise SpecError(display_dsn(dsn), "query", _db_message(exc)) from None
 
 
+_DONE = object()
+
+
+def _read_slices(
+    dsn: str, first: Any, slices: Sequence[tuple[str, str]], connections: int
+) -> Iterator[tuple[str, Iterator[pl.DataFrame]]]:
+    """``(name, raw batches)`` of each ``(name, sql)`` slice, in order, read ahead on ``connections`` connections.
+
+    PostgreSQL's decompression of the JSON columns sets the pace of a read, so each slice runs on its own
+    connection in a thread (ADBC and polars release the GIL) while the caller interprets and writes the one
+    before: up to ``connections`` slices are read at once and each keeps at most a few batches waiting, so
+    memory stays bounded. ``first`` is an open connection (used as the first of them); the others are opened
+    here and every one left as it was found (closed, except ``first``).
+    """
+    pool: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    pool.put(first)
+    opened: list[Any] = []
+    stop = threading.Event()
+
+    def connection() -> Any:
+        try:
+            return pool.get_nowait()
+        except queue.Empty:
+            conn = _connect(dsn)
+            opened.append(conn)
+            return conn
+
+    def give(out: queue.Queue[Any], item: Any) -> bool:
+        """Put ``item`` for the consumer; False once the consumer has gone."""
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read(sql: str, out: queue.Queue[Any]) -> None:
+        if stop.is_set():
+            return
+        try:
+            conn = connection()
+        except BaseException as exc:
+            give(out, exc)
+            return
+        batches = _batches(conn, sql, dsn)
+        try:
+            for frame in batches:
+                if not give(out, frame):
+                    return
+            give(out, _DONE)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            give(out, exc)
+        finally:
+            batches.close()
+            pool.put(conn)
+
+    def drain(out: queue.Queue[Any]) -> Iterator[pl.DataFrame]:
+        while True:
+            item = out.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    executor = ThreadPoolExecutor(max_workers=max(1, connections), thread_name_prefix="litellm-read")
+    pending: list[tuple[str, queue.Queue[Any]]] = []
+    try:
+        todo = iter(slices)
+        for name, sql in todo:
+            out: queue.Queue[Any] = queue.Queue(maxsize=4)
+            executor.submit(read, sql, out)
+            pending.append((name, out))
+            if len(pending) > connections:
+                break
+        while pending:
+            name, out = pending.pop(0)
+            yield name, drain(out)
+            for next_name, sql in todo:
+                nxt: queue.Queue[Any] = queue.Queue(maxsize=4)
+                executor.submit(read, sql, nxt)
+                pending.append((next_name, nxt))
+                break
+    finally:
+        stop.set()
+        executor.shutdown(wait=True, cancel_futures=True)
+        for conn in opened:
+            conn.close()
+
+
 def _raw_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """A batch with every column in the dtype the interpretation expects."""
     casts = []
@@ -331,11 +424,18 @@ def read_spend_rows(path: str | Path, *, chunk_rows: int = CHUNK_ROWS) -> Iterat
 # --- interpretation: raw rows -> canonical rows + ledger --------------------------------------------------------
 
 
-def _json_field(name: str) -> pl.Expr:
-    """A field from the server, else from the row's JSON text (JSON Lines, or a double-encoded value)."""
-    column, path = FIELDS[name]
-    json_path = "$" + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in path)
-    return pl.coalesce(pl.col(name), pl.col(column + "_text").str.json_path_match(json_path)).alias(name)
+def _json_fields(raw: pl.DataFrame) -> list[pl.Expr]:
+    """Each of :data:`FIELDS` from the server, else from the row's JSON text (JSON Lines, or a double-encoded
+    value); a frame whose JSON columns all came apart on the server skips the client's JSON paths."""
+    with_text = {c for c in JSON_COLUMNS if raw[c + "_text"].null_count() < raw.height}
+    exprs = []
+    for name, (column, path) in FIELDS.items():
+        if column not in with_text:
+            continue
+        json_path = "$" + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in path)
+        text = pl.col(column + "_text").str.json_path_match(json_path)
+        exprs.append(pl.coalesce(pl.col(name), text).alias(name))
+    return exprs
 
 
 def _int(expr: pl.Expr) -> pl.Expr:
@@ -363,7 +463,7 @@ def litellm_records(raw: pl.DataFrame, rules: NameRules) -> tuple[pl.DataFrame, 
     :func:`~imgkit.pricing.recost`, or is a gateway's charge the row kept); the ledger holds what LiteLLM
     recorded (``spend``) and the evidence a row shows by itself.
     """
-    f = raw.with_columns([_json_field(n) for n in FIELDS])
+    f = raw.with_columns(_json_fields(raw))
     corrupt = pl.lit(False)
     for column in JSON_COLUMNS:
         text = pl.col(column + "_text")
@@ -371,11 +471,7 @@ def litellm_records(raw: pl.DataFrame, rules: NameRules) -> tuple[pl.DataFrame, 
             text.is_not_null() & (text.str.strip_chars() != "null") & text.str.json_path_match("$").is_null()
         )
         corrupt = corrupt | bad
-    usage = pl.col("usage")
-    f = f.with_columns(
-        corrupt=corrupt,
-        **{name: _int(usage.str.json_path_match(path)) for name, path in _USAGE.items()},
-    )
+    f = f.with_columns(corrupt=corrupt, **{name: _int(pl.col(name)) for name in _USAGE_FIELDS})
     status = pl.coalesce(_usable_text(pl.col("status")), pl.col("meta_status"), pl.lit("success"))
     route = pl.col("req_route")
     image_route = route.str.contains(r"^(/v1)?/images/") | route.str.contains(
@@ -566,16 +662,18 @@ def import_litellm(
     catalog: Catalog | None = None,
     names: str | Path | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    connections: int = CONNECTIONS,
     progress: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> ImportSummary:
     """Import LiteLLM's spend logs into ``out``; returns ``{"rows_read", "imported", "skipped", "out"}``.
 
-    ``source``: a PostgreSQL DSN (``postgresql://user@host:5432/litellm``; None: ``$DATABASE_URL``, as the
-    proxy reads it), or a JSON Lines file of rows as LiteLLM inserts them. ``since``: only rows whose
-    ``startTime`` is at or after it (a date is midnight UTC). ``names``: the names file (default
-    ``data/imports/litellm.yaml``). Rows already in ``out`` are skipped ("already imported"); an import
-    interrupted before it finished resumes at the day it was in. Unusable input (a DSN that cannot connect, a
-    missing table, a file that is not JSON Lines) is one :class:`~imgkit.errors.SpecError`.
+        ``source``: a PostgreSQL DSN (``postgresql://user@host:5432/litellm``; None: ``$DATABASE_URL``, as the
+        proxy reads it), or a JSON Lines file of rows as LiteLLM inserts them. ``since``: only rows whose
+        ``startTime`` is at or after it (a date is midnight UTC). ``names``: the names file (default
+        ``data/imports/litellm.yaml``). ``connections``: how many days are read from PostgreSQL at once, each on its
+    own connection (the server's JSON decompression sets the pace). Rows already in ``out`` are skipped ("already imported"); an import
+        interrupted before it finished resumes at the day it was in. Unusable input (a DSN that cannot connect, a
+        missing table, a file that is not JSON Lines) is one :class:`~imgkit.errors.SpecError`.
     """
     if source is None:
         source = os.environ.get("DATABASE_URL")
@@ -596,6 +694,7 @@ def import_litellm(
     rules = load_name_rules(cat, names or default_rules_path(SOURCE))
     signature = _signature(source, table, since)
     summary = ImportSummary(Path(out))
+    prices: dict[tuple[Any, ...], dict[str, Any]] = {}  # unit prices of the combinations met (pricing.recost)
     with ImportStore(out, PROVENANCE) as store:
         done = _days_done(store, signature)
         if _is_dsn(source):
@@ -603,16 +702,19 @@ def import_litellm(
             try:
                 columns = _table_columns(conn, source, table)
                 bounds = _day_bounds(conn, table, since)
-                days = _days(bounds) if bounds else []
-                for day in days:
+                slices = []
+                for day in _days(bounds) if bounds else []:
                     if day.isoformat() in done:
                         continue
                     low = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
                     low = max(low, since) if since else low
                     high = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
-                    sql = litellm_query(columns, table=table, since=low, until=high)
-                    _import_batches(_batches(conn, sql, source), store, rules, cat, summary, signature,
-                                    day.isoformat(), chunk_rows, progress)  # fmt: skip
+                    slices.append(
+                        (day.isoformat(), litellm_query(columns, table=table, since=low, until=high))
+                    )
+                for name, batches in _read_slices(source, conn, slices, connections):
+                    _import_batches(batches, store, rules, cat, summary, signature, name, chunk_rows, progress,
+                                    prices)  # fmt: skip
             finally:
                 conn.close()
         else:
@@ -620,7 +722,8 @@ def import_litellm(
             if since is not None:
                 cutoff = since.astimezone(dt.UTC).replace(tzinfo=None)
                 batches = (b.filter(pl.col("startTime") >= cutoff) for b in batches)
-            _import_batches(batches, store, rules, cat, summary, signature, "file", chunk_rows, progress)
+            _import_batches(batches, store, rules, cat, summary, signature, "file", chunk_rows, progress,
+                            prices)  # fmt: skip
         store.finish(SOURCE, summary, signature=signature)
     return summary
 
@@ -649,6 +752,7 @@ def _import_batches(
     slice_name: str,
     chunk_rows: int,
     progress: Callable[[Mapping[str, Any]], None] | None,
+    prices: dict[tuple[Any, ...], dict[str, Any]],
 ) -> None:
     pending: list[pl.DataFrame] = []
     pending_rows = 0
@@ -668,7 +772,7 @@ def _import_batches(
                 ledger = ledger.join(
                     fresh.select("provenance", "request_id"), on=["provenance", "request_id"], how="semi"
                 )
-            canonical = recost(fresh, catalog)
+            canonical = recost(fresh, catalog, cache=prices)
             summary["imported"] += canonical.height
         if (canonical is not None and canonical.height) or last:
             store.commit(
