@@ -172,8 +172,7 @@ def _record(row, rules) -> dict | None:
     meta = json.loads(row.metadata) if row.metadata else {}
     psr = json.loads(row.proxy_server_request) if row.proxy_server_request else {}
     resp = json.loads(row.response) if row.response else {}
-    if row.cache_hit == "True":
-        return None
+    cached = str(row.cache_hit).lower() == "true"  # served from LiteLLM's cache: imported, never billed
     route = ((psr.get("metadata") or {}).get("user_api_key_auth") or {}).get("request_route")
     llm = row.custom_llm_provider or None
     routed = rules.routed_provider(row.api_base)
@@ -188,7 +187,7 @@ def _record(row, rules) -> dict | None:
             return None
     usage = meta.get("usage_object") or {}
     rec = {"provider": provider, "model": model, "started_at": row.startTime.replace(tzinfo=dt.UTC)}
-    if (usage.get("total_tokens") or row.total_tokens or 0) > 0:
+    if not cached and (usage.get("total_tokens") or row.total_tokens or 0) > 0:
         ptd, ctd = usage.get("prompt_tokens_details") or {}, usage.get("completion_tokens_details")
         prompt = usage.get("prompt_tokens", row.prompt_tokens) or 0
         completion = usage.get("completion_tokens", row.completion_tokens) or 0
@@ -216,6 +215,8 @@ def _record(row, rules) -> dict | None:
     if failure:
         info = meta.get("error_information") or {}
         rec["outcome"] = _ERRORS.get(str(info.get("error_code")), "unavailable")
+    elif cached:
+        rec["outcome"] = "cache_hit"
     else:
         rec["outcome"] = "ok"
     return rec

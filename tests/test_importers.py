@@ -251,6 +251,62 @@ def test_a_second_import_into_the_same_directory_is_refused_while_one_runs(tmp_p
         ImportStore(tmp_path / "x", "imported:litellm")
 
 
+def test_cache_hits_are_imported_unbilled_counted_apart_and_no_attempts(
+    litellm_db: str, tmp_path: Path
+) -> None:
+    # LiteLLM's payload builder (spend_tracking_utils.get_logging_payload): a request its cache answered is
+    # logged with cache_hit = str(True), the request id + "_cache_hit<time.time()>", the cached response's
+    # usage, and response_cost 0.0 (cost_calculator.response_cost_calculator returns 0.0 for a cache hit)
+    data = rows()
+    original = next(
+        r for r in data
+        if r["model_group"] == "gpt-image-1-mini" and r["status"] == "success" and r["completion_tokens"] == 272
+        and r["call_type"] == "aimage_generation"
+    )  # fmt: skip
+    hit = json.loads(json.dumps(original))
+    hit.update(request_id=original["request_id"] + "_cache_hit1796583500.123456", cache_hit="True", spend=0.0)
+    for key in ("startTime", "endTime", "completionStartTime"):  # served 2 ms after it was asked
+        hit[key] = (dt.datetime.fromisoformat(original["startTime"]) + dt.timedelta(seconds=30)).isoformat()
+    hit["endTime"] = hit["completionStartTime"] = (
+        dt.datetime.fromisoformat(hit["startTime"]) + dt.timedelta(milliseconds=2)
+    ).isoformat()
+    insert_spend_rows(litellm_db, data)
+    plain = tmp_path / "plain"  # the same table before the cache hit
+    import_litellm(litellm_db, plain)
+    insert_spend_rows(litellm_db, [hit])
+    out = tmp_path / "imported"
+    summary = import_litellm(litellm_db, out)
+    assert summary == {"rows_read": 21, "imported": 21, "cache_hits": 1, "skipped": {}, "out": str(out)}
+    frame = imported(out)
+    cached = frame.filter(pl.col("outcome") == "cache_hit")
+    assert cached["request_id"].to_list() == [hit["request_id"]]
+    row = cached.row(0, named=True)
+    # never billed: $0 known, not a price; no tokens consumed, no generation time
+    assert row["actual_cost_usd"] == 0 and row["cost_method"] == "not_billed"
+    assert row["recorded_cost_usd"] == 0
+    assert [row[c] for c in ("input_text_tokens", "input_image_tokens", "output_image_tokens")] == [None] * 3
+    assert row["latency_ms"] is None and row["ttfb_ms"] is None
+    # the same import without the cache hit: the performance table and the totals do not move
+    with_hit = performance_table(scan_log(out), by=("provider", "model"))
+    without = performance_table(scan_log(plain), by=("provider", "model"))
+    columns = ["provider", "model", "requests", "attempts", "successes", "latency_p50_ms", "latency_p95_ms"]
+    assert (
+        with_hit.select(columns)
+        .sort("provider", "model")
+        .equals(without.select(columns).sort("provider", "model"))
+    )
+    result = reconcile(scan_log(out), read_ledger(out))
+    assert result.totals["exact_usd"] == reconcile(scan_log(plain), read_ledger(plain)).totals["exact_usd"]
+    flagged = reconcile_requests(scan_log(out), read_ledger(out)).filter(
+        pl.col("request_id") == hit["request_id"]
+    )
+    assert flagged["flags"].to_list() == [[]] and flagged["exact_usd"].to_list() == [Decimal(0)]
+    # the imported volume of the traffic leaves it out too (nobody paid for it)
+    from imgkit.analysis.reconcile import traffic_workload
+
+    assert traffic_workload(scan_log(out))["volume"] == traffic_workload(scan_log(plain))["volume"]
+
+
 def test_failures_with_an_empty_call_type_are_image_attempts_classified_by_error(
     litellm_db: str, tmp_path: Path
 ) -> None:

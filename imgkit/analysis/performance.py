@@ -7,7 +7,8 @@ Statistics (:func:`performance_table`)
 --------------------------------------
 Per group: requests (items = final attempts), attempts, successes (final attempts with outcome ``ok``),
 success rate with a Wilson score 95 % interval, p50/p95/p99 generation time and p50/p95 TTFB (of successful
-final attempts), retries per success, and cost per successful image in exact ``Decimal``.
+final attempts), retries per success, and cost per successful image in exact ``Decimal``. Imported requests a
+gateway served from its cache (outcome ``cache_hit``) called no provider and are no attempts: left out.
 Percentiles use :data:`PERCENTILE_METHOD` (numpy's default, pandas' default).
 
 Scale: everything runs on polars' streaming engine, and percentiles stay exact without holding the times:
@@ -31,7 +32,7 @@ from imgkit.analysis.percentiles import bucket_column, exact_percentiles, percen
 from imgkit.errors import InvalidParameterError, UnknownNameError
 from imgkit.money import MONEY_TOTAL, round_money
 from imgkit.provenance import Provenance
-from imgkit.records.schema import LOG_SCHEMA, OUTCOME_OK
+from imgkit.records.schema import LOG_SCHEMA, OUTCOME_CACHE_HIT, OUTCOME_OK
 from imgkit.stats import Z_95
 
 __all__ = [
@@ -180,7 +181,8 @@ def performance_table(
     keys = group_columns(by)
     if period is not None and period not in _PERIODS:
         raise InvalidParameterError("period", period, sorted(_PERIODS))
-    lf = filter_window(lf, since, until, now)
+    # a request a gateway served from its cache (imported) called no provider: not an attempt
+    lf = filter_window(lf, since, until, now).filter(pl.col("outcome").ne_missing(OUTCOME_CACHE_HIT))
     if period is not None:
         lf = lf.with_columns(pl.col("started_at").dt.truncate(_PERIODS[period]).dt.date().alias("period"))
         keys = [*keys, "period"]

@@ -40,6 +40,7 @@ from imgkit.catalog import Catalog, load_catalog
 from imgkit.errors import InvalidParameterError
 from imgkit.money import MONEY, MONEY_TOTAL, plain_usd
 from imgkit.pricing import recost
+from imgkit.records.schema import OUTCOME_CACHE_HIT
 
 __all__ = [
     "FLAGS",
@@ -300,14 +301,19 @@ def volume_mix(
 ) -> pl.DataFrame:
     """Requests, failures (an outcome other than ``ok``; a null outcome is none) and requests that logged no
     quality or size, per UTC month and (mode, quality, size, n), sorted: the volume and mix a projection
-    takes from a log (missing quality or size: the defaults; n clipped to 1..128)."""
-    frame = requests.lazy().with_columns(
-        month=pl.col("started_at").dt.strftime("%Y-%m"),
-        _assumed=pl.col("quality").is_null() | pl.col("size").is_null(),
-        mode=pl.col("mode").fill_null("generate"),
-        quality=pl.col("quality").fill_null(default_quality),
-        size=pl.col("size").fill_null(default_size),
-        n=pl.col("n").fill_null(1).clip(1, 128).cast(pl.Int32),
+    takes from a log (missing quality or size: the defaults; n clipped to 1..128). Requests a gateway served
+    from its cache (``cache_hit``) were billed by nobody and are left out."""
+    frame = (
+        requests.lazy()
+        .filter(pl.col("outcome").ne_missing(OUTCOME_CACHE_HIT))
+        .with_columns(
+            month=pl.col("started_at").dt.strftime("%Y-%m"),
+            _assumed=pl.col("quality").is_null() | pl.col("size").is_null(),
+            mode=pl.col("mode").fill_null("generate"),
+            quality=pl.col("quality").fill_null(default_quality),
+            size=pl.col("size").fill_null(default_size),
+            n=pl.col("n").fill_null(1).clip(1, 128).cast(pl.Int32),
+        )
     )
     mix = frame.group_by(MIX_KEYS).agg(
         pl.len().cast(pl.Int64).alias("requests"),
@@ -328,7 +334,8 @@ def traffic_workload(
     """A workload (the format :func:`imgkit.analysis.projection.parse_workload` reads) with the imported
     traffic's volume and mix, to project what the same traffic costs on every other offering.
 
-    Volume: requests per month, the mean over the months the log spans (``measured``). Mix: the shares of
+    Volume: requests per month, the mean over the months the log spans (``measured``); requests a gateway
+    served from its cache (``cache_hit``) were billed by nobody and are left out. Mix: the shares of
     (mode, quality, size, n) among requests, rounded to ``precision`` decimals (the largest share takes the
     rounding so that they sum to exactly 1). A request that logged no quality or size takes
     ``default_quality``/``default_size`` and an edit one 1024x1024 input image: **assumed**, and said in

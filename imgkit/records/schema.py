@@ -38,7 +38,11 @@ ttfb_ms: float              first_byte_at - started_at
 first_partial_ms: float     first_partial_at - started_at
 outcome: str                "ok", or an error class: rate_limit, timeout, unavailable, content_policy,
                             bad_request, authentication, malformed_response, cancelled; "sent" on the
-                            record written before the request leaves (not an attempt: see above)
+                            record written before the request leaves (not an attempt: see above);
+                            "cache_hit" on an imported request a gateway answered from its own cache
+                            (LiteLLM's cache_hit): no provider was called, nothing was billed ($0,
+                            not_billed), and it is no attempt at a provider (left out of success rates and
+                            generation-time percentiles)
 http_status: int            last HTTP status seen (null when no response)
 provider: str               catalog provider id (openai, fal, lumenfall, simulator...)
 model: str                  catalog model id
@@ -147,10 +151,13 @@ OUTCOME_OK = "ok"
 OUTCOME_CANCELLED = "cancelled"
 #: the record written just before a request leaves: not an attempt, the announcement of one
 OUTCOME_SENT = "sent"
+#: an imported request a gateway served from its cache: no provider call, never billed, not an attempt
+OUTCOME_CACHE_HIT = "cache_hit"
 
 __all__ = [
     "ALLOWED_VALUES",
     "LOG_SCHEMA",
+    "OUTCOME_CACHE_HIT",
     "OUTCOME_CANCELLED",
     "OUTCOME_OK",
     "OUTCOME_SENT",

@@ -36,7 +36,7 @@ from imgkit.analysis.reconcile import TOLERANCE_USD
 from imgkit.money import MONEY_PRECISION, MONEY_SCALE, UNITS_PER_USD, to_units
 from imgkit.pricing import KEPT_BILLS, RECOST_KEYS, TOKEN_COLUMNS
 from imgkit.provenance import Provenance
-from imgkit.records.schema import LOG_SCHEMA, OUTCOME_OK, OUTCOME_SENT
+from imgkit.records.schema import LOG_SCHEMA, OUTCOME_CACHE_HIT, OUTCOME_OK, OUTCOME_SENT
 
 __all__ = [
     "LOG_IBIS_SCHEMA",
@@ -351,7 +351,9 @@ def reconcile_sums(r: ir.Table, keys: Sequence[str]) -> ir.Table:
 
 def volume_mix(t: ir.Table, *, default_quality: str, default_size: str) -> ir.Table:
     """Requests and failures per month and (mode, quality, size, n): the volume and mix a projection
-    takes from a log (missing quality or size: the defaults, said as assumed by the caller)."""
+    takes from a log (missing quality or size: the defaults, said as assumed by the caller); requests a
+    gateway served from its cache are left out, as in polars."""
+    t = t.filter(t.outcome.isnull() | (t.outcome != OUTCOME_CACHE_HIT))
     t = t.mutate(
         month=t.started_at.strftime("%Y-%m"),
         mode=t["mode"].fill_null("generate"),

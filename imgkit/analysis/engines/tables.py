@@ -48,6 +48,7 @@ from imgkit.analysis.performance import (
 )
 from imgkit.errors import EngineError, InvalidParameterError
 from imgkit.money import MONEY_TOTAL
+from imgkit.records.schema import OUTCOME_CACHE_HIT
 
 __all__ = [
     "PERCENTILE_STRATEGIES",
@@ -261,6 +262,8 @@ def _prepare(
         raise InvalidParameterError("period", period, sorted(PERIODS))
     lower, upper = window_bounds(since, until, now)
     t = window(canonical(t, [*keys, *TABLE_READ] if prune else None), lower, upper)
+    # a request a gateway served from its cache (imported) called no provider: not an attempt, as in polars
+    t = t.filter(t.outcome.isnull() | (t.outcome != OUTCOME_CACHE_HIT))
     if period is not None:
         t = period_key(t, period)
         keys = [*keys, "period"]

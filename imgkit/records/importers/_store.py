@@ -73,10 +73,17 @@ BILLED_SCHEMA: dict[str, ColumnType] = {
 
 
 class ImportSummary(dict):
-    """``{"rows_read", "imported", "skipped": {reason: count}, "out"}``, what ``imgkit import`` prints."""
+    """``{"rows_read", "imported", "skipped": {reason: count}, "out"}``, what ``imgkit import`` prints; a source
+    that marks some imported rows adds their count under its own name when there are any (LiteLLM:
+    ``"cache_hits"``, requests its proxy served from its cache, imported unbilled)."""
 
     def __init__(self, out: Path) -> None:
         super().__init__(rows_read=0, imported=0, skipped={}, out=str(out))
+
+    def count(self, name: str, n: int) -> None:
+        """Add ``n`` imported rows of a kind (the key appears once there is one)."""
+        if n:
+            self[name] = self.get(name, 0) + int(n)
 
     def skip(self, counts: Mapping[str, int]) -> None:
         for reason, n in counts.items():

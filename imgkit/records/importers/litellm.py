@@ -22,6 +22,10 @@ primary key, times as ``TIMESTAMP(3)`` without zone holding UTC, ``spend`` a flo
   fal) is no usage;
 * size, quality and ``n`` from ``proxy_server_request`` (stored only with ``store_prompts_in_spend_logs``) and
   the echo in ``response``; image dimensions fal returned;
+* ``cache_hit``: ``"True"`` on a request the proxy answered from its own cache (its cost calculator returns 0.0
+  for a cache hit and the request id gets ``_cache_hit<time>``): imported with outcome ``cache_hit``, $0
+  ``not_billed``, no tokens (the usage logged is the cached response's) and no generation time, counted in
+  the summary as ``cache_hits``; it is no attempt at a provider (left out of success rates and percentiles);
 * ``spend`` -- LiteLLM's own cost, rounded half-even to 1e-10 USD from its shortest decimal form -- goes to the
   import's ledger as ``recorded_cost_usd``; the canonical ``actual_cost_usd`` is imgkit's exact re-cost
   (:func:`imgkit.pricing.recost`), null with ``cost_method="unknown"`` for a model the catalog lacks, never $0.
@@ -57,7 +61,7 @@ from imgkit.money import MONEY
 from imgkit.pricing import recost
 from imgkit.records.importers._names import NameRules, default_rules_path, load_name_rules
 from imgkit.records.importers._store import ImportStore, ImportSummary
-from imgkit.records.schema import LOG_SCHEMA, ColumnType
+from imgkit.records.schema import LOG_SCHEMA, OUTCOME_CACHE_HIT, OUTCOME_OK, ColumnType
 
 __all__ = [
     "IMAGE_CALL_TYPES",
@@ -510,7 +514,6 @@ def litellm_records(raw: pl.DataFrame, rules: NameRules) -> tuple[pl.DataFrame, 
         pl.when(pl.col("corrupt")).then(pl.lit("corrupt JSON"))
         .when(pl.col("request_id").is_in(["", "None"]).fill_null(True)).then(pl.lit("no request id"))
         .when(pl.col("startTime").is_null()).then(pl.lit("no startTime"))
-        .when(pl.col("cache_hit") == "True").then(pl.lit("cache hit (no provider call)"))
         .when(image_call | failed_image).then(None)
         .when(route.is_not_null() & ~image_route.fill_null(False)).then(pl.lit("not an image call"))
         .otherwise(pl.lit("unknown call type"))
@@ -520,7 +523,11 @@ def litellm_records(raw: pl.DataFrame, rules: NameRules) -> tuple[pl.DataFrame, 
     skipped = dict(counts.iter_rows())
     f = f.filter(pl.col("_skip").is_null())
 
-    has_usage = pl.coalesce("u_total", "total_tokens").fill_null(0) > 0
+    # LiteLLM's cache_hit ("True": str(kwargs["cache_hit"])): the proxy answered from its own cache, so its cost
+    # calculator returns 0.0 and the row's id gets "_cache_hit<time>"; the usage it logs is the cached
+    # response's, tokens this request never consumed
+    cached = pl.col("cache_hit").str.to_lowercase().fill_null("") == "true"
+    has_usage = ~cached & (pl.coalesce("u_total", "total_tokens").fill_null(0) > 0)
     prompt = pl.coalesce("u_prompt", "prompt_tokens")
     completion = pl.coalesce("u_completion", "completion_tokens")
     in_image = pl.col("u_in_image").fill_null(0)
@@ -543,8 +550,13 @@ def litellm_records(raw: pl.DataFrame, rules: NameRules) -> tuple[pl.DataFrame, 
     ended = pl.col("endTime").dt.replace_time_zone("UTC")
     gateway_cost = pl.col("gateway_cost").cast(MONEY, strict=False)
     outcome = (
-        pl.when(failure).then(_outcome(pl.col("error_code"), pl.col("error_class"))).otherwise(pl.lit("ok"))
+        pl.when(failure)
+        .then(_outcome(pl.col("error_code"), pl.col("error_class")))
+        .when(cached)
+        .then(pl.lit(OUTCOME_CACHE_HIT))
+        .otherwise(pl.lit(OUTCOME_OK))
     )
+    timed = ~failure & ~cached  # a failure's times are when it was logged; a cache hit generated nothing
     http_status = pl.when(pl.col("error_code").str.contains(r"^\d{3}$")).then(
         pl.col("error_code").cast(pl.Int32, strict=False)
     )
@@ -557,8 +569,8 @@ def litellm_records(raw: pl.DataFrame, rules: NameRules) -> tuple[pl.DataFrame, 
         started.alias("started_at"),
         pl.col("completionStartTime").dt.replace_time_zone("UTC").alias("first_byte_at"),
         ended.alias("ended_at"),
-        pl.when(~failure).then((ended - started).dt.total_microseconds() / 1000.0).alias("latency_ms"),
-        pl.when(~failure)
+        pl.when(timed).then((ended - started).dt.total_microseconds() / 1000.0).alias("latency_ms"),
+        pl.when(timed)
         .then(
             (pl.col("completionStartTime").dt.replace_time_zone("UTC") - started).dt.total_microseconds()
             / 1000.0
@@ -774,6 +786,7 @@ def _import_batches(
                 )
             canonical = recost(fresh, catalog, cache=prices)
             summary["imported"] += canonical.height
+            summary.count("cache_hits", int((canonical["outcome"] == OUTCOME_CACHE_HIT).sum()))
         if (canonical is not None and canonical.height) or last:
             store.commit(
                 SOURCE, canonical if canonical is not None else pl.DataFrame(schema=LOG_SCHEMA), ledger,
