@@ -577,6 +577,31 @@ def test_perf_reads_an_import_directory(tmp_path: Path, capsys) -> None:
     assert result["provenance"]["kind"] == "imported:litellm" and result["provenance"]["requests"] == 20
 
 
+def test_the_imported_mix_with_edits_projects_when_its_components_are_unlabelled(
+    tmp_path: Path, capsys
+) -> None:
+    # the volume and mix of imported traffic holding edits, written as a workload file without labels (as a
+    # person copies the mix): each component is named by its mode, quality, size and input images
+    import yaml
+
+    from imgkit.analysis.reconcile import traffic_workload
+
+    out = tmp_path / "o"
+    import_litellm(DATA / "spend_rows.jsonl", out)
+    workload = traffic_workload(scan_log(out))
+    edits = [c for c in workload["mix"] if c["mode"] == "edit"]
+    assert edits, "the rows LiteLLM built hold edits"
+    for component in workload["mix"]:
+        del component["label"]
+    path = tmp_path / "imported.yaml"
+    path.write_text(yaml.safe_dump(workload, sort_keys=False))
+    assert main(["project", str(path), "--log", str(out), "--months", "3", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    text = json.dumps(result)
+    edit = edits[0]
+    assert f"edit {edit['quality']} {edit['size']} 1x input" in text
+
+
 def test_the_ddl_is_litellms_table(litellm_db: str) -> None:
     import adbc_driver_postgresql.dbapi as pg
 

@@ -286,7 +286,12 @@ def _spec_error(exc: ValidationError, file: str) -> SpecError:
     return SpecError(file, key_path(loc), problem)
 
 
-def _component_label(c: _MixSpec | MixComponent) -> str:
+def _component_label(c: _MixSpec) -> str:
+    """A mix component's name: its label, else its mode, quality, size, n, partial and input images.
+
+    Only the component as written has no label of its own (a parsed :class:`MixComponent` always carries the
+    one given here), so only the written form is named: its input images are ``{count, width, height}``.
+    """
     if c.label:
         return c.label
     parts = [c.mode, c.quality or "default", c.size]
@@ -294,8 +299,8 @@ def _component_label(c: _MixSpec | MixComponent) -> str:
         parts.append(f"n{c.n}")
     if c.partial_images:
         parts.append(f"partial{c.partial_images}")
-    if c.input_images:
-        parts.append(f"{c.input_images[0]}x input")
+    if c.input_images is not None:
+        parts.append(f"{c.input_images.count}x input")
     return " ".join(parts)
 
 
