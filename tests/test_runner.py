@@ -253,6 +253,38 @@ def test_the_budget_holds_when_retried_faults_leave_bills_unknown(tmp_path, simu
     assert len(api_requests(sim)) == log_frame(run_dir).height  # every request sent was logged
 
 
+def test_an_unpriced_request_is_quoted_unknown_never_0_in_a_run_without_a_budget(tmp_path, simulator, capsys):
+    # gpt-image-2.5-flare with quality and size auto: a range whose high end has no price, so no quote. Without
+    # budget_usd nothing is held against a cap, and the $0 the budget holds for it is no price: the sent
+    # record and the outcome record say null (unknown), never 0
+    target = {"model": "gpt-image-2.5-flare", "provider": "openai", "quality": "auto", "size": "auto"}
+    path = write_spec(tmp_path, simulator, targets=[target])
+    assert main(["run", str(path), "--dry-run"]) == 0
+    assert "no price for gpt-image-2.5-flare/openai/auto/auto" in capsys.readouterr().out  # the note
+    summary = run_experiment(load_spec(path), progress=False)
+    assert summary.ok == 4 and summary.budget_usd is None
+    run_dir = tmp_path / "run"
+    journal = RequestLog(run_dir / "log.jsonl").scan(include_sent=True).collect()
+    sent = journal.filter(pl.col("outcome") == "sent")
+    assert sent.height == 4 and sent["estimated_cost_usd"].null_count() == 4
+    answered = journal.filter(pl.col("outcome") == "ok")
+    assert answered["estimated_cost_usd"].null_count() == 4
+    assert answered["cost_method"].to_list() == ["tokens"] * 4  # the bill itself is known, from usage
+    assert all(cost > 0 for cost in answered["actual_cost_usd"])
+    # a request of it in flight when a session died: its possibly-billed quote is unknown, not $0
+    line = next(
+        json.loads(raw)
+        for raw in (run_dir / "log.jsonl").read_text().splitlines()
+        if '"outcome":"sent"' in raw
+    )
+    with (run_dir / "log.jsonl").open("a") as fh:
+        fh.write(json.dumps({**line, "attempt": 7}, separators=(",", ":")) + "\n")
+    resumed = run_experiment(load_spec(path), resume=True, progress=False)
+    assert resumed.possibly_billed_attempts == 1 and resumed.possibly_billed_usd is None
+    assert main(["run", str(path), "--resume"]) == 0
+    assert "their quotes, unknown," in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("simulate", "hang_s"),
     [

@@ -441,7 +441,9 @@ class ImageClient:
         return ctx.estimates[count]
 
     def _quoted_usd(self, ctx: _Request, count: int) -> Decimal | None:
-        """What one attempt of a call of ``count`` images reserves (the high end of a range), if priced."""
+        """What one attempt of a call of ``count`` images reserves (the high end of a range), if priced; None
+        for an unpriced request. This, never a reservation's amount, is the quote a record carries: without a
+        budget cap an unpriced request holds $0 (:meth:`_reserve_usd`), which is no price."""
         estimate = self._estimate(ctx, count)
         return estimate.reserve_usd if estimate is not None else None
 
@@ -491,7 +493,7 @@ class ImageClient:
                 try:
                     in_flight = True
                     if ctx.log is not None:
-                        quoted = held.amount_usd if held is not None else self._quoted_usd(ctx, count)
+                        quoted = self._quoted_usd(ctx, count)
                         await ctx.log.append_async(
                             self._announcement(ctx, call_id, attempt, count, clock, quoted)
                         )
@@ -523,7 +525,7 @@ class ImageClient:
                 retry = error is not None and self.retry.should_retry(error, attempt)
                 cost = self._cost(ctx, output, error, clock)
                 costs.append(cost)
-                quoted = held.amount_usd if held is not None else self._quoted_usd(ctx, count)
+                quoted = self._quoted_usd(ctx, count)
                 if held is not None:
                     ctx.budget.settle(held, cost.total_usd)
                     held = None
@@ -567,7 +569,7 @@ class ImageClient:
             if closed:  # cancelled while its final record was being committed: nothing more to say
                 raise
             if in_flight:  # the request may have reached the provider: its bill is unknown
-                quoted = held.amount_usd if held is not None else self._quoted_usd(ctx, count)
+                quoted = self._quoted_usd(ctx, count)
                 self._log_cancelled(ctx, call_id, attempt, count, clock, quoted)
             else:  # waiting for a slot or a retry: nothing was sent for the next attempt
                 self._log_cancelled(ctx, call_id, logged + 1, count, None, None)

@@ -187,7 +187,9 @@ class RunSummary:
     spent_before_usd: Decimal = Decimal(0)  # earlier sessions, same rule, possibly billed requests included
     unknown_cost_attempts: int = 0  # attempts (all sessions) whose bill is unknown: the targets' sum
     possibly_billed_attempts: int = 0  # requests in flight when a session died: sent, no outcome logged
-    possibly_billed_usd: Decimal = Decimal(0)  # their quotes, counted as spent
+    possibly_billed_usd: Decimal | None = Decimal(
+        0
+    )  # their quotes, counted as spent (None: one was unpriced)
     retries_refused: int = 0  # retries not sent this session: the budget had no room for them
     planned_total_usd: Decimal | None = None
     failures: dict[str, int] = field(default_factory=dict)  # outcome -> items, this session
@@ -611,8 +613,9 @@ async def run_experiment_async(
         # one source for the run-wide counts: the per-target table over the whole log
         summary.unknown_cost_attempts = sum(row["unknown_cost_attempts"] for row in summary.targets)
         summary.possibly_billed_attempts = sum(row["possibly_billed_attempts"] for row in summary.targets)
-        summary.possibly_billed_usd = plain_usd(
-            sum((row["possibly_billed_usd"] for row in summary.targets), Decimal(0))
+        possibly_usd = [row["possibly_billed_usd"] for row in summary.targets]
+        summary.possibly_billed_usd = (
+            None if None in possibly_usd else plain_usd(sum(possibly_usd, Decimal(0)))
         )
         summary.wall_s = time.monotonic() - t0
         run.write_summary(_jsonable(summary.as_dict()))
@@ -710,13 +713,19 @@ def target_table(log: RequestLog, plan: RunPlan) -> list[dict[str, Any]]:
         mark_unanswered(journal.lazy())
         .filter(pl.col("unanswered"))
         .group_by("target")
-        .agg(pl.len().alias("n"), pl.col("estimated_cost_usd").sum().alias("usd"))
+        .agg(
+            pl.len().alias("n"),
+            pl.col("estimated_cost_usd").sum().alias("usd"),
+            pl.col("estimated_cost_usd").null_count().alias("unquoted"),
+        )
         .collect()
     )
-    for target, n, usd in possibly.iter_rows():
+    for target, n, usd, unquoted in possibly.iter_rows():
         if target in rows:
+            # a request sent without a quote (unpriced) makes the sum unknown, never a silent 0
             rows[target].update(
-                possibly_billed_attempts=int(n), possibly_billed_usd=plain_usd(Decimal(usd or 0))
+                possibly_billed_attempts=int(n),
+                possibly_billed_usd=None if unquoted else plain_usd(Decimal(usd or 0)),
             )
     lf = journal.lazy().filter(pl.col("outcome") != OUTCOME_SENT)
     if lf.select(pl.len()).collect().item() == 0:
