@@ -228,6 +228,24 @@ def test_an_interrupted_import_resumes_at_the_day_it_stopped(litellm_db: str, tm
     assert import_litellm(litellm_db, out)["skipped"] == {"already imported": 20}
 
 
+def test_days_read_on_several_connections_import_what_one_connection_does(
+    litellm_db: str, tmp_path: Path, capsys
+) -> None:
+    data = rows()
+    for i, row in enumerate(data):  # five days of traffic
+        for key in ("startTime", "endTime", "completionStartTime"):
+            if row.get(key):
+                row[key] = (dt.datetime.fromisoformat(row[key]) - dt.timedelta(days=i % 5)).isoformat()
+    insert_spend_rows(litellm_db, data)
+    one, three = tmp_path / "one", tmp_path / "three"
+    assert import_litellm(litellm_db, one, connections=1)["imported"] == 20
+    assert import_litellm(litellm_db, three, connections=3)["imported"] == 20
+    a, b = (scan_log(d).collect().sort("request_id") for d in (one, three))
+    assert a.equals(b) and a.get_column("started_at").dt.date().n_unique() == 5
+    assert main(["import", "litellm", litellm_db, "--out", str(tmp_path / "x"), "--connections", "0"]) == 2
+    assert "connections=0" in capsys.readouterr().err
+
+
 def test_the_store_rolls_a_killed_commit_forward_or_back(tmp_path: Path) -> None:
     out = tmp_path / "imported"
     import_litellm(DATA / "spend_rows.jsonl", out)

@@ -35,6 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     lite.add_argument(
         "--names", metavar="FILE", help="LiteLLM names onto the catalog (default data/imports/litellm.yaml)"
     )
+    lite.add_argument(
+        "--connections", type=int, default=2, metavar="N",
+        help="days read from PostgreSQL at once, one connection each (default 2): the server's JSON "
+        "decompression sets the pace",
+    )  # fmt: skip
     _common(lite, _cmd_litellm)
 
     usage = kinds.add_parser(
@@ -73,7 +78,10 @@ def _since(text: str | None) -> dt.datetime | None:
 def _cmd_litellm(args: argparse.Namespace) -> int:
     from imgkit.records.importers.litellm import import_litellm
 
-    summary = import_litellm(args.dsn, args.out, since=_since(args.since), table=args.table, names=args.names)
+    summary = import_litellm(
+        args.dsn, args.out, since=_since(args.since), table=args.table, names=args.names,
+        connections=args.connections,
+    )  # fmt: skip
     return _show(summary, args)
 
 
@@ -94,7 +102,10 @@ def _show(summary: dict[str, Any], args: argparse.Namespace) -> int:
         emit_json(summary)
         return 0
     skipped = ", ".join(f"{reason}: {n:,}" for reason, n in summary["skipped"].items()) or "none"
+    cached = summary.get("cache_hits")
+    served = f" ({cached:,} served from the gateway's cache: not billed)" if cached else ""
     print(
-        f"imported {summary['imported']:,} of {summary['rows_read']:,} rows read into {summary['out']}; skipped: {skipped}"
+        f"imported {summary['imported']:,}{served} of {summary['rows_read']:,} rows read into {summary['out']}; "
+        f"skipped: {skipped}"
     )
     return 0

@@ -694,6 +694,8 @@ def import_litellm(
                 "DSN", None, "a PostgreSQL DSN (postgresql://user@host:5432/db) or $DATABASE_URL"
             )
     source = str(source)
+    if isinstance(connections, bool) or not isinstance(connections, int) or connections < 1:
+        raise InvalidParameterError("connections", connections, "a whole number of connections, 1 or more")
     if isinstance(since, dt.date) and not isinstance(since, dt.datetime):
         since = dt.datetime(since.year, since.month, since.day, tzinfo=dt.UTC)
     if not _is_dsn(source) and not Path(source).is_file():
