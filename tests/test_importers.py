@@ -45,6 +45,16 @@ def load(db: str, name: str = "spend_rows.jsonl") -> list[dict]:
     return data
 
 
+def rows_over_days(days: int) -> list[dict]:
+    """The LiteLLM-built rows, the i-th moved i % ``days`` days earlier: ``days`` days of traffic."""
+    data = rows()
+    for i, row in enumerate(data):
+        for key in ("startTime", "endTime", "completionStartTime"):
+            if row.get(key):
+                row[key] = (dt.datetime.fromisoformat(row[key]) - dt.timedelta(days=i % days)).isoformat()
+    return data
+
+
 def imported(out: Path) -> pl.DataFrame:
     return scan_log(out).collect().join(read_ledger(out).collect(), on=["provenance", "request_id"])
 
@@ -202,12 +212,7 @@ def test_reimport_does_not_duplicate_and_db_equals_the_rows_file(litellm_db: str
 
 
 def test_an_interrupted_import_resumes_at_the_day_it_stopped(litellm_db: str, tmp_path: Path) -> None:
-    data = rows()
-    for i, row in enumerate(data):  # three days of traffic
-        for key in ("startTime", "endTime", "completionStartTime"):
-            if row.get(key):
-                row[key] = (dt.datetime.fromisoformat(row[key]) - dt.timedelta(days=i % 3)).isoformat()
-    insert_spend_rows(litellm_db, data)
+    insert_spend_rows(litellm_db, rows_over_days(3))
     out = tmp_path / "imported"
     calls = []
 
@@ -231,12 +236,7 @@ def test_an_interrupted_import_resumes_at_the_day_it_stopped(litellm_db: str, tm
 def test_days_read_on_several_connections_import_what_one_connection_does(
     litellm_db: str, tmp_path: Path, capsys
 ) -> None:
-    data = rows()
-    for i, row in enumerate(data):  # five days of traffic
-        for key in ("startTime", "endTime", "completionStartTime"):
-            if row.get(key):
-                row[key] = (dt.datetime.fromisoformat(row[key]) - dt.timedelta(days=i % 5)).isoformat()
-    insert_spend_rows(litellm_db, data)
+    insert_spend_rows(litellm_db, rows_over_days(5))
     one, three = tmp_path / "one", tmp_path / "three"
     assert import_litellm(litellm_db, one, connections=1)["imported"] == 20
     assert import_litellm(litellm_db, three, connections=3)["imported"] == 20
