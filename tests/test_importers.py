@@ -323,6 +323,11 @@ def test_cache_hits_are_imported_unbilled_counted_apart_and_no_attempts(
     from imgkit.analysis.reconcile import traffic_workload
 
     assert traffic_workload(scan_log(out))["volume"] == traffic_workload(scan_log(plain))["volume"]
+    # the same where the log lives: DuckDB's performance table and volume mix leave the cache hit out too
+    from imgkit.analysis import engines
+
+    assert engines.performance_table(str(out), "duckdb").equals(performance_table(scan_log(out)))
+    assert engines.volume_mix(str(out), "duckdb").equals(engines.volume_mix(str(plain), "duckdb"))
 
 
 def test_failures_with_an_empty_call_type_are_image_attempts_classified_by_error(

@@ -73,9 +73,18 @@ FROM (
   FROM "LOGS"."PUBLIC"."IMAGE_LOG" AS "t0"
   WHERE
     (
-      "t0"."outcome" IS NULL
-    ) OR (
-      "t0"."outcome" <> 'sent'
+      (
+        "t0"."outcome" IS NULL
+      ) OR (
+        "t0"."outcome" <> 'sent'
+      )
+    )
+    AND (
+      (
+        "t0"."outcome" IS NULL
+      ) OR (
+        "t0"."outcome" <> 'cache_hit'
+      )
     )
 ) AS "t1"
 GROUP BY

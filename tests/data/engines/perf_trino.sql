@@ -74,9 +74,18 @@ FROM (
   FROM "hive"."logs"."image_log" AS "t0"
   WHERE
     (
-      "t0"."outcome" IS NULL
-    ) OR (
-      "t0"."outcome" <> 'sent'
+      (
+        "t0"."outcome" IS NULL
+      ) OR (
+        "t0"."outcome" <> 'sent'
+      )
+    )
+    AND (
+      (
+        "t0"."outcome" IS NULL
+      ) OR (
+        "t0"."outcome" <> 'cache_hit'
+      )
     )
 ) AS "t1"
 GROUP BY
