@@ -46,7 +46,7 @@ import hashlib
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -276,7 +276,7 @@ def _day_bounds(conn: Any, table: str, since: dt.datetime | None) -> tuple[dt.da
     return low.date(), high.date()
 
 
-def _batches(conn: Any, sql: str, dsn: str) -> Iterator[pl.DataFrame]:
+def _batches(conn: Any, sql: str, dsn: str) -> Generator[pl.DataFrame, None, None]:
     with conn.cursor() as cur:
         try:
             cur.execute(sql)
