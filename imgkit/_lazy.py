@@ -7,6 +7,7 @@ A package lists ``{name: "imgkit.module"}``; ``from imgkit.analysis import perfo
 from __future__ import annotations
 
 import importlib
+import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,8 +22,14 @@ def lazy_exports(
         home = exports.get(name)
         if home is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(home), name)
+        module = importlib.import_module(home)
+        value = getattr(module, name)
         namespace[name] = value  # later look-ups skip this function
+        # importing a submodule binds it in the package under its own name: an export of the same name
+        # from it (engines.reconcile, the function of engines/reconcile.py) must stay the export
+        for other, other_home in exports.items():
+            if other_home == home and isinstance(namespace.get(other), types.ModuleType):
+                namespace[other] = getattr(module, other)
         return value
 
     def __dir__() -> list[str]:
