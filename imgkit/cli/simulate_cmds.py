@@ -7,7 +7,13 @@ import sys
 
 from imgkit.cli._args import non_negative, port
 from imgkit.cli._output import emit_json, format_table
-from imgkit.simulator import RANDOM_FAULT_KINDS, FaultPlan, SimulatorServer, default_profiles
+from imgkit.simulator import (
+    BATCH_FAULT_KINDS,
+    RANDOM_FAULT_KINDS,
+    FaultPlan,
+    SimulatorServer,
+    default_profiles,
+)
 
 DEFAULT_PORT = 8800
 
@@ -15,11 +21,12 @@ DEFAULT_PORT = 8800
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "simulate",
-        help="a local simulated provider (OpenAI, Gemini/Vertex, BFL, Replicate, Together and fal protocols)",
-        description="A local server that speaks the OpenAI Images, Gemini API and Vertex AI (generateContent, "
-        "Imagen predict), Black Forest Labs, Replicate, Together and fal.ai (queue and run) protocols on one "
-        "port, with latency and failures drawn from published profiles and injectable faults. Each *_base_url "
-        "it prints is what that provider's official SDK takes as its base URL. Nothing is billed.",
+        help="a local simulated provider (OpenAI Images, Files and Batches; Gemini/Vertex, BFL, Replicate, Together "
+        "and fal protocols)",
+        description="A local server that speaks the OpenAI Images, Files and Batches APIs, the Gemini API and Vertex "
+        "AI (generateContent, Imagen predict), Black Forest Labs, Replicate, Together and fal.ai (queue and run) "
+        "protocols on one port, with latency and failures drawn from published profiles and injectable faults. Each "
+        "*_base_url it prints is what that provider's official SDK takes as its base URL. Nothing is billed.",
     )
     sub = parser.add_subparsers(dest="simulate_command", metavar="SUBCOMMAND")
     sub.required = True
@@ -61,6 +68,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="how long a timeout fault holds a request before closing it (default: 300 s x the time scale, "
         "the read timeout of a client on the simulated clock; at time scale 0 until the client gives up)",
     )
+    serve.add_argument(
+        "--batch-faults",
+        default="",
+        metavar="KINDS",
+        help="comma-separated faults of the batches created, in order (ok or "
+        f"{', '.join(BATCH_FAULT_KINDS)}); e.g. ok,expired: the second batch expires halfway",
+    )
     serve.add_argument("--seed", type=int, default=0, help="seed for latencies, faults and images")
     serve.add_argument("--gateway", action="store_true", help="serve the gateway flavour on /v1 as well")
     serve.add_argument(
@@ -82,6 +96,7 @@ def _serve(args: argparse.Namespace) -> int:
         kinds=[k for k in args.fault_kinds.split(",") if k.strip()],
         retry_after_ms=args.retry_after_ms,
         hang_s=args.hang_s,
+        batches=[k for k in args.batch_faults.split(",") if k.strip()],
     )
     sim = SimulatorServer(
         time_scale=args.time_scale,

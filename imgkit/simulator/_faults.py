@@ -18,6 +18,19 @@ Fault kinds (each answered in the serving provider's real error shape, see ``_op
 
 ``"ok"`` in a script means "no fault". HTTP status codes are accepted as aliases (``"429"``, ``"500"``,
 ``"503"``, ``"400"``, ``"401"``).
+
+A batch (the Batches API, :mod:`imgkit.simulator._batches`) runs each of its lines through the same plan, one
+entry per line; the wire faults that cannot happen inside a batch (``timeout``, ``drop``, ``malformed``,
+``truncated``) fail the line with a 500. Faults of a whole batch come from their own script (``batches=``):
+
+==============  ===========================================================================================
+``expired``     the completion window ends halfway through the batch's run: the lines done by then are in
+                the output file (and billed), the rest in the error file as ``batch_expired``
+``failed``      validation fails (``token_limit_exceeded``, as when a queue's enqueued-token limit is hit):
+                status ``failed``, nothing runs, nothing is billed
+``timeout``     the batch is created, but the create request gets no answer (held for ``hang_s``, then
+                closed): the client does not learn the batch's id
+==============  ===========================================================================================
 """
 
 from __future__ import annotations
@@ -29,7 +42,14 @@ from collections.abc import Iterable, Mapping
 
 from imgkit.errors import InvalidParameterError
 
-__all__ = ["FAULT_KINDS", "RANDOM_FAULT_KINDS", "FaultPlan", "normalise_fault"]
+__all__ = [
+    "BATCH_FAULT_KINDS",
+    "FAULT_KINDS",
+    "RANDOM_FAULT_KINDS",
+    "FaultPlan",
+    "normalise_batch_fault",
+    "normalise_fault",
+]
 
 FAULT_KINDS = (
     "rate_limit",
@@ -67,6 +87,23 @@ def normalise_fault(kind: str) -> str | None:
     return key
 
 
+#: faults of a whole batch (module doc)
+BATCH_FAULT_KINDS = ("expired", "failed", "timeout")
+
+
+def normalise_batch_fault(kind: str) -> str | None:
+    """The batch fault kind for ``kind``; ``None`` for ``"ok"``."""
+    key = str(kind).strip().lower()
+    if key in ("ok", "none", ""):
+        return None
+    key = {"expire": "expired", "fail": "failed", "failed_validation": "failed", "hang": "timeout"}.get(
+        key, key
+    )
+    if key not in BATCH_FAULT_KINDS:
+        raise InvalidParameterError("batch fault", kind, ("ok", *BATCH_FAULT_KINDS))
+    return key
+
+
 def _probability(name: str, value: float) -> float:
     value = float(value)
     if not 0.0 <= value <= 1.0:
@@ -87,6 +124,9 @@ class FaultPlan:
     ``hang_s``: how long a ``timeout`` fault holds the request before closing it; ``None`` = the server's
     default: 300 s (a client's read timeout) times its time scale, so a hang follows the simulated clock
     (at time scale 0: until the client disconnects or the server stops).
+
+    ``batches``: a script of whole-batch faults (:data:`BATCH_FAULT_KINDS` or ``"ok"``), one entry per batch
+    created; the lines of a batch take their faults from the request script and rates like any request.
     """
 
     def __init__(
@@ -99,8 +139,10 @@ class FaultPlan:
         kinds: Iterable[str] = RANDOM_FAULT_KINDS,
         retry_after_ms: float | None = None,
         hang_s: float | None = None,
+        batches: Iterable[str] = (),
     ) -> None:
         self._lock = threading.Lock()
+        self._batches: deque[str | None] = deque(normalise_batch_fault(k) for k in batches)
         self._script: deque[str | None] = deque(normalise_fault(k) for k in script)
         self._per_model: dict[str, deque[str | None]] = {
             model: deque(normalise_fault(k) for k in steps) for model, steps in (per_model or {}).items()
@@ -133,6 +175,17 @@ class FaultPlan:
             queue = self._script if model is None else self._per_model.setdefault(model, deque())
             queue.extend([canonical] * int(n))
         return self
+
+    def fail_next_batches(self, *kinds: str) -> FaultPlan:
+        """Append whole-batch faults (or ``"ok"``) to the batch script; returns self."""
+        with self._lock:
+            self._batches.extend(normalise_batch_fault(k) for k in kinds)
+        return self
+
+    def next_batch_fault(self) -> str | None:
+        """The fault of the next batch created (``None``: it runs normally)."""
+        with self._lock:
+            return self._batches.popleft() if self._batches else None
 
     def pending(self, model: str | None = None) -> int:
         """Scripted entries not yet consumed (globally, or for ``model``)."""

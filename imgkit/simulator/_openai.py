@@ -41,7 +41,10 @@ __all__ = [
     "ApiError",
     "ImageJob",
     "InputImage",
+    "invalid_value",
+    "json_object",
     "parse_image_request",
+    "require_bearer",
     "response_body",
     "stream_event",
     "usage_of",
@@ -120,7 +123,30 @@ class ApiError(Exception):
         }
 
 
-def _invalid(param: str, value: Any, allowed: Sequence[Any] | str) -> ApiError:
+def require_bearer(req: Request) -> None:
+    """A 401 in OpenAI's words unless the request carries ``Authorization: Bearer <something>``."""
+    auth = req.header("authorization")
+    if not auth.lower().startswith("bearer ") or not auth[7:].strip():
+        raise ApiError(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an "
+            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+            kind="auth",
+        )
+
+
+def json_object(req: Request) -> dict[str, Any]:
+    """The request's JSON body, which must be an object (a 400 ``invalid_json`` otherwise)."""
+    try:
+        fields = req.json()
+    except ProtocolError as exc:
+        raise ApiError(400, str(exc), code="invalid_json") from None
+    if not isinstance(fields, dict):
+        raise ApiError(400, "The request body must be a JSON object.", code="invalid_json")
+    return fields
+
+
+def invalid_value(param: str, value: Any, allowed: Sequence[Any] | str) -> ApiError:
     shown = allowed if isinstance(allowed, str) else ", ".join(repr(a) for a in allowed)
     return ApiError(
         400,
@@ -233,7 +259,7 @@ def _choice(fields: Mapping[str, Any], name: str, allowed: Sequence[str], defaul
     if raw is None:
         return default
     if raw not in allowed:
-        raise _invalid(name, raw, allowed)
+        raise invalid_value(name, raw, allowed)
     return str(raw)
 
 
@@ -319,12 +345,7 @@ def _read_fields(
                 fields[part.name] = part.text()
         fields["__multipart__"] = True
         return fields, images, mask
-    try:
-        fields = req.json()
-    except ProtocolError as exc:
-        raise ApiError(400, str(exc), code="invalid_json") from None
-    if not isinstance(fields, dict):
-        raise ApiError(400, "The request body must be a JSON object.", code="invalid_json")
+    fields = json_object(req)
     images, mask = [], None
     if mode == "edit":
         if isinstance(fields.get("image"), str):
@@ -409,7 +430,7 @@ def _check_flexible(model: Model, w: int, h: int, size: str) -> None:
     """400 naming the limits a size breaks on a flexible-size model (the limits of :mod:`imgkit.params`)."""
     problems = size_limit_problems(model.sizes, w, h)
     if problems:
-        raise _invalid("size", size, f"WIDTHxHEIGHT with {'; '.join(problems)} (for {model.id})")
+        raise invalid_value("size", size, f"WIDTHxHEIGHT with {'; '.join(problems)} (for {model.id})")
 
 
 def resolve_size(
@@ -421,27 +442,27 @@ def resolve_size(
     rules = model.sizes
     if size == "auto":
         if not rules.auto:
-            raise _invalid("size", size, _candidate_sizes(model))
+            raise invalid_value("size", size, _candidate_sizes(model))
         size = auto_size(model, inputs)
     elif gateway and ":" in size:
         try:
             parse_ratio(size)
         except ValueError:
-            raise _invalid("size", size, "WxH or W:H") from None
+            raise invalid_value("size", size, "WxH or W:H") from None
         tiers = rules.aspect_ratios.get(size)
         if not tiers:
-            raise _invalid("size", size, sorted(rules.aspect_ratios))
+            raise invalid_value("size", size, sorted(rules.aspect_ratios))
         size = tiers.get(rules.default_resolution or "", next(iter(tiers.values())))
     try:
         w, h = parse_wxh(size)
     except ValueError:
-        raise _invalid("size", size, _candidate_sizes(model)) from None
+        raise invalid_value("size", size, _candidate_sizes(model)) from None
     if convert_unsupported:
         w, h = nearest_supported_size(model, w, h) if size_problems(model, w, h) else (w, h)
         return w, h, f"{w}x{h}"
     if rules.fixed:
         if size not in rules.fixed:
-            raise _invalid("size", size, [*rules.fixed, *(("auto",) if rules.auto else ())])
+            raise invalid_value("size", size, [*rules.fixed, *(("auto",) if rules.auto else ())])
     else:
         _check_flexible(model, w, h, size)
     return w, h, f"{w}x{h}"
@@ -482,7 +503,7 @@ def parse_image_request(
     model_id = str(fields.get("model") or default_model)
     model, provider = _find_model(catalog, model_id, gateway)
     if mode not in model.modes:
-        raise _invalid("model", model_id, [m.id for m in catalog.models.values() if mode in m.modes])
+        raise invalid_value("model", model_id, [m.id for m in catalog.models.values() if mode in m.modes])
     limit = 1000 if gateway else model.prompt_max_chars
     if limit and len(prompt) > limit:
         raise ApiError(
@@ -504,7 +525,9 @@ def parse_image_request(
                 400, "Missing required parameter: 'image'.", param="image", code="missing_required_parameter"
             )
         if len(inputs) > max_inputs:
-            raise _invalid("image", f"{len(inputs)} images", f"at most {max_inputs} images for {model.id}")
+            raise invalid_value(
+                "image", f"{len(inputs)} images", f"at most {max_inputs} images for {model.id}"
+            )
         if model.id == "dall-e-2" and (inputs[0].fmt != "png" or inputs[0].width != inputs[0].height):
             raise ApiError(
                 400, "dall-e-2 edits take one square PNG image.", param="image", code="invalid_value"
@@ -532,7 +555,7 @@ def parse_image_request(
         )
         quality = QUALITY_AUTO if quality == "auto" and QUALITY_AUTO in model.qualities else quality
     elif raw_quality is not None and not gateway:
-        raise _invalid("quality", raw_quality, "no quality parameter for this model")
+        raise invalid_value("quality", raw_quality, "no quality parameter for this model")
     # size
     raw_size = fields.get("size")
     if raw_size is None and gateway and fields.get("aspect_ratio"):
@@ -551,7 +574,9 @@ def parse_image_request(
     default_format = "png" if "png" in model.output_formats else model.output_formats[0]
     output_format = _choice(fields, "output_format", formats, default_format) or default_format
     if not gateway and not model.output_compression and _present(fields, "output_compression"):
-        raise _invalid("output_compression", fields["output_compression"], f"not supported by {model.id}")
+        raise invalid_value(
+            "output_compression", fields["output_compression"], f"not supported by {model.id}"
+        )
     compression = _int(fields, "output_compression", 100, 0, 100)
     background: str | None = None
     if model.backgrounds:
@@ -565,23 +590,23 @@ def parse_image_request(
                 code="invalid_value",
             )
     elif _present(fields, "background") and not gateway:
-        raise _invalid("background", fields["background"], f"not supported by {model.id}")
+        raise invalid_value("background", fields["background"], f"not supported by {model.id}")
     # delivery
     default_rf = "url" if gateway or model.family == "dall-e" else "b64_json"
     response_format = _choice(fields, "response_format", ("url", "b64_json"), default_rf) or default_rf
     stream = _bool(fields, "stream")
     partial_images = _int(fields, "partial_images", 0, 0, 3)
     if stream and not model.streaming:
-        raise _invalid("stream", True, f"false ({model.id} does not stream)")
+        raise invalid_value("stream", True, f"false ({model.id} does not stream)")
     if partial_images > model.partial_images_max and (stream or not gateway):
-        raise _invalid("partial_images", partial_images, f"0..{model.partial_images_max} for {model.id}")
+        raise invalid_value("partial_images", partial_images, f"0..{model.partial_images_max} for {model.id}")
     if stream and n > 1:
-        raise _invalid("n", n, "1 when stream is true (streaming several images is not specified)")
+        raise invalid_value("n", n, "1 when stream is true (streaming several images is not specified)")
     _choice(fields, "moderation", ("low", "auto"), "auto")
     style = None
     if _present(fields, "style"):
         if model.id != "dall-e-3" and not gateway:
-            raise _invalid("style", fields["style"], "only for dall-e-3")
+            raise invalid_value("style", fields["style"], "only for dall-e-3")
         style = _choice(fields, "style", ("vivid", "natural"), "vivid")
     fidelity = None
     if mode == "edit":

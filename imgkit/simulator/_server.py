@@ -10,6 +10,7 @@ Routes (``{prefix}`` = ``/v1`` for OpenAI, ``/lumenfall/v1`` for the gateway fla
     PUT  /fal/{owner}/{alias}/requests/{id}/cancel
     POST /fal-run/{endpoint_id...}              fal synchronous run     (https://fal.run/...)
     GET  /files/{name}                          images returned as URLs (re-rendered on demand)
+    /v1/files[/{id}[/content]], /v1/batches[/{id}[/cancel]]   the Files and Batches APIs (``_batches``)
 
 Every response carries ``x-imgkit-simulated: true`` and ``x-imgkit-profile-provenance``; OpenAI-style
 responses carry ``x-request-id``, fal responses ``x-fal-request-id``. Timing: the response head is sent at the
@@ -40,6 +41,7 @@ from imgkit.errors import ImgkitError, InvalidParameterError, redact
 from imgkit.params import PricedRequest
 from imgkit.pricing import Cost, quote_request
 from imgkit.secret_policy import SECRET_HEADERS
+from imgkit.simulator._batches import BatchService
 from imgkit.simulator._bfl import BflProtocol
 from imgkit.simulator._fal import FalEndpoint, FalError, FalInput, FalJob, fal_endpoints, parse_fal_input
 from imgkit.simulator._faults import FaultPlan
@@ -52,7 +54,14 @@ from imgkit.simulator._http import (
     Request,
 )
 from imgkit.simulator._images import ImageCache, ImageSpec, image_digest
-from imgkit.simulator._openai import ApiError, ImageJob, parse_image_request, response_body, stream_event
+from imgkit.simulator._openai import (
+    ApiError,
+    ImageJob,
+    parse_image_request,
+    require_bearer,
+    response_body,
+    stream_event,
+)
 from imgkit.simulator._profiles import Draw, Profile, ProfileSet, default_profiles
 from imgkit.simulator._replicate import ReplicateProtocol
 from imgkit.simulator._together import TogetherProtocol
@@ -112,7 +121,10 @@ class RecordedRequest:
 
     method: str
     path: str
-    kind: str  # generate | edit | fal_submit | fal_status | fal_result | fal_cancel | fal_run | file | other
+    #: generate | edit | fal_submit | fal_status | fal_result | fal_cancel | fal_run | file | other, and the
+    #: Files and Batches APIs: file_upload | file_list | file_retrieve | file_content | file_delete |
+    #: batch_create | batch_list | batch_retrieve | batch_cancel
+    kind: str
     headers: dict[str, str]
     provider: str | None = None
     model: str | None = None
@@ -201,6 +213,7 @@ class SimulatorServer:
         self._count = 0
         self._counters: dict[tuple[str, str], int] = {}
         self._jobs: OrderedDict[str, FalJob] = OrderedDict()
+        self.batch_service = BatchService(self)
         self._http = HttpServer(
             self._handle, host, port, head_timeout_s=head_timeout_s, idle_timeout_s=idle_timeout_s
         )
@@ -336,6 +349,11 @@ class SimulatorServer:
         """The most recent requests (up to ``record_limit``), oldest first, secrets redacted."""
         return list(self._records)
 
+    @property
+    def batches(self) -> dict[str, list[str]]:
+        """Every batch created (oldest first) and the ``custom_id`` of each line of its input file."""
+        return self.batch_service.items()
+
     def reset(self, faults: FaultPlan | None = None) -> None:
         """Forget recorded requests, fal jobs and per-model draw counters (and replace the fault plan)."""
         self._records.clear()
@@ -344,6 +362,7 @@ class SimulatorServer:
         self._jobs.clear()
         self.replicate.jobs.clear()
         self.bfl.jobs.clear()
+        self.batch_service.reset()
         if faults is not None:
             self.faults = faults
 
@@ -430,6 +449,10 @@ class SimulatorServer:
                 await self._serve_file(req, ex)
             elif path.startswith(("/fal/", "/fal-run/")):
                 await self._fal(req, ex, rec)
+            elif path.rstrip("/") in ("/v1/files", "/v1/batches") or path.startswith(
+                ("/v1/files/", "/v1/batches/")
+            ):
+                await self.batch_service.handle(req, ex, rec, self._origin(req))
             elif path.startswith("/gemini/"):
                 await self.google.handle(req, ex, rec)
             elif path.startswith("/replicate/"):
@@ -493,14 +516,7 @@ class SimulatorServer:
         rec.request_id = request_id = ("lf_" if gateway else "req_") + self._new_id()[:32]
         headers = [("x-request-id", request_id), ("x-imgkit-simulated", "true")]
         try:
-            auth = req.header("authorization")
-            if not auth.lower().startswith("bearer ") or not auth[7:].strip():
-                raise ApiError(
-                    401,
-                    "You didn't provide an API key. You need to provide your API key in an "
-                    "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-                    kind="auth",
-                )
+            require_bearer(req)
             job = parse_image_request(
                 req, mode, catalog=self.catalog, gateway=gateway, local_file_spec=self.local_file_spec
             )
