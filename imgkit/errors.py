@@ -35,7 +35,8 @@ is built from provider text). Each class declares its attributes in ``__init__``
         ├── BadRequestError           400 / 404 / 422 that is not a policy block
         ├── ProviderUnavailableError  5xx, connection refused or dropped
         ├── ProviderTimeoutError      connect / read timeout, fal queue timeout
-        └── MalformedResponseError    a body that does not parse or lacks required fields
+        ├── MalformedResponseError    a body that does not parse or lacks required fields
+        └── BatchExpiredError         a batched request that never ran: its batch's window ended first
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from imgkit.secret_policy import redact
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "BatchExpiredError",
     "BudgetExceededError",
     "CatalogError",
     "ContentPolicyError",
@@ -295,6 +297,14 @@ class ProviderTimeoutError(ProviderError):
 class MalformedResponseError(ProviderError):
     retryable = True
     error_class = "malformed_response"
+
+
+class BatchExpiredError(ProviderError):
+    """A request of a batch that never ran: the batch's completion window ended first (not billed). A resumed
+    run sends it again; within a run it is re-batched once when the spec says so."""
+
+    retryable = True
+    error_class = "expired"
 
 
 def first_line(exc: BaseException) -> str:

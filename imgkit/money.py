@@ -160,6 +160,15 @@ class Budget:
             self._reserved_total += wanted
             return out
 
+    def hold_committed(self, amount_usd: Decimal) -> Reservation:
+        """Hold an amount already committed, never refused: a batch an earlier session created is running
+        and may bill up to its quote whatever the cap is now."""
+        with self._lock:
+            rid = next(self._ids)
+            self._reserved[rid] = Decimal(amount_usd)
+            self._reserved_total += Decimal(amount_usd)
+            return Reservation(rid, Decimal(amount_usd))
+
     def settle(self, reservation: Reservation, actual_usd: Decimal | None) -> None:
         """Replace a reservation by the actual cost (``None`` = unknown: the quote counts as spent)."""
         with self._lock:

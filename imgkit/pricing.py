@@ -1150,6 +1150,7 @@ def _bill_without_usage(
     prompt_tokens: int = 0,
     input_images: Sequence[tuple[int, int]] = (),
     notes: list[str],
+    batch: bool = False,
 ) -> Cost:
     """Bill a request whose response carries no usage: table, else token estimate, else per megapixel.
 
@@ -1180,6 +1181,7 @@ def _bill_without_usage(
             prompt_tokens=prompt_tokens,
             input_images=input_images,
             bill=True,
+            batch=batch,
             notes=notes_,
         )
 
@@ -1223,12 +1225,17 @@ def cost_from_response(
 
 
 def bill_response(
-    body: Mapping[str, Any], request: PricedRequest, *, on: dt.date | dt.datetime | None = None
+    body: Mapping[str, Any],
+    request: PricedRequest,
+    *,
+    on: dt.date | dt.datetime | None = None,
+    batch: bool = False,
 ) -> Cost:
     """:func:`cost_from_response` for a response to ``request`` (its model, provider, offering, quality and
     size; no catalog look-up): what the provider client bills every attempt with. The request's prompt and
     input images add the input where the provider reports no usage (fal), as the caller of
-    :func:`cost_from_response` passes them.
+    :func:`cost_from_response` passes them. ``batch``: the answer of a Batch API request, billed at the
+    offering's batch price (``UnknownPriceError`` when it has none).
     """
     answered = _answer_without_prices(body, request.provider)
     if answered is not None:
@@ -1248,6 +1255,7 @@ def bill_response(
         tokens,
         request.input_images,
         _day(on),
+        batch,
     )
 
 
@@ -1288,13 +1296,13 @@ def _bill(
     prompt_tokens: int | None,
     input_images: Sequence[tuple[int, int]],
     on: dt.date | None,
+    batch: bool = False,
 ) -> Cost:
     """The bill of a response that delivered images: the gateway's ``metadata.cost``, else computed."""
     notes: list[str] = []
     try:
-        computed = _compute_response_cost(
-            m, provider, offering, body, requested_quality, requested_size, prompt_tokens, input_images, on
-        )
+        asked = (requested_quality, requested_size, prompt_tokens, input_images)
+        computed = _compute_response_cost(m, provider, offering, body, *asked, on, batch)
     except UnknownPriceError as exc:
         computed = _unknown(str(exc))
     meta = body.get("metadata")
@@ -1333,7 +1341,7 @@ def _bill(
 
 
 def _compute_response_cost(
-    m, provider, offering, body, requested_quality, requested_size, prompt_tokens, input_images, on
+    m, provider, offering, body, requested_quality, requested_size, prompt_tokens, input_images, on, batch
 ) -> Cost:
     price = offering.price_on(on, provider.id)
     adapter = provider.adapter
@@ -1345,7 +1353,7 @@ def _compute_response_cost(
         cost = cost_from_usage(usage, price.tokens, provenance=price.provenance)
         if cost.total_usd is None:
             return cost
-        return _finish(provider, price, list(cost.lines), "tokens", list(cost.notes))
+        return _finish(provider, price, list(cost.lines), "tokens", list(cost.notes), batch=batch)
     if adapter == "fal":
         found = _fal_images(body, requested_size, notes)
         if isinstance(found, Cost):
@@ -1379,6 +1387,7 @@ def _compute_response_cost(
         prompt_tokens=prompt_tokens or 0,
         input_images=input_images,
         notes=notes,
+        batch=batch,
     )
 
 

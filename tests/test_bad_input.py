@@ -314,7 +314,7 @@ def log_cases() -> list[Case]:
         ("money as a float, last line", *perf(_journal(_line(estimated_cost_usd=0.1000000000000000055511)), [*at4, "estimated_cost_usd"])),
         ("money with too many decimals", *perf(_journal(_line(actual_cost_usd="0.000000000001"), None), [*at4, "actual_cost_usd"])),
         ("money too large", *perf(_journal(_line(actual_cost_usd="12345678901"), None), [*at4, "actual_cost_usd"])),
-        ("record of a newer version", *perf(_journal(_line(v=3), None), [*at4, "v", "record version 3", "supported: 1, 2"])),
+        ("record of a newer version", *perf(_journal(_line(v=4), None), [*at4, "v", "record version 4", "supported: 1, 2, 3"])),
         ("record version not a number", *perf(_journal(_line(v="two"), None), [*at4, "v", "allowed: 1, 2"])),
         ("no outcome", *perf(_journal(_line(outcome=None), None), [*at4, "outcome"])),
         ("unknown outcome", *perf(_journal(_line(outcome="great"), None), [*at4, "outcome"])),

@@ -27,13 +27,15 @@ from imgkit.records.schema import LOG_SCHEMA, SCHEMA_VERSION, TS, VERSION_FIELD
 #: with retries and refusals, its sent records, one sent record no outcome follows and a torn last line;
 #: beside it what that commit's readers answered (make_fixture.py says how)
 V1 = Path(__file__).parent / "data" / "journal_v1"
+#: a journal of version 2 (``"v": 2``, before ``batch_id``), written alike by commit fd239a6's writer
+V2 = Path(__file__).parent / "data" / "journal_v2"
 T0 = dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)
 
 
-def v1_journal(tmp_path: Path) -> Path:
-    """A copy of the v1 journal (a writer cuts its torn tail: the fixture stays as it is)."""
+def fixture_journal(tmp_path: Path, fixture: Path = V1) -> Path:
+    """A copy of a fixture's journal (a writer cuts its torn tail: the fixture stays as it is)."""
     path = tmp_path / "log.jsonl"
-    shutil.copyfile(V1 / "log.jsonl", path)
+    shutil.copyfile(fixture / "log.jsonl", path)
     return path
 
 
@@ -51,22 +53,30 @@ def v1_records() -> list[dict[str, Any]]:
     return records
 
 
-def expected_scan() -> pl.DataFrame:
-    return pl.read_parquet(V1 / "expected_scan.parquet")
+def expected_scan(fixture: Path = V1) -> pl.DataFrame:
+    """What the fixture's own imgkit read, in today's columns: those a later version added are null (every
+    record of an earlier version was sent interactively: no ``batch_id``)."""
+    frame = pl.read_parquet(fixture / "expected_scan.parquet")
+    return frame.with_columns(
+        pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in LOG_SCHEMA.items()
+        if name not in frame.columns
+    ).select(list(LOG_SCHEMA))
 
 
 def new_attempt(item: str) -> dict[str, Any]:
     return {"run_id": "r2", "item_id": item, "attempt": 1, "final": True, "outcome": "ok", "started_at": T0}
 
 
-def test_a_v1_journal_reads_as_its_own_version_of_imgkit_read_it(tmp_path):
-    path = v1_journal(tmp_path)
-    assert_frame_equal(scan_journal(path, include_sent=True).collect(), expected_scan())
+@pytest.mark.parametrize("fixture", [V1, V2], ids=["v1", "v2"])
+def test_an_older_journal_reads_as_its_own_version_of_imgkit_read_it(tmp_path, fixture):
+    path = fixture_journal(tmp_path, fixture)
+    assert_frame_equal(scan_journal(path, include_sent=True).collect(), expected_scan(fixture))
     attempts = scan_log(path)
     assert_frame_equal(
-        performance_table(attempts, by="target"), pl.read_parquet(V1 / "expected_table.parquet")
+        performance_table(attempts, by="target"), pl.read_parquet(fixture / "expected_table.parquet")
     )
-    expected = json.loads((V1 / "expected.json").read_text())
+    expected = json.loads((fixture / "expected.json").read_text())
     log = RequestLog(path)
     assert sorted(log.finished_items()) == expected["finished_items"]
     assert log.unanswered_sent().collect()["item_id"].to_list() == expected["unanswered_sent"]
@@ -82,7 +92,7 @@ def test_a_v1_journal_reads_as_its_own_version_of_imgkit_read_it(tmp_path):
 
 def test_every_record_is_written_with_the_current_version_first_and_read_without_it(tmp_path):
     line = encode_record(new_attempt("a"))
-    assert line.startswith(b'{"v":%d,"run_id":"r2",' % SCHEMA_VERSION) and SCHEMA_VERSION == 2
+    assert line.startswith(b'{"v":%d,"run_id":"r2",' % SCHEMA_VERSION) and SCHEMA_VERSION == 3
     with RequestLog(tmp_path / "log.jsonl") as log:
         log.append(new_attempt("a"))
     frame = scan_journal(tmp_path / "log.jsonl").collect()
@@ -94,7 +104,7 @@ def test_the_v1_records_written_again_as_v2_read_the_same(tmp_path):
         for record in v1_records():
             log.append(record)
     lines = (tmp_path / "log.jsonl").read_text().splitlines()
-    assert {json.loads(line)[VERSION_FIELD] for line in lines} == {2}
+    assert {json.loads(line)[VERSION_FIELD] for line in lines} == {SCHEMA_VERSION}
     assert_frame_equal(scan_journal(tmp_path / "log.jsonl", include_sent=True).collect(), expected_scan())
     assert_frame_equal(
         performance_table(scan_log(tmp_path / "log.jsonl"), by="target"),
@@ -104,20 +114,31 @@ def test_the_v1_records_written_again_as_v2_read_the_same(tmp_path):
 
 def test_a_v1_journal_continued_by_this_writer_holds_both_versions_and_reads_as_one(tmp_path):
     # a run begun by an older imgkit and resumed by this one: the torn tail cut, v2 records after v1 ones
-    path = v1_journal(tmp_path)
+    path = fixture_journal(tmp_path)
     with RequestLog(path) as log:
         log.append(new_attempt("resumed"))
     raw = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [r.get(VERSION_FIELD) for r in raw] == [None] * (len(raw) - 1) + [2]
+    assert [r.get(VERSION_FIELD) for r in raw] == [None] * (len(raw) - 1) + [SCHEMA_VERSION]
     both = scan_journal(path, include_sent=True).collect()
     assert_frame_equal(both.head(-1), expected_scan())
     assert both.row(-1, named=True)["item_id"] == "resumed"
     assert "resumed" in RequestLog(path).finished_items()
 
 
+def test_a_v2_journal_continued_by_this_writer_reads_as_one(tmp_path):
+    path = fixture_journal(tmp_path, V2)
+    with RequestLog(path) as log:
+        log.append({**new_attempt("batched"), "batch_id": "batch_1"})
+    raw = [json.loads(line) for line in path.read_text().splitlines()]
+    assert {r[VERSION_FIELD] for r in raw[:-1]} == {2} and raw[-1][VERSION_FIELD] == SCHEMA_VERSION
+    both = scan_journal(path, include_sent=True).collect()
+    assert_frame_equal(both.head(-1), expected_scan(V2))
+    assert both["batch_id"].to_list() == [None] * (both.height - 1) + ["batch_1"]
+
+
 @pytest.mark.parametrize("continued", [False, True], ids=["v1", "v1 then v2"])
 def test_a_bad_line_is_named_by_its_line_whatever_the_versions_around_it(tmp_path, continued):
-    path = v1_journal(tmp_path)
+    path = fixture_journal(tmp_path)
     if continued:
         with RequestLog(path) as log:
             log.append(new_attempt("resumed"))
@@ -131,15 +152,17 @@ def test_a_bad_line_is_named_by_its_line_whatever_the_versions_around_it(tmp_pat
 
 def test_a_record_of_a_newer_version_is_refused_naming_the_file_line_and_versions(tmp_path, capsys):
     path = tmp_path / "log.jsonl"
-    newer = {**json.loads(encode_record(new_attempt("b"))), VERSION_FIELD: 3, "cost_usd_v3": "0.01"}
+    newer = {**json.loads(encode_record(new_attempt("b"))), VERSION_FIELD: 4, "cost_usd_v4": "0.01"}
     path.write_bytes(encode_record(new_attempt("a")) + json.dumps(newer).encode() + b"\n")
     with pytest.raises(SpecError) as err:
         scan_journal(path)
     assert (err.value.file, err.value.key_path) == (str(path), "line 2, v")
-    assert err.value.problem.startswith("record version 3 is newer than this imgkit reads; supported: 1, 2")
+    assert err.value.problem.startswith(
+        "record version 4 is newer than this imgkit reads; supported: 1, 2, 3"
+    )
     assert main(["perf", str(path)]) == 2
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith(f"imgkit: error: {path}: line 2, v: record version 3 is newer")
+    assert line.startswith(f"imgkit: error: {path}: line 2, v: record version 4 is newer")
 
 
 @pytest.mark.parametrize("version", [0, -1, "2", 2.5, True])
@@ -147,12 +170,12 @@ def test_a_version_that_is_no_version_is_refused(tmp_path, version):
     path = tmp_path / "log.jsonl"
     record = {**json.loads(encode_record(new_attempt("a"))), VERSION_FIELD: version}
     path.write_text(json.dumps(record) + "\n")
-    with pytest.raises(SpecError, match=r"line 1, v: .* is not a record version; allowed: 1, 2"):
+    with pytest.raises(SpecError, match=r"line 1, v: .* is not a record version; allowed: 1, 2, 3"):
         scan_journal(path)
 
 
 def test_one_migration_per_version_in_order():
-    assert len(MIGRATIONS) == SCHEMA_VERSION - 1 and list(SUPPORTED_VERSIONS) == [1, 2]
+    assert len(MIGRATIONS) == SCHEMA_VERSION - 1 and list(SUPPORTED_VERSIONS) == [1, 2, 3]
     assert [m.__name__[:4] for m in MIGRATIONS] == [f"m{k:03d}" for k in range(1, SCHEMA_VERSION)]
     assert all(m.__doc__ for m in MIGRATIONS)
 
@@ -160,7 +183,8 @@ def test_one_migration_per_version_in_order():
 def test_a_migration_upgrades_the_records_of_its_version_only():
     stored = pl.LazyFrame({VERSION_FIELD: [1, 2, 1], "item_id": ["a", "b", "c"]})
     upgraded = upgrade(stored, oldest=1).collect()
-    assert upgraded.to_dict(as_series=False) == {VERSION_FIELD: [2, 2, 2], "item_id": ["a", "b", "c"]}
+    assert upgraded.to_dict(as_series=False) == {VERSION_FIELD: [3, 3, 3], "item_id": ["a", "b", "c"]}
+    assert upgrade(stored, oldest=2).collect()[VERSION_FIELD].to_list() == [1, 3, 1]  # version 2 only
     assert upgrade(stored, oldest=SCHEMA_VERSION) is stored  # a current journal: no migration runs
 
 

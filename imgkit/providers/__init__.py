@@ -13,10 +13,20 @@ Adapters, chosen by the provider's catalog ``adapter``: :class:`OpenAIAdapter` (
 OpenAI-compatible server: the gateway, LiteLLM, the simulator), :class:`FalAdapter` (fal.ai's queue, or its
 synchronous run endpoint), :class:`GeminiAdapter` and :class:`VertexAdapter` (generateContent and Imagen's
 predict), :class:`ReplicateAdapter` (predictions), :class:`BflAdapter` (Black Forest Labs' tasks) and
-:class:`TogetherAdapter`. Errors are the :class:`~imgkit.errors.ProviderError` classes, mapped from each
+:class:`TogetherAdapter`. :class:`OpenAIBatchAPI` and :class:`BatchClient` send requests through OpenAI's Batch
+API (Files + Batches) instead. Errors are the :class:`~imgkit.errors.ProviderError` classes, mapped from each
 provider's error shapes.
 """
 
+from imgkit.providers._batch import (
+    BatchAnswer,
+    BatchClient,
+    BatchLimits,
+    BatchOutcome,
+    BatchStatus,
+    OpenAIBatchAPI,
+    batch_endpoint,
+)
 from imgkit.providers._bfl import BflAdapter, bfl_charge
 from imgkit.providers._client import LABELS, ImageClient, sum_costs
 from imgkit.providers._convert import TRANSPARENT_FORMATS, convert_image
@@ -55,6 +65,11 @@ __all__ = [
     "LABELS",
     "TRANSPARENT_FORMATS",
     "AttemptClock",
+    "BatchAnswer",
+    "BatchClient",
+    "BatchLimits",
+    "BatchOutcome",
+    "BatchStatus",
     "BflAdapter",
     "CallOutput",
     "CallRequest",
@@ -66,6 +81,7 @@ __all__ = [
     "ImageResult",
     "InputFile",
     "OpenAIAdapter",
+    "OpenAIBatchAPI",
     "Polling",
     "RateLimit",
     "RateLimiter",
@@ -75,6 +91,7 @@ __all__ = [
     "Timings",
     "TogetherAdapter",
     "VertexAdapter",
+    "batch_endpoint",
     "bfl_charge",
     "convert_image",
     "download_image",

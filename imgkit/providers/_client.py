@@ -267,14 +267,15 @@ class ImageClient:
         self.limiter = RateLimiter(limits)
         self.timeout = timeout
         self.fal_sync = fal_sync
+        self.downloads = downloads or Downloads()
         self.adapters = {
-            "openai": OpenAIAdapter(downloads),
-            "fal": FalAdapter(downloads, fal_polling, sync=fal_sync),
+            "openai": OpenAIAdapter(self.downloads),
+            "fal": FalAdapter(self.downloads, fal_polling, sync=fal_sync),
             "gemini": GeminiAdapter(),
             "vertex": VertexAdapter(),
-            "replicate": ReplicateAdapter(downloads, polling),
-            "bfl": BflAdapter(downloads, polling),
-            "together": TogetherAdapter(downloads),
+            "replicate": ReplicateAdapter(self.downloads, polling),
+            "bfl": BflAdapter(self.downloads, polling),
+            "together": TogetherAdapter(self.downloads),
         }
         self.run_id = run_id or uuid.uuid4().hex
         self._http = http
@@ -333,6 +334,37 @@ class ImageClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # --- what the batch client shares (imgkit.providers._batch) -----------------------------------------------
+
+    def http_client(self) -> httpx.AsyncClient:
+        """The HTTP client of the running event loop (shared by every call on it)."""
+        return self._client()
+
+    def is_simulated(self, base_url: str) -> bool:
+        """Whether answers from ``base_url`` are known to come from imgkit's simulator."""
+        return base_url in self._simulated_bases
+
+    def note_simulated(self, base_url: str, headers: Mapping[str, str]) -> None:
+        """Remember ``base_url`` as the simulator when an answer from it carries the simulator's mark."""
+        if headers.get("x-imgkit-simulated") == "true":
+            self._simulated_bases.add(base_url)
+
+    def prepare(
+        self, resolved: ResolvedRequest, *, item_id: str, run_id: str | None, labels: Mapping[str, Any]
+    ) -> _Request:
+        """What every record of one request shares (its key read now); for requests sent in a batch."""
+        return self._prepare(resolved, item_id, run_id, labels, None)
+
+    async def store_output(self, output: CallOutput, resolved: ResolvedRequest) -> list[StoredImage]:
+        """Convert (when emulated) and store the images of one answer, in a thread when that is heavy."""
+        if self._heavy(output, resolved):
+            return await asyncio.to_thread(self._materialize, output, resolved)
+        return self._materialize(output, resolved)
+
+    def attempt_record(self, ctx: _Request, *args: Any) -> dict[str, Any]:
+        """One canonical log record of an attempt (the arguments of the interactive path's record)."""
+        return self._record(ctx, *args)
 
     # --- requests ---------------------------------------------------------------------------------------------
 

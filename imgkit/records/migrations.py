@@ -14,12 +14,16 @@ Versions
 --------
 1. The records of imgkit before they carried a version: the columns of the schema, no ``v``.
 2. Version 1 and ``"v": 2``, the first field of every line. Nothing else changed.
+3. Version 2 and the ``batch_id`` column (the provider's batch id of a request sent through a Batch API;
+   ``latency_ms`` is then the batch's turnaround). Every record of an earlier version was sent interactively:
+   its ``batch_id`` is null.
 
 Adding a version: raise ``SCHEMA_VERSION``, describe the version above, append one ``@migration`` from the
 previous version (it takes and returns the stored records as the reader holds them before any conversion:
 money and times still text, the columns of every version, the version in ``v``; it changes the rows of its
 own version only and sets their ``v``), extend the reader's stored columns with any new ones, and keep a
-journal written by the previous version as a test fixture (``tests/data/journal_v1`` is version 1's).
+journal written by the previous version as a test fixture (``tests/data/journal_v1`` is version 1's,
+``tests/data/journal_v2`` version 2's).
 """
 
 from __future__ import annotations
@@ -63,4 +67,13 @@ def m001_version_field(stored: pl.LazyFrame) -> pl.LazyFrame:
     """Version 1 to 2: records carry their version; no column changed."""
     return stored.with_columns(
         pl.when(_of_version(1)).then(pl.lit(2)).otherwise(pl.col(VERSION_FIELD)).alias(VERSION_FIELD)
+    )
+
+
+@migration
+def m002_batch_id(stored: pl.LazyFrame) -> pl.LazyFrame:
+    """Version 2 to 3: the ``batch_id`` column; a version 2 record was sent interactively (null, as the reader
+    already holds a column a record lacks)."""
+    return stored.with_columns(
+        pl.when(_of_version(2)).then(pl.lit(3)).otherwise(pl.col(VERSION_FIELD)).alias(VERSION_FIELD)
     )

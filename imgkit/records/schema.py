@@ -68,6 +68,9 @@ images: str                 JSON list of {sha256, path, width, height, bytes, fo
 error_message: str          redacted provider message
 retry_after_s: float        the provider's retry hint, when given
 provenance: str             "measured" for real providers, "simulated" for the simulator
+batch_id: str               the provider's batch id when the request went through a Batch API (null: sent
+                            interactively); started_at is then when the batch was submitted, ended_at when
+                            its result was available, latency_ms the batch's turnaround, ttfb_ms null
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ ColumnType: TypeAlias = pl.DataType | DataTypeClass
 TS = pl.Datetime("us", "UTC")
 
 #: the version of the records this imgkit writes (see :mod:`imgkit.records.migrations` for every version)
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: the field of a journal record holding its schema version (absent: version 1)
 VERSION_FIELD = "v"
 
@@ -133,6 +136,7 @@ LOG_SCHEMA: dict[str, ColumnType] = {
     "error_message": pl.String,
     "retry_after_s": pl.Float64,
     "provenance": pl.String,
+    "batch_id": pl.String,
 }
 
 #: what a value of each column type must be, in words (for the messages that refuse one)

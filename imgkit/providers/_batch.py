@@ -1,0 +1,652 @@
+"""Batch APIs: many image requests in one file, answered within a window at the batch price.
+
+:class:`OpenAIBatchAPI` speaks OpenAI's Files and Batches APIs (research note protocols.md §6): one JSON Lines
+file per batch (``custom_id`` = the item id, ``method`` POST, ``url`` the Images endpoint, ``body`` the
+resolved request body; edits use the JSON edit body, ``images: [{"image_url": "data:…"}]``, since a line
+cannot carry multipart), uploaded with ``purpose=batch``, a batch created on it (``completion_window: 24h``,
+``metadata`` naming the run and the batch key), polled, then its output and error files read line by line.
+
+:class:`BatchStatus` is a batch as imgkit sees it, whatever the provider: its state (OpenAI's names:
+``validating``, ``in_progress``, ``finalizing``, ``completed``, ``failed``, ``expired``, ``cancelling``,
+``cancelled``), request counts, times and result files. :class:`BatchAnswer` is one line of a result file.
+
+:class:`BatchClient` turns items into lines and answers into what the interactive client produces for a
+request: images stored by sha256, one attempt record with usage and the exact cost at the batch price
+(:func:`imgkit.pricing.bill_response` ``batch=True``), errors classified like interactive failures
+(:func:`~imgkit.providers.error_from_openai`; a line that never ran because the window ended is a
+:class:`~imgkit.errors.BatchExpiredError`, one of a cancelled batch ``cancelled``; neither is billed).
+
+Crash safety is the caller's (:mod:`imgkit.runs.batch`): uploads are named ``imgkit-<run>-<key>.jsonl`` and
+batches carry ``metadata`` ``{"imgkit_run": run, "imgkit_batch": key}``, so :meth:`OpenAIBatchAPI.find_upload`
+and :meth:`OpenAIBatchAPI.find` recognise what an earlier process created before it could write it down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+import datetime as dt
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from imgkit.catalog import Provider
+from imgkit.errors import (
+    BatchExpiredError,
+    ImgkitError,
+    InvalidParameterError,
+    MalformedResponseError,
+    PricingError,
+    ProviderError,
+    RateLimitError,
+)
+from imgkit.keys import Secret
+from imgkit.params import ResolvedRequest
+from imgkit.pricing import Cost, bill_response
+from imgkit.providers._errors import error_from_openai, error_from_transport, malformed, request_id_of
+from imgkit.providers._http import InputFile, decode_b64, download_image
+from imgkit.providers._retry import RetryPolicy
+from imgkit.providers._types import CallOutput, RawImage, Timings
+from imgkit.records.schema import OUTCOME_CANCELLED
+
+__all__ = [
+    "BATCH_STATES",
+    "ENDED_STATES",
+    "LIVE_STATES",
+    "BatchAnswer",
+    "BatchClient",
+    "BatchLimits",
+    "BatchOutcome",
+    "BatchStatus",
+    "OpenAIBatchAPI",
+    "batch_endpoint",
+]
+
+BATCH_STATES = (
+    "validating",
+    "in_progress",
+    "finalizing",
+    "completed",
+    "failed",
+    "expired",
+    "cancelling",
+    "cancelled",
+)
+#: states of a batch still running (it may yet bill)
+LIVE_STATES = frozenset({"validating", "in_progress", "finalizing", "cancelling"})
+#: states of a batch that has ended (its result files, if any, are final)
+ENDED_STATES = frozenset({"completed", "failed", "expired", "cancelled"})
+#: error codes of a batch's validation that say "not now" rather than "not this file"
+_RETRYABLE_VALIDATION = frozenset({"token_limit_exceeded", "rate_limit_exceeded"})
+_ENDPOINTS = {"generate": "/v1/images/generations", "edit": "/v1/images/edits"}
+
+
+def batch_endpoint(resolved: ResolvedRequest) -> str:
+    """The Batch API ``endpoint`` (and line ``url``) of a resolved request."""
+    return _ENDPOINTS[resolved.mode]
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """What one batch may hold: requests and input-file bytes (OpenAI: 50,000 and 200 MB)."""
+
+    max_requests: int = 50_000
+    max_bytes: int = 200 * 1024 * 1024
+
+
+def _time(value: Any) -> dt.datetime | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    return None
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    """A batch as imgkit sees it (module doc); ``raw`` is the provider's object."""
+
+    id: str
+    state: str
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+    created_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    errors: tuple[str, ...] = ()
+    error_codes: tuple[str, ...] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE_STATES
+
+    @property
+    def ended(self) -> bool:
+        return self.state in ENDED_STATES
+
+    def describe(self) -> str:
+        """One phrase for a progress line: ``in_progress 12/40 (1 failed)``."""
+        if self.state in ("in_progress", "finalizing", "cancelling") and self.total:
+            failed = f" ({self.failed} failed)" if self.failed else ""
+            return f"{self.state} {self.completed + self.failed}/{self.total}{failed}"
+        return self.state
+
+    @classmethod
+    def from_openai(cls, obj: Mapping[str, Any]) -> BatchStatus:
+        counts = obj.get("request_counts") or {}
+        state = str(obj.get("status") or "")
+        errors = ((obj.get("errors") or {}).get("data")) or []
+        ended = next(
+            (
+                _time(obj.get(f"{s}_at"))
+                for s in ("completed", "failed", "expired", "cancelled")
+                if obj.get(f"{s}_at")
+            ),
+            None,
+        )
+        return cls(
+            id=str(obj.get("id")),
+            state=state,
+            total=int(counts.get("total") or 0),
+            completed=int(counts.get("completed") or 0),
+            failed=int(counts.get("failed") or 0),
+            created_at=_time(obj.get("created_at")),
+            ended_at=ended,
+            output_file_id=obj.get("output_file_id"),
+            error_file_id=obj.get("error_file_id"),
+            errors=tuple(
+                f"{e.get('code')}: {e.get('message')}" + (f" (line {e['line']})" if e.get("line") else "")
+                for e in errors
+                if isinstance(e, Mapping)
+            ),
+            error_codes=tuple(str(e.get("code")) for e in errors if isinstance(e, Mapping)),
+            metadata=dict(obj.get("metadata") or {}),
+            raw=dict(obj),
+        )
+
+
+@dataclass(frozen=True)
+class BatchAnswer:
+    """One line of a batch's output or error file."""
+
+    custom_id: str
+    status: int | None  # the HTTP status its request got; None: it never ran
+    body: Mapping[str, Any] | None  # the response body, or the error envelope
+    error: Mapping[str, Any] | None  # why it never ran (code, message)
+    request_id: str | None = None
+
+    @classmethod
+    def from_openai(cls, line: Mapping[str, Any]) -> BatchAnswer:
+        response = line.get("response")
+        if isinstance(response, Mapping):
+            body = response.get("body")
+            return cls(
+                str(line.get("custom_id")),
+                int(response.get("status_code") or 0),
+                body if isinstance(body, Mapping) else None,
+                line.get("error") if isinstance(line.get("error"), Mapping) else None,
+                response.get("request_id"),
+            )
+        error = line.get("error")
+        return cls(str(line.get("custom_id")), None, None, error if isinstance(error, Mapping) else {})
+
+
+class OpenAIBatchAPI:
+    """OpenAI's Files and Batches APIs at ``base_url`` (``…/v1``), with ``key`` (module doc).
+
+    Reads (retrieve, list, file content) are retried on retryable errors by ``retry``; writes (upload, create,
+    cancel) are not: their caller recovers through :meth:`find_upload` and :meth:`find` instead.
+    """
+
+    kind = "openai"
+    limits = BatchLimits()
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        provider: Provider,
+        base_url: str,
+        key: Secret | None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.http, self.provider, self.key = http, provider, key
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy(max_attempts=5)
+
+    # --- lines --------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def encode_line(
+        custom_id: str,
+        resolved: ResolvedRequest,
+        body: Mapping[str, Any],
+        inputs: tuple[InputFile, ...] = (),
+        mask: InputFile | None = None,
+        data_uris: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """One line of the input file. Edits carry their images as ``data:`` URLs in the JSON edit body
+        (``data_uris``: name -> data URL, made once per image for a whole file)."""
+        payload = dict(body)
+        if resolved.mode == "edit":
+            uri = (lambda f: data_uris[f.name]) if data_uris is not None else InputFile.data_uri
+            payload["images"] = [{"image_url": uri(f)} for f in inputs]
+            if mask is not None:
+                payload["mask"] = {"image_url": uri(mask)}
+        line = {"custom_id": custom_id, "method": "POST", "url": batch_endpoint(resolved), "body": payload}
+        return json.dumps(line, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+    # --- HTTP ---------------------------------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"accept": "application/json"}
+        if self.key is not None:
+            headers["authorization"] = f"Bearer {self.key.reveal()}"
+        return headers
+
+    async def _call(self, method: str, path: str, *, read: bool, **kw: Any) -> httpx.Response:
+        """One request (reads retried, module doc); an error answer raises its ProviderError."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                resp = await self.http.request(
+                    method, f"{self.base_url}{path}", headers=self._headers(), **kw
+                )
+                if resp.status_code < 400:
+                    return resp
+                error = error_from_openai(resp.status_code, resp.content, resp.headers, self.provider.id)
+            except httpx.HTTPError as exc:
+                error = error_from_transport(exc, self.provider.id, billed_post=not read)
+            if not read or not self.retry.should_retry(error, attempt):
+                raise error
+            await asyncio.sleep(self.retry.delay_s(attempt - 1, error.retry_after_s))
+
+    async def _json(self, method: str, path: str, *, read: bool, **kw: Any) -> dict[str, Any]:
+        resp = await self._call(method, path, read=read, **kw)
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise self._malformed(f"{method} {path}: the answer is not a JSON object", resp)
+        return body
+
+    def _malformed(self, message: str, resp: httpx.Response) -> ProviderError:
+        """An answer of the batch API that does not parse (nothing was billed for reading it)."""
+        return malformed(
+            message, provider=self.provider.id, status=resp.status_code, headers=resp.headers, billed=False
+        )
+
+    async def upload(self, path: Path, filename: str) -> str:
+        """Upload a JSON Lines file with ``purpose=batch``; its file id."""
+        with path.open("rb") as fh:
+            obj = await self._json(
+                "POST",
+                "/files",
+                read=False,
+                data={"purpose": "batch"},
+                files={"file": (filename, fh, "application/jsonl")},
+            )
+        return str(obj["id"])
+
+    async def find_upload(self, filename: str, size: int | None = None) -> str | None:
+        """The id of an uploaded batch file named ``filename`` (of ``size`` bytes when given), if any."""
+        after: str | None = None
+        while True:
+            params = {"purpose": "batch", "limit": "10000", **({"after": after} if after else {})}
+            page = await self._json("GET", "/files", read=True, params=params)
+            for obj in page.get("data") or []:
+                if obj.get("filename") == filename and (size is None or obj.get("bytes") == size):
+                    return str(obj["id"])
+            data = page.get("data") or []
+            if not page.get("has_more") or not data:
+                return None
+            after = str(data[-1]["id"])
+
+    async def create(self, file_id: str, endpoint: str, metadata: Mapping[str, str]) -> BatchStatus:
+        obj = await self._json(
+            "POST",
+            "/batches",
+            read=False,
+            json={
+                "input_file_id": file_id,
+                "endpoint": endpoint,
+                "completion_window": "24h",
+                "metadata": dict(metadata),
+            },
+        )
+        return BatchStatus.from_openai(obj)
+
+    async def retrieve(self, batch_id: str) -> BatchStatus:
+        return BatchStatus.from_openai(await self._json("GET", f"/batches/{batch_id}", read=True))
+
+    async def cancel(self, batch_id: str) -> BatchStatus:
+        return BatchStatus.from_openai(await self._json("POST", f"/batches/{batch_id}/cancel", read=False))
+
+    async def find(self, metadata: Mapping[str, str], since: dt.datetime | None = None) -> BatchStatus | None:
+        """The newest batch whose metadata holds every pair of ``metadata`` (listing newest first, back to
+        ``since`` minus an hour of clock skew), or ``None``."""
+        floor = since - dt.timedelta(hours=1) if since is not None else None
+        after: str | None = None
+        while True:
+            params = {"limit": "100", **({"after": after} if after else {})}
+            page = await self._json("GET", "/batches", read=True, params=params)
+            data = page.get("data") or []
+            for obj in data:
+                meta = obj.get("metadata") or {}
+                if all(meta.get(k) == v for k, v in metadata.items()):
+                    return BatchStatus.from_openai(obj)
+            oldest = _time(data[-1].get("created_at")) if data else None
+            if not page.get("has_more") or not data or (floor and oldest and oldest < floor):
+                return None
+            after = str(data[-1]["id"])
+
+    async def answers(self, status: BatchStatus) -> AsyncIterator[tuple[BatchAnswer, Mapping[str, str]]]:
+        """Every line of the batch's output file, then of its error file, parsed as it arrives (a file of
+        any size in constant memory), with the download's response headers."""
+        for file_id in (status.output_file_id, status.error_file_id):
+            if not file_id:
+                continue
+            async for line, headers in self._lines(file_id):
+                yield BatchAnswer.from_openai(line), headers
+
+    async def _lines(self, file_id: str) -> AsyncIterator[tuple[dict[str, Any], Mapping[str, str]]]:
+        """The parsed lines of one file; a download that breaks off is read again (retry policy), skipping
+        the lines already yielded (a result file never changes)."""
+        url = f"{self.base_url}/files/{file_id}/content"
+        yielded = attempt = 0
+        while True:
+            attempt += 1
+            number = 0
+            try:
+                async with self.http.stream("GET", url, headers=self._headers()) as resp:
+                    if resp.status_code >= 400:
+                        raise error_from_openai(
+                            resp.status_code, await resp.aread(), resp.headers, self.provider.id
+                        )
+                    async for text in resp.aiter_lines():
+                        if not text.strip():
+                            continue
+                        number += 1
+                        if number <= yielded:
+                            continue
+                        try:
+                            line = json.loads(text)
+                        except ValueError:
+                            line = None
+                        if not isinstance(line, dict) or "custom_id" not in line:
+                            raise self._malformed(
+                                f"line {number} of batch file {file_id} is not a JSON object with a custom_id",
+                                resp,
+                            )
+                        yielded = number
+                        yield line, resp.headers
+                    return
+            except httpx.HTTPError as exc:
+                error = error_from_transport(exc, self.provider.id, billed_post=False)
+            except ProviderError as exc:
+                if isinstance(exc, MalformedResponseError):
+                    raise
+                error = exc
+            if not self.retry.should_retry(error, attempt):
+                raise error
+            await asyncio.sleep(self.retry.delay_s(attempt - 1, error.retry_after_s))
+
+
+@dataclass
+class BatchOutcome:
+    """One batched request answered: the attempt record, its images, bill and error (``None``: ok)."""
+
+    record: dict[str, Any]
+    cost: Cost
+    error: ProviderError | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class _Span:
+    """A finished attempt's times, as the client's record builder reads an attempt clock."""
+
+    __slots__ = ("_timings",)
+
+    def __init__(self, started_at: dt.datetime, ended_at: dt.datetime) -> None:
+        self._timings = Timings(started_at, None, None, max(ended_at, started_at))
+
+    def timings(self) -> Timings:
+        return self._timings
+
+    @property
+    def started_at(self) -> dt.datetime:
+        return self._timings.started_at
+
+
+class BatchClient:
+    """Items into batch lines, batch answers into stored images and attempt records (module doc).
+
+    ``images``: the :class:`~imgkit.providers.ImageClient` whose keys, base URLs, store, catalog and HTTP
+    client are used, and whose record builder writes the same columns as an interactive attempt.
+    """
+
+    def __init__(self, images: Any) -> None:
+        self.images = images
+
+    def api(self, provider: Provider) -> OpenAIBatchAPI:
+        """The batch API of ``provider`` (its key read now, at call time)."""
+        if provider.adapter != "openai":
+            raise InvalidParameterError(
+                "batch", True, "providers with a Batch API imgkit speaks: OpenAI's", context=provider.id
+            )
+        return OpenAIBatchAPI(
+            self.images.http_client(), provider, self.images.base_url(provider), self.images.keys(provider)
+        )
+
+    def simulated(self, provider: Provider) -> bool:
+        return self.images.is_simulated(self.images.base_url(provider))
+
+    def prepare(self, resolved: ResolvedRequest, *, item_id: str, run_id: str, labels: Mapping[str, Any]):
+        """What every record of one batched request shares (the client's request context)."""
+        return self.images.prepare(resolved, item_id=item_id, run_id=run_id, labels=labels)
+
+    def line(self, ctx: Any, data_uris: Mapping[str, str] | None = None) -> bytes:
+        """The input-file line of a prepared request."""
+        return OpenAIBatchAPI.encode_line(
+            ctx.item_id, ctx.resolved, ctx.resolved.body, ctx.inputs, ctx.mask, data_uris
+        )
+
+    async def outcome(
+        self,
+        ctx: Any,
+        answer: BatchAnswer,
+        *,
+        batch_id: str,
+        attempt: int,
+        started_at: dt.datetime,
+        ended_at: dt.datetime,
+        quoted: Any,
+        headers: Mapping[str, str],
+    ) -> BatchOutcome:
+        """Store the images of one answer and build its attempt record (bill at the batch price)."""
+        provider = ctx.provider.id
+        span = _Span(started_at, ended_at)
+        output: CallOutput | None = None
+        images: list[Any] = []
+        error: ProviderError | None = None
+        self.images.note_simulated(ctx.base_url, headers)
+        line_headers = {"x-imgkit-simulated": headers.get("x-imgkit-simulated", "")}
+        if answer.request_id:
+            line_headers["x-request-id"] = answer.request_id
+        if answer.status is None:
+            code = str((answer.error or {}).get("code") or "")
+            message = str((answer.error or {}).get("message") or "the request never ran")
+            if code == "batch_cancelled":
+                error = ProviderError(message, provider=provider, code=code, simulated=_sim(headers))
+            else:
+                error = BatchExpiredError(
+                    message, provider=provider, code=code or None, simulated=_sim(headers)
+                )
+        elif answer.status >= 400 or answer.body is None:
+            error = error_from_openai(answer.status, answer.body, line_headers, provider)
+        else:
+            try:
+                output = await self._output(ctx, answer, headers)
+                images = await self.images.store_output(output, ctx.resolved)
+            except ProviderError as exc:
+                error, output = exc, None
+            except InvalidParameterError as exc:
+                error = malformed(
+                    f"the provider's image is unusable: {exc}",
+                    provider=provider,
+                    status=answer.status,
+                    headers=headers,
+                )
+                output = None
+        cost = self._cost(ctx, output, error, span.started_at)
+        record = self.images.attempt_record(
+            ctx,
+            ctx.item_id,
+            attempt,
+            True,
+            span,
+            ctx.resolved.body,
+            ctx.resolved.n,
+            output,
+            images,
+            error,
+            cost,
+            quoted,
+        )
+        record["batch_id"] = batch_id
+        if (
+            answer.status is None
+            and answer.error is not None
+            and str(answer.error.get("code")) == "batch_cancelled"
+        ):
+            record["outcome"] = OUTCOME_CANCELLED
+        return BatchOutcome(record, cost, error)
+
+    async def _output(self, ctx: Any, answer: BatchAnswer, headers: Mapping[str, str]) -> CallOutput:
+        body = answer.body or {}
+        provider = ctx.provider.id
+        bad = dict(provider=provider, status=answer.status, headers=headers)
+        data = body.get("data")
+        if not isinstance(data, list) or not data:
+            raise malformed("the batch answer has no data[] images", **bad)
+        images: list[RawImage] = []
+        for index, item in enumerate(data):
+            if not isinstance(item, Mapping):
+                raise malformed(f"data[{index}] is not an object", **bad)
+            if item.get("b64_json"):
+                try:
+                    images.append(RawImage(decode_b64(item["b64_json"])))
+                except (binascii.Error, ValueError, TypeError, UnicodeEncodeError):
+                    raise malformed(f"data[{index}].b64_json is not base64", **bad) from None
+            elif item.get("url"):
+                images.append(
+                    await download_image(
+                        self.images.http_client(), item["url"], self.images.downloads, provider=provider
+                    )
+                )
+            else:
+                raise malformed(f"data[{index}] has neither b64_json nor url", **bad)
+        slim = dict(body)
+        slim["data"] = [{k: v for k, v in i.items() if k not in ("b64_json", "url")} for i in data]
+        usage = body.get("usage")
+        return CallOutput(
+            answer.status or 200,
+            headers,
+            images,
+            slim,
+            request_id=answer.request_id or request_id_of(headers),
+            usage=usage if isinstance(usage, Mapping) else None,
+        )
+
+    def error_outcome(
+        self,
+        ctx: Any,
+        error: ProviderError,
+        *,
+        batch_id: str | None,
+        attempt: int,
+        started_at: dt.datetime,
+        ended_at: dt.datetime,
+        quoted: Any,
+        billed_unknown: bool = False,
+    ) -> BatchOutcome:
+        """The attempt record of a batched request that got no answer of its own: its batch failed
+        validation or was never created (not billed), or its batch ended without naming it
+        (``billed_unknown``: its bill is unknown, its quote counts)."""
+        if billed_unknown:
+            cost = Cost(None, None, None, "unknown", (), (), f"{error.error_class}: no answer for it")
+        else:
+            zero = Decimal(0)
+            cost = Cost(zero, zero, zero, "not_billed", (), (f"{error.error_class}: nothing ran",))
+        record = self.images.attempt_record(
+            ctx,
+            ctx.item_id,
+            attempt,
+            True,
+            _Span(started_at, ended_at),
+            ctx.resolved.body,
+            ctx.resolved.n,
+            None,
+            [],
+            error,
+            cost,
+            quoted,
+        )
+        record["batch_id"] = batch_id
+        return BatchOutcome(record, cost, error)
+
+    def _cost(
+        self, ctx: Any, output: CallOutput | None, error: ProviderError | None, on: dt.datetime
+    ) -> Cost:
+        if error is not None or output is None:
+            if error is not None and error.may_be_billed:
+                return Cost(
+                    None, None, None, "unknown", (), (), f"{error.error_class}: it may have been billed"
+                )
+            note = "never ran: not billed" if error is not None and error.status is None else "not billed"
+            zero = Decimal(0)
+            return Cost(
+                zero, zero, zero, "not_billed", (), (f"{error.error_class if error else 'error'}: {note}",)
+            )
+        try:
+            return bill_response(output.body, ctx.priced, on=on, batch=True)
+        except PricingError as exc:
+            return Cost(None, None, None, "unknown", (), (), str(exc))
+        except ImgkitError as exc:  # a price schedule the catalog lacks on that day
+            return Cost(None, None, None, "unknown", (), (), str(exc))
+
+    @staticmethod
+    def validation_error(status: BatchStatus, provider: str) -> ProviderError:
+        """The error of every request of a batch that failed validation: retryable when the provider said
+        "not now" (an enqueued-token limit), else a bad request."""
+        message = "; ".join(status.errors) or f"batch {status.id} failed validation"
+        if set(status.error_codes) & _RETRYABLE_VALIDATION:
+            return RateLimitError(
+                f"batch {status.id}: {message}", provider=provider, code=status.error_codes[0]
+            )
+        return error_from_openai(
+            400,
+            {
+                "error": {
+                    "message": f"batch {status.id}: {message}",
+                    "code": (status.error_codes or (None,))[0],
+                }
+            },
+            {},
+            provider,
+        )
+
+
+def _sim(headers: Mapping[str, str]) -> bool:
+    return headers.get("x-imgkit-simulated") == "true"
