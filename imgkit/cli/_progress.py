@@ -27,13 +27,15 @@ TTY_EVERY_S = 0.2
 
 
 def progress_text(p: RunProgress) -> str:
-    """``12/40 done, 1 failed, spent $0.06 of $1.00, 00:05, ETA 00:12`` (no ETA before the first item); money
-    exact, as the run's summary line shows it (:func:`imgkit.money.usd_text`)."""
+    """``12/40 done, 1 failed, spent $0.06 of $1.00, 00:05, ETA 00:12`` (no ETA before the first item; the
+    batches' states after it: ``; batch_abc in_progress 12/40``); money exact, as the run's summary line shows
+    it (:func:`imgkit.money.usd_text`)."""
     cap = f" of {usd_text(p.budget_usd, plain=False)}" if p.budget_usd is not None else ""
     eta = f", ETA {tqdm.format_interval(p.eta_s)}" if p.eta_s is not None else ""
+    batches = "".join(f"; {batch_id} {state}" for batch_id, state in p.batches)
     return (
         f"{p.done}/{p.total} done, {p.failed} failed, spent {usd_text(p.spent_usd)}{cap}, "
-        f"{tqdm.format_interval(p.elapsed_s)}{eta}"
+        f"{tqdm.format_interval(p.elapsed_s)}{eta}{batches}"
     )
 
 

@@ -1,12 +1,15 @@
 """``imgkit run SPEC``: run an experiment spec (prompts × targets × repeats) within a budget, resumable.
 
-``--dry-run`` prints the resolved parameters and the quote of every target and the total; nothing is sent
-and no file is written. A run shows its progress on stderr (items done, failed, spend, ETA: a bar on a
-terminal, a line every 10 s elsewhere; :mod:`imgkit.cli._progress`) and ends with a per-target table on stdout.
-``--json`` prints one object instead (the plan, or the run's summary).
+``--dry-run`` prints the resolved parameters and the quote of every target and the total (batched targets
+at the batch price, and how their items group into batches); nothing is sent and no file is written. A run
+shows its progress on stderr (items done, failed, spend, ETA and the state of its batches: a bar on a
+terminal, a line every 10 s elsewhere; :mod:`imgkit.cli._progress`) and ends with a per-target table on
+stdout. ``--json`` prints one object instead (the plan, or the run's summary). ``--cancel-batches`` cancels
+the run's batches still running and logs what they answered before they stopped; nothing new is sent.
 
 Exit status: 0 when every item of the spec has finished ok, 1 when some failed, were not retried or were
-left unsent by the budget, 130 when interrupted (Ctrl-C; continue with ``--resume``), 2 on errors.
+left unsent by the budget, 130 when interrupted (Ctrl-C; continue with ``--resume``; batches keep running),
+2 on errors.
 """
 
 from __future__ import annotations
@@ -40,6 +43,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="continue the run in the output directory: finished items are skipped, failed ones retried",
     )
+    p.add_argument(
+        "--cancel-batches",
+        action="store_true",
+        help="cancel the run's batches still running (Batch API) and log what they answered; send nothing new",
+    )
     p.add_argument("--budget", metavar="USD", help="spending cap in USD, e.g. 5.00 (overrides budget_usd)")
     p.add_argument("--output-dir", metavar="DIR", help="run directory (overrides the spec's output_dir)")
     p.add_argument(
@@ -72,6 +80,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from imgkit.runs.spec import load_spec
 
     budget_usd = _budget(args.budget)
+    if args.cancel_batches and args.dry_run:
+        raise InvalidParameterError("--cancel-batches", True, "without --dry-run")
     spec = load_spec(args.spec, output_dir=args.output_dir)
     with ProgressLine() as line:
         summary = run_experiment(
@@ -81,6 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             budget_usd=budget_usd,
             progress=None if args.no_progress else line,
             grace_s=DEFAULT_GRACE_S if args.grace is None else args.grace,
+            cancel_batches=args.cancel_batches,
         )
     if args.dry_run:
         assert summary.plan is not None, "a dry run returns its plan"
@@ -127,11 +138,26 @@ def format_plan(plan: dict[str, Any]) -> str:
                 "items": row["items"],
                 "quote/item": per_item,
                 "subtotal_usd": row["subtotal_usd"],
-                "method": row["method"],
+                "method": row["method"] + (" (batch price)" if row.get("batch") else ""),
             }
         )
     out.append(format_table(rows, kinds={"subtotal_usd": "exact_usd"}))  # a quote: exact
     out.append("")
+    if plan.get("batches"):
+        out.append(f"batches (Batch API, results within 24 h): {len(plan['batches'])}")
+        batches = [
+            {
+                "provider": b["provider"],
+                "endpoint": b["endpoint"],
+                "model": b["model"],
+                "items": b["items"],
+                "input_bytes": b["bytes"],
+                "quote_usd": b["quote_usd"],
+            }
+            for b in plan["batches"]
+        ]
+        out.append(format_table(batches, kinds={"quote_usd": "exact_usd"}))
+        out.append("")
     total = f"total {_money(plan['total_usd'])}"
     if any(row["quote_is_range"] for row in plan["targets"]):
         total += " (the high end of each range: size or quality auto)"
@@ -178,6 +204,20 @@ def format_summary(summary: Any) -> str:
             f"possibly billed: {summary.possibly_billed_attempts} requests were in flight when an earlier "
             f"session was killed (no response logged); their quotes, {_money(summary.possibly_billed_usd)}, "
             "count as spent, and a resume sends their items again"
+        )
+    if summary.batches_created or summary.batches_reattached:
+        lines.append(
+            f"batches: {summary.batches_created} created, {summary.batches_reattached} picked up from earlier "
+            "sessions"
+        )
+    if summary.in_open_batches and not summary.batches_reattached:
+        lines.append(f"{summary.in_open_batches} items are in batches of earlier sessions (not sent again)")
+    if summary.batches_detached:
+        ids = ", ".join(b["batch_id"] or b["key"] for b in summary.batches_detached)
+        lines.append(
+            f"{len(summary.batches_detached)} batches still running at the provider "
+            f"({summary.batch_items_running} items; {ids}): they are billed as they run; "
+            "--resume collects them, --cancel-batches cancels them"
         )
     if summary.interrupted:
         lines.append("interrupted: continue with --resume (finished items are not sent again)")

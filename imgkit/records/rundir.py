@@ -10,9 +10,11 @@ through one object: :class:`RunDirectory`.
                    run id and its sessions
     summary.json   the last session's summary
     votes.csv      blind pairwise votes on its images (``imgkit vote``)
+    batches.jsonl  the batch ledger, when items went through a Batch API (:mod:`imgkit.records.batches`)
+    batches/       a batch's input file while it is being uploaded
 
 The run's lock is the journal's write lock (:meth:`RunDirectory.lock`), taken before anything is read,
-written or sent. The spec as run is read through the strict YAML reader (:func:`imgkit.catalog.load_yaml`):
+written or sent; it guards the batch ledger too. The spec as run is read through the strict YAML reader (:func:`imgkit.catalog.load_yaml`):
 a damaged one is one :class:`~imgkit.errors.SpecError` naming the file and the line.
 """
 
@@ -31,17 +33,19 @@ import yaml
 from imgkit._files import write_atomically
 from imgkit.catalog import load_yaml
 from imgkit.errors import InvalidParameterError, RunDirectoryError, SpecError
+from imgkit.records.batches import LEDGER_NAME, BatchLedger
 from imgkit.records.images import ImageStore
 from imgkit.records.journal import JOURNAL_NAME, JournalBusyError, RequestLog
 from imgkit.records.scan import scan_log
 
-__all__ = ["IMAGES", "INPUTS", "SPEC_AS_RUN", "SUMMARY", "VOTES", "RunDirectory"]
+__all__ = ["BATCH_INPUTS", "IMAGES", "INPUTS", "SPEC_AS_RUN", "SUMMARY", "VOTES", "RunDirectory"]
 
 SPEC_AS_RUN = "spec.yaml"
 SUMMARY = "summary.json"
 VOTES = "votes.csv"
 IMAGES = "images"
 INPUTS = "inputs"
+BATCH_INPUTS = "batches"
 _SPEC_AS_RUN_HEADER = (
     "# The spec as run by `imgkit run` (prompts inline, input images copied to inputs/), with the\n"
     "# resolved parameters and quotes of every target under `run:`. `imgkit run THIS_FILE --resume`\n"
@@ -100,6 +104,16 @@ class RunDirectory:
     def inputs_dir(self) -> Path:
         return self.path / INPUTS
 
+    @property
+    def batches_path(self) -> Path:
+        """The batch ledger, ``batches.jsonl``."""
+        return self.path / LEDGER_NAME
+
+    @property
+    def batch_inputs_dir(self) -> Path:
+        """Where a batch's input file is written before it is uploaded (removed once it is)."""
+        return self.path / BATCH_INPUTS
+
     # the journal
 
     def journal(self, **options: Any) -> RequestLog:
@@ -131,6 +145,16 @@ class RunDirectory:
             .collect()
         )
 
+    # batches
+
+    def batch_ledger(self) -> BatchLedger:
+        """The run's :class:`~imgkit.records.batches.BatchLedger` (written under the run's lock)."""
+        return BatchLedger(self.batches_path)
+
+    def has_batches(self) -> bool:
+        """Whether the run sent (or planned) batches: a ledger with at least one byte is there."""
+        return self.batches_path.is_file() and self.batches_path.stat().st_size > 0
+
     def lock(self, *, resume: bool) -> RequestLog:
         """Take the run's lock (the journal's write lock) before anything is read, written or sent, creating
         the directory; returns the journal, open (close it to release the lock).
@@ -139,9 +163,10 @@ class RunDirectory:
         one another process is writing is refused at once: both :class:`~imgkit.errors.RunDirectoryError`.
         """
         journal = self.journal()
-        if self.has_log() and not resume:
+        if (self.has_log() or self.has_batches()) and not resume:
+            held = journal.path.name if self.has_log() else self.batches_path.name
             raise RunDirectoryError(
-                f"{self.path} already holds a run log ({journal.path.name}); pass --resume to continue it "
+                f"{self.path} already holds a run log ({held}); pass --resume to continue it "
                 "(finished items are skipped, nothing is paid twice), or choose another output_dir"
             )
         self.path.mkdir(parents=True, exist_ok=True)

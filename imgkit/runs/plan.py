@@ -6,7 +6,9 @@ exact quote per pair, and the total. A target the catalog cannot serve fails her
 key path, before any money is at stake.
 
 The quote an item reserves against the budget is the quote's total, or the high end of its range when the
-size or quality is ``auto`` (``Cost.high_usd``); ``None`` when the catalog cannot price it.
+size or quality is ``auto`` (``Cost.high_usd``); ``None`` when the catalog cannot price it. A batched target
+(``batch: true``) is quoted at its offering's batch price; one whose offering has none, whose provider has no
+Batch API imgkit speaks, or which streams or needs several calls per item fails here (``targets[i].batch``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from functools import cached_property
 from typing import Any
 
 from imgkit.catalog import Catalog, load_catalog
-from imgkit.errors import ImgkitError, InvalidParameterError, SpecError
+from imgkit.errors import ImgkitError, InvalidParameterError, SpecError, UnknownPriceError
 from imgkit.runs.spec import ExperimentSpec, Target, WorkItem
 
 __all__ = ["PlannedTarget", "RunPlan", "plan_run", "request_for", "reserve_amount"]
@@ -87,6 +89,7 @@ class PlannedTarget:
             "quote_is_range": self.ranged,
             "subtotal_usd": self.subtotal_usd,
             "method": self.quote_method,
+            "batch": self.target.batch,
         }
 
     def record(self) -> dict[str, Any]:
@@ -143,9 +146,18 @@ class RunPlan:
             cached = self._resolved[key] = (catalog, resolve(request, catalog))
         return cached[1]
 
+    def batch_groups(self, catalog: Catalog | None = None) -> list[Any]:
+        """How the batched items group into batches (:func:`imgkit.runs.batch.group_batches`)."""
+        from imgkit.runs.batch import group_batches
+
+        items = (item for item in self.spec.items() if item.target.batch)
+        return group_batches(self, items, max_requests=self.spec.batch.max_requests, catalog=catalog)
+
     def as_dict(self) -> dict[str, Any]:
         unknown = [t.target.label for t in self.targets if t.subtotal_usd is None]
+        batches = [g.as_dict() for g in self.batch_groups()] if self.spec.batched else []
         return {
+            "batches": batches,
             "name": self.spec.name,
             "items": self.n_items,
             "targets": [{**t.row(), "resolved": t.resolved.summary()} for t in self.targets],
@@ -181,6 +193,20 @@ def request_for(spec: ExperimentSpec, target: Target, prompt_text: str, input_im
     )
 
 
+def _check_batchable(resolved: Any, fname: str, where: str) -> None:
+    """A batched target's request must be one a Batch API takes (module doc)."""
+    provider = resolved.provider
+    problem = None
+    if provider.adapter != "openai" or provider.id != "openai":
+        problem = f"{provider.id} has no Batch API imgkit speaks (OpenAI's Batch API: provider openai)"
+    elif resolved.body.get("stream") or resolved.request.partial_images:
+        problem = "streamed partial images cannot go through a Batch API"
+    elif len(resolved.calls or (resolved.n,)) > 1:
+        problem = f"n={resolved.n} needs {len(resolved.calls)} calls per item; a batched item is one request"
+    if problem:
+        raise SpecError(fname, f"{where}.batch", f"{problem}; allowed: batch: false for this target")
+
+
 def plan_run(spec: ExperimentSpec, catalog: Catalog | None = None) -> RunPlan:
     """Resolve and quote every (target, prompt); spec problems raise ``SpecError`` with the key path."""
     from imgkit.params import inspect_image, resolve
@@ -210,9 +236,21 @@ def plan_run(spec: ExperimentSpec, catalog: Catalog | None = None) -> RunPlan:
                 raise SpecError(fname, where, str(exc)) from None
             if pt is None:
                 pt = PlannedTarget(target, resolved, spec.repeats)
+                if target.batch:
+                    _check_batchable(resolved, fname, where)
             tokens = count_prompt_tokens(prompt.text)
             if tokens not in quotes:
-                quotes[tokens] = quote_request(resolved.priced(prompt_tokens=tokens))
+                try:
+                    quotes[tokens] = quote_request(resolved.priced(prompt_tokens=tokens), batch=target.batch)
+                except UnknownPriceError as exc:
+                    if not target.batch:
+                        raise
+                    raise SpecError(
+                        fname,
+                        f"{where}.batch",
+                        f"{target.label}: {exc}; allowed: batch: false, or a model and provider with a "
+                        "Batch API price",
+                    ) from None
             cost = quotes[tokens]
             amount = reserve_amount(cost)
             pt.quotes_usd[prompt.id] = amount

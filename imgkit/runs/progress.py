@@ -32,7 +32,9 @@ class RunProgress:
     ``total``: items this session sends (finished items of an earlier session are not counted); ``done``:
     items that ended (ok, failed or cancelled); ``failed``: those that did not end ok; ``spent_usd``: the
     session's conservative spend so far (known bills, plus the quotes of attempts whose bill is unknown);
-    ``budget_usd``: the run's cap (None: no cap); ``elapsed_s``: since the session started.
+    ``budget_usd``: the run's cap (None: no cap); ``elapsed_s``: since the session started; ``batches``: the
+    last state polled of each Batch API batch the session watches, by batch id (``in_progress 12/40``), in the
+    order they were first seen.
     """
 
     event: ProgressEvent
@@ -42,6 +44,7 @@ class RunProgress:
     spent_usd: Decimal
     budget_usd: Decimal | None
     elapsed_s: float
+    batches: tuple[tuple[str, str], ...] = ()
 
     @property
     def eta_s(self) -> float | None:
@@ -77,6 +80,7 @@ class ProgressTracker:
         self.callback = callback
         self.every_s = every_s
         self.done = self.failed = 0
+        self.batches: dict[str, str] = {}
         self.t0 = time.monotonic()
 
     def snapshot(self, event: ProgressEvent) -> RunProgress:
@@ -88,6 +92,7 @@ class ProgressTracker:
             spent_usd=self.budget.spent_usd - self.spent_before_usd,
             budget_usd=self.budget.limit_usd,
             elapsed_s=time.monotonic() - self.t0,
+            batches=tuple(self.batches.items()),
         )
 
     def _send(self, event: ProgressEvent) -> None:
@@ -106,6 +111,11 @@ class ProgressTracker:
         self.done += 1
         self.failed += not ok
         self._send("item")
+
+    def batch_state(self, batch_id: str, state: str) -> None:
+        """A batch's state as last polled (shown with the counts); sends a tick."""
+        self.batches[batch_id] = state
+        self._send("tick")
 
     def tick(self) -> None:
         self._send("tick")

@@ -72,8 +72,15 @@ from typing import Any, Literal
 import polars as pl
 
 from imgkit.catalog import Catalog, load_catalog
-from imgkit.errors import BudgetExceededError, ImgkitError, SpecError, provider_error_classes
+from imgkit.errors import (
+    BudgetExceededError,
+    ImgkitError,
+    RunDirectoryError,
+    SpecError,
+    provider_error_classes,
+)
 from imgkit.money import Budget, plain_usd, usd_text
+from imgkit.records.batches import BatchLedger
 from imgkit.records.journal import RequestLog, mark_unanswered, parent_item_id
 from imgkit.records.rundir import RunDirectory
 from imgkit.records.schema import OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_SENT
@@ -197,6 +204,12 @@ class RunSummary:
     targets: list[dict[str, Any]] = field(default_factory=list)
     wall_s: float = 0.0
     plan: dict[str, Any] | None = None  # the dry run's plan (RunPlan.as_dict)
+    batches_created: int = 0  # batches this session created
+    batches_reattached: int = 0  # open batches of earlier sessions this session picked up
+    batches_detached: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # left running (Ctrl-C): key, id, items
+    in_open_batches: int = 0  # items skipped because an open batch holds them (collected, never sent again)
 
     @property
     def spent_total_usd(self) -> Decimal:
@@ -207,11 +220,17 @@ class RunSummary:
         """Every item of the spec has finished ok (in this session or before)."""
         return not self.dry_run and self.ok + self.skipped_finished == self.items
 
+    @property
+    def batch_items_running(self) -> int:
+        """Items in batches left running at the provider (detached by Ctrl-C, or an error while following)."""
+        return sum(b["items"] for b in self.batches_detached)
+
     def as_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["run_dir"] = str(self.run_dir)
         out["spent_total_usd"] = self.spent_total_usd
         out["complete"] = self.complete
+        out["batch_items_running"] = self.batch_items_running
         return out
 
     def counts_line(self) -> str:
@@ -378,6 +397,7 @@ class _Session:
     budget_refused: bool = False
     in_flight: dict[asyncio.Task, tuple[WorkItem, Any, float]] = field(default_factory=dict)
     failures: Counter = field(default_factory=Counter)
+    batches: Any = None  # the batched items' BatchRun (imgkit.runs.batch), when there are any
 
 
 async def _worker(session: _Session) -> None:
@@ -449,6 +469,8 @@ def _install_interrupt(session: _Session, grace_s: float) -> Any:
         nonlocal presses
         presses += 1
         session.summary.interrupted = session.stopping = True
+        if session.batches is not None:  # batches keep running at the provider: detach from them now
+            session.batches.wake()
         n = len(session.in_flight)
         if presses == 1 and n:
             logger.warning(
@@ -479,8 +501,12 @@ async def run_experiment_async(
     client: Any = None,
     grace_s: float = DEFAULT_GRACE_S,
     progress_every_s: float = 1.0,
+    cancel_batches: bool = False,
 ) -> RunSummary:
     """Run ``spec`` (module doc) and return its summary; ``budget_usd`` overrides the spec's budget.
+
+    ``cancel_batches``: send nothing new; cancel the run's open batches (:mod:`imgkit.runs.batch`) and log
+    what they answered before they stopped (implies ``resume``).
 
     ``progress``: a callback that receives a :class:`~imgkit.runs.progress.RunProgress` at the start, after
     each item, every ``progress_every_s`` seconds and at the end (None or False: none; the library shows
@@ -523,9 +549,15 @@ async def run_experiment_async(
         return summary
 
     run = RunDirectory(run_dir)
+    resume = resume or cancel_batches
+    if cancel_batches and not run.has_batches():
+        raise RunDirectoryError(f"{run_dir} holds no batches ({run.batches_path.name}): nothing to cancel")
     journal = run.lock(resume=resume)  # before anything is read, written or sent
+    ledger = run.batch_ledger()
     try:  # every return and error below releases the lock
         prior = _read_prior(journal)
+        open_batches = ledger.open_batches()
+        in_open = {item for b in open_batches for item in b.items}
         previous = run.run_record() if resume else {}
         run_id = previous.get("run_id") or _new_run_id(spec.name)
         summary.run_id = run_id
@@ -544,13 +576,21 @@ async def run_experiment_async(
 
         counts = Counter()
 
+        batched: list[WorkItem] = []
+
         def pending() -> Iterator[WorkItem]:
             for item in spec.items():
                 if item.item_id in prior.finished:
                     summary.skipped_finished += 1
+                elif item.item_id in in_open:  # an open batch holds it: collected, never sent again
+                    summary.in_open_batches += 1
+                elif cancel_batches:
+                    continue
                 elif item.item_id in prior.not_retried:
                     summary.skipped_not_retried += 1
                     counts[prior.not_retried[item.item_id]] += 1
+                elif item.target.batch:
+                    batched.append(item)
                 else:
                     yield item
 
@@ -573,6 +613,11 @@ async def run_experiment_async(
                     **setup,
                 )
             session = _Session(plan, budget, journal, client, catalog, run_id, summary, bar, pending())
+            if spec.batched or open_batches:
+                # the batched items are known once the interactive ones have been listed: list them first
+                interactive = list(session.pending)
+                session.pending = iter(interactive)
+                session.batches = _batch_run(session, spec, ledger, run, open_batches, in_open)
             if budget_usd is not None and plan.total_usd is not None:
                 left = plain_usd(budget_usd - prior.spent_usd)
                 if plan.total_usd > left:
@@ -586,6 +631,13 @@ async def run_experiment_async(
             bar.start()
             ticker = asyncio.create_task(_tick(bar)) if callback is not None else None
             workers = [asyncio.create_task(_worker(session)) for _ in range(spec.concurrency)]
+            if session.batches is not None:
+                work = (
+                    session.batches.cancel(open_batches)
+                    if cancel_batches
+                    else session.batches.run(batched, open_batches)
+                )
+                workers.append(asyncio.create_task(work))
             try:
                 results = await asyncio.gather(*workers, return_exceptions=True)
             finally:
@@ -605,6 +657,8 @@ async def run_experiment_async(
             ]
             if session.budget_refused:
                 summary.skipped_budget += sum(1 for _ in session.pending)
+            if session.batches is not None:
+                _add_batch_report(summary, session, session.batches.report)
             bar.finish()
         summary.spent_usd = plain_usd(budget.spent_usd - prior.spent_usd)
         summary.failures = dict(session.failures)
@@ -623,7 +677,73 @@ async def run_experiment_async(
             raise errors[0]
         return summary
     finally:
+        ledger.close()
         journal.close()
+
+
+def _batch_run(
+    session: _Session,
+    spec: ExperimentSpec,
+    ledger: BatchLedger,
+    run: RunDirectory,
+    open_batches: list[Any],
+    in_open: set[str],
+) -> Any:
+    """The session's :class:`~imgkit.runs.batch.BatchRun`: its items known by id, its steps on the progress."""
+    from imgkit.runs.batch import BatchRun
+
+    bar = session.progress
+
+    def progress(event: str, **fields: Any) -> None:
+        if event == "item":
+            bar.item_done(fields["ok"])
+        elif event == "batch_status":
+            state = f"{fields['state']} {fields['done']}/{fields['total']}" + (
+                f", {fields['failed']} failed" if fields["failed"] else ""
+            )
+            logger.info("batch %s (%s): %s", fields["key"], fields["batch_id"], state)
+            bar.batch_state(fields["batch_id"], state)
+        elif event in ("batch_created", "batch_split", "batch_rebatch", "batch_abandoned", "batch_error"):
+            level = logging.WARNING if event in ("batch_abandoned", "batch_error") else logging.INFO
+            logger.log(
+                level,
+                "batch %s: %s",
+                event.removeprefix("batch_"),
+                ", ".join(f"{k} {v}" for k, v in fields.items()),
+            )
+
+    items_by_id = {i.item_id: i for i in spec.items() if i.target.batch or i.item_id in in_open}
+    settings = spec.simulator
+    time_scale = settings.time_scale if spec.simulate and not settings.url else 1.0
+    return BatchRun(
+        spec=spec,
+        plan=session.plan,
+        catalog=session.catalog,
+        images=session.client,
+        journal=session.journal,
+        ledger=ledger,
+        budget=session.budget,
+        run_id=session.run_id,
+        run_dir=run,
+        items_by_id=items_by_id,
+        progress=progress,
+        stopping=lambda: session.stopping,
+        time_scale=time_scale,
+    )
+
+
+def _add_batch_report(summary: RunSummary, session: _Session, report: Any) -> None:
+    """The batched items' counts in the session's summary."""
+    summary.sent += report.sent
+    summary.ok += report.ok
+    summary.failed += report.failed
+    summary.cancelled += report.cancelled
+    summary.skipped_budget += report.skipped_budget
+    for outcome, n in report.failures.items():
+        session.failures[outcome] += n
+    summary.batches_created = report.created
+    summary.batches_reattached = report.reattached
+    summary.batches_detached = report.detached
 
 
 async def _tick(bar: ProgressTracker) -> None:
@@ -642,6 +762,7 @@ def run_experiment(
     progress: ProgressCallback | Literal[False] | None = None,
     client: Any = None,
     grace_s: float = DEFAULT_GRACE_S,
+    cancel_batches: bool = False,
 ) -> RunSummary:
     """:func:`run_experiment_async` from synchronous code (the CLI, scripts); not inside a running loop."""
     return asyncio.run(
@@ -654,6 +775,7 @@ def run_experiment(
             progress=progress,
             client=client,
             grace_s=grace_s,
+            cancel_batches=cancel_batches,
         )
     )
 

@@ -17,6 +17,18 @@ A spec is YAML::
     budget_usd: "5.00"
     simulate: true                 # offline: every provider is served by the local simulated provider
     output_dir: runs/tier-comparison
+    batch: false                   # true: every target through its provider's Batch API (half price, within
+                                   # 24 h); a target's own ``batch:`` overrides it
+
+``batch`` is ``true``/``false`` or a mapping of batch settings (any mapping means true)::
+
+    batch:
+      on_expired: rebatch          # items a batch could not run before its window ended (or that a cancel
+                                   # stopped elsewhere) go into one more batch in the same session; report:
+                                   # log them as expired (a --resume sends them again)
+      max_requests: 50000          # requests per batch (the provider's limit is the ceiling)
+      poll_s: 30                   # first wait between status polls, seconds; doubled up to max_poll_s
+      max_poll_s: 300              # (an in-process simulator's runs scale both by its time_scale)
 
 ``simulate`` is ``true``/``false`` or a mapping of simulator settings::
 
@@ -55,6 +67,7 @@ from imgkit.errors import InvalidParameterError, SpecError
 from imgkit.secret_policy import secret_reason
 
 __all__ = [
+    "BatchSettings",
     "ExperimentSpec",
     "Prompt",
     "SimulatorSettings",
@@ -111,6 +124,7 @@ class TargetSpec(Strict):
     mask: str | None = None
     label: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+    batch: bool | None = None
 
     @field_validator("options")
     @classmethod
@@ -141,6 +155,21 @@ class SimulateSpec(Strict):
     url: str | None = Field(default=None, pattern=r"^https?://")
 
 
+class BatchSpec(Strict):
+    on_expired: Literal["rebatch", "report"] = "rebatch"
+    max_requests: int = Field(default=50_000, ge=1, le=50_000)
+    poll_s: float = Field(default=30.0, gt=0, le=3600)
+    max_poll_s: float = Field(default=300.0, gt=0, le=3600)
+
+    @field_validator("max_poll_s")
+    @classmethod
+    def _poll_order(cls, v: float, info: Any) -> float:
+        poll_s = info.data.get("poll_s")
+        if poll_s is not None and v < poll_s:
+            raise ValueError(f"max_poll_s {v:g} is below poll_s {poll_s:g}; allowed: poll_s or more")
+        return v
+
+
 class SpecModel(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str | None = None
@@ -155,6 +184,7 @@ class SpecModel(Strict):
     simulate: bool | SimulateSpec = False
     output_dir: str | None = None
     seed: int = 0
+    batch: bool | BatchSpec = False
 
     @field_validator("budget_usd", mode="before")
     @classmethod
@@ -192,11 +222,12 @@ class Target:
     options: tuple[tuple[str, Any], ...] = ()
     label: str = ""
     spec_index: int = 0  # position of the target line in the spec, for error key paths
+    batch: bool = False  # sent through the provider's Batch API
 
     def describe(self) -> str:
         parts = [self.model, self.provider or "default", self.mode if self.mode != "generate" else ""]
         parts += [self.quality or "", self.size or self.aspect_ratio or "", self.resolution or ""]
-        parts += [f"n{self.n}" if self.n != 1 else ""]
+        parts += [f"n{self.n}" if self.n != 1 else "", "batch" if self.batch else ""]
         return "/".join(p for p in parts if p)
 
 
@@ -222,6 +253,16 @@ class SimulatorSettings:
     url: str | None = None
 
 
+@dataclass(frozen=True)
+class BatchSettings:
+    """How batched targets run (module doc): expired items, batch size, polling."""
+
+    on_expired: str = "rebatch"
+    max_requests: int = 50_000
+    poll_s: float = 30.0
+    max_poll_s: float = 300.0
+
+
 @dataclass
 class ExperimentSpec:
     """A validated spec with its prompts loaded and its targets expanded."""
@@ -242,6 +283,12 @@ class ExperimentSpec:
     seed: int
     raw: dict[str, Any] = field(default_factory=dict)
     simulator: SimulatorSettings = SimulatorSettings()
+    batch: BatchSettings = BatchSettings()
+
+    @property
+    def batched(self) -> bool:
+        """Whether any target goes through a Batch API."""
+        return any(t.batch for t in self.targets)
 
     def items(self) -> Iterator[WorkItem]:
         """Every work item in a deterministic order: target, then prompt, then repeat."""
@@ -315,6 +362,9 @@ def parse_spec(
         simulator=SimulatorSettings(**spec.simulate.model_dump())
         if isinstance(spec.simulate, SimulateSpec)
         else SimulatorSettings(),
+        batch=BatchSettings(**spec.batch.model_dump())
+        if isinstance(spec.batch, BatchSpec)
+        else BatchSettings(),
     )
 
 
@@ -332,7 +382,7 @@ def _check_output_dir(out: Path, fname: str, key: str) -> None:
 
 
 #: names pydantic puts in error locations for the branches of a union
-_UNION_TAGS = ("Prompt", "PromptFile", "SimulateSpec", "bool")
+_UNION_TAGS = ("Prompt", "PromptFile", "SimulateSpec", "BatchSpec", "bool")
 
 
 def _most_specific_error(errors: list[ErrorDetails]) -> ErrorDetails:
@@ -430,6 +480,7 @@ def _expand_targets(spec: SpecModel, fname: str) -> list[Target]:
                 mask=t.mask,
                 options=tuple(sorted(t.options.items())),
                 spec_index=index,
+                batch=t.batch if t.batch is not None else spec.batch is not False,
             )
             label = (
                 t.label
