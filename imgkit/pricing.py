@@ -1448,9 +1448,9 @@ def cost_from_record(record: Mapping[str, Any], catalog: Catalog | None = None) 
 
     A bill the gateway or the provider reported stays; a failed attempt without usage is ``not_billed``; logged usage is billed by
     token rates; otherwise the per-image table, output-token estimate or per-megapixel rate (from
-    ``width``/``height``), plus partial-image tokens, then the provider's request rounding. Prices are
-    those in force on the day of ``started_at``. Unknown models, providers or prices give
-    ``method="unknown"``, never 0.
+    ``width``/``height``), plus partial-image tokens, then the provider's request rounding. A record with a
+    ``batch_id`` (sent through a Batch API) is billed at the offering's batch price. Prices are those in force
+    on the day of ``started_at``. Unknown models, providers or prices give ``method="unknown"``, never 0.
     """
     kept = record.get("cost_method")
     if kept in KEPT_BILLS and record.get("actual_cost_usd") is not None:
@@ -1462,6 +1462,7 @@ def cost_from_record(record: Mapping[str, Any], catalog: Catalog | None = None) 
     has_usage = any(record.get(c) is not None for c in _TOKEN_COLUMNS)
     if record.get("outcome") not in (None, "ok") and not has_usage:
         return Cost(Decimal(0), Decimal(0), Decimal(0), "not_billed", (), ("failed attempt without usage",))
+    batch = record.get("batch_id") is not None
     cat = catalog or load_catalog()
     try:
         m, provider, price = _record_price(
@@ -1484,22 +1485,29 @@ def cost_from_record(record: Mapping[str, Any], catalog: Catalog | None = None) 
         cost = cost_from_usage(usage, price.tokens, provenance=price.provenance)
         if cost.total_usd is None:
             return cost
-        return _finish(provider, price, list(cost.lines), "tokens", list(cost.notes))
+        try:
+            return _finish(provider, price, list(cost.lines), "tokens", list(cost.notes), batch=batch)
+        except UnknownPriceError as exc:
+            return _unknown(str(exc))
     images = record.get("images_count")
     images = record.get("n") if images is None else images
     if images is None:
         return _unknown("neither images_count nor n logged")
     size, dim = _record_size_and_dim(record)
-    return _bill_without_usage(
-        m,
-        provider,
-        price,
-        quality=_usable(record.get("quality")),
-        size=size,
-        dims=[dim] * int(images),
-        partial_images=int(record.get("partial_images") or 0),
-        notes=[],
-    )
+    try:
+        return _bill_without_usage(
+            m,
+            provider,
+            price,
+            quality=_usable(record.get("quality")),
+            size=size,
+            dims=[dim] * int(images),
+            partial_images=int(record.get("partial_images") or 0),
+            notes=[],
+            batch=batch,
+        )
+    except UnknownPriceError as exc:  # a batched record where the offering has no batch price
+        return _unknown(str(exc))
 
 
 def _price_boundaries(cat: Catalog) -> list[dt.date]:
@@ -1514,11 +1522,15 @@ def _combo_terms(cat: Catalog, key: dict[str, Any], day: dt.date) -> dict[str, A
     Mirrors :func:`cost_from_record` through the same helpers: token rates for usage rows; for rows
     without usage the price of one image (table, token estimate or megapixels) and of one partial image.
     """
-    out: dict[str, Any] = {"price_known": False, "fallback": "unknown"}
+    out: dict[str, Any] = {"price_known": False, "fallback": "unknown", "batch_num": 1, "batch_den": 1}
     try:
         m, provider, price = _record_price(cat, key["model"], key["provider"], day)
     except (UnknownNameError, UnknownPriceError):
         return out
+    if key["_batch"]:  # sent through a Batch API: every rate x the batch multiplier (none: unknown)
+        if price.batch is None:
+            return out
+        out["batch_num"], out["batch_den"] = price.batch.multiplier.as_integer_ratio()
     if provider.markup:
         raise PricingError(f"provider markup at {provider.id} is not supported by the vectorised path")
     if price.rounding.mode not in ("none", "ceil"):
@@ -1574,8 +1586,10 @@ _COMBO_SCHEMA = {
     "partial_unit": pl.Int64,
     "unit_image": pl.Int64,
     "unit_request": pl.Int64,
+    "batch_num": pl.Int64,
+    "batch_den": pl.Int64,
 }
-_KEYS = ("provider", "model", "quality", "size", "width", "height", "_window")
+_KEYS = ("provider", "model", "quality", "size", "width", "height", "_window", "_batch")
 _INPUT_COLUMNS = {
     "provider": pl.String,
     "model": pl.String,
@@ -1590,6 +1604,7 @@ _INPUT_COLUMNS = {
     "outcome": pl.String,
     "cost_method": pl.String,
     "actual_cost_usd": MONEY,
+    "batch_id": pl.String,
     **dict.fromkeys(_TOKEN_COLUMNS, pl.Int64),
 }
 
@@ -1667,7 +1682,7 @@ def recost(
     today = dt.date.today()
     day = pl.col("started_at").dt.date().fill_null(today)
     window = pl.sum_horizontal([(day >= b).cast(pl.Int32) for b in bounds]) if bounds else pl.lit(0, pl.Int32)
-    lazy = lazy.with_columns(_window=window)
+    lazy = lazy.with_columns(_window=window, _batch=pl.col("batch_id").is_not_null())
     lookup = recost_lookup(lazy.select(_KEYS).unique().collect(), cat, bounds, today, cache)
     joined = lazy.join(lookup.lazy(), on=list(_KEYS), how="left", nulls_equal=True, maintain_order="left")
 
@@ -1685,7 +1700,10 @@ def recost(
     images = pl.coalesce(pl.col("images_count"), pl.col("n")).cast(pl.Int64)
     partials = pl.col("partial_images").cast(pl.Int64).fill_null(0)
     image_units = images * (pl.col("unit_image") + partials * pl.col("partial_unit")) + pl.col("unit_request")
-    raw = pl.when(has_usage).then(usage_units).otherwise(image_units)
+    unbatched = pl.when(has_usage).then(usage_units).otherwise(image_units)
+    # the batch discount, exactly: a multiplier num/den; an amount it would split below 1e-10 USD is unknown
+    scaled = unbatched * pl.col("batch_num")
+    raw = pl.when(scaled % pl.col("batch_den") == 0).then(scaled // pl.col("batch_den"))
     q = pl.col("quantum")
     rounded = pl.when(q.is_not_null()).then((raw + q - 1) // q * q).otherwise(raw)
     kept = pl.col("cost_method").is_in(KEPT_BILLS) & pl.col("actual_cost_usd").is_not_null()

@@ -34,6 +34,7 @@ from tests.test_runner import imgkit_subprocess, wait_for
 #: tokens, $30 / 1M image output tokens; 272 output tokens for low 1024x1024 (the gpt-image table, assumed for
 #: gpt-image-2, which publishes none); the Batch API halves every rate (PRICING.md "Batch API = exactly half")
 TEXT_IN_PER_TOKEN = Decimal("5.00") / 1_000_000
+IMAGE_IN_PER_TOKEN = Decimal("8.00") / 1_000_000
 IMAGE_OUT_PER_TOKEN = Decimal("30.00") / 1_000_000
 LOW_1024_TOKENS = 272
 BATCH = Decimal("0.5")
@@ -65,7 +66,11 @@ def journal(run_dir: Path) -> pl.DataFrame:
 
 def usage_price(row: dict) -> Decimal:
     """An answer's interactive price from its usage tokens and the published rates."""
-    return row["input_text_tokens"] * TEXT_IN_PER_TOKEN + row["output_image_tokens"] * IMAGE_OUT_PER_TOKEN
+    return (
+        row["input_text_tokens"] * TEXT_IN_PER_TOKEN
+        + (row["input_image_tokens"] or 0) * IMAGE_IN_PER_TOKEN
+        + row["output_image_tokens"] * IMAGE_OUT_PER_TOKEN
+    )
 
 
 def assert_half_price(frame: pl.DataFrame) -> None:
@@ -214,6 +219,32 @@ def test_a_batched_run_pays_half_the_usage_price_and_logs_one_attempt_per_item(t
         "quality": "low",
     }
     assert batch.metadata["imgkit_run"] == summary["run_id"]
+
+
+def test_batched_edits_send_their_images_in_the_json_edit_body(tmp_path, simulator):
+    from imgkit.simulator import ImageSpec, render_image
+
+    (tmp_path / "room.png").write_bytes(render_image(ImageSpec("1" * 32, 0, 96, 64)))
+    target = {
+        "model": "gpt-image-2",
+        "provider": "openai",
+        "mode": "edit",
+        "images": ["room"],
+        "quality": "low",
+        "size": "1536x1024",
+    }
+    path = write_spec(tmp_path, simulator, n=3, targets=[target], input_images={"room": "room.png"})
+    summary = run_experiment(load_spec(path), progress=False)
+    assert summary.complete
+    frame = journal(tmp_path / "run")
+    assert (frame["input_image_tokens"] > 0).all() and set(frame["mode"]) == {"edit"}
+    for row in frame.iter_rows(named=True):
+        assert row["actual_cost_usd"] == usage_price(row) * BATCH
+    client = openai.OpenAI(base_url=simulator.base_url, api_key="sk-test", max_retries=0)
+    (batch,) = client.batches.list()
+    line = json.loads(client.files.content(batch.input_file_id).text.splitlines()[0])
+    assert batch.endpoint == line["url"] == "/v1/images/edits"
+    assert line["body"]["images"][0]["image_url"].startswith("data:image/png;base64,")
 
 
 def test_kill_9_while_the_batch_runs_then_resume_pays_every_item_once_at_half_price(
@@ -466,3 +497,73 @@ def test_a_damaged_or_newer_ledger_is_one_error_naming_the_line(tmp_path):
     path.write_text('{"v":9,"kind":"abandoned","key":"x"}\n')
     with pytest.raises(SpecError, match="ledger version 9 is newer"):
         BatchLedger(path).batches()
+
+
+# --- analysis -----------------------------------------------------------------------------------------------
+
+
+def test_perf_reports_batch_turnaround_apart_and_recosting_keeps_the_batch_price(tmp_path, simulator, capsys):
+    from imgkit.pricing import cost_from_record, recost
+
+    spec = {
+        "name": "mixed",
+        "targets": [
+            {"model": "gpt-image-2", "provider": "openai", "quality": "low", "size": "1024x1024"},
+            {
+                "model": "gpt-image-2",
+                "provider": "openai",
+                "quality": "low",
+                "size": "1024x1024",
+                "batch": False,
+            },
+        ],
+    }
+    path = write_spec(tmp_path, simulator, n=5, **spec)
+    summary = run_experiment(load_spec(path), progress=False)
+    assert summary.complete and summary.sent == 10
+    log = tmp_path / "run" / "log.jsonl"
+    assert main(["perf", str(log), "--json"]) == 0
+    rows = {r["delivery"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
+    assert (rows["batch"]["requests"], rows["interactive"]["requests"]) == (5, 5)
+    assert rows["batch"]["ttfb_p50_ms"] is None and rows["interactive"]["ttfb_p50_ms"] is not None
+    # the same images cost half through the Batch API
+    assert Decimal(rows["batch"]["cost_per_image_usd"]) * 2 == Decimal(
+        rows["interactive"]["cost_per_image_usd"]
+    )
+    assert main(["perf", str(log)]) == 0
+    text = capsys.readouterr().out
+    assert "Batch API: turnaround from submission to result" in text and "turnaround_p50" in text
+    frame = journal(tmp_path / "run")
+    again = recost(frame.drop("actual_cost_usd", "cost_method"))
+    assert again["actual_cost_usd"].to_list() == frame["actual_cost_usd"].to_list()
+    assert [cost_from_record(r).total_usd for r in frame.to_dicts()] == frame["actual_cost_usd"].to_list()
+
+
+def test_the_projection_takes_the_measured_batch_share_and_turnaround(tmp_path, simulator, capsys):
+    targets = [
+        {"model": "gpt-image-2", "provider": "openai", "quality": "low", "size": "1024x1024"},
+        {"model": "gpt-image-2", "provider": "openai", "quality": "low", "size": "1024x1024", "batch": False},
+    ]
+    path = write_spec(tmp_path, simulator, n=4, targets=targets)
+    assert run_experiment(load_spec(path), progress=False).complete
+    workload = {
+        "name": "w",
+        "volume": {"requests_per_month": 1000},
+        "mix": [{"label": "all", "share": "1", "quality": "low", "size": "1024x1024"}],
+        "targets": [{"model": "gpt-image-2", "provider": "openai"}],
+    }
+    wpath = tmp_path / "w.yaml"
+    wpath.write_text(yaml.safe_dump(workload))
+    log = str(tmp_path / "run" / "log.jsonl")
+    runs = {}
+    for flags in ([], ["--batch-share-from-log"]):
+        assert main(["project", str(wpath), "--months", "1", "--log", log, "--json", *flags]) == 0
+        runs[bool(flags)] = json.loads(capsys.readouterr().out)
+    assumed, measured = (next(r for r in runs[k]["rows"] if r["kind"] == "usage") for k in (False, True))
+    assert Decimal(assumed["batch_share"]) == 0 and Decimal(measured["batch_share"]) == Decimal("0.5")
+    assert measured["batch_provenance"] == "simulated" and measured["batch_turnaround_p50_ms"] >= 0
+    assert assumed["batch_turnaround_p95_ms"] == measured["batch_turnaround_p95_ms"]
+    # half the requests at half price: three quarters of the cost
+    assert Decimal(measured["cost_usd"]) * 4 == Decimal(assumed["cost_usd"]) * 3
+    assert main(["project", str(wpath), "--months", "1", "--log", log]) == 0
+    assert "Batch API turnaround measured in the log" in capsys.readouterr().out

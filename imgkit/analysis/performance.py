@@ -36,6 +36,7 @@ from imgkit.records.schema import LOG_SCHEMA, OUTCOME_CACHE_HIT, OUTCOME_OK
 from imgkit.stats import Z_95
 
 __all__ = [
+    "DERIVED_KEYS",
     "FINE_SUMS",
     "GROUPABLE_COLUMNS",
     "PERCENTILE_METHOD",
@@ -60,12 +61,23 @@ PERCENTILE_METHOD = (
     "linear interpolation between the two nearest order statistics (Hyndman-Fan type 7; "
     "numpy.percentile method='linear', pandas quantile default)"
 )
-#: canonical columns a table may be grouped by
-GROUPABLE_COLUMNS = tuple(
-    name
-    for name, dtype in LOG_SCHEMA.items()
-    if dtype in (pl.String, pl.Int32, pl.Boolean)
-    and name not in {"requested_params", "resolved_params", "images", "error_message", "request_id"}
+#: keys derived from the log's columns: ``delivery`` is ``batch`` for attempts sent through a Batch API
+#: (``batch_id`` set: their ``latency_ms`` is the batch's turnaround, submitted -> result available, and they
+#: have no TTFB), else ``interactive``
+DERIVED_KEYS: dict[str, pl.Expr] = {
+    "delivery": pl.when(pl.col("batch_id").is_not_null())
+    .then(pl.lit("batch"))
+    .otherwise(pl.lit("interactive"))
+}
+#: canonical columns a table may be grouped by, and the derived keys
+GROUPABLE_COLUMNS = (
+    *(
+        name
+        for name, dtype in LOG_SCHEMA.items()
+        if dtype in (pl.String, pl.Int32, pl.Boolean)
+        and name not in {"requested_params", "resolved_params", "images", "error_message", "request_id"}
+    ),
+    *DERIVED_KEYS,
 )
 #: the periods a table may be grouped by (UTC days, weeks starting Monday) as polars truncation units
 PERIODS = {"day": "1d", "week": "1w"}
@@ -170,7 +182,8 @@ def performance_table(
     final attempts, :data:`PERCENTILE_METHOD`), retries_per_success ((attempts - requests) / successes),
     images (delivered by successes: ``images_count``, else ``n``), total_cost_usd (sum of
     ``actual_cost_usd`` over all attempts, null if any is unknown), cost_per_image_usd (total / images,
-    exact Decimal to 1e-10 USD), cost_unknown_attempts, provenance (the log's kinds, joined by "+").
+    exact Decimal to 1e-10 USD), cost_unknown_attempts, provenance (the log's kinds, joined by "+"). Group by
+    ``delivery`` (:data:`DERIVED_KEYS`) to keep batched requests, whose times are turnarounds, apart.
 
     Memory: one streaming pass counts and sums per group and latency bucket, a second counts TTFB buckets
     and a third collects the distinct times of the few buckets that hold the percentiles
@@ -183,6 +196,9 @@ def performance_table(
         raise InvalidParameterError("period", period, sorted(_PERIODS))
     # a request a gateway served from its cache (imported) called no provider: not an attempt
     lf = filter_window(lf, since, until, now).filter(pl.col("outcome").ne_missing(OUTCOME_CACHE_HIT))
+    derived = [expr.alias(key) for key, expr in DERIVED_KEYS.items() if key in keys]
+    if derived:
+        lf = lf.with_columns(derived)
     if period is not None:
         lf = lf.with_columns(pl.col("started_at").dt.truncate(_PERIODS[period]).dt.date().alias("period"))
         keys = [*keys, "period"]
@@ -372,13 +388,15 @@ def _cost_per_image(total: Decimal | None, images: int | None, images_unknown: i
 
 @dataclass(frozen=True)
 class LogSummary:
-    """What a log holds: requests (final attempts), attempts, the span of ``started_at``, provenance kinds."""
+    """What a log holds: requests (final attempts), attempts, the span of ``started_at``, provenance kinds,
+    and how many attempts went through a Batch API."""
 
     requests: int
     attempts: int
     first_started_at: dt.datetime | None
     last_started_at: dt.datetime | None
     provenance: tuple[str, ...]
+    batch_attempts: int = 0
 
     @property
     def kind(self) -> str:
@@ -396,11 +414,19 @@ def log_summary(lf: pl.LazyFrame | pl.DataFrame) -> LogSummary:
             pl.col("started_at").min().alias("first"),
             pl.col("started_at").max().alias("last"),
             pl.col("provenance").drop_nulls().unique().sort().implode().alias("provenance"),
+            pl.col("batch_id").is_not_null().sum().cast(pl.Int64).alias("batch_attempts"),
         )
         .collect(engine="streaming")
         .row(0, named=True)
     )
-    return LogSummary(row["requests"], row["attempts"], row["first"], row["last"], tuple(row["provenance"]))
+    return LogSummary(
+        row["requests"],
+        row["attempts"],
+        row["first"],
+        row["last"],
+        tuple(row["provenance"]),
+        row["batch_attempts"],
+    )
 
 
 def describe_log(summary: LogSummary, source: str | None = None) -> str:

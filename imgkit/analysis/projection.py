@@ -22,6 +22,7 @@ assumption with a provenance (``assumed`` unless the file says otherwise)::
       billed_failure_share: "0"      # share of failed attempts billed anyway
       log: runs/week/log.jsonl       # optional: measured failure rates per provider/model (beside this file; read by the CLI)
     batch_share: "0.25"              # share of requests sent through a Batch API where the offering has one
+                                     # (imgkit project --log L --batch-share-from-log: the share L measured)
     targets:                         # model x provider x tier; or "all" (every offering that prices the mix)
       - {model: gpt-image-2, provider: openai}
       - {model: gpt-image-2, provider: openai, label: batch pipeline, batch_share: "0.9",
@@ -94,6 +95,7 @@ __all__ = [
     "break_even",
     "check_horizon",
     "load_workload",
+    "measured_batch",
     "measured_reliability",
     "parse_workload",
     "project",
@@ -335,6 +337,9 @@ class Option:
     setup_usd: Decimal = _ZERO
     label: str = ""
     spec_index: int | None = None  # the targets[i] it came from (for error messages)
+    batch_share_provenance: str | None = None  # of its own batch share (default: the workload's "batch")
+    batch_turnaround_p50_ms: float | None = None  # measured Batch API turnaround (submitted -> result)
+    batch_turnaround_p95_ms: float | None = None
 
     @property
     def name(self) -> str:
@@ -723,6 +728,46 @@ def _failure_rates(performance: pl.DataFrame | None) -> dict[tuple[str, str], tu
     return out
 
 
+def measured_batch(
+    options: Sequence[Option], performance: pl.DataFrame | None, *, share: bool = False
+) -> list[Option]:
+    """``options`` with what a log measured of their Batch API use: the turnaround (p50, p95 of submitted ->
+    result available) where the log sent batches of that model and provider, and with ``share`` the batch
+    share too (batched requests / all requests of that model and provider), provenance the log's.
+
+    ``performance``: a performance table by provider, model and ``delivery``
+    (:data:`imgkit.analysis.performance.DERIVED_KEYS`); without ``delivery`` nothing is measured.
+    """
+    if performance is None or "delivery" not in performance.columns:
+        return list(options)
+    batched = pl.col("delivery") == "batch"
+    kinds = pl.col("provenance") if "provenance" in performance.columns else pl.lit(str(Provenance.MEASURED))
+    per = performance.group_by("model", "provider").agg(
+        pl.col("requests").sum().alias("requests"),
+        pl.col("requests").filter(batched).sum().alias("batched"),
+        pl.col("latency_p50_ms").filter(batched).first().alias("p50"),
+        pl.col("latency_p95_ms").filter(batched).first().alias("p95"),
+        kinds.filter(batched).drop_nulls().unique().sort().str.join("+").alias("kind"),
+    )
+    found = {(r["model"], r["provider"]): r for r in per.iter_rows(named=True)}
+    out = []
+    for option in options:
+        row = found.get((option.model, option.provider))
+        if row is None or not row["requests"]:
+            out.append(option)
+            continue
+        changes: dict[str, Any] = {
+            "batch_turnaround_p50_ms": row["p50"],
+            "batch_turnaround_p95_ms": row["p95"],
+        }
+        if share:
+            changes["label"] = option.name  # named as stated, not by a share with many digits
+            changes["batch_share"] = Decimal(row["batched"]) / Decimal(row["requests"])
+            changes["batch_share_provenance"] = row["kind"] or str(Provenance.MEASURED)
+        out.append(replace(option, **changes))
+    return out
+
+
 @dataclass(frozen=True)
 class _Knobs:
     """Multipliers the sensitivity analysis applies on top of the workload (1 = as stated)."""
@@ -800,7 +845,11 @@ def _rows(
                             "volume_provenance": prov["volume"],
                             "mix_provenance": prov["mix"],
                             "reliability_provenance": f_prov,
-                            "batch_provenance": prov["batch"] if b else None,
+                            "batch_provenance": (option.batch_share_provenance or prov["batch"])
+                            if b
+                            else None,
+                            "batch_turnaround_p50_ms": option.batch_turnaround_p50_ms,
+                            "batch_turnaround_p95_ms": option.batch_turnaround_p95_ms,
                             "note": "; ".join(filter(None, (price.note, price.batch_note if beta else "")))
                             or None,
                         }
@@ -852,6 +901,8 @@ _SCHEMA = {
     "mix_provenance": pl.String,
     "reliability_provenance": pl.String,
     "batch_provenance": pl.String,
+    "batch_turnaround_p50_ms": pl.Float64,
+    "batch_turnaround_p95_ms": pl.Float64,
     "note": pl.String,
 }
 

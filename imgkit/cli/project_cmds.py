@@ -5,7 +5,9 @@ whole numbers, money to the cent, cost per image to 4 significant digits: :mod:`
 break-even table and the sensitivity table. ``--json`` prints one object with money as decimal strings:
 ``{"workload", "months", "caption", "summary", "monthly", "rows", "skipped", "notes", "break_even"?,
 "sensitivity"?, "figures"?}``. ``--log`` (or the workload's ``reliability.log``) replaces the assumed failure
-rate by the one measured per provider and model.
+rate by the one measured per provider and model, and adds the Batch API turnaround it measured (p50, p95:
+submitted -> result available) to each option that the log sent in batches; ``--batch-share-from-log``
+replaces the assumed batch share too, by the share of requests the log sent through a Batch API.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from imgkit.cli._output import emit_json, format_table
+from imgkit.formats import format_value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,16 +43,32 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="LOG",
         help="request log(s) whose measured failure rates replace the assumed one (default: reliability.log)",
     )
+    p.add_argument(
+        "--batch-share-from-log",
+        action="store_true",
+        help="use the share of requests --log sent through a Batch API as each option's batch share",
+    )
     p.add_argument("--mapping", metavar="FILE", help="YAML column mapping for a log from elsewhere")
     p.add_argument("--plot", metavar="DIR", help="write the projection figures (PNG) into DIR")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=cmd_project)
 
 
+def _by_delivery(reliability: Any) -> pl.DataFrame | None:
+    """The measured logs' performance table by provider, model and delivery (batch or interactive), for
+    :func:`~imgkit.analysis.projection.measured_batch`."""
+    from imgkit.analysis.performance import performance_table
+
+    if reliability is None:
+        return None
+    return performance_table(reliability.log, by=("provider", "model", "delivery"))
+
+
 def cmd_project(args: argparse.Namespace) -> int:
     from imgkit.analysis.projection import (
         break_even,
         load_workload,
+        measured_batch,
         measured_reliability,
         project,
         projection_caption,
@@ -64,7 +83,10 @@ def cmd_project(args: argparse.Namespace) -> int:
     workload = load_workload(args.workload)
     reliability = measured_reliability(workload, args.log, args.mapping)
     performance = reliability.performance if reliability else None
+    if args.batch_share_from_log and performance is None:
+        raise InvalidParameterError("--batch-share-from-log", True, "with --log (or reliability.log)")
     options, skipped = resolve_options(workload)
+    options = measured_batch(options, _by_delivery(reliability), share=args.batch_share_from_log)
     frame = project(workload, args.months, performance=performance, options=options)
     summary = summarise(frame)
     source = Path(args.workload).name
@@ -110,6 +132,13 @@ def cmd_project(args: argparse.Namespace) -> int:
         print(f"left out: {row['option']}: {row['reason']}")
     for note in notes:
         print(f"note: {note}")
+    for option in options:
+        if option.batch_turnaround_p50_ms is not None:
+            print(
+                f"note: {option.name}: Batch API turnaround measured in the log: p50 "
+                f"{format_value(option.batch_turnaround_p50_ms, 'ms')}, p95 "
+                f"{format_value(option.batch_turnaround_p95_ms, 'ms')} (submitted -> result available)"
+            )
     if args.monthly:
         print()
         rows = _monthly_rows(monthly)

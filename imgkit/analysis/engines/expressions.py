@@ -262,9 +262,9 @@ def _price_window(t: ir.Table, bounds: Sequence[dt.date], today: dt.date) -> ir.
 
 
 def recost_keys(t: ir.Table, bounds: Sequence[dt.date], today: dt.date) -> ir.Table:
-    """The distinct (provider, model, quality, size, width, height, price window) of the log: what
+    """The distinct (provider, model, quality, size, width, height, price window, batched) of the log: what
     :func:`imgkit.pricing.recost_lookup` prices in Python (a few rows)."""
-    t = t.mutate(_window=_price_window(t, bounds, today))
+    t = t.mutate(_window=_price_window(t, bounds, today), _batch=t.batch_id.notnull())
     return t.select(*RECOST_KEYS).distinct()
 
 
@@ -272,10 +272,10 @@ def recost_units(t: ir.Table, lookup: ir.Table, bounds: Sequence[dt.date], today
     """``t`` with ``_exact_units``: each attempt's exact cost in integer units of 1e-10 USD (null: unknown),
     by the rules of :func:`imgkit.pricing.recost` (kept bills: :data:`~imgkit.pricing.KEPT_BILLS`; failed
     attempts without usage at 0; token usage x rates, else images x the unit price plus partial images plus
-    the per-request fee; ceiled to the provider's quantum), and ``_text_units``: the same with every output token at the text-output rate (what a source
+    the per-request fee; a batched attempt at the batch price; ceiled to the provider's quantum), and ``_text_units``: the same with every output token at the text-output rate (what a source
     that mistook image tokens for text recorded; the ``image_tokens_at_text_rate`` flag). ``lookup``:
     :func:`imgkit.pricing.recost_lookup` of :func:`recost_keys`, with ``_offered``."""
-    t = t.mutate(_window=_price_window(t, bounds, today))
+    t = t.mutate(_window=_price_window(t, bounds, today), _batch=t.batch_id.notnull())
     j = t.left_join(lookup, [t[k].identical_to(lookup[k]) for k in RECOST_KEYS])  # null-safe keys
     j = j.drop(*[f"{k}_right" for k in RECOST_KEYS if f"{k}_right" in j.columns])
 
@@ -297,7 +297,9 @@ def recost_units(t: ir.Table, lookup: ir.Table, bounds: Sequence[dt.date], today
     kept_units = (j.actual_cost_usd * UNITS_PER_USD).cast("int64")  # exact: a scale-10 decimal
 
     def units(usage: ir.IntegerValue) -> ir.IntegerValue:
-        raw = ibis.ifelse(has_usage, usage, per_image)
+        # a batched attempt: x the batch multiplier num/den, exactly (an amount it would split: unknown)
+        scaled = ibis.ifelse(has_usage, usage, per_image) * j.batch_num
+        raw = ibis.ifelse(scaled % j.batch_den == 0, scaled // j.batch_den, ibis.null("int64"))
         q = j.quantum
         rounded = ibis.ifelse(q.notnull(), ((raw + q - 1) // q) * q, raw)
         unknown = (

@@ -27,6 +27,7 @@ from imgkit.analysis.percentiles import (
     percentiles_from_histograms,
 )
 from imgkit.analysis.performance import (
+    DERIVED_KEYS,
     FINE_SUMS,
     PERIODS,
     TABLE_PERCENTILES,
@@ -208,6 +209,15 @@ def performance_table(
 
         lf = source if isinstance(source, (pl.DataFrame, pl.LazyFrame)) else scan_log(source, mapping=mapping)
         return polars_performance_table(lf, by=by, since=since, until=until, now=now, period=period)
+    derived = [k for k in group_columns(by) if k in DERIVED_KEYS]
+    if derived:
+        raise InvalidParameterError(
+            "by",
+            derived[0],
+            "columns of the log",
+            context=f"engine {engine}",
+            hint="derived keys: --engine polars",
+        )
     con = connect(engine, connection)
     t = log_table(engine, con, source, mapping=mapping)
     return table_on(con, t, how.strategy, by=by, since=since, until=until, now=now, period=period)
