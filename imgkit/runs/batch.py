@@ -398,7 +398,7 @@ class BatchRun:
 
     async def _upload(self, run: _Open, api: OpenAIBatchAPI) -> None:
         entry = run.entry
-        path, size = self._write_input(entry)
+        path, size = self.write_input(entry)
         try:
             file_id = await api.find_upload(entry.filename, size) if entry.stage == "planned" else None
             if file_id is None:
@@ -416,7 +416,7 @@ class BatchRun:
         finally:
             path.unlink(missing_ok=True)
 
-    def _write_input(self, entry: LedgerBatch) -> tuple[Path, int]:
+    def write_input(self, entry: LedgerBatch) -> tuple[Path, int]:
         """The batch's input file, written line by line (constant memory), under the run directory."""
         folder = self.run_dir.batch_inputs_dir
         folder.mkdir(exist_ok=True)
