@@ -567,3 +567,14 @@ def test_the_projection_takes_the_measured_batch_share_and_turnaround(tmp_path, 
     assert Decimal(measured["cost_usd"]) * 4 == Decimal(assumed["cost_usd"]) * 3
     assert main(["project", str(wpath), "--months", "1", "--log", log]) == 0
     assert "Batch API turnaround measured in the log" in capsys.readouterr().out
+
+
+def test_the_example_batch_spec_runs_offline_end_to_end(tmp_path, capsys):
+    spec = load_spec(
+        Path(__file__).resolve().parents[1] / "examples" / "offline_batch.yaml", output_dir=tmp_path / "run"
+    )
+    assert spec.simulate and spec.batched
+    summary = run_experiment(spec, progress=False)
+    assert summary.complete and summary.batches_created == 1 and summary.items == 12
+    assert_half_price(journal(tmp_path / "run"))
+    assert set(journal(tmp_path / "run")["provenance"]) == {"simulated"}

@@ -212,12 +212,19 @@ def format_summary(summary: Any) -> str:
         )
     if summary.in_open_batches and not summary.batches_reattached:
         lines.append(f"{summary.in_open_batches} items are in batches of earlier sessions (not sent again)")
-    if summary.batches_detached:
-        ids = ", ".join(b["batch_id"] or b["key"] for b in summary.batches_detached)
+    running = [b for b in summary.batches_detached if b["batch_id"]]
+    if running:
+        ids = ", ".join(b["batch_id"] for b in running)
         lines.append(
-            f"{len(summary.batches_detached)} batches still running at the provider "
-            f"({summary.batch_items_running} items; {ids}): they are billed as they run; "
+            f"{len(running)} batches still running at the provider "
+            f"({sum(b['items'] for b in running)} items; {ids}): they are billed as they run; "
             "--resume collects them, --cancel-batches cancels them"
+        )
+    unsent = [b for b in summary.batches_detached if not b["batch_id"]]
+    if unsent:
+        lines.append(
+            f"{len(unsent)} batches planned but not created ({sum(b['items'] for b in unsent)} items): "
+            "--resume creates them (after looking for any a lost answer hid), --cancel-batches drops them"
         )
     if summary.interrupted:
         lines.append("interrupted: continue with --resume (finished items are not sent again)")

@@ -232,7 +232,7 @@ class BatchRun:
             await asyncio.wait(set(self._running), return_when=asyncio.FIRST_COMPLETED)
             if self._waiting and not self.stopping():
                 await self._plan_waiting()
-        if self._waiting:
+        if self._waiting and not self.stopping():  # interrupted: they are simply not sent yet
             self.report.skipped_budget += len(self._waiting)
         return self.report
 
@@ -389,11 +389,17 @@ class BatchRun:
             if found is not None:  # created by the session that wrote `creating`, its answer lost
                 self._created(run, found, here=False)
                 return found
+        if run.cancel:
+            self._abandon(run, "never created; dropped by --cancel-batches")
+            return None
         if self.stopping():
             self._detach(run, "interrupted before it was created")
             return None
         if entry.file_id is None:
             await self._upload(run, api)
+            if self.stopping():
+                self._detach(run, "uploaded, not created: interrupted")
+                return None
         return await self._create(run, api)
 
     async def _upload(self, run: _Open, api: OpenAIBatchAPI) -> None:
@@ -515,9 +521,14 @@ class BatchRun:
         )
 
     def _detach(self, run: _Open, state: str) -> None:
-        """Leave a batch running (it stays open in the ledger); its quote stays counted."""
+        """Leave a batch (it stays open in the ledger, for a resume): a created one runs on and its quote
+        stays counted as spent; one not created (or maybe created: its create request unanswered) costs
+        nothing yet unless it was, so its quote counts too."""
         if run.hold is not None:
-            self.budget.settle(run.hold, None)
+            if run.entry.batch_id is None and run.entry.creating_at is None:
+                self.budget.release(run.hold)
+            else:
+                self.budget.settle(run.hold, None)
             run.hold = None
         self.report.detached.append(
             {

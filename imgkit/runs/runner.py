@@ -727,7 +727,7 @@ def _batch_run(
         run_dir=run,
         items_by_id=items_by_id,
         progress=progress,
-        stopping=lambda: session.stopping,
+        stopping=lambda: session.summary.interrupted,  # Ctrl-C (not the interactive part's budget stop)
         time_scale=time_scale,
     )
 
