@@ -71,6 +71,8 @@ logger = logging.getLogger(__name__)
 MIN_POLL_S = 0.01
 #: after a create whose answer was lost, how many times the batch is looked for before it is created again
 FIND_ATTEMPTS = 3
+#: create requests per batch (lost answers and retryable refusals) before the run gives up on it
+CREATE_ATTEMPTS = 5
 
 
 # --- grouping ---------------------------------------------------------------------------------------------
@@ -214,7 +216,8 @@ class BatchRun:
         self.report = BatchReport()
         self._wake = asyncio.Event()
         self._ctx: dict[int, Any] = {}
-        self._waiting: list[WorkItem] = []  # items no batch had budget room for yet
+        #: items no batch had budget room for yet, by the attempt their next batch is (1, or 2: re-batched)
+        self._waiting: dict[int, list[WorkItem]] = {1: [], 2: []}
         self._running: set[asyncio.Task] = set()
         self._count = 0
 
@@ -226,14 +229,14 @@ class BatchRun:
         self._count = len(self.ledger.batches())
         for entry in reattach:
             self._start(self._resume(entry))
-        self._waiting = list(items)
+        self._waiting[1] = list(items)
         await self._plan_waiting()
         while self._running:
             await asyncio.wait(set(self._running), return_when=asyncio.FIRST_COMPLETED)
-            if self._waiting and not self.stopping():
+            if any(self._waiting.values()) and not self.stopping():
                 await self._plan_waiting()
-        if self._waiting and not self.stopping():  # interrupted: they are simply not sent yet
-            self.report.skipped_budget += len(self._waiting)
+        if not self.stopping():  # interrupted: the waiting items are simply not sent yet
+            self.report.skipped_budget += sum(len(w) for w in self._waiting.values())
         return self.report
 
     async def cancel(self, entries: Sequence[LedgerBatch]) -> BatchReport:
@@ -259,8 +262,9 @@ class BatchRun:
 
     async def _plan_waiting(self) -> None:
         """Plan batches of the waiting items that fit the budget; the others keep waiting."""
-        waiting, self._waiting = self._waiting, []
-        await self._plan_items(waiting, attempt=1)
+        for attempt, waiting in list(self._waiting.items()):
+            self._waiting[attempt] = []
+            await self._plan_items(waiting, attempt=attempt)
 
     async def _plan_items(self, items: list[WorkItem], *, attempt: int) -> None:
         """Plan batches of ``items`` as far as the budget holds them; the others wait (module doc)."""
@@ -268,10 +272,10 @@ class BatchRun:
             self.plan, items, max_requests=self.settings.max_requests, catalog=self.catalog
         ):
             if self.stopping():
-                self._waiting.extend(group.items)
+                self._waiting[attempt].extend(group.items)
                 continue
             fits, hold = self._reserve(group.items)
-            self._waiting.extend(group.items[len(fits) :])
+            self._waiting[attempt].extend(group.items[len(fits) :])
             if not fits:
                 continue
             if len(fits) < len(group.items):
@@ -406,7 +410,8 @@ class BatchRun:
         entry = run.entry
         path, size = self.write_input(entry)
         try:
-            file_id = await api.find_upload(entry.filename, size) if entry.stage == "planned" else None
+            # an earlier session may have uploaded it and died before writing it down
+            file_id = await api.find_upload(entry.filename, size) if run.resumed else None
             if file_id is None:
                 try:
                     file_id = await api.upload(path, entry.filename)
@@ -441,14 +446,17 @@ class BatchRun:
         return path, size
 
     async def _create(self, run: _Open, api: OpenAIBatchAPI) -> BatchStatus | None:
+        """Create the batch, announced by ``creating``. An answer lost (the batch may exist) is looked for by
+        its metadata before another create; after :data:`CREATE_ATTEMPTS` such tries the error is raised and
+        the batch stays open for a resume. A refusal abandons it, its items logged with the error."""
         entry = run.entry
-        tries = 0
-        while True:
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
             self.ledger.append("creating", entry.key, file_id=entry.file_id)
             entry.creating_at = dt.datetime.now(dt.UTC)
             try:
                 status = await api.create(entry.file_id, entry.endpoint, self._metadata(entry))
             except ProviderError as exc:
+                last = attempt == CREATE_ATTEMPTS or self.stopping()
                 if exc.may_be_billed:  # the answer was lost: the batch may exist
                     for _ in range(FIND_ATTEMPTS):
                         found = await api.find(self._metadata(entry), entry.creating_at)
@@ -456,15 +464,17 @@ class BatchRun:
                             self._created(run, found)
                             return found
                         await asyncio.sleep(self.poll_s)
+                    if last:
+                        raise
                     continue
-                tries += 1
-                if exc.retryable and tries < 5 and not self.stopping():
-                    await asyncio.sleep(exc.retry_after_s or self.poll_s)
-                    continue
-                await self._fail_all(run, exc, "its batch could not be created")
-                return None
+                if not exc.retryable or last:  # certainly not created
+                    await self._fail_all(run, exc, "its batch could not be created")
+                    return None
+                await asyncio.sleep(exc.retry_after_s or self.poll_s)
+                continue
             self._created(run, status)
             return status
+        raise AssertionError("unreachable")
 
     def _created(self, run: _Open, status: BatchStatus, *, here: bool = True) -> None:
         """Record the batch's id; ``here``: this session created it (else an earlier one did)."""
