@@ -195,7 +195,7 @@ def test_validation_fails_the_whole_batch(simulator_factory, content, code, line
     elif code == "url_mismatch":
         rows[0]["url"] = "/v1/images/edits"
     elif code == "model_mismatch":
-        rows[1]["body"]["model"] = "gpt-image-1.5"
+        rows[1]["body"]["model"] = "gpt-image-2.5-flare"
     batch = client.batches.create(
         input_file_id=upload(client, content or rows).id,
         endpoint="/v1/images/generations",

@@ -60,6 +60,20 @@ def write_spec(tmp_path: Path, sim, *, n: int = 6, batch=None, **overrides) -> P
     return path
 
 
+def edit_target(tmp_path: Path) -> dict:
+    """A gpt-image-2 edit target of the input image ``room`` (``input_images: {room: room.png}``), written."""
+    from imgkit.simulator import ImageSpec, render_image
+
+    (tmp_path / "room.png").write_bytes(render_image(ImageSpec("1" * 32, 0, 96, 64)))
+    return {
+        "model": "gpt-image-2",
+        "provider": "openai",
+        "mode": "edit",
+        "images": ["room"],
+        "quality": "low",
+    }
+
+
 def journal(run_dir: Path) -> pl.DataFrame:
     return RequestLog(run_dir / "log.jsonl").scan().collect()
 
@@ -115,18 +129,20 @@ def sim_status(sim) -> list[str]:
 
 
 def test_dry_run_quotes_the_batch_price_and_groups_the_batches(tmp_path, simulator, capsys):
+    edit = edit_target(tmp_path)
     targets = [
         {"model": "gpt-image-2", "provider": "openai", "quality": "low", "size": "1024x1024"},
-        {
-            "model": "gpt-image-1.5",
-            "provider": "openai",
-            "quality": "low",
-            "size": "1024x1024",
-            "batch": False,
-        },
-        {"model": "gpt-image-1.5", "provider": "openai", "quality": "low", "size": "1024x1024"},
+        {**edit, "size": "1024x1024", "batch": False},
+        {**edit, "size": "1024x1024"},
     ]
-    path = write_spec(tmp_path, simulator, n=8, targets=targets, batch={"max_requests": 3})
+    path = write_spec(
+        tmp_path,
+        simulator,
+        n=8,
+        targets=targets,
+        batch={"max_requests": 3},
+        input_images={"room": "room.png"},
+    )
     assert main(["run", str(path), "--dry-run", "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
     gi2, interactive, batched = plan["targets"]
@@ -137,18 +153,11 @@ def test_dry_run_quotes_the_batch_price_and_groups_the_batches(tmp_path, simulat
     assert Decimal(gi2["subtotal_usd"]) == full * BATCH
     assert Decimal(batched["subtotal_usd"]) * 2 == Decimal(interactive["subtotal_usd"])
     # by provider, endpoint and model, at most max_requests per batch
-    groups = [(b["model"], b["items"]) for b in plan["batches"]]
-    assert groups == [
-        ("gpt-image-2", 3),
-        ("gpt-image-2", 3),
-        ("gpt-image-1.5", 3),
-        ("gpt-image-1.5", 3),
-        ("gpt-image-2", 2),
-        ("gpt-image-1.5", 2),
-    ]
-    assert (
-        sum(Decimal(b["quote_usd"]) for b in plan["batches"] if b["model"] == "gpt-image-2") == full * BATCH
-    )
+    groups = [(b["endpoint"], b["items"]) for b in plan["batches"]]
+    gen, edits = "/v1/images/generations", "/v1/images/edits"
+    assert groups == [(gen, 3), (gen, 3), (edits, 3), (edits, 3), (gen, 2), (edits, 2)]
+    assert {b["model"] for b in plan["batches"]} == {"gpt-image-2"}
+    assert sum(Decimal(b["quote_usd"]) for b in plan["batches"] if b["endpoint"] == gen) == full * BATCH
     assert main(["run", str(path), "--dry-run"]) == 0
     text = capsys.readouterr().out
     assert "batches (Batch API, results within 24 h): 6" in text and "(batch price)" in text
@@ -159,10 +168,10 @@ def test_dry_run_quotes_the_batch_price_and_groups_the_batches(tmp_path, simulat
     ("target", "problem"),
     [
         ({"model": "flux-1-schnell", "provider": "fal"}, "fal has no Batch API"),
-        ({"model": "gpt-image-1-mini", "provider": "lumenfall"}, "lumenfall has no Batch API"),
+        ({"model": "gemini-3-pro-image", "provider": "lumenfall"}, "lumenfall has no Batch API"),
         ({"model": "gpt-image-2", "options": {"stream": True, "partial_images": 1}}, "streamed"),
         (
-            {"model": "dall-e-3", "provider": "openai", "quality": "standard", "size": "1024x1024"},
+            {"model": "gpt-image-2.5-flare", "provider": "openai", "quality": "low", "size": "1024x1024"},
             "batch price",
         ),
     ],
@@ -222,17 +231,7 @@ def test_a_batched_run_pays_half_the_usage_price_and_logs_one_attempt_per_item(t
 
 
 def test_batched_edits_send_their_images_in_the_json_edit_body(tmp_path, simulator):
-    from imgkit.simulator import ImageSpec, render_image
-
-    (tmp_path / "room.png").write_bytes(render_image(ImageSpec("1" * 32, 0, 96, 64)))
-    target = {
-        "model": "gpt-image-2",
-        "provider": "openai",
-        "mode": "edit",
-        "images": ["room"],
-        "quality": "low",
-        "size": "1536x1024",
-    }
+    target = {**edit_target(tmp_path), "size": "1536x1024"}
     path = write_spec(tmp_path, simulator, n=3, targets=[target], input_images={"room": "room.png"})
     summary = run_experiment(load_spec(path), progress=False)
     assert summary.complete

@@ -36,6 +36,7 @@ BUNDLED = {
     "data/catalog/replicate.yaml": "catalog-provider.schema.json",
     "data/catalog/together.yaml": "catalog-provider.schema.json",
     "data/catalog/stability.yaml": "catalog-provider.schema.json",
+    "examples/offline_batch.yaml": "experiment-spec.schema.json",
     "examples/offline_providers.yaml": "experiment-spec.schema.json",
     "examples/offline_tiers.yaml": "experiment-spec.schema.json",
     "data/workloads/example.yaml": "workload.schema.json",

@@ -84,6 +84,7 @@ from imgkit.records.batches import BatchLedger
 from imgkit.records.journal import RequestLog, mark_unanswered, parent_item_id
 from imgkit.records.rundir import RunDirectory
 from imgkit.records.schema import OUTCOME_CANCELLED, OUTCOME_OK, OUTCOME_SENT
+from imgkit.runs.batch import BatchRun
 from imgkit.runs.plan import RunPlan, plan_run
 from imgkit.runs.progress import ProgressCallback, ProgressTracker
 from imgkit.runs.spec import ExperimentSpec, SimulatorSettings, WorkItem
@@ -690,8 +691,6 @@ def _batch_run(
     in_open: set[str],
 ) -> Any:
     """The session's :class:`~imgkit.runs.batch.BatchRun`: its items known by id, its steps on the progress."""
-    from imgkit.runs.batch import BatchRun
-
     bar = session.progress
 
     def progress(event: str, **fields: Any) -> None:
