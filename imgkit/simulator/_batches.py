@@ -321,6 +321,9 @@ class _BodyRequest(Request):
 class BatchService:
     """The Files and Batches APIs of one :class:`~imgkit.simulator.SimulatorServer` (module doc)."""
 
+    #: the completion window (seconds, before the time scale)
+    window_s = WINDOW_S
+
     def __init__(self, server: _Server) -> None:
         self.server = server
         self.files: OrderedDict[str, StoredFile] = OrderedDict()
@@ -686,7 +689,7 @@ class BatchService:
     def _validate(self, batch: SimulatedBatch, at: float, origin: str) -> None:
         stored = self.files.get(batch.input_file_id)
         data = stored.data if stored is not None else b""
-        errors = _validation_errors(data or b"", batch.endpoint)
+        errors = self._validation_errors(data or b"", batch)
         if not errors and batch.fault == "failed":
             errors = [
                 {
@@ -716,7 +719,7 @@ class BatchService:
             batch.ok_before.append(batch.ok_before[-1] + ln.ok)
         run_s = batch.done_s[-1] if batch.done_s else 0.0
         batch.run_end_mono = at + run_s
-        window_end = batch.created_mono + WINDOW_S * batch.scale
+        window_end = batch.created_mono + self.window_s * batch.scale
         if batch.fault == "expired":  # the window ends once half the lines are done
             batch.cut = len(batch.lines) // 2
             batch.deadline_mono = at + (batch.done_s[batch.cut - 1] if batch.cut else 0.0)
@@ -729,7 +732,6 @@ class BatchService:
     def _run_lines(self, batch: SimulatedBatch, data: bytes, origin: str) -> list[LineResult]:
         """Run every line once (module doc): its answer and when, after ``in_progress``, it is done."""
         server = self.server
-        mode = SERVED_ENDPOINTS[batch.endpoint]
         results: list[LineResult] = []
         run_ms: list[float] = []
         created = int(time.time())
@@ -737,7 +739,7 @@ class BatchService:
             if not raw.strip():
                 continue
             line = json.loads(raw)
-            result, total_ms = self._run_line(line, mode, created, origin)
+            result, total_ms = self._run_line(line, batch, created, origin)
             results.append(result)
             run_ms.append(total_ms)
         rng = random.Random(f"{server.seed}|{batch.id}")
@@ -749,10 +751,14 @@ class BatchService:
             results[index].done_s = elapsed * batch.scale
         return [results[i] for i in order]
 
+    def _validation_errors(self, data: bytes, batch: SimulatedBatch) -> list[dict[str, Any]]:
+        return _validation_errors(data, batch.endpoint)
+
     def _run_line(
-        self, line: dict[str, Any], mode: str, created: int, origin: str
+        self, line: dict[str, Any], batch: SimulatedBatch, created: int, origin: str
     ) -> tuple[LineResult, float]:
         server = self.server
+        mode = SERVED_ENDPOINTS[batch.endpoint]
         ident = server._new_id()
         custom_id, body = str(line["custom_id"]), line["body"]
         line_id, request_id = "batch_req_" + ident[:32], "req_" + ident[32:64]

@@ -45,6 +45,7 @@ from imgkit.simulator._batches import BatchService
 from imgkit.simulator._bfl import BflProtocol
 from imgkit.simulator._fal import FalEndpoint, FalError, FalInput, FalJob, fal_endpoints, parse_fal_input
 from imgkit.simulator._faults import FaultPlan
+from imgkit.simulator._gemini_batches import GeminiBatchService, is_gemini_batch_path
 from imgkit.simulator._google import GoogleProtocol
 from imgkit.simulator._http import (
     DEFAULT_HEAD_TIMEOUT_S,
@@ -214,6 +215,7 @@ class SimulatorServer:
         self._counters: dict[tuple[str, str], int] = {}
         self._jobs: OrderedDict[str, FalJob] = OrderedDict()
         self.batch_service = BatchService(self)
+        self.gemini_batches = GeminiBatchService(self, self.google)
         self._http = HttpServer(
             self._handle, host, port, head_timeout_s=head_timeout_s, idle_timeout_s=idle_timeout_s
         )
@@ -363,6 +365,7 @@ class SimulatorServer:
         self.replicate.jobs.clear()
         self.bfl.jobs.clear()
         self.batch_service.reset()
+        self.gemini_batches.reset()
         if faults is not None:
             self.faults = faults
 
@@ -453,6 +456,8 @@ class SimulatorServer:
                 ("/v1/files/", "/v1/batches/")
             ):
                 await self.batch_service.handle(req, ex, rec, self._origin(req))
+            elif is_gemini_batch_path(path):
+                await self.gemini_batches.handle(req, ex, rec, self._origin(req))
             elif path.startswith("/gemini/"):
                 await self.google.handle(req, ex, rec)
             elif path.startswith("/replicate/"):

@@ -1,0 +1,140 @@
+"""The Gemini API's Batch Mode against the simulator with the official google-genai SDK over loopback: inline
+requests and an uploaded JSON Lines file, the batch polled to a terminal state, its results inline or in a
+responses file, list, cancel, delete; the Files API's resumable upload; then imgkit runs a batched Gemini target
+at half the interactive usage price."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from decimal import Decimal
+
+import pytest
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from imgkit.simulator import FaultPlan
+
+KEY = "gemini-sdk-test-key-0001"
+MODEL = "gemini-3.1-flash-image"
+#: Gemini 3.1 Flash Image at the Gemini API (the catalog's GEMINI-PRICING-QUOTED / VERTEX-31FI-A, MARKET.md):
+#: $0.50 / 1M text input tokens, $60 / 1M image output tokens, 1,120 output tokens at 1K; Batch Mode halves
+#: every rate (Google's Batch Mode announcement, 2025-07-07)
+TEXT_IN_PER_TOKEN = Decimal("0.50") / 1_000_000
+IMAGE_OUT_PER_TOKEN = Decimal("60") / 1_000_000
+TOKENS_1K = 1120
+TERMINAL = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
+
+
+def gemini(sim) -> genai.Client:
+    return genai.Client(api_key=KEY, http_options=types.HttpOptions(base_url=sim.gemini_base_url))
+
+
+def request(i: int) -> dict:
+    return {
+        "contents": [{"parts": [{"text": f"A lighthouse at dusk, study {i}"}], "role": "user"}],
+        "config": {"response_modalities": ["IMAGE"], "image_config": {"aspect_ratio": "1:1"}},
+    }
+
+
+def wait(client: genai.Client, name: str) -> types.BatchJob:
+    deadline = time.monotonic() + 20
+    while True:
+        job = client.batches.get(name=name)
+        if job.state.name in TERMINAL or time.monotonic() > deadline:
+            return job
+        time.sleep(0.02)
+
+
+def image_of(response: types.GenerateContentResponse) -> bytes:
+    (part,) = response.candidates[0].content.parts
+    return part.inline_data.data
+
+
+def test_inline_requests_through_the_official_sdk(simulator):
+    client = gemini(simulator)
+    job = client.batches.create(
+        model=MODEL,
+        src=[{**request(i), "metadata": {"key": f"item-{i}"}} for i in range(3)],
+        config={"display_name": "imgkit-inline"},
+    )
+    assert job.name.startswith("batches/") and job.display_name == "imgkit-inline"
+    assert job.state.name in ("JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_SUCCEEDED")
+    done = wait(client, job.name)
+    assert done.state.name == "JOB_STATE_SUCCEEDED" and done.end_time is not None
+    responses = done.dest.inlined_responses
+    assert [r.metadata for r in responses] == [{"key": f"item-{i}"} for i in range(3)]  # input order
+    for r in responses:
+        assert image_of(r.response).startswith(b"\x89PNG")
+        usage = r.response.usage_metadata
+        assert usage.candidates_token_count == TOKENS_1K
+    listed = list(client.batches.list(config={"page_size": 1}))
+    assert [b.name for b in listed] == [job.name]
+
+
+def test_a_file_uploaded_then_a_responses_file(simulator, tmp_path):
+    client = gemini(simulator)
+    path = tmp_path / "requests.jsonl"
+    lines = [
+        {
+            "key": f"k{i}",
+            "request": {
+                "contents": [{"parts": [{"text": f"A lighthouse, study {i}"}]}],
+                "generationConfig": {"responseModalities": ["IMAGE"]},
+            },
+        }
+        for i in range(4)
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    uploaded = client.files.upload(
+        file=str(path), config={"display_name": "imgkit-file", "mime_type": "application/jsonl"}
+    )
+    assert uploaded.name.startswith("files/") and uploaded.size_bytes == path.stat().st_size
+    assert [f.display_name for f in client.files.list()] == ["imgkit-file"]
+    job = client.batches.create(model=MODEL, src=uploaded.name)
+    done = wait(client, job.name)
+    assert done.state.name == "JOB_STATE_SUCCEEDED" and done.dest.file_name.startswith("files/")
+    content = client.files.download(file=done.dest.file_name).decode().splitlines()
+    answers = [json.loads(line) for line in content]
+    assert [a["key"] for a in answers] == ["k0", "k1", "k2", "k3"]
+    for a in answers:
+        part = a["response"]["candidates"][0]["content"]["parts"][0]
+        assert base64.b64decode(part["inlineData"]["data"]).startswith(b"\x89PNG")
+
+
+def test_cancel_and_delete(simulator_factory):
+    sim = simulator_factory(time_scale=1.0)  # the batch stays pending long enough to be cancelled
+    client = gemini(sim)
+    job = client.batches.create(model=MODEL, src=[request(0), request(1)])
+    client.batches.cancel(name=job.name)
+    assert client.batches.get(name=job.name).state.name == "JOB_STATE_RUNNING"  # cancelling
+    sim.gemini_batches.batches[job.name.removeprefix("batches/")].cancel_mono = time.monotonic() - 60
+    done = client.batches.get(name=job.name)
+    assert done.state.name == "JOB_STATE_CANCELLED"
+    assert [r.error.code for r in done.dest.inlined_responses] == [499, 499]
+    client.batches.delete(name=job.name)
+    with pytest.raises(genai_errors.ClientError) as exc:
+        client.batches.get(name=job.name)
+    assert exc.value.code == 404
+
+
+def test_failed_lines_and_a_failed_batch(simulator_factory):
+    sim = simulator_factory(faults=FaultPlan(["server_error"], batches=["ok", "failed"]))
+    client = gemini(sim)
+    done = wait(client, client.batches.create(model=MODEL, src=[request(0), request(1)]).name)
+    first, second = done.dest.inlined_responses
+    assert first.error.code == 500 and first.response is None
+    assert image_of(second.response).startswith(b"\x89PNG")
+    failed = wait(client, client.batches.create(model=MODEL, src=[request(2)]).name)
+    assert failed.state.name == "JOB_STATE_FAILED"
+
+
+def test_a_key_is_required(simulator):
+    import httpx
+
+    resp = httpx.get(f"{simulator.gemini_base_url}/v1beta/batches")
+    assert resp.status_code == 403 and resp.json()["error"]["status"] == "PERMISSION_DENIED"
+    ok = httpx.get(f"{simulator.gemini_base_url}/v1beta/batches", headers={"x-goog-api-key": KEY})
+    assert ok.status_code == 200 and ok.json() == {"operations": []}
