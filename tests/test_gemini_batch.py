@@ -15,7 +15,12 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from imgkit.pricing import count_prompt_tokens
+from imgkit.records.journal import RequestLog
+from imgkit.runs.runner import run_experiment
+from imgkit.runs.spec import load_spec
 from imgkit.simulator import FaultPlan
+from tests.test_batch_runs import FAST_POLLS, assert_images_match, prompts, write_spec
 
 KEY = "gemini-sdk-test-key-0001"
 MODEL = "gemini-3.1-flash-image"
@@ -138,3 +143,51 @@ def test_a_key_is_required(simulator):
     assert resp.status_code == 403 and resp.json()["error"]["status"] == "PERMISSION_DENIED"
     ok = httpx.get(f"{simulator.gemini_base_url}/v1beta/batches", headers={"x-goog-api-key": KEY})
     assert ok.status_code == 200 and ok.json() == {"operations": []}
+
+
+# --- imgkit's batched Gemini runs ---------------------------------------------------------------------------
+
+
+def gemini_target() -> dict:
+    return {"model": MODEL, "provider": "gemini-api", "size": "1024x1024"}
+
+
+def test_a_batched_gemini_target_runs_at_half_the_interactive_usage_price(tmp_path, simulator):
+    path = write_spec(tmp_path, simulator, n=6, targets=[gemini_target()])
+    summary = run_experiment(load_spec(path), progress=False)
+    assert summary.complete and summary.batches_created == 1
+    frame = RequestLog(tmp_path / "run" / "log.jsonl").scan().collect()
+    assert frame.height == 6 and frame["batch_id"].n_unique() == 1
+    assert frame["batch_id"][0].startswith("batches/")
+    for row in frame.iter_rows(named=True):
+        assert row["output_image_tokens"] == TOKENS_1K
+        full = row["input_text_tokens"] * TEXT_IN_PER_TOKEN + row["output_image_tokens"] * IMAGE_OUT_PER_TOKEN
+        assert row["input_text_tokens"] == count_prompt_tokens(prompts(6)[int(row["prompt_id"][1:])]["text"])
+        assert row["actual_cost_usd"] == full / 2
+    assert_images_match(tmp_path / "run", frame)
+    # the simulator holds one batch, from one uploaded file, naming each item once
+    (batch,) = simulator.gemini_batches.batches.values()
+    assert sorted(batch.custom_ids) == sorted(frame["item_id"].to_list())
+    client = gemini(simulator)
+    (job,) = client.batches.list()
+    assert job.state.name == "JOB_STATE_SUCCEEDED" and job.display_name.startswith("imgkit ")
+
+
+def test_a_mixed_spec_groups_by_provider(tmp_path, simulator, capsys):
+    from imgkit.cli import main
+
+    targets = [
+        {"model": "gpt-image-2", "provider": "openai", "quality": "low", "size": "1024x1024"},
+        gemini_target(),
+    ]
+    path = write_spec(tmp_path, simulator, n=3, targets=targets, batch={**FAST_POLLS, "max_requests": 2})
+    assert main(["run", str(path), "--dry-run", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert [(b["provider"], b["items"]) for b in plan["batches"]] == [
+        ("openai", 2),
+        ("gemini-api", 2),
+        ("openai", 1),
+        ("gemini-api", 1),
+    ]
+    summary = run_experiment(load_spec(path), progress=False)
+    assert summary.complete and summary.batches_created == 4

@@ -13,8 +13,8 @@ Adapters, chosen by the provider's catalog ``adapter``: :class:`OpenAIAdapter` (
 OpenAI-compatible server: the gateway, LiteLLM, the simulator), :class:`FalAdapter` (fal.ai's queue, or its
 synchronous run endpoint), :class:`GeminiAdapter` and :class:`VertexAdapter` (generateContent and Imagen's
 predict), :class:`ReplicateAdapter` (predictions), :class:`BflAdapter` (Black Forest Labs' tasks) and
-:class:`TogetherAdapter`. :class:`OpenAIBatchAPI` and :class:`BatchClient` send requests through OpenAI's Batch
-API (Files + Batches) instead. Errors are the :class:`~imgkit.errors.ProviderError` classes, mapped from each
+:class:`TogetherAdapter`. :class:`OpenAIBatchAPI` (Files + Batches), :class:`GeminiBatchAPI` (Batch Mode +
+Files) and :class:`BatchClient` send requests through a Batch API instead. Errors are the :class:`~imgkit.errors.ProviderError` classes, mapped from each
 provider's error shapes.
 """
 
@@ -24,7 +24,9 @@ from imgkit.providers._batch import (
     BatchLimits,
     BatchOutcome,
     BatchStatus,
+    GeminiBatchAPI,
     OpenAIBatchAPI,
+    batch_api_class,
     batch_endpoint,
 )
 from imgkit.providers._bfl import BflAdapter, bfl_charge
@@ -77,6 +79,7 @@ __all__ = [
     "FalAdapter",
     "FalPolling",
     "GeminiAdapter",
+    "GeminiBatchAPI",
     "ImageClient",
     "ImageResult",
     "InputFile",
@@ -91,6 +94,7 @@ __all__ = [
     "Timings",
     "TogetherAdapter",
     "VertexAdapter",
+    "batch_api_class",
     "batch_endpoint",
     "bfl_charge",
     "convert_image",

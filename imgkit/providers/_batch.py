@@ -48,8 +48,15 @@ from imgkit.errors import (
 from imgkit.keys import Secret
 from imgkit.params import ResolvedRequest
 from imgkit.pricing import Cost, bill_response
-from imgkit.providers._errors import error_from_openai, error_from_transport, malformed, request_id_of
-from imgkit.providers._http import InputFile, decode_b64, download_image
+from imgkit.providers._errors import (
+    error_from_google,
+    error_from_openai,
+    error_from_transport,
+    malformed,
+    request_id_of,
+)
+from imgkit.providers._google import candidates_output, with_inline_inputs
+from imgkit.providers._http import InputFile, auth_headers, decode_b64, download_image
 from imgkit.providers._retry import RetryPolicy
 from imgkit.providers._types import CallOutput, RawImage, Timings
 from imgkit.records.schema import OUTCOME_CANCELLED
@@ -63,8 +70,12 @@ __all__ = [
     "BatchLimits",
     "BatchOutcome",
     "BatchStatus",
+    "GeminiBatchAPI",
     "OpenAIBatchAPI",
+    "batch_api_class",
     "batch_endpoint",
+    "gemini_batch_answer",
+    "gemini_batch_status",
 ]
 
 BATCH_STATES = (
@@ -87,7 +98,10 @@ _ENDPOINTS = {"generate": "/v1/images/generations", "edit": "/v1/images/edits"}
 
 
 def batch_endpoint(resolved: ResolvedRequest) -> str:
-    """The Batch API ``endpoint`` (and line ``url``) of a resolved request."""
+    """The Batch API ``endpoint`` of a resolved request: OpenAI's Images path (each line's ``url`` too), or the
+    Gemini API's ``models/{model}:batchGenerateContent``."""
+    if resolved.provider.adapter == "gemini":
+        return resolved.endpoint.lstrip("/").replace(":generateContent", ":batchGenerateContent")
     return _ENDPOINTS[resolved.mode]
 
 
@@ -207,6 +221,8 @@ class OpenAIBatchAPI:
 
     kind = "openai"
     limits = BatchLimits()
+    #: the field of a result line that names its request
+    key_field = "custom_id"
 
     def __init__(
         self,
@@ -250,23 +266,39 @@ class OpenAIBatchAPI:
             headers["authorization"] = f"Bearer {self.key.reveal()}"
         return headers
 
-    async def _call(self, method: str, path: str, *, read: bool, **kw: Any) -> httpx.Response:
-        """One request (reads retried, module doc); an error answer raises its ProviderError."""
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        read: bool,
+        url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        **kw: Any,
+    ) -> httpx.Response:
+        """One request to ``path`` under the base URL (or ``url``; reads retried, module doc); an error answer
+        raises its ProviderError."""
         attempt = 0
         while True:
             attempt += 1
             try:
                 resp = await self.http.request(
-                    method, f"{self.base_url}{path}", headers=self._headers(), **kw
+                    method,
+                    url or f"{self.base_url}{path}",
+                    headers={**self._headers(), **(headers or {})},
+                    **kw,
                 )
                 if resp.status_code < 400:
                     return resp
-                error = error_from_openai(resp.status_code, resp.content, resp.headers, self.provider.id)
+                error = self._error(resp.status_code, resp.content, resp.headers)
             except httpx.HTTPError as exc:
                 error = error_from_transport(exc, self.provider.id, billed_post=not read)
             if not read or not self.retry.should_retry(error, attempt):
                 raise error
             await asyncio.sleep(self.retry.delay_s(attempt - 1, error.retry_after_s))
+
+    def _error(self, status: int, body: Any, headers: Mapping[str, str]) -> ProviderError:
+        return error_from_openai(status, body, headers, self.provider.id)
 
     async def _json(self, method: str, path: str, *, read: bool, **kw: Any) -> dict[str, Any]:
         resp = await self._call(method, path, read=read, **kw)
@@ -357,10 +389,13 @@ class OpenAIBatchAPI:
             async for line, headers in self._lines(file_id):
                 yield BatchAnswer.from_openai(line), headers
 
+    def _content_url(self, file_id: str) -> str:
+        return f"{self.base_url}/files/{file_id}/content"
+
     async def _lines(self, file_id: str) -> AsyncIterator[tuple[dict[str, Any], Mapping[str, str]]]:
         """The parsed lines of one file; a download that breaks off is read again (retry policy), skipping
         the lines already yielded (a result file never changes)."""
-        url = f"{self.base_url}/files/{file_id}/content"
+        url = self._content_url(file_id)
         yielded = attempt = 0
         while True:
             attempt += 1
@@ -368,9 +403,7 @@ class OpenAIBatchAPI:
             try:
                 async with self.http.stream("GET", url, headers=self._headers()) as resp:
                     if resp.status_code >= 400:
-                        raise error_from_openai(
-                            resp.status_code, await resp.aread(), resp.headers, self.provider.id
-                        )
+                        raise self._error(resp.status_code, await resp.aread(), resp.headers)
                     async for text in resp.aiter_lines():
                         if not text.strip():
                             continue
@@ -381,9 +414,10 @@ class OpenAIBatchAPI:
                             line = json.loads(text)
                         except ValueError:
                             line = None
-                        if not isinstance(line, dict) or "custom_id" not in line:
+                        if not isinstance(line, dict) or self.key_field not in line:
                             raise self._malformed(
-                                f"line {number} of batch file {file_id} is not a JSON object with a custom_id",
+                                f"line {number} of batch file {file_id} is not a JSON object with a "
+                                f"{self.key_field}",
                                 resp,
                             )
                         yielded = number
@@ -398,6 +432,217 @@ class OpenAIBatchAPI:
             if not self.retry.should_retry(error, attempt):
                 raise error
             await asyncio.sleep(self.retry.delay_s(attempt - 1, error.retry_after_s))
+
+
+#: Gemini Batch Mode states as imgkit names them (OpenAI's names: :data:`BATCH_STATES`)
+_GEMINI_STATES = {
+    "BATCH_STATE_PENDING": "validating",
+    "BATCH_STATE_RUNNING": "in_progress",
+    "BATCH_STATE_SUCCEEDED": "completed",
+    "BATCH_STATE_FAILED": "failed",
+    "BATCH_STATE_CANCELLED": "cancelled",
+    "BATCH_STATE_EXPIRED": "expired",
+}
+#: a result's error status that says its request never ran: the batch expired, or was cancelled
+_GEMINI_NEVER_RAN = {"DEADLINE_EXCEEDED": "batch_expired", "CANCELLED": "batch_cancelled"}
+
+
+def _rfc3339(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _count_of(stats: Mapping[str, Any], name: str) -> int:
+    try:
+        return int(stats.get(name) or 0)  # int64 counts come as strings
+    except (TypeError, ValueError):
+        return 0
+
+
+def gemini_batch_status(op: Mapping[str, Any]) -> BatchStatus:
+    """A Gemini batch operation (``batches/{id}``: its ``GenerateContentBatch`` metadata) as imgkit's status."""
+    meta = op.get("metadata") if isinstance(op.get("metadata"), Mapping) else {}
+    stats = meta.get("batchStats") if isinstance(meta.get("batchStats"), Mapping) else {}
+    output = meta.get("output") or op.get("response") or {}
+    error = op.get("error") if isinstance(op.get("error"), Mapping) else None
+    state = _GEMINI_STATES.get(str(meta.get("state") or ""), str(meta.get("state") or "").lower())
+    return BatchStatus(
+        id=str(op.get("name")),
+        state=state,
+        total=_count_of(stats, "requestCount"),
+        completed=_count_of(stats, "successfulRequestCount"),
+        failed=_count_of(stats, "failedRequestCount"),
+        created_at=_rfc3339(meta.get("createTime")),
+        ended_at=_rfc3339(meta.get("endTime")),
+        output_file_id=output.get("responsesFile") if isinstance(output, Mapping) else None,
+        errors=(str(error.get("message")),) if error else (),
+        error_codes=(str(error.get("status") or error.get("code")),) if error else (),
+        metadata={"display_name": str(meta.get("displayName") or "")},
+        raw=dict(op),
+    )
+
+
+def gemini_batch_answer(line: Mapping[str, Any], key: str | None = None) -> BatchAnswer:
+    """One result of a Gemini batch (``{"key", "response"}`` or ``{"key", "error"}``; inline results carry the
+    key in their ``metadata``): an error whose status says the request never ran has no status of its own."""
+    key = key if key is not None else str(line.get("key"))
+    error = line.get("error")
+    if isinstance(error, Mapping):
+        never = _GEMINI_NEVER_RAN.get(str(error.get("status")))
+        if never is not None:
+            return BatchAnswer(key, None, None, {"code": never, "message": str(error.get("message") or "")})
+        code = error.get("code")
+        status = code if isinstance(code, int) and not isinstance(code, bool) and code >= 400 else 500
+        return BatchAnswer(key, status, {"error": dict(error)}, None)
+    response = line.get("response")
+    return BatchAnswer(key, 200, response if isinstance(response, Mapping) else None, None)
+
+
+class GeminiBatchAPI(OpenAIBatchAPI):
+    """The Gemini API's Batch Mode and Files API at ``base_url`` (``…/v1beta``), with ``key``.
+
+    Each batch is a JSON Lines file (``{"key": item id, "request": the GenerateContentRequest}``, edit inputs
+    as ``inlineData`` parts) uploaded through the Files API's resumable protocol (display name
+    ``imgkit-<run>-<key>.jsonl``), a batch created on it by ``models/{model}:batchGenerateContent`` (display
+    name ``imgkit <run> <key>``: :meth:`find` recognises it), its operation ``batches/{id}`` polled, then its
+    responses file read line by line (or its inline responses). Google publishes no request cap per batch; an
+    input file may hold 2 GB (the Files API's limit).
+    """
+
+    kind = "gemini"
+    limits = BatchLimits(max_requests=50_000, max_bytes=2 * 1024**3)
+    key_field = "key"
+
+    @staticmethod
+    def encode_line(
+        custom_id: str,
+        resolved: ResolvedRequest,
+        body: Mapping[str, Any],
+        inputs: tuple[InputFile, ...] = (),
+        mask: InputFile | None = None,
+        data_uris: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """One line of the input file: the item id as ``key``, the request with its edit inputs inline."""
+        request = with_inline_inputs(dict(body), inputs)
+        line = {"key": custom_id, "request": request}
+        return json.dumps(line, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+    @staticmethod
+    def display_name(metadata: Mapping[str, str]) -> str:
+        """The batch's display name that carries ``metadata`` (``imgkit <run> <key>``)."""
+        return " ".join(("imgkit", *metadata.values()))
+
+    @property
+    def root(self) -> str:
+        """The API's root: the base URL without its version (uploads go to ``{root}/upload/{version}``)."""
+        head, _, version = self.base_url.rpartition("/")
+        return head if version.startswith("v1") else self.base_url
+
+    @property
+    def version(self) -> str:
+        tail = self.base_url.rpartition("/")[2]
+        return tail if tail.startswith("v1") else "v1beta"
+
+    def _headers(self) -> dict[str, str]:
+        return {"accept": "application/json", **auth_headers(self.provider, self.key)}
+
+    def _error(self, status: int, body: Any, headers: Mapping[str, str]) -> ProviderError:
+        return error_from_google(status, body, headers, self.provider.id)
+
+    def _content_url(self, file_id: str) -> str:
+        return f"{self.base_url}/{file_id}:download?alt=media"
+
+    async def upload(self, path: Path, filename: str) -> str:
+        """The Files API's resumable upload: start (size, type, display name), then upload and finalize."""
+        size = path.stat().st_size
+        start = await self._call(
+            "POST",
+            "",
+            read=False,
+            url=f"{self.root}/upload/{self.version}/files",
+            headers={
+                "x-goog-upload-protocol": "resumable",
+                "x-goog-upload-command": "start",
+                "x-goog-upload-header-content-length": str(size),
+                "x-goog-upload-header-content-type": "application/jsonl",
+            },
+            json={"file": {"displayName": filename, "mimeType": "application/jsonl"}},
+        )
+        url = start.headers.get("x-goog-upload-url")
+        if not url:
+            raise self._malformed("the upload's start answered no x-goog-upload-url", start)
+        done = await self._call(
+            "POST",
+            "",
+            read=False,
+            url=url,
+            headers={"x-goog-upload-command": "upload, finalize", "x-goog-upload-offset": "0"},
+            content=path.read_bytes(),
+        )
+        try:
+            file = done.json()["file"]
+            return str(file["name"])
+        except (ValueError, KeyError, TypeError):
+            raise self._malformed("the upload's finalize answered no file", done) from None
+
+    async def find_upload(self, filename: str, size: int | None = None) -> str | None:
+        token: str | None = None
+        while True:
+            params = {"pageSize": "100", **({"pageToken": token} if token else {})}
+            page = await self._json("GET", "/files", read=True, params=params)
+            for obj in page.get("files") or []:
+                if obj.get("displayName") == filename and (
+                    size is None or str(obj.get("sizeBytes")) == str(size)
+                ):
+                    return str(obj["name"])
+            token = page.get("nextPageToken")
+            if not token:
+                return None
+
+    async def create(self, file_id: str, endpoint: str, metadata: Mapping[str, str]) -> BatchStatus:
+        body = {"batch": {"displayName": self.display_name(metadata), "inputConfig": {"fileName": file_id}}}
+        return gemini_batch_status(await self._json("POST", f"/{endpoint}", read=False, json=body))
+
+    async def retrieve(self, batch_id: str) -> BatchStatus:
+        return gemini_batch_status(await self._json("GET", f"/{batch_id}", read=True))
+
+    async def cancel(self, batch_id: str) -> BatchStatus:
+        await self._call("POST", f"/{batch_id}:cancel", read=False)
+        return await self.retrieve(batch_id)
+
+    async def find(self, metadata: Mapping[str, str], since: dt.datetime | None = None) -> BatchStatus | None:
+        """The newest batch whose display name carries ``metadata`` (listing newest first, back to ``since``
+        minus an hour of clock skew), or ``None``."""
+        name = self.display_name(metadata)
+        floor = since - dt.timedelta(hours=1) if since is not None else None
+        token: str | None = None
+        while True:
+            params = {"pageSize": "100", **({"pageToken": token} if token else {})}
+            page = await self._json("GET", "/batches", read=True, params=params)
+            ops = [gemini_batch_status(op) for op in page.get("operations") or [] if isinstance(op, Mapping)]
+            for status in ops:
+                if status.metadata.get("display_name") == name:
+                    return status
+            token = page.get("nextPageToken")
+            oldest = ops[-1].created_at if ops else None
+            if not token or (floor and oldest and oldest < floor):
+                return None
+
+    async def answers(self, status: BatchStatus) -> AsyncIterator[tuple[BatchAnswer, Mapping[str, str]]]:
+        """Every result: the responses file's lines as they arrive, else the inline responses."""
+        if status.output_file_id:
+            async for line, headers in self._lines(status.output_file_id):
+                yield gemini_batch_answer(line), headers
+            return
+        meta = status.raw.get("metadata") or {}
+        inline = ((meta.get("output") or {}).get("inlinedResponses") or {}).get("inlinedResponses") or []
+        for index, item in enumerate(inline):
+            key = str(((item.get("metadata") or {}).get("key")) if isinstance(item, Mapping) else index)
+            yield gemini_batch_answer(item if isinstance(item, Mapping) else {}, key), {}
 
 
 @dataclass
@@ -429,6 +674,31 @@ class _Span:
         return self._timings.started_at
 
 
+#: the batch API of each catalog adapter that has one imgkit speaks
+BATCH_APIS: dict[str, type[OpenAIBatchAPI]] = {"openai": OpenAIBatchAPI, "gemini": GeminiBatchAPI}
+
+
+def batch_api_class(provider: Provider) -> type[OpenAIBatchAPI]:
+    """The batch API class of ``provider``'s adapter (``InvalidParameterError`` when it has none)."""
+    cls = BATCH_APIS.get(provider.adapter)
+    if cls is None:
+        raise InvalidParameterError(
+            "batch",
+            True,
+            "providers with a Batch API imgkit speaks: OpenAI's, the Gemini API's",
+            context=provider.id,
+        )
+    return cls
+
+
+@dataclass(frozen=True)
+class _Answered:
+    """A batch result's status and headers, where the interactive parsers read a response's."""
+
+    status_code: int
+    headers: Mapping[str, str]
+
+
 class BatchClient:
     """Items into batch lines, batch answers into stored images and attempt records (module doc).
 
@@ -441,11 +711,7 @@ class BatchClient:
 
     def api(self, provider: Provider) -> OpenAIBatchAPI:
         """The batch API of ``provider`` (its key read now, at call time)."""
-        if provider.adapter != "openai":
-            raise InvalidParameterError(
-                "batch", True, "providers with a Batch API imgkit speaks: OpenAI's", context=provider.id
-            )
-        return OpenAIBatchAPI(
+        return batch_api_class(provider)(
             self.images.http_client(), provider, self.images.base_url(provider), self.images.keys(provider)
         )
 
@@ -458,7 +724,7 @@ class BatchClient:
 
     def line(self, ctx: Any, data_uris: Mapping[str, str] | None = None) -> bytes:
         """The input-file line of a prepared request."""
-        return OpenAIBatchAPI.encode_line(
+        return batch_api_class(ctx.provider).encode_line(
             ctx.item_id, ctx.resolved, ctx.resolved.body, ctx.inputs, ctx.mask, data_uris
         )
 
@@ -494,10 +760,14 @@ class BatchClient:
                     message, provider=provider, code=code or None, simulated=_sim(headers)
                 )
         elif answer.status >= 400 or answer.body is None:
-            error = error_from_openai(answer.status, answer.body, line_headers, provider)
+            mapper = error_from_google if ctx.provider.adapter == "gemini" else error_from_openai
+            error = mapper(answer.status, answer.body, line_headers, provider)
         else:
             try:
-                output = await self._output(ctx, answer, headers)
+                if ctx.provider.adapter == "gemini":
+                    output = candidates_output(provider, _Answered(answer.status, line_headers), answer.body)
+                else:
+                    output = await self._output(ctx, answer, headers)
                 images = await self.images.store_output(output, ctx.resolved)
             except ProviderError as exc:
                 error, output = exc, None

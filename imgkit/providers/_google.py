@@ -31,12 +31,19 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from imgkit.errors import ContentPolicyError, MissingKeyError
+from imgkit.errors import ContentPolicyError, MissingKeyError, ProviderError
 from imgkit.providers._errors import error_from_google, job_error, malformed, request_id_of
 from imgkit.providers._http import CallRequest, auth_headers, decode_b64, json_object, post_json
 from imgkit.providers._types import CallOutput, RawImage
 
-__all__ = ["GeminiAdapter", "VertexAdapter", "gemini_usage", "vertex_base_url"]
+__all__ = [
+    "GeminiAdapter",
+    "VertexAdapter",
+    "candidates_output",
+    "gemini_usage",
+    "vertex_base_url",
+    "with_inline_inputs",
+]
 
 #: finish reasons of a candidate withheld for safety (google-genai 3.6's ``FinishReason``)
 POLICY_FINISH = frozenset(
@@ -128,6 +135,89 @@ def _image(data: Any, where: str, provider: str, resp) -> RawImage:
         ) from None
 
 
+def candidates_output(provider: str, resp: Any, body: Mapping[str, Any]) -> CallOutput:
+    """A generateContent answer (``resp``: its status and headers) as the call's output (module doc): the
+    candidate's images and the usage; a safety block raises a content-policy error, no image a malformed one."""
+    usage_metadata = body.get("usageMetadata")
+    meta: Mapping[str, Any] = usage_metadata if isinstance(usage_metadata, Mapping) else {}
+    rid = str(body.get("responseId") or "") or request_id_of(resp.headers)
+    feedback = body.get("promptFeedback")
+    if isinstance(feedback, Mapping) and feedback.get("blockReason"):
+        raise _blocked(
+            provider,
+            resp,
+            f"prompt blocked: {feedback['blockReason']}",
+            str(feedback["blockReason"]),
+            rid,
+            meta,
+        )
+    candidates = body.get("candidates")
+    first = candidates[0] if isinstance(candidates, list) and candidates else {}
+    if not isinstance(first, Mapping):
+        raise malformed(
+            "candidates[0] is not an object",
+            provider=provider,
+            status=resp.status_code,
+            headers=resp.headers,
+        )
+    parts = (first.get("content") or {}).get("parts") if isinstance(first.get("content"), Mapping) else None
+    images: list[RawImage] = []
+    for index, part in enumerate(parts if isinstance(parts, list) else ()):
+        inline = part.get("inlineData") or part.get("inline_data") if isinstance(part, Mapping) else None
+        if not isinstance(inline, Mapping):
+            continue
+        mime = str(inline.get("mimeType") or inline.get("mime_type") or "")
+        if not mime.startswith("image/"):
+            continue
+        where = f"candidates[0].content.parts[{index}].inlineData.data"
+        images.append(_image(inline.get("data"), where, provider, resp))
+    finish = str(first.get("finishReason") or "")
+    if not images:
+        if finish in POLICY_FINISH:
+            raise _blocked(provider, resp, f"image withheld: finishReason {finish}", finish, rid, meta)
+        raise malformed(
+            f"the model returned no image (finishReason {finish or 'missing'})",
+            provider=provider,
+            status=resp.status_code,
+            headers=resp.headers,
+        )
+    usage = gemini_usage(meta) if meta else None
+    slim: dict[str, Any] = {"data": [{} for _ in images], "finish_reason": finish or None}
+    if usage is not None:
+        slim["usage"] = usage
+    if body.get("modelVersion"):
+        slim["model_version"] = body["modelVersion"]
+    return CallOutput(resp.status_code, resp.headers, images, slim, request_id=rid or None, usage=usage)
+
+
+def _blocked(
+    provider: str, resp: Any, message: str, code: str, rid: str | None, meta: Mapping[str, Any]
+) -> ProviderError:
+    billed = _count(meta, "promptTokenCount") > 0
+    note = " (its input tokens may be billed)" if billed else ""
+    return job_error(
+        ContentPolicyError,
+        f"{message}{note}",
+        provider=provider,
+        resp=resp,
+        job_id=rid,
+        code=code,
+        may_be_billed=billed,
+    )
+
+
+def with_inline_inputs(body: dict[str, Any], inputs: tuple[Any, ...]) -> dict[str, Any]:
+    """``body`` with edit inputs appended to the first content's parts as ``inlineData`` (a copy)."""
+    if not inputs:
+        return body
+    body = copy.deepcopy(body)
+    contents = body.setdefault("contents", [{"parts": []}])
+    parts = contents[0].setdefault("parts", [])
+    for f in inputs:
+        parts.append({"inlineData": {"mimeType": f.mime, "data": f.data_uri().partition(",")[2]}})
+    return body
+
+
 class GeminiAdapter:
     """One generateContent or predict call to the Gemini API (module doc)."""
 
@@ -138,14 +228,7 @@ class GeminiAdapter:
 
     def body(self, call: CallRequest) -> dict[str, Any]:
         """The resolved body, edit inputs appended to the first content's parts as ``inlineData``."""
-        if not call.inputs:
-            return call.body
-        body = copy.deepcopy(call.body)
-        contents = body.setdefault("contents", [{"parts": []}])
-        parts = contents[0].setdefault("parts", [])
-        for f in call.inputs:
-            parts.append({"inlineData": {"mimeType": f.mime, "data": f.data_uri().partition(",")[2]}})
-        return body
+        return with_inline_inputs(call.body, call.inputs)
 
     async def call(self, call: CallRequest) -> CallOutput:
         provider = call.provider_id
@@ -156,77 +239,7 @@ class GeminiAdapter:
         body = json_object(raw, resp, provider)
         if call.resolved.endpoint.endswith(":predict"):
             return self._predictions(call, resp, body)
-        return self._candidates(call, resp, body)
-
-    def _candidates(self, call: CallRequest, resp, body: Mapping[str, Any]) -> CallOutput:
-        provider = call.provider_id
-        usage_metadata = body.get("usageMetadata")
-        meta: Mapping[str, Any] = usage_metadata if isinstance(usage_metadata, Mapping) else {}
-        rid = str(body.get("responseId") or "") or request_id_of(resp.headers)
-        feedback = body.get("promptFeedback")
-        if isinstance(feedback, Mapping) and feedback.get("blockReason"):
-            raise self._blocked(
-                call,
-                resp,
-                f"prompt blocked: {feedback['blockReason']}",
-                str(feedback["blockReason"]),
-                rid,
-                meta,
-            )
-        candidates = body.get("candidates")
-        first = candidates[0] if isinstance(candidates, list) and candidates else {}
-        if not isinstance(first, Mapping):
-            raise malformed(
-                "candidates[0] is not an object",
-                provider=provider,
-                status=resp.status_code,
-                headers=resp.headers,
-            )
-        parts = (
-            (first.get("content") or {}).get("parts") if isinstance(first.get("content"), Mapping) else None
-        )
-        images: list[RawImage] = []
-        for index, part in enumerate(parts if isinstance(parts, list) else ()):
-            inline = part.get("inlineData") or part.get("inline_data") if isinstance(part, Mapping) else None
-            if not isinstance(inline, Mapping):
-                continue
-            mime = str(inline.get("mimeType") or inline.get("mime_type") or "")
-            if not mime.startswith("image/"):
-                continue
-            where = f"candidates[0].content.parts[{index}].inlineData.data"
-            images.append(_image(inline.get("data"), where, provider, resp))
-        finish = str(first.get("finishReason") or "")
-        if not images:
-            if finish in POLICY_FINISH:
-                raise self._blocked(call, resp, f"image withheld: finishReason {finish}", finish, rid, meta)
-            raise malformed(
-                f"the model returned no image (finishReason {finish or 'missing'})",
-                provider=provider,
-                status=resp.status_code,
-                headers=resp.headers,
-            )
-        usage = gemini_usage(meta) if meta else None
-        slim: dict[str, Any] = {"data": [{} for _ in images], "finish_reason": finish or None}
-        if usage is not None:
-            slim["usage"] = usage
-        if body.get("modelVersion"):
-            slim["model_version"] = body["modelVersion"]
-        return CallOutput(resp.status_code, resp.headers, images, slim, request_id=rid or None, usage=usage)
-
-    def _blocked(
-        self, call: CallRequest, resp, message: str, code: str, rid: str | None, meta: Mapping[str, Any]
-    ):
-        billed = _count(meta, "promptTokenCount") > 0
-        note = " (its input tokens may be billed)" if billed else ""
-        return job_error(
-            ContentPolicyError,
-            f"{message}{note}",
-            provider=call.provider_id,
-            resp=resp,
-            job_id=rid,
-            code=code,
-            may_be_billed=billed,
-        )
+        return candidates_output(call.provider_id, resp, body)
 
     def _predictions(self, call: CallRequest, resp, body: Mapping[str, Any]) -> CallOutput:
         provider = call.provider_id

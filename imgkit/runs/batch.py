@@ -56,7 +56,7 @@ from typing import Any
 
 from imgkit.errors import BudgetExceededError, InvalidParameterError, ProviderError, RunDirectoryError
 from imgkit.money import Budget, Reservation
-from imgkit.providers import BatchClient, BatchStatus, OpenAIBatchAPI, batch_endpoint
+from imgkit.providers import BatchClient, BatchStatus, OpenAIBatchAPI, batch_api_class, batch_endpoint
 from imgkit.records.batches import BatchLedger, LedgerBatch
 from imgkit.records.journal import RequestLog
 from imgkit.records.rundir import RunDirectory
@@ -88,7 +88,7 @@ def line_bytes(item_id: str, resolved: Any) -> int:
     req = resolved.request
     images = [*req.input_images, *([req.mask] if req.mask is not None else [])]
     empty = {image.name: "" for image in images}
-    line = OpenAIBatchAPI.encode_line(
+    line = batch_api_class(resolved.provider).encode_line(
         item_id, resolved, resolved.body, tuple(req.input_images), req.mask, empty
     )
     return len(line) + sum(_data_uri_len(image) for image in images)
@@ -121,12 +121,12 @@ def group_batches(
 ) -> list[BatchGroup]:
     """The batches ``items`` make (module doc): grouped by provider, endpoint and model in spec order, a new
     batch whenever one would pass the provider's request or byte limit or ``max_requests``."""
-    limits = OpenAIBatchAPI.limits
-    cap = min(max_requests, limits.max_requests)
     open_groups: dict[tuple[str, str, str], BatchGroup] = {}
     done: list[BatchGroup] = []
     for item in items:
         resolved = plan.resolve(item, catalog)
+        limits = batch_api_class(resolved.provider).limits
+        cap = min(max_requests, limits.max_requests)
         key = (resolved.provider.id, batch_endpoint(resolved), resolved.model.id)
         size = line_bytes(item.item_id, resolved)
         group = open_groups.get(key)

@@ -193,12 +193,21 @@ def request_for(spec: ExperimentSpec, target: Target, prompt_text: str, input_im
     )
 
 
+#: (adapter, provider) pairs whose Batch API imgkit speaks
+BATCH_PROVIDERS = frozenset({("openai", "openai"), ("gemini", "gemini-api")})
+
+
 def _check_batchable(resolved: Any, fname: str, where: str) -> None:
     """A batched target's request must be one a Batch API takes (module doc)."""
     provider = resolved.provider
     problem = None
-    if provider.adapter != "openai" or provider.id != "openai":
-        problem = f"{provider.id} has no Batch API imgkit speaks (OpenAI's Batch API: provider openai)"
+    if (provider.adapter, provider.id) not in BATCH_PROVIDERS:
+        problem = (
+            f"{provider.id} has no Batch API imgkit speaks (OpenAI's Batch API: provider openai; the Gemini "
+            "API's Batch Mode: provider gemini-api, generateContent models)"
+        )
+    elif provider.adapter == "gemini" and not resolved.endpoint.endswith(":generateContent"):
+        problem = f"{resolved.model.id} is served by {resolved.endpoint.rpartition(':')[2]}, which Batch Mode does not take"
     elif resolved.body.get("stream") or resolved.request.partial_images:
         problem = "streamed partial images cannot go through a Batch API"
     elif len(resolved.calls or (resolved.n,)) > 1:
