@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
 import time
+from collections import Counter
 from decimal import Decimal
 
+import polars as pl
 import pytest
 from google import genai
 from google.genai import errors as genai_errors
@@ -20,7 +23,8 @@ from imgkit.records.journal import RequestLog
 from imgkit.runs.runner import run_experiment
 from imgkit.runs.spec import load_spec
 from imgkit.simulator import FaultPlan
-from tests.test_batch_runs import FAST_POLLS, assert_images_match, prompts, write_spec
+from tests.test_batch_runs import FAST_POLLS, assert_images_match, ledger_kinds, prompts, write_spec
+from tests.test_runner import imgkit_subprocess, wait_for
 
 KEY = "gemini-sdk-test-key-0001"
 MODEL = "gemini-3.1-flash-image"
@@ -191,3 +195,48 @@ def test_a_mixed_spec_groups_by_provider(tmp_path, simulator, capsys):
     ]
     summary = run_experiment(load_spec(path), progress=False)
     assert summary.complete and summary.batches_created == 4
+
+
+def test_kill_9_while_the_gemini_batch_runs_then_resume_pays_every_item_once_at_half_price(
+    tmp_path, simulator_factory
+):
+    sim = simulator_factory(time_scale=0.03)  # pending ~1 s, then ~2 s running
+    path = write_spec(tmp_path, sim, n=40, targets=[gemini_target()])
+    run_dir = tmp_path / "run"
+    proc = imgkit_subprocess("run", str(path), "--no-progress")
+    running = sim.gemini_batches.batches
+    wait_for(
+        lambda: (
+            "created" in ledger_kinds(run_dir) and any(b.status == "in_progress" for b in running.values())
+        ),
+        proc,
+    )
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert len(running) == 1 and not (run_dir / "log.jsonl").read_text().strip()
+
+    summary = run_experiment(load_spec(path), resume=True, progress=False)
+    assert (summary.batches_created, summary.batches_reattached, summary.sent, summary.ok) == (0, 1, 40, 40)
+    frame = RequestLog(run_dir / "log.jsonl").scan().collect()
+    assert Counter(frame["item_id"]) == dict.fromkeys(frame["item_id"], 1) and frame.height == 40
+    for row in frame.iter_rows(named=True):
+        full = row["input_text_tokens"] * TEXT_IN_PER_TOKEN + row["output_image_tokens"] * IMAGE_OUT_PER_TOKEN
+        assert row["actual_cost_usd"] == full / 2
+    assert_images_match(run_dir, frame)
+    (batch,) = running.values()  # the simulator holds each item in exactly one batch
+    assert Counter(batch.custom_ids) == dict.fromkeys(frame["item_id"], 1)
+    kinds = [r.kind for r in sim.requests]
+    assert (kinds.count("file_upload"), kinds.count("batch_create")) == (1, 1)
+    again = run_experiment(load_spec(path), resume=True, progress=False)
+    assert (again.sent, again.skipped_finished, len(running)) == (0, 40, 1)
+
+
+def test_an_expired_gemini_batch_rebatches_what_never_ran(tmp_path, simulator_factory):
+    sim = simulator_factory(faults=FaultPlan(batches=["expired"]))
+    path = write_spec(tmp_path, sim, n=6, targets=[gemini_target()])
+    summary = run_experiment(load_spec(path), progress=False)
+    assert summary.complete and summary.batches_created == 2
+    frame = RequestLog(tmp_path / "run" / "log.jsonl").scan().collect()
+    expired = frame.filter(pl.col("outcome") == "expired")
+    assert expired.height == 3 and (expired["actual_cost_usd"] == 0).all() and not expired["final"].any()
+    assert frame.filter(pl.col("outcome") == "ok").height == 6

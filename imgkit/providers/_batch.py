@@ -27,7 +27,7 @@ import asyncio
 import binascii
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -95,6 +95,7 @@ ENDED_STATES = frozenset({"completed", "failed", "expired", "cancelled"})
 #: error codes of a batch's validation that say "not now" rather than "not this file"
 _RETRYABLE_VALIDATION = frozenset({"token_limit_exceeded", "rate_limit_exceeded"})
 _ENDPOINTS = {"generate": "/v1/images/generations", "edit": "/v1/images/edits"}
+NEWLINE = b"\n"
 
 
 def batch_endpoint(resolved: ResolvedRequest) -> str:
@@ -238,8 +239,9 @@ class OpenAIBatchAPI:
 
     # --- lines --------------------------------------------------------------------------------------------
 
-    @staticmethod
+    @classmethod
     def encode_line(
+        cls,
         custom_id: str,
         resolved: ResolvedRequest,
         body: Mapping[str, Any],
@@ -247,16 +249,29 @@ class OpenAIBatchAPI:
         mask: InputFile | None = None,
         data_uris: Mapping[str, str] | None = None,
     ) -> bytes:
-        """One line of the input file. Edits carry their images as ``data:`` URLs in the JSON edit body
-        (``data_uris``: name -> data URL, made once per image for a whole file)."""
-        payload = dict(body)
+        """One line of the input file; edit inputs as ``data:`` URLs (``data_uris``: name -> data URL, made
+        once per image for a whole file; without it each is encoded here)."""
+        uri: Callable[[InputFile], str] = (
+            (lambda f: data_uris[f.name]) if data_uris is not None else InputFile.data_uri
+        )
+        line = cls._line(custom_id, resolved, dict(body), inputs, mask, uri)
+        return json.dumps(line, separators=(",", ":"), ensure_ascii=False).encode() + NEWLINE
+
+    @staticmethod
+    def _line(
+        custom_id: str,
+        resolved: ResolvedRequest,
+        payload: dict[str, Any],
+        inputs: tuple[InputFile, ...],
+        mask: InputFile | None,
+        uri: Callable[[InputFile], str],
+    ) -> dict[str, Any]:
+        """``custom_id``, ``method``, ``url`` and ``body``; edits carry their images in the JSON edit body."""
         if resolved.mode == "edit":
-            uri = (lambda f: data_uris[f.name]) if data_uris is not None else InputFile.data_uri
             payload["images"] = [{"image_url": uri(f)} for f in inputs]
             if mask is not None:
                 payload["mask"] = {"image_url": uri(mask)}
-        line = {"custom_id": custom_id, "method": "POST", "url": batch_endpoint(resolved), "body": payload}
-        return json.dumps(line, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+        return {"custom_id": custom_id, "method": "POST", "url": batch_endpoint(resolved), "body": payload}
 
     # --- HTTP ---------------------------------------------------------------------------------------------
 
@@ -518,18 +533,11 @@ class GeminiBatchAPI(OpenAIBatchAPI):
     key_field = "key"
 
     @staticmethod
-    def encode_line(
-        custom_id: str,
-        resolved: ResolvedRequest,
-        body: Mapping[str, Any],
-        inputs: tuple[InputFile, ...] = (),
-        mask: InputFile | None = None,
-        data_uris: Mapping[str, str] | None = None,
-    ) -> bytes:
-        """One line of the input file: the item id as ``key``, the request with its edit inputs inline."""
-        request = with_inline_inputs(dict(body), inputs)
-        line = {"key": custom_id, "request": request}
-        return json.dumps(line, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    def _line(
+        custom_id: str, resolved: ResolvedRequest, payload: dict[str, Any], inputs, mask, uri
+    ) -> dict[str, Any]:
+        """The item id as ``key``, the request with its edit inputs as ``inlineData`` parts."""
+        return {"key": custom_id, "request": with_inline_inputs(payload, inputs, uri)}
 
     @staticmethod
     def display_name(metadata: Mapping[str, str]) -> str:

@@ -206,15 +206,17 @@ def _blocked(
     )
 
 
-def with_inline_inputs(body: dict[str, Any], inputs: tuple[Any, ...]) -> dict[str, Any]:
-    """``body`` with edit inputs appended to the first content's parts as ``inlineData`` (a copy)."""
+def with_inline_inputs(body: dict[str, Any], inputs: tuple[Any, ...], uri: Any = None) -> dict[str, Any]:
+    """``body`` with edit inputs appended to the first content's parts as ``inlineData`` (a copy); ``uri``:
+    an input's ``data:`` URL (default: encoded now)."""
     if not inputs:
         return body
     body = copy.deepcopy(body)
     contents = body.setdefault("contents", [{"parts": []}])
     parts = contents[0].setdefault("parts", [])
     for f in inputs:
-        parts.append({"inlineData": {"mimeType": f.mime, "data": f.data_uri().partition(",")[2]}})
+        data = (uri(f) if uri is not None else f.data_uri()).partition(",")[2]
+        parts.append({"inlineData": {"mimeType": f.mime, "data": data}})
     return body
 
 
