@@ -574,6 +574,8 @@ def test_the_example_batch_spec_runs_offline_end_to_end(tmp_path, capsys):
     )
     assert spec.simulate and spec.batched
     summary = run_experiment(spec, progress=False)
-    assert summary.complete and summary.batches_created == 1 and summary.items == 12
-    assert_half_price(journal(tmp_path / "run"))
-    assert set(journal(tmp_path / "run")["provenance"]) == {"simulated"}
+    assert summary.complete and summary.batches_created == 2 and summary.items == 24
+    frame = journal(tmp_path / "run")
+    assert_half_price(frame.filter(pl.col("provider") == "openai"))
+    assert frame.filter(pl.col("provider") == "gemini-api")["batch_id"].n_unique() == 1
+    assert set(frame["provenance"]) == {"simulated"}

@@ -5,6 +5,9 @@ file per batch (``custom_id`` = the item id, ``method`` POST, ``url`` the Images
 resolved request body; edits use the JSON edit body, ``images: [{"image_url": "data:…"}]``, since a line
 cannot carry multipart), uploaded with ``purpose=batch``, a batch created on it (``completion_window: 24h``,
 ``metadata`` naming the run and the batch key), polled, then its output and error files read line by line.
+:class:`GeminiBatchAPI` speaks the Gemini API's Batch Mode the same way (its class doc): ``{"key",
+"request"}`` lines uploaded through the Files API, ``models/{model}:batchGenerateContent``, the operation
+``batches/{id}``, the responses file; :func:`batch_api_class` picks the API by the provider's catalog adapter.
 
 :class:`BatchStatus` is a batch as imgkit sees it, whatever the provider: its state (OpenAI's names:
 ``validating``, ``in_progress``, ``finalizing``, ``completed``, ``failed``, ``expired``, ``cancelling``,
@@ -13,7 +16,7 @@ cannot carry multipart), uploaded with ``purpose=batch``, a batch created on it 
 :class:`BatchClient` turns items into lines and answers into what the interactive client produces for a
 request: images stored by sha256, one attempt record with usage and the exact cost at the batch price
 (:func:`imgkit.pricing.bill_response` ``batch=True``), errors classified like interactive failures
-(:func:`~imgkit.providers.error_from_openai`; a line that never ran because the window ended is a
+(:func:`~imgkit.providers.error_from_openai`, or Google's shapes; a line that never ran because the window ended is a
 :class:`~imgkit.errors.BatchExpiredError`, one of a cancelled batch ``cancelled``; neither is billed).
 
 Crash safety is the caller's (:mod:`imgkit.runs.batch`): uploads are named ``imgkit-<run>-<key>.jsonl`` and

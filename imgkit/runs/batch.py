@@ -2,8 +2,9 @@
 
 A target with ``batch: true`` (:mod:`imgkit.runs.spec`) does not send its items one request at a time: they
 are grouped by provider, endpoint and model (:func:`group_batches`, within the provider's limits: OpenAI's
-50,000 requests and 200 MB per input file, and the spec's ``batch.max_requests``), each group written as a
-JSON Lines file, uploaded, and run as one batch; its answers come back in result files, each stored and
+50,000 requests and 200 MB per input file, the Gemini API's 2 GB per file, and the spec's
+``batch.max_requests``), each group written as a JSON Lines file, uploaded, and run as one batch (OpenAI's
+Batch API or the Gemini API's Batch Mode, :func:`~imgkit.providers.batch_api_class`); its answers come back in result files, each stored and
 logged as one attempt per item (``batch_id`` set, the bill at the batch price, started at the submission and
 ended when the batch's result was available: ``latency_ms`` is the turnaround).
 
@@ -20,7 +21,7 @@ Crash safety (the ledger, :mod:`imgkit.records.batches`)
     it is over. A resumed run reads the ledger before anything else: every item of an open batch is left out
     of what it sends, its quote held as committed, and the batch is picked up where the ledger stops: an
     upload is looked for by its name (``imgkit-<run>-<key>.jsonl``), a batch by its metadata
-    (``imgkit_run``, ``imgkit_batch``) before anything is uploaded or created again, so a kill between any two
+    (``imgkit_run``, ``imgkit_batch``; Gemini: its display name) before anything is uploaded or created again, so a kill between any two
     steps neither loses a batch nor creates a second one. Answers already in the journal are not logged twice.
 
 Interrupting
