@@ -20,6 +20,7 @@ from google.genai import types
 
 from imgkit.pricing import count_prompt_tokens
 from imgkit.records.journal import RequestLog
+from imgkit.runs.plan import plan_run
 from imgkit.runs.runner import run_experiment
 from imgkit.runs.spec import load_spec
 from imgkit.simulator import FaultPlan
@@ -169,6 +170,11 @@ def test_a_batched_gemini_target_runs_at_half_the_interactive_usage_price(tmp_pa
         assert row["input_text_tokens"] == count_prompt_tokens(prompts(6)[int(row["prompt_id"][1:])]["text"])
         assert row["actual_cost_usd"] == full / 2
     assert_images_match(tmp_path / "run", frame)
+    # each item's reservation covers its usage bill (the per-image price $0.067 / 2 is below the token math)
+    spec = load_spec(path)
+    plan = plan_run(spec)
+    bills = dict(zip(frame["item_id"], frame["actual_cost_usd"], strict=True))
+    assert all(bills[i.item_id] <= plan.quote_for(i) for i in spec.items())
     # the simulator holds one batch, from one uploaded file, naming each item once
     (batch,) = simulator.gemini_batches.batches.values()
     assert sorted(batch.custom_ids) == sorted(frame["item_id"].to_list())

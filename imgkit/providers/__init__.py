@@ -30,7 +30,7 @@ from imgkit.providers._batch import (
     batch_endpoint,
 )
 from imgkit.providers._bfl import BflAdapter, bfl_charge
-from imgkit.providers._client import LABELS, ImageClient, sum_costs
+from imgkit.providers._client import LABELS, USAGE_BILLED, ImageClient, cover_token_bill, sum_costs
 from imgkit.providers._convert import TRANSPARENT_FORMATS, convert_image
 from imgkit.providers._errors import (
     error_from_bfl,
@@ -66,6 +66,7 @@ __all__ = [
     "FAL_RUN_URL",
     "LABELS",
     "TRANSPARENT_FORMATS",
+    "USAGE_BILLED",
     "AttemptClock",
     "BatchAnswer",
     "BatchClient",
@@ -98,6 +99,7 @@ __all__ = [
     "batch_endpoint",
     "bfl_charge",
     "convert_image",
+    "cover_token_bill",
     "download_image",
     "error_from_bfl",
     "error_from_event",

@@ -145,12 +145,13 @@ class _LoopThread:
 USAGE_BILLED = ("openai", "gemini", "vertex")
 
 
-def _cover_token_bill(estimate: Cost, part: PricedRequest) -> Cost:
-    """``estimate`` whose high end is raised to the token math when that is higher (see ``_estimate``)."""
+def cover_token_bill(estimate: Cost, part: PricedRequest, *, batch: bool = False) -> Cost:
+    """``estimate`` whose high end is raised to the token math when that is higher (see ``_estimate``);
+    ``batch``: both at the Batch API price."""
     if estimate.method == "tokens" or part.offering.price_on().tokens is None:
         return estimate
     try:
-        tokens = quote_request(part, method="tokens")
+        tokens = quote_request(part, method="tokens", batch=batch)
     except ImgkitError:
         return estimate
     high, token_high = estimate.reserve_usd, tokens.reserve_usd
@@ -468,7 +469,7 @@ class ImageClient:
             except ImgkitError:
                 estimate = None
             if estimate is not None and ctx.provider.adapter in USAGE_BILLED:
-                estimate = _cover_token_bill(estimate, part)
+                estimate = cover_token_bill(estimate, part)
             ctx.estimates[count] = estimate
         return ctx.estimates[count]
 

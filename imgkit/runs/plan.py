@@ -21,6 +21,7 @@ from typing import Any
 
 from imgkit.catalog import Catalog, load_catalog
 from imgkit.errors import ImgkitError, InvalidParameterError, SpecError, UnknownPriceError
+from imgkit.providers import USAGE_BILLED, cover_token_bill
 from imgkit.runs.spec import ExperimentSpec, Target, WorkItem
 
 __all__ = ["PlannedTarget", "RunPlan", "plan_run", "request_for", "reserve_amount"]
@@ -250,7 +251,11 @@ def plan_run(spec: ExperimentSpec, catalog: Catalog | None = None) -> RunPlan:
             tokens = count_prompt_tokens(prompt.text)
             if tokens not in quotes:
                 try:
-                    quotes[tokens] = quote_request(resolved.priced(prompt_tokens=tokens), batch=target.batch)
+                    priced = resolved.priced(prompt_tokens=tokens)
+                    quotes[tokens] = quote_request(priced, batch=target.batch)
+                    if target.batch and resolved.provider.adapter in USAGE_BILLED:
+                        # a batch is reserved once, at its quote: one that covers the usage bill
+                        quotes[tokens] = cover_token_bill(quotes[tokens], priced, batch=True)
                 except UnknownPriceError as exc:
                     if not target.batch:
                         raise
