@@ -495,6 +495,13 @@ def test_recosting_every_billing_unit_of_the_market_equals_polars(engine, spark)
     frame = frame.with_columns(
         cost_method=pl.when(charged).then(pl.lit("provider_charge")).otherwise("cost_method"),
         actual_cost_usd=pl.when(charged).then(pl.lit(Decimal("0.0451"), MONEY)).otherwise("actual_cost_usd"),
+        # every fifth OpenAI and Gemini API request sent through a Batch API: the batch price (unknown where the
+        # offering publishes none)
+        batch_id=pl.when(
+            (pl.int_range(pl.len()) % 5 == 1) & pl.col("provider").is_in(["openai", "gemini-api"])
+        )
+        .then(pl.lit("batch_1"))
+        .otherwise(None),
     )
     want = polars_reconcile(frame, by="provider,model,quality,size")
     got = engines.reconcile(frame, engine, by="provider,model,quality,size")
@@ -509,6 +516,11 @@ def test_the_volume_mix_and_workload_on_an_engine_equal_polars(engine, hard_log,
     assert engines.volume_mix(hard_log, engine).equals(polars_mix(lf))
     assert engines.traffic_workload(IMPORT, engine) == polars_workload(scan_log(IMPORT))
     assert engines.traffic_workload(hard_log, engine) == polars_workload(lf)
+
+
+def test_the_derived_delivery_key_is_polars_only(hard_log):
+    with pytest.raises(InvalidParameterError, match="polars"):
+        engines.performance_table(hard_log, "duckdb", by="provider,delivery")
 
 
 def test_an_unknown_engine_is_refused_with_the_allowed_ones():
