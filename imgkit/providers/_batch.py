@@ -481,12 +481,16 @@ def _count_of(stats: Mapping[str, Any], name: str) -> int:
         return 0
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def gemini_batch_status(op: Mapping[str, Any]) -> BatchStatus:
     """A Gemini batch operation (``batches/{id}``: its ``GenerateContentBatch`` metadata) as imgkit's status."""
-    meta = op.get("metadata") if isinstance(op.get("metadata"), Mapping) else {}
-    stats = meta.get("batchStats") if isinstance(meta.get("batchStats"), Mapping) else {}
-    output = meta.get("output") or op.get("response") or {}
-    error = op.get("error") if isinstance(op.get("error"), Mapping) else None
+    meta: Mapping[str, Any] = _mapping(op.get("metadata"))
+    stats: Mapping[str, Any] = _mapping(meta.get("batchStats"))
+    output: Mapping[str, Any] = _mapping(meta.get("output") or op.get("response"))
+    error: Mapping[str, Any] | None = op["error"] if isinstance(op.get("error"), Mapping) else None
     state = _GEMINI_STATES.get(str(meta.get("state") or ""), str(meta.get("state") or "").lower())
     return BatchStatus(
         id=str(op.get("name")),
@@ -496,7 +500,7 @@ def gemini_batch_status(op: Mapping[str, Any]) -> BatchStatus:
         failed=_count_of(stats, "failedRequestCount"),
         created_at=_rfc3339(meta.get("createTime")),
         ended_at=_rfc3339(meta.get("endTime")),
-        output_file_id=output.get("responsesFile") if isinstance(output, Mapping) else None,
+        output_file_id=output.get("responsesFile"),
         errors=(str(error.get("message")),) if error else (),
         error_codes=(str(error.get("status") or error.get("code")),) if error else (),
         metadata={"display_name": str(meta.get("displayName") or "")},

@@ -451,11 +451,14 @@ class BatchRun:
         its metadata before another create; after :data:`CREATE_ATTEMPTS` such tries the error is raised and
         the batch stays open for a resume. A refusal abandons it, its items logged with the error."""
         entry = run.entry
+        file_id = entry.file_id
+        if file_id is None:  # _submit uploads first
+            raise RunDirectoryError(f"batch {entry.key}: no uploaded file to create it on")
         for attempt in range(1, CREATE_ATTEMPTS + 1):
-            self.ledger.append("creating", entry.key, file_id=entry.file_id)
+            self.ledger.append("creating", entry.key, file_id=file_id)
             entry.creating_at = dt.datetime.now(dt.UTC)
             try:
-                status = await api.create(entry.file_id, entry.endpoint, self._metadata(entry))
+                status = await api.create(file_id, entry.endpoint, self._metadata(entry))
             except ProviderError as exc:
                 last = attempt == CREATE_ATTEMPTS or self.stopping()
                 if exc.may_be_billed:  # the answer was lost: the batch may exist
@@ -606,7 +609,7 @@ class BatchRun:
         )
         started_at = run.submitted_at
         ended_at = _result_time(started_at, run.observed_end or dt.datetime.now(dt.UTC), status.ended_at)
-        when = {
+        when: dict[str, Any] = {
             "batch_id": status.id,
             "attempt": entry.attempt,
             "started_at": started_at,

@@ -183,7 +183,7 @@ class LineResult:
     images: tuple[ImageSpec, ...] = ()
     url_origin: str | None = None  # images as URLs of this server (response_format url), else base64
     done_s: float = 0.0  # real seconds after the batch went in_progress when the line finished
-    never_ran: dict[str, str] | None = None  # the error of a line that did not run (expired, cancelled)
+    never_ran: dict[str, Any] | None = None  # the error of a line that did not run (expired, cancelled)
 
     @property
     def ok(self) -> bool:
@@ -210,7 +210,7 @@ class SimulatedBatch:
     lines: list[LineResult] | None = None
     errors: list[dict[str, Any]] | None = None
     in_progress_mono: float | None = None
-    run_end_mono: float | None = None  # when in_progress would end (every line done)
+    run_end_mono: float = math.inf  # when in_progress would end (every line done; set when it begins)
     deadline_mono: float = math.inf  # when the window ends
     expires: bool = False  # the window ends before every line is done
     cut: int | None = None  # with ``expires``: how many lines (in the order they finish) are done by then
@@ -377,9 +377,9 @@ class BatchService:
             if order not in ("asc", "desc"):
                 raise ApiError(400, f"Invalid 'order': {order!r}.", param="order", code="invalid_value")
             objects = [f.as_object() for f in (reversed(files) if order == "desc" else files)]
-            for obj, stored in zip(objects, reversed(files) if order == "desc" else files, strict=True):
-                if stored.size is None and stored.lines is not None:
-                    obj["bytes"] = await self._size(stored)
+            for obj, listed in zip(objects, reversed(files) if order == "desc" else files, strict=True):
+                if listed.size is None and listed.lines is not None:
+                    obj["bytes"] = await self._size(listed)
             await self._send(
                 ex, headers, _page(objects, req.query.get("after"), _limit(req.query, 10_000, 10_000))
             )
@@ -532,20 +532,20 @@ class BatchService:
         if not rest:
             if req.method == "POST":
                 rec.kind = "batch_create"
-                batch = self.create(req)
-                rec.model, rec.fault = batch.model, batch.fault
-                if batch.fault == "timeout":  # created, but its answer never comes
+                created = self.create(req)
+                rec.model, rec.fault = created.model, created.fault
+                if created.fault == "timeout":  # created, but its answer never comes
                     await ex.hold(self.server.hang_s)
                     return
-                await self._send(ex, headers, batch.as_object(now))
+                await self._send(ex, headers, created.as_object(now))
                 return
             self._method(req, "GET")
             rec.kind = "batch_list"
             limit = _limit(req.query, 20, 100)
             objects = []
-            for batch in reversed(self.batches.values()):
-                self.advance(batch, now, origin)
-                objects.append(batch.as_object(now))
+            for listed_batch in reversed(self.batches.values()):
+                self.advance(listed_batch, now, origin)
+                objects.append(listed_batch.as_object(now))
             await self._send(ex, headers, _page(objects, req.query.get("after"), limit))
             return
         batch = self.batches.get(rest[0])
@@ -677,12 +677,15 @@ class BatchService:
             batch.status = "finalizing"
             batch.times["finalizing"] = batch.run_end_mono
         if batch.status == "finalizing":
-            end = batch.run_end_mono + (FINALIZING_S + FINALIZING_PER_REQUEST_S * len(batch.lines)) * scale
+            end = (
+                batch.run_end_mono
+                + (FINALIZING_S + FINALIZING_PER_REQUEST_S * len(batch.lines or ())) * scale
+            )
             if now >= end:
                 self._end(batch, "completed", end, None)
             return
         if batch.status == "cancelling":
-            end = batch.cancel_mono + CANCELLING_S * scale
+            end = (now if batch.cancel_mono is None else batch.cancel_mono) + CANCELLING_S * scale
             if now >= end:
                 self._end(batch, "cancelled", end, _CANCELLED)
 
@@ -788,7 +791,7 @@ class BatchService:
             return error(_line_fault(fault, job.model.id), draw.ttfb_ms)
         digest = image_digest(server.seed, job.prompt, (job.model.id, "openai", job.quality or "", job.size))
         specs = tuple(job.spec(digest, i) for i in range(job.n))
-        extras = [{}] * job.n
+        extras: list[dict[str, Any]] = [{}] * job.n
         if job.model.id == "dall-e-3":
             extras = [{"revised_prompt": job.prompt} for _ in range(job.n)]
         answer = response_body(job, [dict(e) for e in extras], created)

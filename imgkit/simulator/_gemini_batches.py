@@ -130,7 +130,7 @@ class GeminiBatchService(BatchService):
 
     # --- routing ------------------------------------------------------------------------------------------
 
-    async def handle(self, req: Request, ex: Exchange, rec: Any, origin: str) -> None:  # type: ignore[override]
+    async def handle(self, req: Request, ex: Exchange, rec: Any, origin: str) -> None:
         server = self.server
         rec.provider = "gemini-api"
         rec.request_id = request_id = server._new_id()[:24]
@@ -311,6 +311,7 @@ class GeminiBatchService(BatchService):
         file_name = config.get("fileName") or config.get("file_name")
         if (inline is None) == (file_name is None):
             raise GoogleError(400, "* InputConfig: exactly one of requests and file_name is required")
+        stored: StoredFile | None
         if inline is not None:
             requests = inline.get("requests") if isinstance(inline, dict) else None
             if not isinstance(requests, list) or not requests:
@@ -467,12 +468,14 @@ class GeminiBatchService(BatchService):
             job = google._gemini(served, camel_keys(line["request"]))
         except GoogleError as err:
             return self._error_line(key, request_id, err, line), 0.0
-        _, draw, fault, _ = server._decide("gemini-api", served.model.id, (served.model.id, batch.model))
+        _, draw, fault, _ = server._decide(
+            "gemini-api", served.model.id, (served.model.id, batch.model or served.model.id)
+        )
         if fault in ("timeout", "drop", "malformed", "truncated"):
             fault = "server_error"
-        err = google._fault_error(fault, served, False, False)
-        if err is not None:
-            return self._error_line(key, request_id, err, line), draw.ttfb_ms
+        refused = google._fault_error(fault, served, False, False)
+        if refused is not None:
+            return self._error_line(key, request_id, refused, line), draw.ttfb_ms
         if fault == "moderation":
             body = google._blocked(served, job, request_id)
             return LineResult(key, json.dumps(line.get("metadata")), request_id, 200, body), draw.total_ms
