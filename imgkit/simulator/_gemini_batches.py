@@ -22,8 +22,8 @@ seeded images, the same fault plan and profiles); results come back in input ord
 "response"}`` or ``{"key", "error"}``).
 
 Assumed (Google publishes no figure): the clock of the OpenAI batches (:mod:`imgkit.simulator._batches`:
-validating, queue, parallelism), a 48-hour window (the Batch Mode guide: a batch pending or running for
-48 hours expires), and how requests that never ran are reported when a batch expires or is cancelled: an
+validating, queue, parallelism), a 48-hour window (recalled from Google's Batch Mode guide, which
+gives a 24-hour target turnaround; no stored copy states the expiry), and how requests that never ran are reported when a batch expires or is cancelled: an
 error ``DEADLINE_EXCEEDED`` (504) or ``CANCELLED`` (499) in their place in the results.
 """
 
@@ -44,7 +44,7 @@ from imgkit.simulator._wire import JSON_HEADER
 
 __all__ = ["GeminiBatchService"]
 
-#: a batch pending or running this long expires (the Batch Mode guide)
+#: a batch pending or running this long expires (assumed: no stored source states Gemini's expiry)
 WINDOW_S = 48 * 3600.0
 #: the Files API's limit per file (2 GB)
 MAX_FILE_BYTES = 2 * 1024**3
