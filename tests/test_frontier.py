@@ -446,8 +446,8 @@ SAMPLE_LOG = "data/samples/provider_log.parquet"
 GENAI_VOTES = "data/votes/genai_arena_20240220/votes.csv"
 
 
-def test_gathered_defaults_are_the_published_board_and_its_prices(lmarena_frame):
-    sources = frontier_sources()
+def test_arena_catalog_folder_is_the_2025_board_and_its_prices(lmarena_frame):
+    sources = frontier_sources(leaderboard_dir=published.published_dir() / "lmarena")
     assert (sources.rating_provenance, sources.rating_source, sources.latency) == ("published", None, None)
     assert sources.options().equals(lmarena_frame)
 
@@ -459,12 +459,12 @@ def test_catalog_quotes_filled_with_published_prices_and_said_so():
     rows = {(r["model"], r["provider"]): r for r in sources.costs.iter_rows(named=True)}
     assert rows["gpt-image-1-mini", "openai"]["cost_usd"] == Decimal("0.011")  # PRICING.md, medium 1024²
     assert rows["photon", "replicate.com"]["cost_usd"] == Decimal("0.03")  # LMArena's, for a model not sold
-    assert sources.cost_basis == "quality medium, 1024x1024"
+    assert sources.cost_basis == "quality medium, 1024x1024, generate, priced on 2026-06-01"
     plain = frontier_sources(costs="catalog", on=on)
     assert ("photon", "replicate.com") not in {
         (r["model"], r["provider"]) for r in plain.costs.iter_rows(named=True)
     }
-    assert plain.cost_basis == "each model's default quality, 1024x1024"
+    assert plain.cost_basis == "each model's default quality, 1024x1024, generate, priced on 2026-06-01"
 
 
 @pytest.mark.parametrize("describe", [False, True])
@@ -537,14 +537,17 @@ def test_a_run_without_votes_is_refused_naming_the_run(tmp_path):
 
 
 def test_inputs_used_counts_the_options_each_input_places():
-    sources = frontier_sources(costs="catalog", quality="medium", latency="seed", fill_published=True)
+    on = dt.date(2026, 12, 6)
+    sources = frontier_sources(costs="catalog", quality="medium", latency="seed", fill_published=True, on=on)
     options = sources.options()
     by_cost = pareto_frontier(sources.options(latency=False), cost="cost_usd")
     by_time = pareto_frontier(sources.options(costs=False), latency="p50_ms")
     rows = {r["input"]: r for r in sources.inputs_used(options, by_cost, by_time)}
     assert list(rows) == ["ratings", "cost per image", "generation time (p50)"]
     assert rows["ratings"]["options"] == options.filter(pl.col("rating").is_not_null())["model"].n_unique()
-    assert rows["cost per image"]["where from"].endswith("; quality medium, 1024x1024")
+    assert rows["cost per image"]["where from"].endswith(
+        "; quality medium, 1024x1024, generate, priced on 2026-12-06"
+    )
     assert rows["generation time (p50)"]["options"] == by_time["p50_ms"].is_not_null().sum() > 0
 
 
@@ -720,8 +723,8 @@ def test_rating_vs_latency_figure_with_seed_times():
 # --- CLI ------------------------------------------------------------------------------------------------------
 
 
-def test_cli_default_is_c11_offline(capsys):
-    assert cli_main(["frontier"]) == 0
+def test_cli_arena_catalog_is_c11_offline(capsys):
+    assert cli_main(["frontier", "--leaderboard", "arena-catalog"]) == 0
     out = capsys.readouterr().out
     line = next(line for line in out.splitlines() if line.startswith("frontier (cost)"))
     assert set(line.split(": ", 1)[1].split(", ")) == C11_FRONTIER
@@ -730,7 +733,8 @@ def test_cli_default_is_c11_offline(capsys):
 
 def test_cli_json_with_recommendation_and_plot(tmp_path, capsys):
     out_png = tmp_path / "f.png"
-    args = ["frontier", "--json", "--statistical", "--budget-usd", "0.03", "--plot", str(out_png)]
+    args = ["frontier", "--leaderboard", "arena-catalog", "--json", "--statistical", "--budget-usd", "0.03"]
+    args += ["--plot", str(out_png)]
     assert cli_main(args) == 0
     doc = json.loads(capsys.readouterr().out)
     assert set(doc["frontier"]) == C11_FRONTIER and doc["statistical"] is True
@@ -743,6 +747,8 @@ def test_cli_json_with_recommendation_and_plot(tmp_path, capsys):
 def test_cli_catalog_costs_latency_axis(capsys):
     args = [
         "frontier",
+        "--leaderboard",
+        "arena-catalog",
         "--costs",
         "catalog",
         "--quality",
@@ -755,7 +761,9 @@ def test_cli_catalog_costs_latency_axis(capsys):
     ]
     assert cli_main(args) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["frontier"] == ["gpt-image-1-mini @ openai"]
+    # the gateway's model pages (copy A): FLUX.2 [flex] at fal p50 15,813 ms, FLUX.2 [pro] at Replicate 14,131 ms;
+    # on the 2025-12-17 board flux-2-flex 1155.5 > flux-2-pro 1150.5, and every other rated, timed option is slower
+    assert doc["frontier"] == ["flux-2-flex @ fal", "flux-2-pro @ replicate"]
     assert "latency: published" in doc["caption"]
 
 

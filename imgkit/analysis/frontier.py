@@ -35,6 +35,7 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
+from imgkit.analysis.published import Snapshot
 from imgkit.catalog import Catalog, load_catalog, parse_wxh
 from imgkit.errors import ImgkitError, InvalidParameterError
 from imgkit.money import MONEY, usd_text
@@ -55,9 +56,12 @@ __all__ = [
     "frontier_inputs",
     "frontier_sources",
     "pareto_frontier",
+    "passed_over",
     "provenance_caption",
+    "quality_bands",
     "recommend",
     "run_targets",
+    "snapshot_ratings",
     "times_with_published",
 ]
 
@@ -229,7 +233,8 @@ def _ratings_frame(ratings: Any, provenance: str, source: str | None) -> pl.Data
     frame = ratings.with_columns(
         *(pl.lit(None, dtype=pl.Float64).alias(c) for c in ("ci_low", "ci_high") if c not in ratings.columns)
     )
-    keep = ["model", "rating", "ci_low", "ci_high", *(c for c in ("votes", "category") if c in frame.columns)]
+    extra = ("votes", "category", "leaderboard_name")
+    keep = ["model", "rating", "ci_low", "ci_high", *(c for c in extra if c in frame.columns)]
     frame = frame.select(*keep, *(c for c in _TAG_COLUMNS if c in frame.columns))
     frame = frame.with_columns(pl.col("rating", "ci_low", "ci_high").cast(pl.Float64))
     _unique(frame, ["model"], "ratings")
@@ -292,7 +297,7 @@ def run_targets(run_dir: str | Path) -> pl.DataFrame:
 #: where costs per image may come from (or a request log's path)
 COST_SOURCES = ("lmarena", "catalog", "log", "run")
 #: where generation times may come from (or a request log's path)
-LATENCY_SOURCES = ("seed", "log", "run")
+LATENCY_SOURCES = ("published", "seed", "log", "run")
 
 
 @dataclass(frozen=True)
@@ -310,6 +315,11 @@ class FrontierSources:
     costs: pl.DataFrame | None = None
     latency: pl.DataFrame | None = None
     cost_basis: str | None = None
+    snapshot: Snapshot | None = None
+
+    def staleness(self, today: dt.date | None = None) -> str | None:
+        """The published snapshot's staleness warning on ``today`` (None: fresh, or not a published board)."""
+        return self.snapshot.staleness(today) if self.snapshot is not None else None
 
     def options(
         self, aliases: Mapping[str, str] | None = None, *, costs: bool = True, latency: bool = True
@@ -354,6 +364,8 @@ def frontier_sources(
     latency: str | Path | None = None,
     category: str = "full",
     leaderboard_dir: str | Path | None = None,
+    leaderboard: str | None = None,
+    board: str = "text-to-image",
     rating_provenance: str = Provenance.MEASURED,
     bootstrap: int = 0,
     seed: int = 0,
@@ -371,23 +383,33 @@ def frontier_sources(
     * ``ratings``: a votes file (Bradley–Terry fitted here: bootstrap intervals of ``bootstrap`` rounds seeded
       ``seed``, or sandwich intervals when 0; ``rating_provenance`` says whose votes), a ratings table
       (``model, rating[, ci_low, ci_high]``, CSV or Parquet) or the JSON of ``imgkit ratings --json``; None:
-      the votes of ``run_dir`` (``votes.csv`` from ``imgkit vote``), else LMArena's published board
-      ``category`` (from ``leaderboard_dir``, default the shipped snapshot).
+      the votes of ``run_dir`` (``votes.csv`` from ``imgkit vote``), else a published snapshot: ``leaderboard``
+      (a snapshot id or an arena, :func:`~imgkit.analysis.published.find_snapshot`; default the newest LMArena
+      snapshot of ``board``), its names mapped to catalog ids by the alias table (the ``model`` column is the
+      catalog id where there is one, ``leaderboard_name`` the board's name); with ``leaderboard_dir`` the
+      arena-catalog folder of 2025-12-17 (its ``category``, and LMArena's $/image as costs).
     * ``costs``: ``lmarena`` (published $/image), ``catalog`` (:func:`catalog_costs` at ``quality``, ``size``,
       ``on``), ``log`` (the cost per successful image in ``log_path``, per provider x model), ``run`` (per
       target of ``run_dir``) or a log's path; None: ``run`` with a ``run_dir``, ``lmarena`` beside the
-      published board, else ``catalog``.
+      arena-catalog folder, else ``catalog`` (the edit mode's prices for an ``image-edit`` board).
     * ``latency``: ``seed`` (the seed page's published times), ``log``, ``run`` or a log's path; None: ``run``
       with a ``run_dir``, else no times.
 
     ``fill_published``: published figures fill what the chosen source lacks: LMArena's $/image for models
-    the catalog does not sell, the seed page's times for provider x model pairs a log lacks. Logs are read
+    the catalog does not sell (arena-catalog folder only), the published times (seed page, then the gateway's
+    model pages: the first copy of each provider x model) for provider x model pairs a log lacks. Logs are read
     once each, with ``log_mapping`` (:func:`imgkit.records.scan.scan_log`), and named in captions by
     their file name (``run/log.jsonl``), or with ``describe_logs`` by their description (``simulated from
     provider_log.parquet, 1,000 requests, 2026-01-01 – 2026-01-30``). A missing file or votes a run does not
     have yet are refused naming the parameter.
     """
-    from imgkit.analysis.published import lmarena_leaderboard, lmarena_prices, seed_performance
+    from imgkit.analysis.published import (
+        find_snapshot,
+        lmarena_leaderboard,
+        lmarena_prices,
+        published_performance,
+    )
+    from imgkit.analysis.published import leaderboard as read_leaderboard
 
     tables: dict[str, pl.DataFrame] = {}  # per log read: its table per provider x model (or per target)
     if run_dir is not None:
@@ -399,9 +421,14 @@ def frontier_sources(
         ratings = ratings if ratings is not None else run.votes_path
         source = _log_caption(run.scan(), run.log_label) if describe_logs else run.log_label
         tables["run"] = run_targets(run_dir).with_columns(source=pl.lit(source, dtype=pl.String))
-    published_board = ratings is None
+    published_board = ratings is None and leaderboard_dir is not None  # the arena-catalog folder
+    snapshot = None
     if published_board:
         fitted = lmarena_leaderboard(category, leaderboard_dir)
+        provenance, source = str(Provenance.PUBLISHED), None
+    elif ratings is None:
+        snapshot = find_snapshot(leaderboard, board)
+        fitted = snapshot_ratings(read_leaderboard(snapshot.id))
         provenance, source = str(Provenance.PUBLISHED), None
     else:
         fitted, source = _load_ratings(Path(ratings), bootstrap, seed)
@@ -423,8 +450,10 @@ def frontier_sources(
     if costs == "lmarena":
         cost_frame = lmarena_prices(leaderboard_dir)
     elif costs == "catalog":
-        cost_frame = catalog_costs(quality=quality, size=size, on=on)
+        mode = "edit" if snapshot is not None and snapshot.board == "image-edit" else "generate"
+        cost_frame = catalog_costs(quality=quality, size=size, on=on, mode=mode)
         cost_basis = f"quality {quality}, {size}" if quality else f"each model's default quality, {size}"
+        cost_basis += f", {mode}, priced on {on or dt.date.today()}"
         if fill_published:
             cost_frame = costs_with_published(cost_frame, lmarena_prices(leaderboard_dir))
     else:
@@ -432,13 +461,23 @@ def frontier_sources(
     if latency is None and "run" in tables:
         latency = "run"
     time_frame = None
-    if latency == "seed":
-        time_frame = seed_performance()
+    if latency in ("seed", "published"):
+        time_frame = published_performance(first_copy_only=True)
     elif latency is not None:
         time_frame = log_table(latency, "latency")
         if fill_published and latency != "run":
-            time_frame = times_with_published(time_frame, seed_performance())
-    return FrontierSources(fitted, provenance, source, cost_frame, time_frame, cost_basis)
+            time_frame = times_with_published(time_frame, published_performance(first_copy_only=True))
+    return FrontierSources(fitted, provenance, source, cost_frame, time_frame, cost_basis, snapshot)
+
+
+def snapshot_ratings(board: pl.DataFrame) -> pl.DataFrame:
+    """A leaderboard snapshot (:func:`imgkit.analysis.published.leaderboard`) as frontier ratings: one row per
+    catalog id (its alias table's primary row) and per name without an id; ``model`` is the catalog id
+    where there is one, ``leaderboard_name`` the name as the board prints it."""
+    return board.filter(pl.col("use")).with_columns(
+        pl.col("model").alias("leaderboard_name"),
+        pl.coalesce("catalog_id", "model").alias("model"),
+    )
 
 
 def _load_ratings(path: Path, bootstrap: int, seed: int) -> tuple[Any, str]:
@@ -597,7 +636,8 @@ def _options(ratings: pl.DataFrame, parts: Iterable[pl.DataFrame]) -> pl.DataFra
 def provenance_caption(frame: pl.DataFrame, kinds: Sequence[str] = INPUTS, max_sources: int = 3) -> str:
     """Where the numbers come from, e.g. ``rating: published, LMArena (...), 2025-12-17; cost: ...``.
 
-    Per input: its provenance kinds, up to ``max_sources`` source names (then "and N more") and the
+    Per input: its provenance kinds, up to ``max_sources`` source names (then "and N more"; one's own logs
+    and votes before published sources, so a log is never hidden behind many published pages) and the
     source date or date range, over the rows that have a value.
     """
     parts = []
@@ -610,7 +650,14 @@ def provenance_caption(frame: pl.DataFrame, kinds: Sequence[str] = INPUTS, max_s
             continue
         text = f"{kind}: {combine_provenance(used[col].to_list())}"
         src, date = f"{kind}_source", f"{kind}_source_date"
-        names = sorted({s for s in used[src].to_list() if s}) if src in used.columns else []
+        names: list[str] = []
+        if src in used.columns:
+            published_only = {
+                s: all(k == Provenance.PUBLISHED for k in str(p).split("+"))
+                for s, p in zip(used[src].to_list(), used[col].to_list(), strict=True)
+                if s
+            }
+            names = sorted(published_only, key=lambda s: (published_only[s], s))
         if names:
             more = len(names) - max_sources
             text += ", " + "; ".join(names[:max_sources]) + (f" and {more} more" if more > 0 else "")
@@ -876,6 +923,21 @@ def recommend(
     return Recommendation(best, reason, objective, constraints, candidates, tuple(close))
 
 
+def passed_over(
+    recommendation: Recommendation, quality: str = "rating", key: str | None = None
+) -> pl.DataFrame:
+    """What the recommendation passed over: every option rated higher than the choice (all rated options
+    when nothing qualifies), best first, with ``rejected_because`` (the constraints it fails, e.g. over
+    budget, or no cost per image known for a retired offering)."""
+    frame = recommendation.candidates
+    key = key or ("option" if "option" in frame.columns else "model")
+    rated = frame.filter(pl.col(quality).is_not_null())
+    choice = recommendation.choice
+    if choice is not None and choice.get(quality) is not None:
+        rated = rated.filter((pl.col(quality) > choice[quality]) & (pl.col(key) != choice[key]))
+    return rated.filter(~pl.col("qualifies")).sort(quality, descending=True)
+
+
 def _stat(latency: str) -> str:
     """``p50`` for ``p50_ms``/``latency_p50_ms``: how the constraint and the reason name the time."""
     return latency.removeprefix("latency_").removesuffix("_ms")
@@ -933,3 +995,40 @@ def _none_reason(
         f"no option qualifies{f' ({stated})' if stated else ''}: {summary}; "
         f"nearest: {rows[nearest][key]} ({'; '.join(rejected[nearest])})"
     )
+
+
+# --- quality bands --------------------------------------------------------------------------------------------
+
+
+def quality_bands(frame: pl.DataFrame, bands: int = 3, per_band: int = 3) -> pl.DataFrame:
+    """The ``per_band`` cheapest models in each quality band of a frontier frame (rating and ``cost_usd``).
+
+    Rule: the rated models that have a price (one row per model: its cheapest route, ties by provider name)
+    are ranked by rating and cut into ``bands`` groups of equal count (terciles for 3; the top band takes
+    any remainder first), ``band`` 1 being the best rated; within a band the cheapest first (ties: better
+    rated). Columns: ``band, band_low, band_high`` (the band's rating range), ``option, model, provider,
+    rating, ci_low, ci_high, cost_usd`` and the rating and cost tags."""
+    if bands < 1 or per_band < 1:
+        raise InvalidParameterError("bands", (bands, per_band), "at least one band and one option per band")
+    priced = frame.filter(pl.col("rating").is_not_null() & pl.col("cost_usd").is_not_null())
+    cheapest = priced.sort("cost_usd", "provider", nulls_last=True).unique("model", keep="first")
+    ranked = cheapest.sort("rating", "model", descending=[True, False])
+    n = ranked.height
+    base, extra = divmod(n, bands)
+    sizes = [base + (1 if i < extra else 0) for i in range(bands)]
+    labels = [band for band, size in enumerate(sizes, start=1) for _ in range(size)]
+    ranked = ranked.with_columns(pl.Series("band", labels, dtype=pl.Int64))
+    ranges = ranked.group_by("band").agg(
+        pl.col("rating").min().alias("band_low"), pl.col("rating").max().alias("band_high")
+    )
+    out = (
+        ranked.join(ranges, on="band")
+        .sort("band", "cost_usd", "rating", descending=[False, False, True])
+        .group_by("band", maintain_order=True)
+        .head(per_band)
+    )
+    tags = [
+        f"{kind}_{t}" for kind in ("rating", "cost") for t in _TAG_COLUMNS if f"{kind}_{t}" in out.columns
+    ]
+    first = ["band", "band_low", "band_high", "option", "model", "provider", "rating", "ci_low", "ci_high"]
+    return out.select(*first, "cost_usd", *tags)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,20 +25,31 @@ from typing import Any
 import polars as pl
 import yaml
 
-from imgkit.errors import CatalogError, UnknownNameError
+from imgkit.errors import CatalogError, InvalidParameterError, UnknownNameError
 from imgkit.money import MONEY, MONEY_SCALE
 from imgkit.provenance import Provenance
 from imgkit.records.schema import ColumnType
 
 __all__ = [
     "BESIDE_FIGURES",
+    "BOARDS",
+    "DEFAULT_ARENA",
     "LMARENA_CATEGORIES",
+    "STALE_AFTER_DAYS",
+    "Snapshot",
+    "find_snapshot",
+    "gateway_performance",
+    "leaderboard",
+    "leaderboard_aliases",
+    "leaderboard_snapshots",
     "lmarena_leaderboard",
     "lmarena_prices",
     "lmarena_rating_vs_price",
     "lmarena_source",
     "measured_beside_published",
+    "published_date_label",
     "published_dir",
+    "published_performance",
     "seed_arena",
     "seed_performance",
 ]
@@ -217,18 +229,26 @@ def seed_performance(directory: str | Path | None = None) -> pl.DataFrame:
     """Latency and success figures of the seed page: one row per (provider, model) figure.
 
     Columns: ``provider, model, via, window, latency_p50_ms, latency_p95_ms, ttfb_p50_ms, ttfb_p95_ms,
-    requests, successes, approximate, notes`` + source columns (``source_date`` = the date checked; the page
-    gives none). Figures published as P95 only have null p50.
+    requests, successes, success_rate, approximate, copy, notes`` + source columns (``source_date`` = the
+    date checked; ``published_on`` = the date the source gives, null when it gives none). Figures published as
+    P95 only have null p50.
     """
-    doc, path = _seed(directory)
+    return _performance_file("seed_figures.yaml", directory)
+
+
+def _performance_file(name: str, directory: str | Path | None) -> pl.DataFrame:
+    path = (Path(directory) if directory else published_dir()) / name
+    doc = _read_yaml(path) or {}
     rows = []
     for i, entry in enumerate(doc.get("performance") or []):
         gen, ttfb = entry.get("generation_ms") or {}, entry.get("ttfb_ms") or {}
+        where = f"performance[{i}].source"
+        src = (doc.get("sources") or {}).get(entry.get("source", ""))
         rows.append(
             {
                 "provider": entry["provider"],
                 "model": entry["model"],
-                "via": entry.get("via"),
+                "via": entry.get("via") or entry.get("measured_by"),
                 "window": entry.get("window"),
                 "latency_p50_ms": _float(gen.get("p50")),
                 "latency_p95_ms": _float(gen.get("p95")),
@@ -236,9 +256,12 @@ def seed_performance(directory: str | Path | None = None) -> pl.DataFrame:
                 "ttfb_p95_ms": _float(ttfb.get("p95")),
                 "requests": entry.get("requests"),
                 "successes": entry.get("successes"),
+                "success_rate": _percent(entry.get("success_rate_shown"), path, f"performance[{i}]"),
                 "approximate": bool(entry.get("approximate", False)),
+                "copy": entry.get("copy"),
                 "notes": entry.get("notes"),
-                **_seed_source(doc, entry.get("source", ""), path, f"performance[{i}].source"),
+                **_seed_source(doc, entry.get("source", ""), path, where),
+                "published_on": _date(src["published"]) if src and src.get("published") else None,
                 "provenance": entry.get("kind", Provenance.PUBLISHED),
             }
         )
@@ -253,14 +276,30 @@ def seed_performance(directory: str | Path | None = None) -> pl.DataFrame:
         "ttfb_p95_ms": pl.Float64,
         "requests": pl.Int64,
         "successes": pl.Int64,
+        "success_rate": pl.Float64,
         "approximate": pl.Boolean,
+        "copy": pl.String,
         "notes": pl.String,
         "source": pl.String,
         "source_url": pl.String,
         "source_date": pl.Date,
+        "published_on": pl.Date,
         "provenance": pl.String,
     }
     return pl.DataFrame(rows, schema=schema)
+
+
+def _percent(value: Any, path: Path, where: str) -> float | None:
+    """``"97.1%"`` as printed -> 0.971 (None when the page prints none)."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    try:
+        return float(Decimal(text.removesuffix("%")) / 100) if text.endswith("%") else float(text)
+    except ArithmeticError:
+        raise CatalogError(
+            str(path), f"{where}.success_rate_shown", f"{value!r} is not a percentage"
+        ) from None
 
 
 #: the figures :func:`measured_beside_published` sets side by side
@@ -333,3 +372,315 @@ def seed_arena(directory: str | Path | None = None) -> pl.DataFrame:
 
 def _float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+# --- the gateway's model pages --------------------------------------------------------------------------------
+
+
+def gateway_performance(
+    directory: str | Path | None = None, *, first_copy_only: bool = False
+) -> pl.DataFrame:
+    """Per-provider figures the gateway publishes on its model pages (``gateway_performance.yaml``).
+
+    Same columns as :func:`seed_performance`, plus ``success_rate`` (as printed, 0-1), ``copy`` (which stored
+    page copy) and ``published_on`` (null: the copies show no date; ``source_date`` is the date they were
+    read). Copies of one page that disagree are separate rows; ``first_copy_only`` keeps the first copy of
+    each provider x model, the one the simulator's profiles are fitted to.
+    """
+    frame = _performance_file("gateway_performance.yaml", directory)
+    if first_copy_only:
+        frame = frame.unique(["provider", "model"], keep="first", maintain_order=True)
+    return frame
+
+
+def published_performance(
+    directory: str | Path | None = None, *, first_copy_only: bool = False
+) -> pl.DataFrame:
+    """Every published performance figure: the seed page's, then the gateway's model pages' (one frame)."""
+    frames = [seed_performance(directory), gateway_performance(directory, first_copy_only=first_copy_only)]
+    frame = pl.concat(frames, how="diagonal_relaxed")
+    if first_copy_only:
+        frame = frame.unique(["provider", "model"], keep="first", maintain_order=True)
+    return frame
+
+
+def published_date_label(frame: pl.DataFrame) -> pl.Expr:
+    """``published 2026-11-24`` where a figure carries its publication date, else ``published, undated (read
+    <date checked>)``: how a report labels a published figure."""
+    dated = "published_on" in frame.columns
+    read = pl.format("published, undated (read {})", pl.col("source_date"))
+    if not dated:
+        return read
+    return (
+        pl.when(pl.col("published_on").is_not_null())
+        .then(pl.format("published {}", pl.col("published_on")))
+        .otherwise(read)
+    )
+
+
+# --- leaderboard snapshots ----------------------------------------------------------------------------------
+
+#: the boards a snapshot rates
+BOARDS = ("text-to-image", "image-edit")
+#: the arena a frontier reads by default (its newest snapshot of the board)
+DEFAULT_ARENA = "lmarena"
+#: a snapshot older than this many days is called out as stale
+STALE_AFTER_DAYS = 90
+_MARK_ORDER = {"primary": 0, "copy": 1, "secondary": 2}
+
+
+def _leaderboards_dir(directory: str | Path | None) -> Path:
+    return Path(directory) if directory else published_dir() / "leaderboards"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One dated leaderboard as published: which arena and board, when, how it was rated and where read.
+
+    ``date`` is the leaderboard's own date (for a month-only date, the month's last day, the youngest it can
+    be; ``date_precision`` says so); ``None`` when undated. ``mark``: ``primary``, ``copy`` or ``secondary``,
+    as the catalog marks its sources.
+    """
+
+    id: str
+    arena: str
+    arena_name: str
+    board: str
+    date: dt.date | None
+    date_precision: str
+    date_text: str
+    method: str
+    scale: str
+    title: str
+    url: str
+    mark: str
+    checked: dt.date
+    path: Path
+    copy_url: str | None = None
+
+    def age_days(self, today: dt.date | None = None) -> int | None:
+        """Days from the leaderboard's date to ``today`` (default: the real today); None when undated."""
+        return None if self.date is None else ((today or dt.date.today()) - self.date).days
+
+    def staleness(self, today: dt.date | None = None, limit_days: int = STALE_AFTER_DAYS) -> str | None:
+        """A one-line warning when the snapshot is older than ``limit_days`` on ``today`` (or undated); None
+        while it is fresh."""
+        age = self.age_days(today)
+        if age is not None and age <= limit_days:
+            return None
+        when = (today or dt.date.today()).isoformat()
+        if age is None:
+            return f"{self.id} is undated: its age on {when} is unknown (stale until shown otherwise)"
+        least = "at least " if self.date_precision == "month" else ""
+        return (
+            f"stale: {self.arena_name} {self.board} of {self.date_text} is {least}{age} days old on {when} "
+            f"(over {limit_days}); newer ratings may exist"
+        )
+
+    def caption(self, today: dt.date | None = None) -> str:
+        """``LMArena text-to-image 2026-10-07 (60 days old), copy of <url>, checked 2026-12-06``."""
+        age = self.age_days(today)
+        old = (
+            "undated"
+            if age is None
+            else f"{'at least ' if self.date_precision == 'month' else ''}{age} days old"
+        )
+        return (
+            f"{self.arena_name} {self.board} {self.date_text} ({old}), {self.mark}: {self.url}, "
+            f"checked {self.checked}"
+        )
+
+    def to_dict(self, today: dt.date | None = None) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "arena": self.arena,
+            "board": self.board,
+            "date": self.date_text,
+            "age_days": self.age_days(today),
+            "stale": self.staleness(today),
+            "mark": self.mark,
+            "source_url": self.url,
+            "copy_url": self.copy_url,
+            "checked": self.checked.isoformat(),
+            "method": self.method,
+        }
+
+
+def _snapshot_date(text: Any, precision: str, path: Path) -> dt.date | None:
+    if text in (None, ""):
+        return None
+    text = str(text)
+    try:
+        if precision == "month":
+            first = dt.date.fromisoformat(f"{text}-01")
+            nxt = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+            return nxt - dt.timedelta(days=1)
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise CatalogError(
+            str(path), "date", f"{text!r} is not a date YYYY-MM-DD (or YYYY-MM with month precision)"
+        ) from None
+
+
+def _read_snapshot(path: Path) -> tuple[Snapshot, list[dict[str, Any]]]:
+    doc = _read_yaml(path) or {}
+    for key in ("id", "arena", "board", "method", "source", "entries"):
+        if key not in doc:
+            raise CatalogError(str(path), key, "missing")
+    src = doc["source"]
+    for key in ("url", "mark", "checked", "title"):
+        if key not in src:
+            raise CatalogError(str(path), f"source.{key}", "missing")
+    if src["mark"] not in _MARK_ORDER:
+        raise CatalogError(str(path), "source.mark", f"{src['mark']!r}; allowed: {', '.join(_MARK_ORDER)}")
+    if doc["board"] not in BOARDS:
+        raise CatalogError(str(path), "board", f"{doc['board']!r}; allowed: {', '.join(BOARDS)}")
+    precision = str(doc.get("date_precision", "day"))
+    snap = Snapshot(
+        id=str(doc["id"]),
+        arena=str(doc["arena"]),
+        arena_name=str(doc.get("arena_name", doc["arena"])),
+        board=str(doc["board"]),
+        date=_snapshot_date(doc.get("date"), precision, path),
+        date_precision=precision,
+        date_text=str(doc.get("date") or "undated"),
+        method=str(doc["method"]),
+        scale=str(doc.get("scale", "")),
+        title=str(src["title"]),
+        url=str(src["url"]),
+        mark=str(src["mark"]),
+        checked=_date(src["checked"]),
+        path=path,
+        copy_url=src.get("copy_url"),
+    )
+    return snap, list(doc["entries"] or [])
+
+
+def leaderboard_snapshots(directory: str | Path | None = None) -> list[Snapshot]:
+    """Every shipped leaderboard snapshot, newest first (undated last)."""
+    folder = _leaderboards_dir(directory)
+    snaps = [_read_snapshot(p)[0] for p in sorted(folder.glob("*.yaml")) if p.name != "aliases.yaml"]
+    return sorted(snaps, key=lambda s: (s.date is None, -(s.date.toordinal() if s.date else 0), s.id))
+
+
+def find_snapshot(
+    leaderboard: str | None = None, board: str = "text-to-image", directory: str | Path | None = None
+) -> Snapshot:
+    """The snapshot ``leaderboard`` names: a snapshot id, or an arena (``lmarena``, ``artificial-analysis``,
+    ``lumenfall``) for its newest snapshot of ``board``; None: the newest LMArena snapshot of ``board``.
+    Among snapshots of one date the better-marked source (primary, copy, secondary) wins."""
+    if board not in BOARDS:
+        raise InvalidParameterError("board", board, ", ".join(BOARDS))
+    snaps = leaderboard_snapshots(directory)
+    by_id = {s.id: s for s in snaps}
+    if leaderboard in by_id:
+        return by_id[leaderboard]
+    arena = leaderboard or DEFAULT_ARENA
+    arenas = sorted({s.arena for s in snaps})
+    if arena not in arenas:
+        raise UnknownNameError("leaderboard", leaderboard, [*arenas, *by_id], context="snapshot id or arena")
+    fitting = [s for s in snaps if s.arena == arena and s.board == board]
+    if not fitting:
+        boards = sorted({s.board for s in snaps if s.arena == arena})
+        raise InvalidParameterError("board", board, f"a board {arena} has a snapshot of: {', '.join(boards)}")
+    newest = max((s.date for s in fitting if s.date is not None), default=None)
+    fitting = [s for s in fitting if s.date == newest] or fitting
+    return min(fitting, key=lambda s: (_MARK_ORDER[s.mark], s.id))
+
+
+def leaderboard_aliases(directory: str | Path | None = None) -> pl.DataFrame:
+    """The alias table: ``arena, name, catalog_id`` (null: no catalog model), ``primary`` (the row a
+    frontier uses where several names map to one id), ``note``, ``why_none``."""
+    path = _leaderboards_dir(directory) / "aliases.yaml"
+    rows = (_read_yaml(path) or {}).get("aliases") or []
+    for i, row in enumerate(rows):
+        for key in ("arena", "name"):
+            if not row.get(key):
+                raise CatalogError(str(path), f"aliases[{i}].{key}", "missing")
+        if row.get("catalog_id") is None and not row.get("why_none"):
+            raise CatalogError(str(path), f"aliases[{i}].why_none", "a name without a catalog id says why")
+    schema = {
+        "arena": pl.String,
+        "name": pl.String,
+        "catalog_id": pl.String,
+        "primary": pl.Boolean,
+        "note": pl.String,
+        "why_none": pl.String,
+    }
+    frame = pl.DataFrame([{k: row.get(k) for k in schema} for row in rows], schema=schema).with_columns(
+        pl.col("primary").fill_null(False)
+    )
+    dup = frame.group_by("arena", "name").len().filter(pl.col("len") > 1)
+    if dup.height:
+        raise CatalogError(str(path), "aliases", f"{dup['name'][0]!r} listed twice for {dup['arena'][0]}")
+    return frame
+
+
+def leaderboard(
+    leaderboard: str | None = None,
+    board: str = "text-to-image",
+    directory: str | Path | None = None,
+) -> pl.DataFrame:
+    """One snapshot's rows (:func:`find_snapshot`), best first, with each name's catalog id.
+
+    Columns: ``model`` (the leaderboard's name), ``catalog_id`` (null: none), ``use`` (the row that rates its
+    catalog id: the alias table's primary row, else the most-voted mapped row; names without an id are
+    used as themselves), ``rating, ci_low, ci_high, votes, rank, organization, snapshot, board`` and the
+    source columns (``source_date`` = the leaderboard's date, ``mark``). A name the alias table lacks is
+    refused: every name of a shipped snapshot is listed there.
+    """
+    snap = find_snapshot(leaderboard, board, directory)
+    _, entries = _read_snapshot(snap.path)
+    aliases = leaderboard_aliases(directory).filter(pl.col("arena") == snap.arena)
+    known = {r["name"]: r for r in aliases.iter_rows(named=True)}
+    rows = []
+    for i, e in enumerate(entries):
+        if e.get("name") not in known:
+            raise CatalogError(
+                str(snap.path), f"entries[{i}].name", f"{e.get('name')!r} is not in aliases.yaml"
+            )
+        alias = known[e["name"]]
+        rows.append(
+            {
+                "model": e["name"],
+                "catalog_id": alias["catalog_id"],
+                "primary": alias["primary"],
+                "rating": _float(e.get("rating")),
+                "ci_low": _float(e.get("ci_low")),
+                "ci_high": _float(e.get("ci_high")),
+                "votes": e.get("votes"),
+                "rank": e.get("rank"),
+                "organization": e.get("organization"),
+            }
+        )
+    schema = {
+        "model": pl.String,
+        "catalog_id": pl.String,
+        "primary": pl.Boolean,
+        "rating": pl.Float64,
+        "ci_low": pl.Float64,
+        "ci_high": pl.Float64,
+        "votes": pl.Int64,
+        "rank": pl.Int64,
+        "organization": pl.String,
+    }
+    frame = pl.DataFrame(rows, schema=schema).sort(
+        "rating", descending=True, nulls_last=True, maintain_order=True
+    )
+    chosen = (
+        frame.filter(pl.col("catalog_id").is_not_null())
+        .sort("primary", "votes", "rating", descending=True, nulls_last=True)
+        .unique("catalog_id", keep="first")["model"]
+    )
+    frame = frame.with_columns(
+        use=pl.col("catalog_id").is_null() | pl.col("model").is_in(chosen.implode()),
+        snapshot=pl.lit(snap.id),
+        board=pl.lit(snap.board),
+        mark=pl.lit(snap.mark),
+    ).drop("primary")
+    meta = {
+        "source": f"{snap.arena_name} {snap.board} ({snap.mark})",
+        "source_url": snap.url,
+        "source_date": snap.date,
+    }
+    return _with_source(frame, meta, Provenance.PUBLISHED)
