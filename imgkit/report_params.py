@@ -21,10 +21,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from imgkit.analysis.frontier import OBJECTIVES
+from imgkit.analysis.frontier import ARENA_CATALOG, OBJECTIVES
 from imgkit.analysis.performance import group_columns, parse_time_bound
 from imgkit.analysis.projection import MAX_MONTHS, check_horizon, load_workload, resolve_options
-from imgkit.analysis.published import lmarena_leaderboard
+from imgkit.analysis.published import BOARDS, find_snapshot, parse_day
 from imgkit.analysis.ratings import normalise_votes, parse_anchor, read_votes
 from imgkit.catalog import parse_wxh
 from imgkit.errors import ImgkitError, InvalidParameterError, SpecError, UnknownNameError
@@ -207,8 +207,12 @@ NOTEBOOK_RULES: Mapping[str, Mapping[str, Rule]] = {
         "published_ratings_source": _text(),
     },
     "elo_vs_speed": {
-        "leaderboard_dir": _path("a folder holding LMArena's leaderboard-image.json", folder=True),
-        "leaderboard_category": _text(),
+        "leaderboard": _text(optional=True),
+        "board": _choice(*BOARDS),
+        "leaderboards_dir": _path(
+            "a folder of leaderboard snapshots (YAML) with an aliases.yaml", folder=True
+        ),
+        "today": _parsed("a date YYYY-MM-DD", parse_day, optional=True),
         "votes_path": _path(_VOTES, optional=True),
         "run_dir": _path(
             "a run directory written by imgkit run and judged with imgkit vote",
@@ -337,8 +341,10 @@ def _model_ratings(given: set[str], values: Mapping[str, Any], folder: Path, not
 
 
 def _elo_vs_speed(given: set[str], values: Mapping[str, Any], folder: Path, notebook: str) -> None:
-    if {"leaderboard_dir", "leaderboard_category"} & given:
-        lmarena_leaderboard(values["leaderboard_category"], _path_of(values, "leaderboard_dir", folder))
+    if {"leaderboard", "board", "leaderboards_dir"} & given and values.get("leaderboard") != ARENA_CATALOG:
+        find_snapshot(
+            values.get("leaderboard"), values["board"], _path_of(values, "leaderboards_dir", folder)
+        )
     run_dir = _path_of(values, "run_dir", folder)
     if run_dir is not None and "run_dir" in given:
         _check_run_dir(run_dir, notebook, votes=True)

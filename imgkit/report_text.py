@@ -8,7 +8,7 @@ durations in ms or s), so a number reads the same in a sentence, a report table 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -56,20 +56,70 @@ def frontier_line(frame: pl.DataFrame, axis: str, what: str, fmt: Callable[[Any]
     return line
 
 
+def recommendation_rule(recommendation: Any) -> str:
+    """The rule a :class:`~imgkit.analysis.frontier.Recommendation` applied, in words."""
+    goal = {
+        "max_quality": "the highest-rated option",
+        "min_cost": "the cheapest option",
+        "min_latency": "the fastest option (median)",
+    }[recommendation.objective]
+    c = recommendation.constraints
+    terms = []
+    if c.get("quality_floor") is not None:
+        terms.append(f"rated at least {c['quality_floor']:g}")
+    if c.get("budget_usd_per_image") is not None:
+        terms.append(f"at most {format_value(c['budget_usd_per_image'], 'price')} per image")
+    if c.get("latency_ceiling_ms") is not None:
+        terms.append(f"a median generation time of at most {format_value(c['latency_ceiling_ms'], 'ms')}")
+    within = f" {', '.join(terms)}" if terms else ""
+    return (
+        f"Rule: {goal}{' that is' if terms else ''}{within}; an option lacking a value the rule needs is passed "
+        "over, never guessed."
+    )
+
+
+def passed_over_line(choice: Any, passed: pl.DataFrame, relaxed: Any = None, key: str = "option") -> str:
+    """What the recommendation passed over (:func:`~imgkit.analysis.frontier.passed_over`) and, when the
+    time ceiling alone decided it, what wins without it (``relaxed``)."""
+    if passed.height:
+        top = passed.row(0, named=True)
+        text = (
+            f"Passed over {passed.height} higher-rated option{'s' * (passed.height > 1)}, best {top[key]} "
+            f"({top['rejected_because']})"
+        )
+    else:
+        text = "Nothing rated higher was passed over"
+    if relaxed is not None and relaxed.choice is not None and relaxed.choice != choice.choice:
+        text += f"; without the time ceiling: {relaxed.reason}"
+    return text + "."
+
+
 def frontier_conclusions(
-    by_cost: pl.DataFrame, by_time: pl.DataFrame, recommendation: Any, options: pl.DataFrame
+    by_cost: pl.DataFrame,
+    by_time: pl.DataFrame,
+    recommendation: Any,
+    options: pl.DataFrame,
+    *,
+    passed: pl.DataFrame | None = None,
+    relaxed: Any = None,
+    staleness: str | None = None,
 ) -> list[str]:
     """The conclusions of the quality vs cost vs speed report: each frontier, the recommendation
-    (:class:`~imgkit.analysis.frontier.Recommendation`), where the numbers come from, and a warning when
-    any is simulated."""
+    (:class:`~imgkit.analysis.frontier.Recommendation`) with its rule and what it ``passed`` over (and the
+    ``relaxed`` choice without the time ceiling), where the numbers come from, a leaderboard's
+    ``staleness`` warning, and a warning when any figure is simulated."""
     from imgkit.analysis.frontier import provenance_caption
 
     lines = [
         frontier_line(by_cost, "cost_usd", "cost per image", lambda usd: format_value(usd, "price")),
         frontier_line(by_time, "p50_ms", "median generation time", lambda ms: format_value(ms, "ms")),
         ("Recommended: " if recommendation.choice else "No recommendation: ") + recommendation.reason + ".",
-        f"Where the numbers come from: {provenance_caption(options)}.",
     ]
+    if passed is not None:
+        lines += [recommendation_rule(recommendation), passed_over_line(recommendation, passed, relaxed)]
+    lines.append(f"Where the numbers come from: {provenance_caption(options)}.")
+    if staleness:
+        lines.append(f"Warning: the leaderboard is {staleness}.")
     simulated = [
         f"{kind}_provenance" for kind in ("latency", "cost") if f"{kind}_provenance" in options.columns
     ]
@@ -215,7 +265,8 @@ def log_inputs(
 ) -> list[dict[str, Any]]:
     """``input, value, provenance, detail`` rows of the performance report: the log
     (:class:`~imgkit.analysis.performance.LogSummary` of ``source``), the window and grouping, and each
-    published figure set beside it (:func:`~imgkit.analysis.published.seed_performance`)."""
+    published figure set beside it, one row per set (:func:`~imgkit.analysis.published.published_performance`:
+    the seed page, the gateway's model pages), with its date or ``undated``."""
     from imgkit.analysis.performance import describe_log
 
     grouped = f"grouped by {', '.join(keys)}" + (f" and {period}" if period else "")
@@ -233,15 +284,21 @@ def log_inputs(
             "detail": grouped,
         },
     ]
-    rows += [
-        {
-            "input": "published figures",
-            "value": f"{r['provider']} / {r['model']}",
-            "provenance": r["provenance"],
-            "detail": f"{r['source']} ({r['source_url']}), checked {r['source_date']}",
-        }
-        for r in published.iter_rows(named=True)
-    ]
+    for (figure_set,), group in published.group_by("figure_set", maintain_order=True):
+        pairs = group.select("provider", "model").unique(maintain_order=True)
+        dated = group.filter(pl.col("published_on").is_not_null())["published_on"]
+        when = f"published {dated.min()} to {dated.max()}" if dated.len() else "undated"
+        checked = group["source_date"].drop_nulls()
+        rows.append(
+            {
+                "input": "published figures",
+                "value": f"{figure_set}: {group.height} figures for {pairs.height} provider x model pairs",
+                "provenance": "+".join(sorted(set(group["provenance"].to_list()))),
+                "detail": f"{group['source'].n_unique()} sources ({group['source_url'][0]} ...), {when}, "
+                f"checked {checked.min()}"
+                + (f" to {checked.max()}" if checked.max() != checked.min() else ""),
+            }
+        )
     return rows
 
 
@@ -287,9 +344,16 @@ def performance_conclusions(
                 f"and p95 {format_value(row['latency_p95_ms'], 'ms')} against the published "
                 f"{format_value(row['latency_p50_ms_published'], 'ms')} and "
                 f"{format_value(row['latency_p95_ms_published'], 'ms')} ({row['source_published']}, "
-                f"{row['source_date']})."
+                f"{_published_when(row)})."
             )
     return lines
+
+
+def _published_when(row: Mapping[str, Any]) -> str:
+    """``published 2026-11-24`` or ``undated, checked 2026-12-06``: how a published figure is dated."""
+    if row.get("published_on") is not None:
+        return f"published {row['published_on']}"
+    return f"undated, checked {row['source_date']}"
 
 
 # --- model_ratings ------------------------------------------------------------------------------------------------

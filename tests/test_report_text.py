@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from imgkit.analysis.performance import LogSummary, log_summary, performance_table
-from imgkit.analysis.published import BESIDE_FIGURES, measured_beside_published, seed_performance
+from imgkit.analysis.published import BESIDE_FIGURES, measured_beside_published, published_performance
 from imgkit.analysis.ratings import (
     compare_with_published,
     fit_bradley_terry,
@@ -77,7 +77,7 @@ def test_performance_conclusions_leave_out_groups_without_a_success_and_unpriced
 
 
 def test_performance_conclusions_compare_a_logged_pair_with_its_published_figures():
-    published = seed_performance()
+    published = published_performance()  # the seed page, then the gateway's model pages
     measured = _table().with_columns(source=pl.lit("log"))
     lines = performance_conclusions(
         _table(), ["provider", "model"], SUMMARY, "log.jsonl", measured, published
@@ -85,16 +85,18 @@ def test_performance_conclusions_compare_a_logged_pair_with_its_published_figure
     row = published.filter((pl.col("provider") == "openai") & (pl.col("model") == "gpt-image-1-mini")).row(
         0, named=True
     )
-    assert lines[-1] == (
+    assert (
         "openai / gpt-image-1-mini: measured p50 17.8 s and p95 46.4 s against the published 17.8 s and "
-        f"46.4 s ({row['source']}, {row['source_date']})."
-    )
+        f"46.4 s ({row['source']}, undated, checked {row['source_date']})."  # the page shows no date
+    ) in lines
     timed = published.filter(pl.col("latency_p50_ms").is_not_null()).join(measured, on=["provider", "model"])
     assert sum(line.startswith(("openai /", "fal /", "lumenfall /")) for line in lines) == timed.height
+    # the seed page and the gateway's copy A show the same gpt-image-1-mini figures: one line each, never merged
+    assert timed.filter(pl.col("model") == "gpt-image-1-mini").height == 2
 
 
-def test_log_inputs_name_the_log_the_window_and_each_published_figure():
-    published = seed_performance()
+def test_log_inputs_name_the_log_the_window_and_each_published_figure_set():
+    published = published_performance()
     rows = log_inputs(SUMMARY, "log.jsonl", ["provider", "model"], published, since="30d", period="week")
     assert rows[0] == {
         "input": "request log",
@@ -106,20 +108,31 @@ def test_log_inputs_name_the_log_the_window_and_each_published_figure():
         rows[1]["value"] == "since 30d, until end"
         and rows[1]["detail"] == "grouped by provider, model and week"
     )
-    assert len(rows) == 2 + published.height and {r["input"] for r in rows[2:]} == {"published figures"}
+    assert [r["value"] for r in rows[2:]] == [
+        "the product seed page (the gateway's gpt-image-1-mini page and agent skill): 3 figures for 3 provider x "
+        "model pairs",
+        "the gateway's model pages (Lumenfall, per provider, 30-day window, undated copies): 48 figures for 34 "
+        "provider x model pairs",  # gateway_performance.yaml: 48 rows from 28 page copies
+    ]
+    assert all(r["input"] == "published figures" and "undated" in r["detail"] for r in rows[2:])
 
 
 def test_measured_figures_sit_above_the_published_ones_pair_by_pair(repo_dir):
     log = scan_log(repo_dir / "data" / "samples" / "provider_log.parquet")
     measured = performance_table(log, by=["provider", "model"]).with_columns(source=pl.lit("sample"))
-    published = seed_performance()
+    published = published_performance()
     beside = measured_beside_published(measured, published)
     assert beside.columns == ["provider", "model", "provenance", *BESIDE_FIGURES, "source"]
     assert beside.height == measured.height + published.height
     mini = beside.filter((pl.col("provider") == "openai") & (pl.col("model") == "gpt-image-1-mini"))
-    assert mini["provenance"].to_list() == ["published", "simulated"]  # sorted: one of each
+    # sorted: the seed page's figure and the gateway's copy A (identical figures, two sources), then the log's
+    assert mini["provenance"].to_list() == ["published", "published", "simulated"]
     assert mini["source"][0].endswith(f", checked {published['source_date'][0]}")
-    assert beside.equals(measured_beside_published(measured))  # the seed page by default
+    assert beside.equals(measured_beside_published(measured))  # every published figure by default
+    same = measured_beside_published(measured, same_pairs=True)
+    assert set(same.select("provider", "model").iter_rows()) == set(
+        measured.select("provider", "model").iter_rows()
+    )
 
 
 # --- model_ratings ------------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ import numpy as np
 import polars as pl
 
 from imgkit.analysis.published import Snapshot
+from imgkit.analysis.published import published_dir as _published_dir
 from imgkit.catalog import Catalog, load_catalog, parse_wxh
 from imgkit.errors import ImgkitError, InvalidParameterError
 from imgkit.money import MONEY, usd_text
@@ -43,6 +44,7 @@ from imgkit.provenance import Provenance
 from imgkit.records.rundir import RunDirectory
 
 __all__ = [
+    "ARENA_CATALOG",
     "COST_SOURCES",
     "DEFAULT_QUALITY",
     "INPUTS",
@@ -233,7 +235,7 @@ def _ratings_frame(ratings: Any, provenance: str, source: str | None) -> pl.Data
     frame = ratings.with_columns(
         *(pl.lit(None, dtype=pl.Float64).alias(c) for c in ("ci_low", "ci_high") if c not in ratings.columns)
     )
-    extra = ("votes", "category", "leaderboard_name")
+    extra = ("votes", "category", "leaderboard_name", "catalog_note")
     keep = ["model", "rating", "ci_low", "ci_high", *(c for c in extra if c in frame.columns)]
     frame = frame.select(*keep, *(c for c in _TAG_COLUMNS if c in frame.columns))
     frame = frame.with_columns(pl.col("rating", "ci_low", "ci_high").cast(pl.Float64))
@@ -294,6 +296,9 @@ def run_targets(run_dir: str | Path) -> pl.DataFrame:
 
 # --- gathering the inputs ------------------------------------------------------------------------------------
 
+#: ``leaderboard`` name of the 2025-12-17 arena-catalog folder (data/published/lmarena/: its categories and
+#: LMArena's own $/image)
+ARENA_CATALOG = "arena-catalog"
 #: where costs per image may come from (or a request log's path)
 COST_SOURCES = ("lmarena", "catalog", "log", "run")
 #: where generation times may come from (or a request log's path)
@@ -366,6 +371,7 @@ def frontier_sources(
     leaderboard_dir: str | Path | None = None,
     leaderboard: str | None = None,
     board: str = "text-to-image",
+    leaderboards_dir: str | Path | None = None,
     rating_provenance: str = Provenance.MEASURED,
     bootstrap: int = 0,
     seed: int = 0,
@@ -385,7 +391,8 @@ def frontier_sources(
       (``model, rating[, ci_low, ci_high]``, CSV or Parquet) or the JSON of ``imgkit ratings --json``; None:
       the votes of ``run_dir`` (``votes.csv`` from ``imgkit vote``), else a published snapshot: ``leaderboard``
       (a snapshot id or an arena, :func:`~imgkit.analysis.published.find_snapshot`; default the newest LMArena
-      snapshot of ``board``), its names mapped to catalog ids by the alias table (the ``model`` column is the
+      snapshot of ``board``, from ``leaderboards_dir``, default the shipped folder), its names mapped to catalog
+      ids by the alias table (the ``model`` column is the
       catalog id where there is one, ``leaderboard_name`` the board's name); with ``leaderboard_dir`` the
       arena-catalog folder of 2025-12-17 (its ``category``, and LMArena's $/image as costs).
     * ``costs``: ``lmarena`` (published $/image), ``catalog`` (:func:`catalog_costs` at ``quality``, ``size``,
@@ -396,7 +403,7 @@ def frontier_sources(
       with a ``run_dir``, else no times.
 
     ``fill_published``: published figures fill what the chosen source lacks: LMArena's $/image for models
-    the catalog does not sell (arena-catalog folder only), the published times (seed page, then the gateway's
+    the catalog does not sell (not beside a dated snapshot: those prices name the 2025-12-17 board's models), the published times (seed page, then the gateway's
     model pages: the first copy of each provider x model) for provider x model pairs a log lacks. Logs are read
     once each, with ``log_mapping`` (:func:`imgkit.records.scan.scan_log`), and named in captions by
     their file name (``run/log.jsonl``), or with ``describe_logs`` by their description (``simulated from
@@ -421,14 +428,16 @@ def frontier_sources(
         ratings = ratings if ratings is not None else run.votes_path
         source = _log_caption(run.scan(), run.log_label) if describe_logs else run.log_label
         tables["run"] = run_targets(run_dir).with_columns(source=pl.lit(source, dtype=pl.String))
+    if leaderboard == ARENA_CATALOG:
+        leaderboard, leaderboard_dir = None, leaderboard_dir or _published_dir() / "lmarena"
     published_board = ratings is None and leaderboard_dir is not None  # the arena-catalog folder
     snapshot = None
     if published_board:
         fitted = lmarena_leaderboard(category, leaderboard_dir)
         provenance, source = str(Provenance.PUBLISHED), None
     elif ratings is None:
-        snapshot = find_snapshot(leaderboard, board)
-        fitted = snapshot_ratings(read_leaderboard(snapshot.id))
+        snapshot = find_snapshot(leaderboard, board, leaderboards_dir)
+        fitted = snapshot_ratings(read_leaderboard(snapshot.id, board, leaderboards_dir))
         provenance, source = str(Provenance.PUBLISHED), None
     else:
         fitted, source = _load_ratings(Path(ratings), bootstrap, seed)
@@ -454,7 +463,7 @@ def frontier_sources(
         cost_frame = catalog_costs(quality=quality, size=size, on=on, mode=mode)
         cost_basis = f"quality {quality}, {size}" if quality else f"each model's default quality, {size}"
         cost_basis += f", {mode}, priced on {on or dt.date.today()}"
-        if fill_published:
+        if fill_published and snapshot is None:  # LMArena's 2025 $/image names the 2025 board's models
             cost_frame = costs_with_published(cost_frame, lmarena_prices(leaderboard_dir))
     else:
         cost_frame = log_table(costs, "costs")
@@ -477,6 +486,9 @@ def snapshot_ratings(board: pl.DataFrame) -> pl.DataFrame:
     return board.filter(pl.col("use")).with_columns(
         pl.col("model").alias("leaderboard_name"),
         pl.coalesce("catalog_id", "model").alias("model"),
+        pl.when(pl.col("catalog_id").is_null())
+        .then(pl.format("not in the catalog: {}", "why_none"))
+        .alias("catalog_note"),
     )
 
 
@@ -935,7 +947,15 @@ def passed_over(
     choice = recommendation.choice
     if choice is not None and choice.get(quality) is not None:
         rated = rated.filter((pl.col(quality) > choice[quality]) & (pl.col(key) != choice[key]))
-    return rated.filter(~pl.col("qualifies")).sort(quality, descending=True)
+    rated = rated.filter(~pl.col("qualifies")).sort(quality, descending=True)
+    notes = [c for c in ("catalog_note", "cost_note") if c in rated.columns]
+    if notes:
+        rated = rated.with_columns(
+            pl.concat_str(
+                "rejected_because", *(pl.col(c) for c in notes), separator="; ", ignore_nulls=True
+            ).alias("rejected_because")
+        )
+    return rated
 
 
 def _stat(latency: str) -> str:

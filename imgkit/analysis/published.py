@@ -47,11 +47,12 @@ __all__ = [
     "lmarena_rating_vs_price",
     "lmarena_source",
     "measured_beside_published",
-    "published_date_label",
+    "parse_day",
     "published_dir",
     "published_performance",
     "seed_arena",
     "seed_performance",
+    "snapshots_table",
 ]
 
 #: the categories of LMArena's image leaderboard file, ``full`` first (the headline board)
@@ -100,6 +101,16 @@ def lmarena_source(directory: str | Path | None = None) -> dict[str, Any]:
         "source_date": _date(meta["published"]),
         "checked": _date(meta["checked"]) if meta.get("checked") else None,
     }
+
+
+def parse_day(value: Any, field: str = "today") -> dt.date | None:
+    """A day given as a date or ``YYYY-MM-DD`` text (None stays None): how reports take ``today``."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidParameterError(field, value, "a date YYYY-MM-DD") from None
 
 
 def _date(value: Any) -> dt.date:
@@ -259,6 +270,7 @@ def _performance_file(name: str, directory: str | Path | None) -> pl.DataFrame:
                 "success_rate": _percent(entry.get("success_rate_shown"), path, f"performance[{i}]"),
                 "approximate": bool(entry.get("approximate", False)),
                 "copy": entry.get("copy"),
+                "figure_set": doc.get("figure_set") or path.stem,
                 "notes": entry.get("notes"),
                 **_seed_source(doc, entry.get("source", ""), path, where),
                 "published_on": _date(src["published"]) if src and src.get("published") else None,
@@ -279,6 +291,7 @@ def _performance_file(name: str, directory: str | Path | None) -> pl.DataFrame:
         "success_rate": pl.Float64,
         "approximate": pl.Boolean,
         "copy": pl.String,
+        "figure_set": pl.String,
         "notes": pl.String,
         "source": pl.String,
         "source_url": pl.String,
@@ -303,28 +316,43 @@ def _percent(value: Any, path: Path, where: str) -> float | None:
 
 
 #: the figures :func:`measured_beside_published` sets side by side
-BESIDE_FIGURES = ("latency_p50_ms", "latency_p95_ms", "ttfb_p50_ms", "ttfb_p95_ms", "requests", "successes")
+BESIDE_FIGURES = (
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "ttfb_p50_ms",
+    "ttfb_p95_ms",
+    "requests",
+    "successes",
+    "success_rate",
+)
 
 
-def measured_beside_published(measured: pl.DataFrame, published: pl.DataFrame | None = None) -> pl.DataFrame:
+def measured_beside_published(
+    measured: pl.DataFrame, published: pl.DataFrame | None = None, *, same_pairs: bool = False
+) -> pl.DataFrame:
     """A log's figures per provider x model (a performance table by ``provider, model`` with a ``source``
-    column) above the published ones (default :func:`seed_performance`), sorted by provider, model and
-    provenance: ``provider, model, provenance, latency_p50_ms ... successes, source`` (a published source
-    with the date it was checked)."""
-    published = seed_performance() if published is None else published
+    column) beside the published ones (default :func:`published_performance`: the seed page's and the
+    gateway's model pages', every copy), sorted by provider, model and provenance: ``provider, model,
+    provenance, latency_p50_ms ... successes, source``; a published source says its date (``published
+    2026-11-24``) or ``undated``, and the date it was checked. ``same_pairs`` keeps only the published
+    figures of the provider x model pairs ``measured`` has."""
+    published = published_performance() if published is None else published
+    if same_pairs:
+        published = published.join(measured.select("provider", "model").unique(), on=["provider", "model"])
+    if "published_on" not in published.columns:
+        published = published.with_columns(pl.lit(None, dtype=pl.Date).alias("published_on"))
+    label = (
+        pl.when(pl.col("published_on").is_not_null())
+        .then(pl.format("{}, published {}, checked {}", "source", "published_on", "source_date"))
+        .otherwise(pl.format("{}, undated, checked {}", "source", "source_date"))
+    )
     return pl.concat(
         [
             measured.select("provider", "model", "provenance", *BESIDE_FIGURES, "source"),
-            published.select(
-                "provider",
-                "model",
-                "provenance",
-                *BESIDE_FIGURES,
-                pl.format("{}, checked {}", "source", "source_date").alias("source"),
-            ),
+            published.select("provider", "model", "provenance", *BESIDE_FIGURES, label.alias("source")),
         ],
         how="vertical_relaxed",
-    ).sort("provider", "model", "provenance")
+    ).sort("provider", "model", "provenance", maintain_order=True)
 
 
 def seed_arena(directory: str | Path | None = None) -> pl.DataFrame:
@@ -404,20 +432,6 @@ def published_performance(
     return frame
 
 
-def published_date_label(frame: pl.DataFrame) -> pl.Expr:
-    """``published 2026-11-24`` where a figure carries its publication date, else ``published, undated (read
-    <date checked>)``: how a report labels a published figure."""
-    dated = "published_on" in frame.columns
-    read = pl.format("published, undated (read {})", pl.col("source_date"))
-    if not dated:
-        return read
-    return (
-        pl.when(pl.col("published_on").is_not_null())
-        .then(pl.format("published {}", pl.col("published_on")))
-        .otherwise(read)
-    )
-
-
 # --- leaderboard snapshots ----------------------------------------------------------------------------------
 
 #: the boards a snapshot rates
@@ -470,10 +484,10 @@ class Snapshot:
             return None
         when = (today or dt.date.today()).isoformat()
         if age is None:
-            return f"{self.id} is undated: its age on {when} is unknown (stale until shown otherwise)"
+            return f"undated ({self.id}): its age on {when} is unknown, so treat it as stale"
         least = "at least " if self.date_precision == "month" else ""
         return (
-            f"stale: {self.arena_name} {self.board} of {self.date_text} is {least}{age} days old on {when} "
+            f"stale: {self.arena_name} {self.board} of {self.date_text}, {least}{age} days old on {when} "
             f"(over {limit_days}); newer ratings may exist"
         )
 
@@ -495,7 +509,7 @@ class Snapshot:
             "id": self.id,
             "arena": self.arena,
             "board": self.board,
-            "date": self.date_text,
+            "leaderboard_date": self.date_text,
             "age_days": self.age_days(today),
             "stale": self.staleness(today),
             "mark": self.mark,
@@ -563,6 +577,15 @@ def leaderboard_snapshots(directory: str | Path | None = None) -> list[Snapshot]
     return sorted(snaps, key=lambda s: (s.date is None, -(s.date.toordinal() if s.date else 0), s.id))
 
 
+def snapshots_table(today: dt.date | None = None, directory: str | Path | None = None) -> pl.DataFrame:
+    """Every shipped snapshot as a table, newest first: ``id, arena, board, leaderboard_date, age_days, stale, mark,
+    source_url, copy_url, checked, method`` (``stale``: the warning when over 90 days on ``today``)."""
+    rows = [s.to_dict(today) for s in leaderboard_snapshots(directory)]
+    return pl.DataFrame(
+        rows, schema_overrides={"age_days": pl.Int64, "stale": pl.String, "copy_url": pl.String}
+    )
+
+
 def find_snapshot(
     leaderboard: str | None = None, board: str = "text-to-image", directory: str | Path | None = None
 ) -> Snapshot:
@@ -623,7 +646,7 @@ def leaderboard(
 ) -> pl.DataFrame:
     """One snapshot's rows (:func:`find_snapshot`), best first, with each name's catalog id.
 
-    Columns: ``model`` (the leaderboard's name), ``catalog_id`` (null: none), ``use`` (the row that rates its
+    Columns: ``model`` (the leaderboard's name), ``catalog_id`` (null: none, ``why_none`` says why), ``use`` (the row that rates its
     catalog id: the alias table's primary row, else the most-voted mapped row; names without an id are
     used as themselves), ``rating, ci_low, ci_high, votes, rank, organization, snapshot, board`` and the
     source columns (``source_date`` = the leaderboard's date, ``mark``). A name the alias table lacks is
@@ -644,6 +667,7 @@ def leaderboard(
             {
                 "model": e["name"],
                 "catalog_id": alias["catalog_id"],
+                "why_none": alias["why_none"],
                 "primary": alias["primary"],
                 "rating": _float(e.get("rating")),
                 "ci_low": _float(e.get("ci_low")),
@@ -656,6 +680,7 @@ def leaderboard(
     schema = {
         "model": pl.String,
         "catalog_id": pl.String,
+        "why_none": pl.String,
         "primary": pl.Boolean,
         "rating": pl.Float64,
         "ci_low": pl.Float64,

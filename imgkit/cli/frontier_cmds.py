@@ -36,13 +36,11 @@ from typing import Any
 
 import polars as pl
 
+from imgkit.analysis.frontier import ARENA_CATALOG
 from imgkit.cli._args import price_date
 from imgkit.cli._output import emit_json, format_table
 from imgkit.errors import InvalidParameterError
 from imgkit.money import plain_usd
-
-#: ``--leaderboard`` name of the 2025-12-17 arena-catalog folder (data/published/lmarena/)
-ARENA_CATALOG = "arena-catalog"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -149,7 +147,6 @@ def cmd_frontier(args: argparse.Namespace) -> int:
         quality_bands,
         recommend,
     )
-    from imgkit.analysis.published import published_dir
 
     if args.run and args.leaderboard:
         raise InvalidParameterError("--leaderboard", args.leaderboard, "no published board with --run")
@@ -159,15 +156,13 @@ def cmd_frontier(args: argparse.Namespace) -> int:
         args.axis == "latency" or args.latency_ceiling_ms is not None or args.objective == "min_latency"
     )
     on = price_date(args.on)
-    folder = args.leaderboard == ARENA_CATALOG
     sources = frontier_sources(
         args.ratings,
         run_dir=args.run,
         costs=args.costs,
         latency=args.latency or ("published" if wants_time and not args.run else None),
         category=args.category,
-        leaderboard_dir=published_dir() / "lmarena" if folder else None,
-        leaderboard=None if folder else args.leaderboard,
+        leaderboard=args.leaderboard,
         board=args.board,
         bootstrap=1000 if args.ci == "bootstrap" else 0,
         quality=args.quality,
