@@ -74,6 +74,8 @@ def _read_yaml(path: Path) -> Any:
             return yaml.safe_load(fh)
     except OSError as exc:
         raise CatalogError(str(path), "", f"cannot read: {exc.strerror}") from None
+    except (yaml.YAMLError, ValueError) as exc:
+        raise CatalogError(str(path), "", f"not valid YAML: {exc}") from None
 
 
 def _read_json(path: Path) -> Any:

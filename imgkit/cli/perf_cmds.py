@@ -6,6 +6,9 @@ money as decimal strings; without it, an aligned table under a caption saying wh
 A log holding requests sent through a Batch API is grouped by ``delivery`` too (unless ``--by`` names it): the
 batched requests' times are turnarounds (submitted -> result available), shown in their own table, never
 mixed into the interactive latency percentiles.
+``--published`` adds the figures the seed page and the gateway's model pages publish for the log's provider x
+model pairs (``"published": [...]``), each labelled published with its source, its date or ``undated``, and
+the date it was checked; copies of one page that disagree stay separate rows.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import argparse
 import datetime as dt
 from pathlib import Path
 from typing import Any
+
+import polars as pl
 
 from imgkit.cli._output import emit_json, format_table
 from imgkit.formats import format_value
@@ -62,6 +67,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--show-sql",
         action="store_true",
         help="print the query the engine would run (no connection, no credentials) and exit",
+    )
+    p.add_argument(
+        "--published",
+        action="store_true",
+        help="also the published figures (seed page, gateway model pages) for the log's provider x model pairs",
     )
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=cmd_perf)
@@ -126,6 +136,14 @@ def cmd_perf(args: argparse.Namespace) -> int:
     sources = [args.table] if args.table else list(args.log)
     caption = describe_log(summary, ", ".join(_name(p) for p in sources))
     method = PERCENTILE_METHOD if how.exact else f"approximate: {how.function}; {how.error}"
+    published = None
+    if args.published:
+        from imgkit.analysis.published import measured_beside_published
+
+        if not {"provider", "model"} <= set(table.columns):
+            raise InvalidParameterError("--published", args.by, "a grouping with provider and model")
+        beside = measured_beside_published(table.with_columns(source=pl.lit(caption)), same_pairs=True)
+        published = beside.filter(pl.col("provenance") == "published")
     if args.json:
         emit_json(
             {
@@ -142,6 +160,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
                     "caption": caption,
                 },
                 "window": {"since": since, "until": until},
+                **({"published": published.to_dicts()} if published is not None else {}),
             }
         )
         return 0
@@ -161,7 +180,24 @@ def cmd_perf(args: argparse.Namespace) -> int:
         print()
         print("Batch API: turnaround from submission to result (not generation time; no TTFB)")
         print(format_table([_batch_row(row, keys) for row in batched], kinds=_KINDS))
+    if published is not None:
+        print(f"\npublished for the same provider x model ({published.height} figures; not measured by you):")
+        shown = [_published_row(row) for row in published.to_dicts()]
+        print(format_table(shown, kinds=_KINDS) if shown else "none published for these pairs")
     return 0
+
+
+def _published_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "provider": row["provider"],
+        "model": row["model"],
+        "success": None if row["success_rate"] is None else format_value(row["success_rate"], "percent"),
+        "gen_p50": row["latency_p50_ms"],
+        "gen_p95": row["latency_p95_ms"],
+        "ttfb_p50": row["ttfb_p50_ms"],
+        "provenance": row["provenance"],
+        "source": row["source"],
+    }
 
 
 def _name(source: str) -> str:
