@@ -286,17 +286,19 @@ def log_inputs(
     ]
     for (figure_set,), group in published.group_by("figure_set", maintain_order=True):
         pairs = group.select("provider", "model").unique(maintain_order=True)
-        dated = group.filter(pl.col("published_on").is_not_null())["published_on"]
-        when = f"published {dated.min()} to {dated.max()}" if dated.len() else "undated"
-        checked = group["source_date"].drop_nulls()
+        dated = sorted(str(d) for d in group["published_on"].drop_nulls().to_list())
+        when = f"published {dated[0]} to {dated[-1]}" if dated else "undated"
+        checked = sorted(str(d) for d in group["source_date"].drop_nulls().to_list())
+        read = (
+            checked[0] + (f" to {checked[-1]}" if checked[-1] != checked[0] else "") if checked else "never"
+        )
         rows.append(
             {
                 "input": "published figures",
-                "value": f"{figure_set}: {group.height} figures for {pairs.height} provider x model pairs",
+                "value": f"{figure_set!s}: {group.height} figures for {pairs.height} provider x model pairs",
                 "provenance": "+".join(sorted(set(group["provenance"].to_list()))),
-                "detail": f"{group['source'].n_unique()} sources ({group['source_url'][0]} ...), {when}, "
-                f"checked {checked.min()}"
-                + (f" to {checked.max()}" if checked.max() != checked.min() else ""),
+                "detail": f"{group['source'].n_unique()} sources ({group['source_url'][0]!s} ...), {when}, "
+                f"checked {read}",
             }
         )
     return rows

@@ -455,16 +455,21 @@ def test_arena_catalog_folder_is_the_2025_board_and_its_prices(lmarena_frame):
 def test_catalog_quotes_filled_with_published_prices_and_said_so():
     # priced on a day gpt-image-1-mini was still sold (OpenAI shut it down on 2026-12-01: OAI-DEPRECATIONS)
     on = dt.date(2026, 6, 1)
-    sources = frontier_sources(costs="catalog", quality="medium", fill_published=True, on=on)
+    sources = frontier_sources(
+        costs="catalog", quality="medium", fill_published=True, on=on, leaderboard="arena-catalog"
+    )
     rows = {(r["model"], r["provider"]): r for r in sources.costs.iter_rows(named=True)}
     assert rows["gpt-image-1-mini", "openai"]["cost_usd"] == Decimal("0.011")  # PRICING.md, medium 1024²
     assert rows["photon", "replicate.com"]["cost_usd"] == Decimal("0.03")  # LMArena's, for a model not sold
     assert sources.cost_basis == "quality medium, 1024x1024, generate, priced on 2026-06-01"
-    plain = frontier_sources(costs="catalog", on=on)
+    plain = frontier_sources(costs="catalog", on=on, leaderboard="arena-catalog")
     assert ("photon", "replicate.com") not in {
         (r["model"], r["provider"]) for r in plain.costs.iter_rows(named=True)
     }
     assert plain.cost_basis == "each model's default quality, 1024x1024, generate, priced on 2026-06-01"
+    # beside a dated snapshot LMArena's 2025 $/image is never used: it names the 2025 board's models
+    dated = frontier_sources(costs="catalog", quality="medium", fill_published=True, on=on)
+    assert "replicate.com" not in set(dated.costs["provider"])
 
 
 @pytest.mark.parametrize("describe", [False, True])

@@ -330,8 +330,9 @@ class FrontierSources:
         self, aliases: Mapping[str, str] | None = None, *, costs: bool = True, latency: bool = True
     ) -> pl.DataFrame:
         """One row per option (:func:`frontier_inputs`); ``costs=False`` or ``latency=False`` leaves an input
-        out (the cost frontier needs no times, the time frontier no costs)."""
-        return frontier_inputs(
+        out (the cost frontier needs no times, the time frontier no costs). A leaderboard name without a
+        catalog model has ``cost_note`` "not in the catalog" (the alias table's reason is in ``catalog_note``)."""
+        frame = frontier_inputs(
             self.ratings,
             self.costs if costs else None,
             self.latency if latency else None,
@@ -339,6 +340,15 @@ class FrontierSources:
             rating_provenance=self.rating_provenance,
             rating_source=self.rating_source,
         )
+        if "catalog_note" in frame.columns and "cost_note" in frame.columns:
+            missing = pl.col("cost_usd").is_null() & pl.col("catalog_note").is_not_null()
+            frame = frame.with_columns(
+                pl.when(missing)
+                .then(pl.lit("not in the catalog"))
+                .otherwise(pl.col("cost_note"))
+                .alias("cost_note")
+            )
+        return frame
 
     def inputs_used(
         self, options: pl.DataFrame, by_cost: pl.DataFrame | None = None, by_time: pl.DataFrame | None = None
@@ -419,6 +429,7 @@ def frontier_sources(
     from imgkit.analysis.published import leaderboard as read_leaderboard
 
     tables: dict[str, pl.DataFrame] = {}  # per log read: its table per provider x model (or per target)
+    source: str | None
     if run_dir is not None:
         run = RunDirectory(run_dir)
         if ratings is None and not run.votes_path.is_file():
@@ -949,6 +960,13 @@ def passed_over(
         rated = rated.filter((pl.col(quality) > choice[quality]) & (pl.col(key) != choice[key]))
     rated = rated.filter(~pl.col("qualifies")).sort(quality, descending=True)
     notes = [c for c in ("catalog_note", "cost_note") if c in rated.columns]
+    if "catalog_note" in rated.columns and "cost_note" in rated.columns:  # the longer reason says it already
+        rated = rated.with_columns(
+            pl.when(pl.col("catalog_note").is_not_null())
+            .then(None)
+            .otherwise(pl.col("cost_note"))
+            .alias("cost_note")
+        )
     if notes:
         rated = rated.with_columns(
             pl.concat_str(
