@@ -347,6 +347,44 @@ def test_report_ran_with_its_non_default_parameter(weekly_run, name):
 
 
 @pytest.mark.slow
+def test_elo_vs_speed_answers_which_model_today_with_its_rule_and_what_it_passed_over(weekly_run):
+    _, out = weekly_run
+    (run_dir,) = (out / "elo_vs_speed").iterdir()
+    text = _cell_text(nbformat.read(run_dir / "elo_vs_speed.ipynb", as_version=4))
+    # the newest LMArena snapshot against catalog prices today; the gateway's published times (LF-PERF, undated)
+    assert "Rule: the highest-rated option that is rated at least 1110, at most $0.05 per image" in text
+    assert "Recommended: flux-2-flex @ fal" in text  # FLUX.2 [flex] at fal: $0.05, p50 15.8 s (copy A)
+    assert (
+        "Passed over " in text and "best gpt-image-2.5-sunburst @ openai (no generation time known)" in text
+    )
+    assert "without the time ceiling: gpt-image-2.5-sunburst @ openai" in text
+    assert "lmarena-text-to-image-2026-10-07" in text and "artificial-analysis-image-edit-2026-08-18" in text
+
+
+@pytest.mark.slow
+def test_elo_vs_speed_calls_out_a_stale_snapshot_on_a_later_today(tmp_path):
+    args = [
+        IMGKIT,
+        "report",
+        "elo_vs_speed",
+        "-p",
+        "today",
+        "2027-03-01",
+        "--out",
+        str(tmp_path),
+        "--no-progress",
+    ]
+    env = _clean_env(IMGKIT_HOME=str(tmp_path / "home"))
+    result = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = (tmp_path / "elo_vs_speed").iterdir()
+    text = _cell_text(nbformat.read(run_dir / "elo_vs_speed.ipynb", as_version=4))
+    stale = "stale: LMArena text-to-image of 2026-10-07, 145 days old on 2027-03-01 (over 90)"
+    assert f"WARNING: {stale}" in text and f"Warning: the leaderboard is {stale}" in text
+    assert stale in (run_dir / "elo_vs_speed.html").read_text()
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_report_writes_html_with_hidden_code_and_every_figure_as_png(weekly_run, name):
     _, out = weekly_run

@@ -102,8 +102,8 @@ def catalog_costs(
     quality, and ``medium`` where that default is ``auto`` (the provider picks, so no exact price exists;
     ``cost_note`` says so). Models without a quality parameter are priced without one; offerings that do not
     serve ``mode`` are left out. An offering that cannot be priced this way (the quality is not offered, the
-    model was retired on or before ``on`` (default today), no price row) keeps a row with a null ``cost_usd``
-    and the reason in ``cost_note``. Columns: ``model, provider, quality, size, cost_usd, cost_method,
+    model was retired on or before ``on`` (default today), no price row, a price known only as a range) keeps
+    a row with a null ``cost_usd`` and the reason in ``cost_note`` (a range as ``a range, $low to $high``). Columns: ``model, provider, quality, size, cost_usd, cost_method,
     cost_note, provenance, source, source_date`` (the latest date the price's sources were checked).
     """
     from imgkit.pricing import quote
@@ -153,7 +153,12 @@ def catalog_costs(
                 row["cost_note"] = str(exc)
             else:
                 row["cost_method"] = cost.method
-                if cost.total_usd is None:
+                if cost.total_usd is None and cost.low_usd is not None and cost.high_usd is not None:
+                    why = (cost.unknown_reason or "").split(":")[0].split(";")[0].strip()
+                    row["cost_note"] = f"a range, ${cost.low_usd:.4g} to ${cost.high_usd:.4g}" + (
+                        f": {why}" if why else ""
+                    )
+                elif cost.total_usd is None:
                     row["cost_note"] = cost.unknown_reason
                 else:
                     row["cost_usd"] = cost.total_usd

@@ -40,7 +40,7 @@ from imgkit.analysis.frontier import ARENA_CATALOG
 from imgkit.cli._args import price_date
 from imgkit.cli._output import emit_json, format_table
 from imgkit.errors import InvalidParameterError
-from imgkit.money import plain_usd
+from imgkit.formats import format_value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -264,7 +264,7 @@ def _band_row(row: dict[str, Any]) -> dict[str, Any]:
         "ratings": f"{row['band_low']:.1f}-{row['band_high']:.1f}",
         "option": row["option"],
         "rating": round(row["rating"], 1),
-        "usd/image": plain_usd(Decimal(row["cost_usd"])),
+        "usd/image": format_value(Decimal(row["cost_usd"]), "price"),
     }
 
 
@@ -288,7 +288,7 @@ def _text_row(row: dict[str, Any], time_column: str) -> dict[str, Any]:
         "option": row["option"],
         "rating": one(row["rating"]),
         "95% CI": "" if row["ci_low"] is None else f"{row['ci_low']:.1f}-{row['ci_high']:.1f}",
-        "usd/image": None if cost is None else plain_usd(Decimal(cost)),
+        "usd/image": None if cost is None else format_value(Decimal(cost), "price"),
         f"{time_column.removesuffix('_ms')} s": None if seconds is None else round(seconds / 1000, 1),
         "status": row["status"],
         "dominated by / unresolved with / why excluded": row["excluded_reason"]
