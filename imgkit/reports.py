@@ -146,12 +146,23 @@ def resolve_notebook(name: str | Path, notebooks_dir: str | Path | None = None) 
     raise UnknownNameError("report", text, [p.stem for p in sorted(folder.glob("*.ipynb"))])
 
 
+def _dates_as_text(value: Any) -> Any:
+    """YAML reads ``2027-03-01`` as a date; a notebook parameter is injected as a literal, so it stays text."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_dates_as_text(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _dates_as_text(v) for k, v in value.items()}
+    return value
+
+
 def parse_value(text: str, default: Any, *, field: str = "parameter value", context: str = "") -> Any:
     """A parameter value typed on the command line, converted to the type of the notebook's default.
 
     ``None`` (or ``null``) is None; strings stay strings (so ``"5.00"`` stays exact money text); ints, floats
     and booleans are parsed; anything else (a ``None`` default, lists, mappings) is read as YAML
-    (``null``, ``[a, b]``, ``7d``). Whether the value is allowed is the notebook's rule
+    (``null``, ``[a, b]``, ``7d``; a date stays its ISO text). Whether the value is allowed is the notebook's rule
     (:mod:`imgkit.report_params`). ``field`` and ``context`` name it in errors.
     """
     if text.strip() in ("None", "null"):
@@ -168,7 +179,7 @@ def parse_value(text: str, default: Any, *, field: str = "parameter value", cont
             return int(text)
         if isinstance(default, float):
             return float(text)
-        return yaml.safe_load(text) if text.strip() else text
+        return _dates_as_text(yaml.safe_load(text)) if text.strip() else text
     except (ValueError, yaml.YAMLError):
         kind = {bool: "true or false", int: "a whole number", float: "a number"}.get(
             type(default), "a YAML value"
@@ -216,7 +227,7 @@ def load_params_file(path: str | Path, notebooks_dir: str | Path | None = None) 
         key = str(key)
         check_no_secrets(value if key in notebooks and isinstance(value, dict) else {key: value})
         if key in notebooks and isinstance(value, dict):
-            section = {str(k): _absolute_if_exists(v, base) for k, v in value.items()}
+            section = {str(k): _absolute_if_exists(_dates_as_text(v), base) for k, v in value.items()}
             unknown = sorted(set(section) - set(notebooks[key].parameters))
             if unknown:
                 raise SpecError(
@@ -226,7 +237,7 @@ def load_params_file(path: str | Path, notebooks_dir: str | Path | None = None) 
                 )
             sections[key] = section
         elif key in declared:
-            common[key] = _absolute_if_exists(value, base)
+            common[key] = _absolute_if_exists(_dates_as_text(value), base)
         else:
             raise SpecError(
                 str(path),

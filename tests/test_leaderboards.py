@@ -406,7 +406,7 @@ def test_the_edit_board_prices_the_edit_mode():
 # --- quality bands -----------------------------------------------------------------------------------------------
 
 BANDS = [
-    # band, option, $/image (LMARENA-DS 2026-10-07 terciles of the 24 rated, priced models; catalog prices)
+    # band, option, $/image (LMARENA-DS 2026-10-07 terciles of the 22 rated, priced models: 8, 7, 7; catalog prices)
     (1, "gpt-image-2.5-sunburst @ openai", "0.03168"),
     (1, "gpt-image-2.5-flare @ openai", "0.03168"),
     (1, "gpt-image-2 @ openai", "0.03168"),

@@ -128,6 +128,7 @@ def test_bundled_votes_carry_source_and_licence():
         ("false", True, False),
         ("null", None, None),
         ("image-editing", None, "image-editing"),
+        ("2027-03-01", None, "2027-03-01"),  # a date stays text: a notebook parameter is a literal
         ("[low, high]", ["low"], ["low", "high"]),
     ],
 )
@@ -358,7 +359,8 @@ def test_elo_vs_speed_answers_which_model_today_with_its_rule_and_what_it_passed
         "Passed over " in text and "best gpt-image-2.5-sunburst @ openai (no generation time known)" in text
     )
     assert "without the time ceiling: gpt-image-2.5-sunburst @ openai" in text
-    assert "lmarena-text-to-image-2026-10-07" in text and "artificial-analysis-image-edit-2026-08-18" in text
+    page = (run_dir / "elo_vs_speed.html").read_text()
+    assert "lmarena-text-to-image-2026-10-07" in page and "artificial-analysis-image-edit-2026-08-18" in page
 
 
 @pytest.mark.slow
