@@ -299,6 +299,14 @@ def _path_of(values: Mapping[str, Any], name: str, folder: Path) -> Path | None:
     return _resolve(str(value), folder) if isinstance(value, (str, Path)) else None
 
 
+def _required_path(values: Mapping[str, Any], name: str, folder: Path, notebook: str) -> Path:
+    """A path parameter the notebook cannot do without (None is refused naming it)."""
+    path = _path_of(values, name, folder)
+    if path is None:
+        raise InvalidParameterError(name, values.get(name), "a path", context=f"report {notebook}")
+    return path
+
+
 def _check_log(given: set[str], values: Mapping[str, Any], folder: Path, log: Path | None) -> None:
     """The log is read as the notebook will read it (its mapping too): a bad line is refused now."""
     if log is None or not {"log_path", "log_mapping"} & given:
@@ -365,7 +373,7 @@ def _cost_projection(given: set[str], values: Mapping[str, Any], folder: Path, n
     if not given - {"log_mapping", "log_path"} and values.get("log_path"):  # the log alone
         _check_log(given, values, folder, _path_of(values, "log_path", folder))
         return
-    workload = load_workload(_path_of(values, "workload_path", folder))
+    workload = load_workload(_required_path(values, "workload_path", folder, notebook))
     if {"workload_path", "months", "sensitivity_delta"} & given:
         check_horizon(workload, values["months"])
         check_horizon(workload, values["months"], scale=1 + Decimal(str(values["sensitivity_delta"])))
@@ -398,7 +406,7 @@ def _comparison_grid(given: set[str], values: Mapping[str, Any], folder: Path, n
         return
     if {"example_spec", "run_dir"} & given:
         load_simulated_spec(
-            _path_of(values, "example_spec", folder),
+            _required_path(values, "example_spec", folder, notebook),
             output_dir=folder / "_unused",
             context=f"report {notebook}",
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -170,7 +170,7 @@ def workload_inputs(
         },
         {
             "input": "prices",
-            "value": f"imgkit catalog, per month from {frame['month_start'].min() or 'today'}",
+            "value": f"imgkit catalog, per month from {frame['month_start'].min() or 'today'!s}",
             "provenance": price_kinds,
         },
     ]
@@ -398,7 +398,7 @@ def ratings_conclusions(
         ties = int(result.table["ties"].sum())
         lines.append(
             f"Against the published ratings: same order for {same_order} of {comparison.height} models, largest "
-            f"difference {comparison['difference'].abs().max():.0f} Elo"
+            f"difference {cast(float, comparison['difference'].abs().max()):.0f} Elo"
             + (
                 " (the bundled votes hold decisive battles only; the published fit also counts ties)."
                 if ties == 0

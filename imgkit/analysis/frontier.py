@@ -42,6 +42,7 @@ from imgkit.errors import ImgkitError, InvalidParameterError
 from imgkit.money import MONEY, usd_text
 from imgkit.provenance import Provenance
 from imgkit.records.rundir import RunDirectory
+from imgkit.records.schema import ColumnType
 
 __all__ = [
     "ARENA_CATALOG",
@@ -168,7 +169,7 @@ def catalog_costs(
                     checked = [cat.sources[t].checked for t in price.source if t in cat.sources]
                     row["source_date"] = max(checked) if checked else None
         rows.append(row)
-    schema = {
+    schema: dict[str, ColumnType] = {
         "model": pl.String,
         "provider": pl.String,
         "quality": pl.String,
@@ -275,7 +276,7 @@ def _latency_frame(latency: pl.DataFrame, source: str | None) -> pl.DataFrame:
     return _tag(frame, "latency", Provenance.MEASURED, source, None)
 
 
-def _unique(frame: pl.DataFrame, keys: list[str], what: str) -> None:
+def _unique(frame: pl.DataFrame, keys: Sequence[str], what: str) -> None:
     dup = frame.group_by(keys).len().filter(pl.col("len") > 1)
     if dup.height:
         first = dup.row(0, named=True)
@@ -998,8 +999,8 @@ def _constraint_text(floor: float | None, ceiling: float | None, budget: Decimal
 
 
 def _close_calls(
-    best: Mapping[str, Any], others: list[Mapping[str, Any]], objective: str, quality: str, key: str
-):
+    best: Mapping[str, Any], others: Sequence[Mapping[str, Any]], objective: str, quality: str, key: str
+) -> list[str]:
     """Options whose rating interval overlaps the choice's (only meaningful for ``max_quality``)."""
     if objective != "max_quality" or best.get("ci_low") is None:
         return []
@@ -1011,7 +1012,7 @@ def _close_calls(
 
 
 def _none_reason(
-    rows: list[Mapping[str, Any]], rejected: list[list[str]], excess: list[float], stated: str, key: str
+    rows: Sequence[Mapping[str, Any]], rejected: list[list[str]], excess: list[float], stated: str, key: str
 ) -> str:
     """Why nothing qualifies: how many options each constraint rejects, and the nearest miss.
 
