@@ -6,6 +6,7 @@ money as decimal strings; without it, an aligned table under a caption saying wh
 A log holding requests sent through a Batch API is grouped by ``delivery`` too (unless ``--by`` names it): the
 batched requests' times are turnarounds (submitted -> result available), shown in their own table, never
 mixed into the interactive latency percentiles.
+
 ``--published`` adds the figures the seed page and the gateway's model pages publish for the log's provider x
 model pairs (``"published": [...]``), each labelled published with its source, its date or ``undated``, and
 the date it was checked; copies of one page that disagree stay separate rows.
