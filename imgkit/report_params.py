@@ -300,10 +300,12 @@ def _path_of(values: Mapping[str, Any], name: str, folder: Path) -> Path | None:
 
 
 def _required_path(values: Mapping[str, Any], name: str, folder: Path, notebook: str) -> Path:
-    """A path parameter the notebook cannot do without (None is refused naming it)."""
+    """The path ``name`` the checks must read: a notebook of this name whose own default is not a path (None)
+    is refused here, naming the parameter, rather than failing inside the loader."""
     path = _path_of(values, name, folder)
     if path is None:
-        raise InvalidParameterError(name, values.get(name), "a path", context=f"report {notebook}")
+        rule = NOTEBOOK_RULES[notebook][name]
+        raise InvalidParameterError(name, values.get(name), rule.allowed, context=f"report {notebook}")
     return path
 
 

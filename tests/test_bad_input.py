@@ -664,6 +664,29 @@ def test_a_parameter_given_as_none_is_none_and_its_rule_decides():
     assert (err.value.field, err.value.context) == ("votes_source", "report model_ratings")
 
 
+@pytest.mark.parametrize(
+    ("notebook", "default", "given"),
+    [
+        ("cost_projection", '"workload_path = \\"../data/workloads/example.yaml\\"', {"months": "6"}),
+        ("comparison_grid", '"example_spec = \\"../examples/offline_tiers.yaml\\"', {"run_dir": "None"}),
+    ],
+)
+def test_a_notebook_copy_whose_path_default_is_none_is_refused_naming_the_path(
+    tmp_path, notebook, default, given
+):
+    """A notebook of your own under a bundled name, its path parameter defaulting to None: the parameter is
+    named (before, the loader was handed None and failed with a TypeError)."""
+    text = (resolve_notebook(notebook).path).read_text()
+    assert text.count(default) == 1
+    name = default.split(" = ")[0].lstrip('"')
+    (tmp_path / f"{notebook}.ipynb").write_text(text.replace(default, f'"{name} = None'))
+    copy = resolve_notebook(notebook, tmp_path)
+    assert copy.parameters[name] is None
+    with pytest.raises(InvalidParameterError) as err:
+        report_parameters(copy, given)
+    assert (err.value.field, err.value.value, err.value.context) == (name, None, f"report {notebook}")
+
+
 def count(cases: Sequence[Case] = CASES, report: Callable[[str], None] = print) -> dict[str, tuple[int, int]]:
     """Refused cleanly / all, per kind; prints the cases that are not."""
     import tempfile

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import cast
 
 from PIL import Image
 
@@ -47,4 +48,5 @@ def convert_image(data: bytes, fmt: str, compression: int | None = None, *, keep
 
 def _uses_alpha(im: Image.Image) -> bool:
     alpha = im.convert("RGBA").getchannel("A")
-    return alpha.getextrema()[0] < 255
+    low, _high = cast("tuple[int, int]", alpha.getextrema())  # one band ("L"): (min, max), not one per band
+    return low < 255

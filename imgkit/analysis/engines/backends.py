@@ -218,8 +218,9 @@ def split_table_name(name: str) -> tuple[str | None, str | None, str]:
         from imgkit.errors import InvalidParameterError
 
         raise InvalidParameterError("table", name, "NAME, DATABASE.NAME or CATALOG.DATABASE.NAME")
-    parts = [None] * (3 - len(parts)) + parts
-    return parts[0], parts[1], parts[2]
+    catalog = parts[-3] if len(parts) == 3 else None
+    database = parts[-2] if len(parts) >= 2 else None
+    return catalog, database, parts[-1]
 
 
 def log_table(
@@ -256,7 +257,7 @@ def log_table(
             files += _parquet_files(path) if path is not None else [_remote_glob(str(s))]
         return con.read_parquet(files, hive_partitioning=True, union_by_name=True)
     session = con._session
-    paths = [str(local_path(s).resolve()) if local_path(s) is not None else str(s) for s in sources]
+    paths = [str(path.resolve()) if (path := local_path(s)) is not None else str(s) for s in sources]
     frame = session.read.option("mergeSchema", "true").parquet(*paths)
     return con.table(_spark_view(frame))
 

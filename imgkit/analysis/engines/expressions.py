@@ -36,7 +36,7 @@ from imgkit.analysis.reconcile import TOLERANCE_USD
 from imgkit.money import MONEY_PRECISION, MONEY_SCALE, UNITS_PER_USD, to_units
 from imgkit.pricing import KEPT_BILLS, RECOST_KEYS, TOKEN_COLUMNS
 from imgkit.provenance import Provenance
-from imgkit.records.schema import LOG_SCHEMA, OUTCOME_CACHE_HIT, OUTCOME_OK, OUTCOME_SENT
+from imgkit.records.schema import LOG_SCHEMA, OUTCOME_CACHE_HIT, OUTCOME_OK, OUTCOME_SENT, ColumnType
 
 __all__ = [
     "LOG_IBIS_SCHEMA",
@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 
-def _ibis_type(dtype: pl.DataType) -> str:
+def _ibis_type(dtype: ColumnType) -> str:
     if dtype == pl.String:
         return "string"
     if dtype == pl.Boolean:

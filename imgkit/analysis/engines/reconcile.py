@@ -34,7 +34,7 @@ from imgkit.analysis.reconcile import volume_mix as polars_volume_mix
 from imgkit.catalog import Catalog, load_catalog
 from imgkit.money import MONEY_QUANTUM, MONEY_TOTAL
 from imgkit.pricing import price_boundaries, recost_lookup
-from imgkit.records.schema import OUTCOME_OK
+from imgkit.records.schema import OUTCOME_OK, ColumnType
 
 __all__ = ["reconcile", "traffic_workload", "volume_mix"]
 
@@ -121,7 +121,9 @@ def _table(engine: str, con: Any, frame: pl.DataFrame) -> Any:
 
 def _from_sums(sums: pl.DataFrame, keys: tuple[str, ...], billed: Any) -> Reconciliation:
     rows = sums.to_dicts()
-    out, totals = [], {"recorded": [], "exact": 0, "both": Decimal(0), "unknown": 0}
+    out = []
+    recorded_all: list[Decimal] = []
+    exact_units, both_difference, unknown = 0, Decimal(0), 0
     for row in rows:
         recorded = row["recorded_usd"]
         recorded = None if recorded is None else Decimal(recorded)
@@ -137,12 +139,12 @@ def _from_sums(sums: pl.DataFrame, keys: tuple[str, ...], billed: Any) -> Reconc
             }
         )
         if recorded is not None:
-            totals["recorded"].append(recorded)
-        totals["exact"] += int(row["_exact_units"] or 0)
+            recorded_all.append(recorded)
+        exact_units += int(row["_exact_units"] or 0)
         both_recorded = Decimal(row["_both_recorded"]) if row["_both_recorded"] is not None else Decimal(0)
-        totals["both"] += both_recorded - (_units_usd(row["_both_exact"]) or Decimal(0))
-        totals["unknown"] += int(row["_unknown"])
-    schema = {
+        both_difference += both_recorded - (_units_usd(row["_both_exact"]) or Decimal(0))
+        unknown += int(row["_unknown"])
+    schema: dict[str, ColumnType] = {
         **sums.select(keys).schema,
         "requests": pl.Int64,
         "recorded_usd": MONEY_TOTAL,
@@ -152,10 +154,10 @@ def _from_sums(sums: pl.DataFrame, keys: tuple[str, ...], billed: Any) -> Reconc
     }
     grouped = pl.DataFrame(out, schema=schema, orient="row")
     total = {
-        "recorded_usd": sum(totals["recorded"], Decimal(0)) if totals["recorded"] else None,
-        "exact_usd": _units_usd(totals["exact"]),
-        "difference_usd": totals["both"],
-        "unknown_requests": totals["unknown"],
+        "recorded_usd": sum(recorded_all, Decimal(0)) if recorded_all else None,
+        "exact_usd": _units_usd(exact_units),
+        "difference_usd": both_difference,
+        "unknown_requests": unknown,
     }
     return with_billed(grouped, keys, total, billed)
 

@@ -176,7 +176,7 @@ def exactness(engine: str, strategy: str | None = None) -> Exactness:
             "polars": "polars runs imgkit's exact histogram selection",
         }.get(engine, "")
         raise InvalidParameterError(
-            "percentiles", strategy, allowed, context=f"with engine {engine}", hint=reason or None
+            "percentiles", strategy, allowed, context=f"with engine {engine}", hint=reason
         )
     return Exactness(engine, strategy, *found)
 
