@@ -37,7 +37,7 @@ import weakref
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -169,6 +169,12 @@ def _unknown_cost(reason: str) -> Cost:
     return Cost(None, None, None, "unknown", (), (), reason)
 
 
+class _Adapter(Protocol):
+    """What the client asks of a provider's adapter: one call (the request sent, its response read)."""
+
+    async def call(self, call: CallRequest) -> CallOutput: ...
+
+
 def sum_costs(costs: list[Cost | None]) -> Cost | None:
     """The bill of several attempts or calls: lines and notes joined, totals added (unknown if any is).
 
@@ -187,7 +193,8 @@ def sum_costs(costs: list[Cost | None]) -> Cost | None:
     method = methods.pop() if len(methods) == 1 else "mixed"
 
     def add(values: list[Decimal | None]) -> Decimal | None:
-        return None if any(v is None for v in values) else sum(values, Decimal(0))
+        known_values = [v for v in values if v is not None]
+        return None if len(known_values) < len(values) else sum(known_values, Decimal(0))
 
     reasons = [c.unknown_reason for c in known if c.unknown_reason]
     return Cost(
@@ -269,7 +276,7 @@ class ImageClient:
         self.timeout = timeout
         self.fal_sync = fal_sync
         self.downloads = downloads or Downloads()
-        self.adapters = {
+        self.adapters: dict[str, _Adapter] = {
             "openai": OpenAIAdapter(self.downloads),
             "fal": FalAdapter(self.downloads, fal_polling, sync=fal_sync),
             "gemini": GeminiAdapter(),
@@ -560,6 +567,7 @@ class ImageClient:
                 costs.append(cost)
                 quoted = self._quoted_usd(ctx, count)
                 if held is not None:
+                    assert ctx.budget is not None  # a reservation is held in the request's budget
                     ctx.budget.settle(held, cost.total_usd)
                     held = None
                 refused: BudgetExceededError | None = None
@@ -587,6 +595,7 @@ class ImageClient:
                         error,
                         refused is not None,
                     )
+                assert error is not None  # only a failed attempt is retried
                 delay_s = self.retry.delay_s(attempt - 1, error.retry_after_s)
                 logger.info(
                     "%s %s: attempt %d failed (%s, status %s); retrying in %.1f s",
@@ -609,6 +618,7 @@ class ImageClient:
             raise
         finally:
             if held is not None:  # an attempt that did not end normally (cancelled, or an unexpected error)
+                assert ctx.budget is not None  # a reservation is held in the request's budget
                 if in_flight:
                     ctx.budget.settle(held, None)
                 else:
@@ -672,7 +682,7 @@ class ImageClient:
         record = self._request_columns(ctx, call_id, attempt, count)
         record.update(
             final=True,
-            started_at=clock.started_at if in_flight else now,
+            started_at=clock.started_at if clock is not None else now,
             ended_at=now,
             outcome=OUTCOME_CANCELLED,
             estimated_cost_usd=quoted if in_flight else self._quoted_usd(ctx, count),
@@ -717,6 +727,7 @@ class ImageClient:
                     f"{error.error_class} after the request reached the provider: it may have been billed"
                 )
             return _not_billed(f"{error.error_class}: nothing delivered")
+        assert output is not None  # an attempt without an error has its response
         if output.charge is not None:  # the provider's own bill (BFL's cost)
             return output.charge
         try:

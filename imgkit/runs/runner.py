@@ -142,12 +142,12 @@ def _read_prior(log: RequestLog) -> _Prior:
     prior = _Prior()
     if not log.path.exists() or log.path.stat().st_size == 0:
         return prior
-    frame = mark_unanswered(
+    lazy = mark_unanswered(
         log.scan(include_sent=True).select(
             "item_id", "attempt", "final", "outcome", "actual_cost_usd", "estimated_cost_usd", "cost_method"
         )
     )
-    frame = frame.with_row_index("_line").collect()
+    frame = lazy.with_row_index("_line").collect()
     for outcome, unanswered, actual, estimated, method in frame.select(
         "outcome", "unanswered", "actual_cost_usd", "estimated_cost_usd", "cost_method"
     ).iter_rows():
@@ -305,7 +305,9 @@ def simulated_read_timeout_s(settings: SimulatorSettings) -> float | None:
         return settings.hang_s
     if settings.url:
         return None
-    return max(DEFAULT_TIMEOUT.read * settings.time_scale, MIN_SIMULATED_READ_TIMEOUT_S)
+    real_read_s = DEFAULT_TIMEOUT.read
+    assert real_read_s is not None  # imgkit's default timeout sets every phase
+    return max(real_read_s * settings.time_scale, MIN_SIMULATED_READ_TIMEOUT_S)
 
 
 @contextlib.contextmanager
@@ -331,6 +333,7 @@ def _provider_setup(spec: ExperimentSpec, catalog: Catalog) -> Iterator[dict[str
     else:
         from imgkit.simulator import FaultPlan, SimulatorServer
 
+        assert read_timeout_s is not None  # only a simulator at a url has none
         server = SimulatorServer(
             time_scale=settings.time_scale,
             seed=spec.seed,
@@ -420,6 +423,7 @@ async def _run_item(session: _Session, item: WorkItem) -> None:
         "category": item.prompt.category,
     }
     task = asyncio.current_task()
+    assert task is not None  # a coroutine of the session's event loop runs in a task
     session.in_flight[task] = (item, resolved, time.time())
     try:
         result = await session.client.generate(
@@ -575,7 +579,7 @@ async def run_experiment_async(
             plan, run, {"run_id": run_id, "simulated": spec.simulate, "sessions": sessions}, budget_usd
         )
 
-        counts = Counter()
+        counts: Counter[str] = Counter()
 
         batched: list[WorkItem] = []
 
@@ -811,7 +815,7 @@ def target_table(log: RequestLog, plan: RunPlan) -> list[dict[str, Any]]:
     """
     from imgkit.analysis.performance import performance_table
 
-    rows = {
+    rows: dict[str, dict[str, Any]] = {
         pt.target.label: {
             "target": pt.target.label,
             "items": pt.n_items,
