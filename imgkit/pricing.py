@@ -35,7 +35,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import polars as pl
 
@@ -44,6 +44,7 @@ from imgkit.catalog import (
     AddOn,
     Catalog,
     ImagePrice,
+    InputImageTokens,
     MegapixelPrice,
     Model,
     Offering,
@@ -58,6 +59,9 @@ from imgkit.errors import InvalidParameterError, PricingError, UnknownNameError,
 from imgkit.money import MONEY, MONEY_QUANTUM, plain_usd, to_units
 from imgkit.params import PricedRequest, resolve_priced, resolve_quality, size_parts
 from imgkit.provenance import Provenance
+
+if TYPE_CHECKING:  # records sits above pricing: only the type of a column
+    from imgkit.records.schema import ColumnType
 
 __all__ = [
     "CHARS_PER_TOKEN",
@@ -147,7 +151,7 @@ def _known(
     )
 
 
-def _unknown(reason: str, notes: Iterable[str] = (), low=None, high=None) -> Cost:
+def _unknown(reason: str | None, notes: Iterable[str] = (), low=None, high=None) -> Cost:
     return Cost(None, low, high, "unknown", (), tuple(notes), reason)
 
 
@@ -175,10 +179,15 @@ def count_prompt_tokens(text: str) -> int:
     return -(-len(text or "") // CHARS_PER_TOKEN)
 
 
-def _tiles(model: Model, width: int, height: int) -> tuple[int, int, int]:
+def _token_rule(model: Model) -> InputImageTokens:
     rule = model.input_image_tokens
     if rule is None:
         raise UnknownPriceError(f"model {model.id} publishes no input-image token rule")
+    return rule
+
+
+def _tiles(model: Model, width: int, height: int) -> tuple[int, int, int]:
+    rule = _token_rule(model)
     if width <= 0 or height <= 0:
         raise InvalidParameterError("input_image", f"{width}x{height}", "positive width and height")
     short, long_ = sorted((width, height))
@@ -204,7 +213,7 @@ def input_image_tokens(model: Model, width: int, height: int, fidelity: str | No
     ``ceil(w'/512) x ceil(h'/512)``; tokens = 65 + 129 x tiles. ``fidelity="high"`` adds the current
     extra (4160 square, 6240 otherwise; older copies of the guide said 4096 / 6144).
     """
-    rule = model.input_image_tokens
+    rule = _token_rule(model)
     _, _, tiles = _tiles(model, width, height)
     tokens = rule.base + rule.per_tile * tiles
     if fidelity == "high":
@@ -271,16 +280,15 @@ def _megapixel_unit(price: Price, quality: str | None) -> MegapixelPrice | None:
     for unit in price.megapixels:
         if unit.quality == "*":
             return unit
-    if price.per_megapixel_usd is not None:
-        return memo_by_identity(_FLAT_UNITS, (price,), lambda: _flat_unit(price))
+    if (rate := price.per_megapixel_usd) is not None:
+        return memo_by_identity(_FLAT_UNITS, (price,), lambda: _flat_unit(price, rate))
     return None
 
 
 _FLAT_UNITS: dict = {}  # _flat_unit by price (identity)
 
 
-def _flat_unit(price: Price) -> MegapixelPrice:
-    rate = price.per_megapixel_usd
+def _flat_unit(price: Price, rate: Decimal) -> MegapixelPrice:
     return MegapixelPrice(
         first_mp_usd=rate, additional_mp_usd=rate, mp_px=price.megapixel_px, rounding="ceil"
     )
@@ -635,7 +643,8 @@ def _input_lines(
         )
     )
     if fidelity == "high":
-        older = [e for e in model.input_image_tokens.fidelity_high_extra if not e.current]
+        assert extra is not None  # the loop above ran: there are input images
+        older = [e for e in _token_rule(model).fidelity_high_extra if not e.current]
         older_txt = "; older copies of the guide said " + " / ".join(f"{e.square} / {e.other}" for e in older)
         lines.append(
             _token_line(
@@ -743,7 +752,8 @@ def _price_request(
     rates = price.tokens
     unit = _megapixel_unit(price, quality)
     found = _per_image_row(m, price, quality, size)
-    out = output_image_tokens(m, quality, size) if rates and rates.image_out is not None else None
+    out_rate = rates.image_out if rates else None
+    out = output_image_tokens(m, quality, size) if out_rate is not None else None
     chosen = _choose_method(found, out, unit, method)
     if chosen == "per_megapixel" and unit is not None and unit.rounding == "unknown" and mp_rounding is None:
         if any(d is None for d in dims):
@@ -761,14 +771,15 @@ def _price_request(
             basis += f" ({row.notes})"
         item = f"per-image price {quality + ' ' if quality else ''}{size}"
         lines.append(_line(item, images, "images", row.usd, "per_image_table", basis, price.provenance))
-        if out is not None:
-            exact = out[0] * rates.image_out / PER_MILLION
+        if out is not None and out_rate is not None:
+            exact = out[0] * out_rate / PER_MILLION
             notes.append(
                 f"token math for the output would be {plain_usd(exact)} per image "
-                f"({out[0]} tokens x {plain_usd(rates.image_out)}/1M; table / tokens = {row.usd / exact:.3f})"
+                f"({out[0]} tokens x {plain_usd(out_rate)}/1M; table / tokens = {row.usd / exact:.3f})"
             )
     elif chosen == "tokens" and out is not None:
         ot = m.output_tokens
+        assert ot is not None and rates is not None  # the output tokens came from both
         basis = f"estimate{' without usage' if bill else ''}: {out[1]} x {images} images"
         if ot.provenance == Provenance.ASSUMED and ot.notes:
             basis += f"; assumed: {ot.notes[0]}"
@@ -776,10 +787,11 @@ def _price_request(
         if found is not None:
             notes.append(f"published per-image price would be {plain_usd(found[0].usd)} per image (not used)")
     elif chosen == "per_megapixel" and unit is not None:
-        if any(d is None for d in dims):
+        known_dims = [d for d in dims if d is not None]
+        if len(known_dims) < len(dims):
             return _unknown(f"per-megapixel price but image dimensions unknown for {m.id}", notes)
         lines += _megapixel_lines(
-            unit, mp_rounding or unit.rounding, dims, input_images, len(calls), price.provenance, notes
+            unit, mp_rounding or unit.rounding, known_dims, input_images, len(calls), price.provenance, notes
         )
         if unit.notes:
             notes.append(unit.notes)
@@ -871,7 +883,8 @@ def _disputed(main: Cost, others: Sequence[tuple[Price, Cost]], notes: list[str]
         )  # fmt: skip
     lows = [c.low_usd for c in costs if c.low_usd is not None]
     highs = [c.high_usd for c in costs]
-    high = None if any(h is None for h in highs) else max(highs)
+    known_highs = [h for h in highs if h is not None]
+    high = max(known_highs) if len(known_highs) == len(highs) else None
     reason = f"disputed price: {' or '.join(shown)}; both kept, so the quote is a range"
     notes = [*notes, *(n for n in main.notes if n not in notes)]
     return Cost(None, min(lows) if lows else None, high, main.method, (), tuple(notes), reason, sources)
@@ -1574,7 +1587,7 @@ def _combo_terms(cat: Catalog, key: dict[str, Any], day: dt.date) -> dict[str, A
     return out
 
 
-_COMBO_SCHEMA = {
+_COMBO_SCHEMA: dict[str, ColumnType] = {
     "price_known": pl.Boolean,
     "tokens_known": pl.Boolean,
     "fallback": pl.String,
@@ -1590,7 +1603,7 @@ _COMBO_SCHEMA = {
     "batch_den": pl.Int64,
 }
 _KEYS = ("provider", "model", "quality", "size", "width", "height", "_window", "_batch")
-_INPUT_COLUMNS = {
+_INPUT_COLUMNS: dict[str, ColumnType] = {
     "provider": pl.String,
     "model": pl.String,
     "quality": pl.String,
@@ -1645,7 +1658,7 @@ def recost_lookup(
             if cache is not None:
                 cache[ident] = terms
         rows.append({**key, **terms})
-    schema = {**keys.select(_KEYS).schema, **_COMBO_SCHEMA}
+    schema: dict[str, ColumnType] = {**keys.select(_KEYS).schema, **_COMBO_SCHEMA}
     return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
 
 

@@ -81,8 +81,9 @@ from imgkit.errors import ImgkitError, InvalidParameterError, SpecError, Unknown
 from imgkit.formats import format_value
 from imgkit.money import MONEY_TOTAL, round_money
 from imgkit.params import resolve_priced
-from imgkit.pricing import quote_request
+from imgkit.pricing import Method, quote_request
 from imgkit.provenance import Provenance
+from imgkit.records.schema import ColumnType
 
 __all__ = [
     "COUNT",
@@ -331,7 +332,7 @@ class Option:
     model: str
     provider: str
     quality: str | None = None  # overrides every component's quality (a tier); None keeps the mix's
-    method: str = "auto"  # pricing basis: auto | table | tokens
+    method: Method = "auto"  # pricing basis: auto | table | tokens
     batch_share: Decimal | None = None  # overrides the workload's batch share
     fixed_usd_per_month: Decimal = _ZERO
     setup_usd: Decimal = _ZERO
@@ -433,12 +434,15 @@ def parse_workload(data: Any, *, file: str = "<workload>", catalog: Catalog | No
         )
         for c in spec.mix
     )
+    per_month = (
+        volume.requests_per_month if volume.requests_per_month is not None else volume.images_per_month
+    )
+    assert per_month is not None  # the volume's validator requires exactly one of the two
+    assert not isinstance(spec.start, str)  # its validator reads a month YYYY-MM as that month's first day
     return Workload(
         name=spec.name,
         file=file,
-        volume=volume.requests_per_month
-        if volume.requests_per_month is not None
-        else volume.images_per_month,
+        volume=per_month,
         volume_unit="requests" if volume.requests_per_month is not None else "images",
         growth_per_month=volume.growth_per_month,
         mix=mix,
@@ -854,7 +858,9 @@ def _rows(
                             or None,
                         }
                     )
-                fees = (("platform fee", "fixed_fee", option.fixed_usd_per_month * knobs.fees),)
+                fees: tuple[tuple[str, str, Decimal], ...] = (
+                    ("platform fee", "fixed_fee", option.fixed_usd_per_month * knobs.fees),
+                )
                 if month == 1:
                     fees += (("setup", "setup", option.setup_usd * knobs.setup),)
                 for label, kind, amount in fees:
@@ -871,7 +877,7 @@ def _rows(
     return rows
 
 
-_SCHEMA = {
+_SCHEMA: dict[str, ColumnType] = {
     "month": pl.Int32,
     "month_start": pl.Date,
     "option": pl.String,
@@ -1020,7 +1026,9 @@ def projection_caption(frame: pl.DataFrame, source: str | None = None) -> str:
     usage = frame.filter(pl.col("kind") == "usage")
     prices = _kinds(usage, "price_provenance")
     checked = usage["price_checked"].min() if "price_checked" in usage.columns else None
-    where = f"imgkit catalog; oldest source check {checked}" if checked else "imgkit catalog"
+    where = (
+        f"imgkit catalog; oldest source check {checked}" if isinstance(checked, dt.date) else "imgkit catalog"
+    )
     text = head + ", ".join(parts) + (f"; prices {prices} ({where})" if prices else "")
     fees = frame.filter(pl.col("kind") != "usage")
     if fees.height:
@@ -1072,13 +1080,12 @@ def break_even(frame: pl.DataFrame, a: str | None = None, b: str | None = None) 
             raise InvalidParameterError("option", name, names)
     if a is not None and b is not None:
         pairs = [(a, b)]
-    elif a is not None or b is not None:
-        one = a or b
+    elif (one := a if a is not None else b) is not None:
         pairs = [(one, other) for other in names if other != one]
     else:
         pairs = list(itertools.combinations(names, 2))
     rows = [_pair(monthly[x], monthly[y], x, y) for x, y in pairs]
-    schema = {
+    schema: dict[str, ColumnType] = {
         "option_a": pl.String,
         "option_b": pl.String,
         "unit_a_usd": MONEY_TOTAL,
@@ -1322,7 +1329,7 @@ def sensitivity(
                     "swing_usd": abs(high[key] - low[key]),
                 }
             )
-    schema = {
+    schema: dict[str, ColumnType] = {
         "option": pl.String,
         "assumption": pl.String,
         "base_value": pl.String,
