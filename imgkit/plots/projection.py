@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
@@ -33,11 +34,11 @@ def draw_caption(fig: Figure, text: str) -> None:
     fig.supxlabel("\n".join(textwrap.wrap(text, 150)), fontsize=7, color="dimgray", x=0.01, ha="left")
 
 
-def _usd_axis(ax) -> None:
+def _usd_axis(ax: Axes) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"${v:,.0f}" if abs(v) >= 10 else f"${v:,.2f}"))
 
 
-def _figure(width: float = 9, height: float = 5.5) -> tuple[Figure, object]:
+def _figure(width: float = 9, height: float = 5.5) -> tuple[Figure, Axes]:
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig, fig.add_subplot()
