@@ -279,7 +279,8 @@ def _vote_rows(
     if codes.null_count():
         winner = pl.col("winner").cast(pl.String)
         bad = _first_bad_row(frame, winner.is_null() | ~winner.is_in(labels), "winner")
-        raise _bad_vote(origin, "winner", bad[0], bad[1], labels, hint="map other labels before rating")
+        row, value = bad if bad is not None else (None, None)  # a code is null only where the winner is bad
+        raise _bad_vote(origin, "winner", row, value, labels, hint="map other labels before rating")
     outcome = np.array([outcomes[x] for x in labels])[codes.to_physical().to_numpy()]
     return (
         frame.select("model_a", "model_b", *context)
@@ -408,7 +409,7 @@ def _diagnose(pairs: _Pairs, per_model: np.ndarray, min_votes: float, l2: float)
         if n_weak > 1:
             for g in range(n_weak):
                 members = np.flatnonzero(weak == g)
-                for k in members:
+                for k in members.tolist():
                     flags[k].append("disconnected")
                     notes[k].append(
                         f"group {g + 1} of {n_weak} ({_names(models, members)}) never met the other models: "
@@ -430,7 +431,7 @@ def _diagnose(pairs: _Pairs, per_model: np.ndarray, min_votes: float, l2: float)
                 why = f"never beat or tied with {_names(models, outside)}"
             else:
                 why = "votes with the other groups run one way only"
-            for k in members:
+            for k in members.tolist():
                 flags[k].append("one_way_group")
                 notes[k].append(f"group ({_names(models, members)}) {why}: no finite estimate")
         for k in range(m):
@@ -585,9 +586,9 @@ def _bootstrap(
 
     def run(k: int) -> tuple[np.ndarray, int]:
         size = sizes[k]
-        counts = np.zeros((size, n_pairs * 3))
-        counts[:, used] = np.random.default_rng(streams[k]).multinomial(draws_total, probs, size=size)
-        counts = counts.reshape(size, n_pairs, 3)
+        flat = np.zeros((size, n_pairs * 3))
+        flat[:, used] = np.random.default_rng(streams[k]).multinomial(draws_total, probs, size=size)
+        counts = flat.reshape(size, n_pairs, 3)
         if identified:
             lost_edge = (win_edge & (counts[:, :, 0] + counts[:, :, 1] == 0)) | (
                 loss_edge & (counts[:, :, 2] + counts[:, :, 1] == 0)
@@ -813,7 +814,7 @@ def win_rate_gap(result: RatingsResult) -> WinRateGap:
     pairs = pairs.with_columns(
         (pl.col("observed_win_rate") - pl.col("predicted_win_rate")).abs().alias("gap")
     )
-    weighted = float((pairs["gap"] * pairs["votes"]).sum() / pairs["votes"].sum())
+    weighted = float((pairs["gap"] * pairs["votes"]).sum()) / float(pairs["votes"].sum())
     return WinRateGap(weighted, pairs.sort("gap", descending=True).row(0, named=True))
 
 
@@ -1101,11 +1102,14 @@ def vote_diagnostics(votes: Any, *, category: str | None = None) -> VoteDiagnost
     b_wins = float(weight[outcome == 0.0].sum())
     ties = float(weight[outcome == 0.5].sum())
     decisive = a_wins + b_wins
-    a_share = ci = p_value = None
+    a_share: float | None = None
+    ci: tuple[float, float] | None = None
+    p_value: float | None = None
     if normalised.per_vote and decisive:
         a_share = a_wins / decisive
         low, high = wilson_interval(int(a_wins), int(decisive))
-        ci = (low, high)
+        if low is not None and high is not None:  # None only for no votes: decisive > 0 here
+            ci = (low, high)
         p_value = float(binomtest(int(a_wins), int(decisive), 0.5).pvalue)
     per_voter: list[dict[str, Any]] = []
     if normalised.per_vote and "voter" in rows.columns:

@@ -15,6 +15,7 @@ Figures are drawn on the Agg canvas (no pyplot state).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -56,8 +57,8 @@ def _boxes_overlap(a: np.ndarray, b: np.ndarray, pad: float) -> tuple[float, flo
 
 def place_labels(
     ax: Axes,
-    x: Sequence[float],
-    y: Sequence[float],
+    x: Sequence[float] | np.ndarray,
+    y: Sequence[float] | np.ndarray,
     labels: Sequence[str],
     *,
     fontsize: float = 7,
@@ -70,10 +71,11 @@ def place_labels(
     of least overlap (half each), labels are pushed off every marker, and all stay inside the axes. A label
     moved away from its point gets a thin leader line. The axes limits must be final before the call.
     """
-    fig = ax.figure
+    fig = ax.get_figure(root=True)
+    assert isinstance(fig, Figure), "the axes belong to a figure"
     fig.canvas.draw()  # settle the layout: pixel positions are final from here
     fig.set_layout_engine("none")
-    renderer = fig.canvas.get_renderer()
+    renderer = cast(FigureCanvasAgg, fig.canvas).get_renderer()
     points = ax.transData.transform(np.column_stack([np.asarray(x, float), np.asarray(y, float)]))
     texts = [ax.text(0, 0, s, fontsize=fontsize, gid=LABEL_GID, zorder=5) for s in labels]
     sizes = np.array(
@@ -109,9 +111,10 @@ def place_labels(
             break
     inverse = ax.transData.inverted()
     for text, corner, point, size in zip(texts, pos, points, sizes, strict=True):
-        text.set_position(inverse.transform(corner))
-        text.set_ha("left")
-        text.set_va("bottom")
+        left, bottom = inverse.transform(corner)
+        text.set_position((float(left), float(bottom)))
+        text.set_horizontalalignment("left")
+        text.set_verticalalignment("bottom")
         centre = corner + size / 2
         if np.hypot(*(centre - point)) > 2.5 * max(size[1], 8):
             nearest = np.clip(point, corner, corner + size)
@@ -121,7 +124,7 @@ def place_labels(
 
 def label_overlaps(fig: Figure) -> list[tuple[str, str]]:
     """Pairs of point labels (``gid == LABEL_GID``) whose drawn boxes overlap; empty when none do."""
-    renderer = fig.canvas.get_renderer()
+    renderer = cast(FigureCanvasAgg, fig.canvas).get_renderer()
     texts = [t for ax in fig.axes for t in ax.texts if t.get_gid() == LABEL_GID]
     boxes = [t.get_window_extent(renderer) for t in texts]
     return [
@@ -201,7 +204,9 @@ def _scatter(
     colours = [_COLOURS[s] for s in status]
     has_ci = ~(np.isnan(low) | np.isnan(high))
     if has_ci.any():
-        ax.vlines(x[has_ci], low[has_ci], high[has_ci], colors=np.array(colours)[has_ci], lw=1.5, alpha=0.7)
+        ax.vlines(
+            x[has_ci], low[has_ci], high[has_ci], colors=np.array(colours)[has_ci].tolist(), lw=1.5, alpha=0.7
+        )
     whisker_shown = False
     if whisker and whisker in shown.columns:
         upper = np.array([np.nan if v is None else to_x(v) for v in shown[whisker].to_list()], dtype=float)

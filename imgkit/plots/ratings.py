@@ -72,7 +72,7 @@ def plot_ratings(
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     colors = np.where(flagged, "gray", "tab:blue")
-    ax.hlines(y, low, high, colors=colors, linewidth=2.5, alpha=0.6)
+    ax.hlines(y, low, high, colors=colors.tolist(), linewidth=2.5, alpha=0.6)
     ax.scatter(rating, y, c=colors, zorder=3, s=18)
     ax.set_yticks(y, frame["model"].to_list(), fontsize=8)
     ax.set_xlabel("rating (Elo scale: 400 points = 10:1 odds)")
