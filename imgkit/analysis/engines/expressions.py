@@ -177,17 +177,25 @@ def fine_sums(t: ir.Table, keys: Sequence[str]) -> ir.Table:
     ok = _success(t)
     delivered = ibis.coalesce(t.images_count, t.n)
     return t.group_by([*keys, latency]).aggregate(
-        requests=t.count(where=t.final),
-        attempts=t.count(),
-        successes=t.count(where=ok),
-        images=delivered.sum(where=ok).cast("int64"),
-        _images_unknown=t.count(where=ok & delivered.isnull()),
-        cost_unknown_attempts=t.count(where=t.actual_cost_usd.isnull()),
-        _provenance_rows=t.provenance.count(),
-        _cost_sum=t.actual_cost_usd.sum(),
+        **_group_counts(t, ok, delivered),
         _provenance_min=t.provenance.min(),
         _provenance_max=t.provenance.max(),
     )
+
+
+def _group_counts(t: ir.Table, ok: ir.BooleanValue, delivered: ir.IntegerValue) -> dict[str, Any]:
+    """The counts and exact sums every form of the table aggregates per group (``ok``: a successful final
+    attempt; ``delivered``: its images)."""
+    return {
+        "requests": t.count(where=t.final),
+        "attempts": t.count(),
+        "successes": t.count(where=ok),
+        "images": delivered.sum(where=ok).cast("int64"),
+        "_images_unknown": t.count(where=ok & delivered.isnull()),
+        "cost_unknown_attempts": t.count(where=t.actual_cost_usd.isnull()),
+        "_provenance_rows": t.provenance.count(),
+        "_cost_sum": t.actual_cost_usd.sum(),
+    }
 
 
 def provenance_kinds(t: ir.Table, keys: Sequence[str]) -> ir.Table:
@@ -236,14 +244,7 @@ def one_statement(t: ir.Table, keys: Sequence[str], *, exact: bool) -> ir.Table:
             value = x.quantile(q / 100) if exact else x.approx_quantile(q / 100)
             percentiles[percentile_column(metric, q)] = value
     return t.group_by(list(keys)).aggregate(
-        requests=t.count(where=t.final),
-        attempts=t.count(),
-        successes=t.count(where=ok),
-        images=delivered.sum(where=ok).cast("int64"),
-        _images_unknown=t.count(where=ok & delivered.isnull()),
-        cost_unknown_attempts=t.count(where=t.actual_cost_usd.isnull()),
-        _provenance_rows=t.provenance.count(),
-        _cost_sum=t.actual_cost_usd.sum(),
+        **_group_counts(t, ok, delivered),
         _provenance_kinds=t.provenance.collect(distinct=True),
         **percentiles,
     )
